@@ -1,0 +1,41 @@
+# Two commands do all set-up on a fresh machine with only python3:
+#   make demo   - venv + install + run examples/quickstart.py (offline without VLMRUN_API_KEY)
+#   make test   - venv + install with test extras + run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint examples bench cassettes clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[examples]"
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@ $(VENV)/.demo-installed
+
+demo: $(VENV)/.demo-installed
+	$(BIN)/python examples/quickstart.py
+
+test: $(VENV)/.dev-installed
+	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+examples: $(VENV)/.demo-installed
+	for example in examples/[a-z]*.py; do $(BIN)/python $$example || exit 1; done
+
+cassettes: $(VENV)/.dev-installed
+	for module in tests/compose_*_cassettes.py; do \
+		$(BIN)/python -m tests.$$(basename $$module .py) || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

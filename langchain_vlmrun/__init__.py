@@ -1,0 +1,64 @@
+"""LangChain integration for VLM Run."""
+
+from langchain_vlmrun._client import DEFAULT_BASE_URL, AsyncVLMRunClient, VLMRunClient
+from langchain_vlmrun._exceptions import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    ExecutionError,
+    ExecutionFailedError,
+    ExecutionTimeoutError,
+    FileSourceError,
+    InternalServerError,
+    MissingAPIKeyError,
+    NotFoundError,
+    PaymentRequiredError,
+    PermissionDeniedError,
+    RateLimitError,
+    RequestTooLargeError,
+    ResponseValidationError,
+    VLMRunError,
+)
+from langchain_vlmrun._models import AgentExecution, CreditUsage, FileResponse, PresignedUpload
+from langchain_vlmrun._polling import PollSchedule
+from langchain_vlmrun._retry import RetryPolicy
+from langchain_vlmrun._sources import SUPPORTED_EXTENSIONS
+from langchain_vlmrun._version import __version__
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "SUPPORTED_EXTENSIONS",
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AgentExecution",
+    "AsyncVLMRunClient",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "CreditUsage",
+    "ExecutionError",
+    "ExecutionFailedError",
+    "ExecutionTimeoutError",
+    "FileResponse",
+    "FileSourceError",
+    "InternalServerError",
+    "MissingAPIKeyError",
+    "NotFoundError",
+    "PaymentRequiredError",
+    "PermissionDeniedError",
+    "PollSchedule",
+    "PresignedUpload",
+    "RateLimitError",
+    "RequestTooLargeError",
+    "ResponseValidationError",
+    "RetryPolicy",
+    "VLMRunClient",
+    "VLMRunError",
+    "__version__",
+]

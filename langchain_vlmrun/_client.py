@@ -1,0 +1,596 @@
+"""``VLMRunClient`` and ``AsyncVLMRunClient``: small httpx clients for the VLM Run API.
+
+Both carry out the same operations from :mod:`langchain_vlmrun._operations`; they only
+differ in how an effect is performed (blocking vs awaited I/O and sleep).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, SecretStr
+from tenacity import AsyncRetrying, Retrying
+
+from langchain_vlmrun import _operations as ops
+from langchain_vlmrun._exceptions import (
+    APIConnectionError,
+    APITimeoutError,
+    MissingAPIKeyError,
+    status_error_from_response,
+)
+from langchain_vlmrun._models import AgentExecution, FileResponse
+from langchain_vlmrun._operations import Blocking, Call, Effect, ExecuteRequest, Operation, Sleep
+from langchain_vlmrun._polling import PollSchedule
+from langchain_vlmrun._retry import RetryPolicy, parse_retry_after
+from langchain_vlmrun._sources import FileSource, PreparedFile
+from langchain_vlmrun._version import __version__
+
+__all__ = ["DEFAULT_BASE_URL", "AsyncVLMRunClient", "VLMRunClient"]
+
+logger = logging.getLogger("langchain_vlmrun")
+
+DEFAULT_BASE_URL = "https://api.vlm.run/v1"
+DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
+PRESIGNED_THRESHOLD = 32 * 1024 * 1024
+DEFAULT_WAIT_TIMEOUT = 600.0
+
+T = TypeVar("T")
+
+
+def _resolve_key(api_key: str | SecretStr | None) -> SecretStr | None:
+    if isinstance(api_key, SecretStr):
+        return api_key if api_key.get_secret_value() else None
+    value = api_key or os.environ.get("VLMRUN_API_KEY")
+    return SecretStr(value) if value else None
+
+
+def _safe_url(url: httpx.URL) -> str:
+    """A URL fit for messages: presigned query strings (signatures) removed."""
+    return str(url.copy_with(query=None))
+
+
+class _BaseClient:
+    """Settings, request building and response handling shared by both clients."""
+
+    def __init__(
+        self,
+        api_key: str | SecretStr | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int = 3,
+        poll: PollSchedule | None = None,
+        wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
+        presigned_threshold: int = PRESIGNED_THRESHOLD,
+        allow_training: bool = False,
+        clock: Callable[[], float] = time.time,
+        retry: RetryPolicy | None = None,
+        request_id_factory: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        self.api_key = _resolve_key(api_key)
+        self.base_url = (base_url or os.environ.get("VLMRUN_BASE_URL") or DEFAULT_BASE_URL).rstrip(
+            "/"
+        )
+        self.timeout = DEFAULT_TIMEOUT if timeout is None else timeout
+        self.retry = retry or RetryPolicy(max_retries=max_retries, clock=clock)
+        self.poll = poll or PollSchedule()
+        self.wait_timeout = wait_timeout
+        self.presigned_threshold = presigned_threshold
+        self.allow_training = allow_training
+        self.clock = clock
+        self.request_id_factory = request_id_factory
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+    # -- request building -----------------------------------------------------------
+
+    def _headers(self, call: Call) -> dict[str, str]:
+        headers = {
+            "User-Agent": f"langchain-vlmrun/{__version__} httpx/{httpx.__version__}",
+            "X-Client-Id": f"langchain-vlmrun-{__version__}",
+            "Accept": "application/json",
+            **call.headers,
+        }
+        if call.authenticated:
+            if self.api_key is None:
+                raise MissingAPIKeyError()
+            headers["Authorization"] = f"Bearer {self.api_key.get_secret_value()}"
+        return headers
+
+    def _build(
+        self, client: httpx.Client | httpx.AsyncClient, call: Call, content: Any = None
+    ) -> tuple[httpx.Request, Any]:
+        """The request for one attempt, plus a stream to close afterwards (multipart)."""
+        url = call.path if call.absolute else f"{self.base_url}{call.path}"
+        files = None
+        stream = None
+        if call.upload is not None and call.upload_as == "multipart":
+            stream = call.upload.open()
+            files = {"file": (call.upload.filename, stream, call.upload.mime_type)}
+        request = client.build_request(
+            call.method,
+            url,
+            params=call.params,
+            json=call.json,
+            files=files,
+            content=content,
+            headers=self._headers(call),
+            timeout=self.timeout,
+        )
+        return request, stream
+
+    def _handle(self, call: Call, response: httpx.Response) -> httpx.Response:
+        logger.debug(
+            "%s %s -> %s", call.method, _safe_url(response.request.url), response.status_code
+        )
+        if response.is_success or response.status_code in call.accept:
+            return response
+        retry_after = parse_retry_after(response.headers.get("retry-after"), now=self.clock())
+        raise status_error_from_response(response, retry_after=retry_after)
+
+    @staticmethod
+    def _transport_error(exc: httpx.TransportError, request: httpx.Request) -> APIConnectionError:
+        where = _safe_url(request.url)
+        not_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+        if isinstance(exc, httpx.TimeoutException):
+            return APITimeoutError(
+                f"Request to {where} timed out ({type(exc).__name__}); raise timeout=... "
+                "if the network is slow.",
+                request=request,
+                request_sent=not not_sent,
+            )
+        return APIConnectionError(
+            f"Could not reach VLM Run at {where}: {type(exc).__name__}: {exc or 'no detail'}. "
+            "Check the network and VLMRUN_BASE_URL.",
+            request=request,
+            request_sent=not not_sent,
+        )
+
+    # -- operations (shared by both clients) -----------------------------------------
+
+    def _execute_request(
+        self,
+        *,
+        name: str | None,
+        prompt: str | None,
+        inputs: Mapping[str, Any] | None,
+        json_schema: Mapping[str, Any] | None,
+        response_model: type[BaseModel] | None,
+        config: Mapping[str, Any] | None,
+        metadata: Mapping[str, Any] | None,
+        callback_url: str | None,
+        model: str | None,
+        toolsets: Sequence[str] | None,
+        request_id: str | None,
+    ) -> ExecuteRequest:
+        return ExecuteRequest(
+            name=name,
+            prompt=prompt,
+            inputs=inputs,
+            json_schema=ops.schema_of(response_model, json_schema),
+            config=config,
+            metadata=metadata,
+            callback_url=callback_url,
+            model=model,
+            toolsets=toolsets,
+            allow_training=self.allow_training,
+            id=request_id or self.request_id_factory(),
+        )
+
+    def _wait_op(
+        self,
+        execution_id: str,
+        timeout: float | None,
+        poll: PollSchedule | None,
+        current: AgentExecution | None = None,
+    ) -> Operation[AgentExecution]:
+        return ops.wait(
+            execution_id,
+            timeout=self.wait_timeout if timeout is None else timeout,
+            schedule=poll or self.poll,
+            clock=self.clock,
+            current=current,
+        )
+
+    def _run_op(
+        self,
+        source: FileSource,
+        request: ExecuteRequest,
+        *,
+        timeout: float | None,
+        input_key: str,
+        filename: str | None,
+    ) -> Operation[AgentExecution]:
+        return ops.run(
+            source,
+            request,
+            retry=self.retry,
+            presigned_threshold=self.presigned_threshold,
+            timeout=self.wait_timeout if timeout is None else timeout,
+            schedule=self.poll,
+            clock=self.clock,
+            input_key=input_key,
+            filename=filename,
+        )
+
+
+class VLMRunClient(_BaseClient):
+    """Synchronous VLM Run client: upload → execute → wait.
+
+    Example:
+        >>> from langchain_vlmrun import VLMRunClient
+        >>> client = VLMRunClient()  # reads VLMRUN_API_KEY
+        >>> execution = client.run("invoice.pdf", name="invoice-extractor:v2")  # doctest: +SKIP
+        >>> execution.response["total_amount"]  # doctest: +SKIP
+        2338.35
+
+    Args:
+        api_key: the key (default: ``VLMRUN_API_KEY``). Stored as a ``SecretStr``.
+        base_url: default ``VLMRUN_BASE_URL`` or ``https://api.vlm.run/v1``.
+        timeout: per-request httpx timeout.
+        max_retries: retries of a failed request (see :mod:`langchain_vlmrun._retry`).
+        http_client: your own ``httpx.Client`` (proxies, transports, tests).
+        poll: polling schedule for :meth:`wait`; ``PollSchedule.immediate()`` never sleeps.
+        wait_timeout: default seconds :meth:`wait` waits before ``ExecutionTimeoutError``.
+        allow_training: let VLM Run train on your data (default False).
+        request_id_factory: makes the client request ``id`` of each execute call.
+        sleep, clock: injectable for tests.
+    """
+
+    def __init__(
+        self,
+        api_key: str | SecretStr | None = None,
+        *,
+        http_client: httpx.Client | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        **settings: Any,
+    ) -> None:
+        super().__init__(api_key, **settings)
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(follow_redirects=True)
+        self._sleep = sleep
+
+    # -- effects ---------------------------------------------------------------------
+
+    def _drive(self, operation: Operation[T]) -> T:
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                effect = operation.throw(error) if error else operation.send(value)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+            try:
+                value, error = self._perform(effect), None
+            except Exception as exc:
+                value, error = None, exc
+
+    def _perform(self, effect: Effect) -> Any:
+        if isinstance(effect, Sleep):
+            if effect.seconds > 0:
+                self._sleep(effect.seconds)
+            return None
+        if isinstance(effect, Blocking):
+            return effect.function()
+        retrying = Retrying(sleep=self._sleep, **self.retry.tenacity_kwargs(effect.retry))
+        return retrying(self._send, effect)
+
+    def _send(self, call: Call) -> httpx.Response:
+        content = _iter_upload(call.upload) if call.upload_as == "raw" else None
+        request, stream = self._build(self._http, call, content)
+        try:
+            response = self._http.send(request)
+        except httpx.TransportError as exc:
+            raise self._transport_error(exc, request) from None
+        finally:
+            if stream is not None:
+                stream.close()
+        return self._handle(call, response)
+
+    # -- public API ------------------------------------------------------------------
+
+    def health(self) -> bool:
+        """True when the service answers ``GET /health`` with this key."""
+        self._drive(_health())
+        return True
+
+    def upload_file(
+        self, source: FileSource, *, filename: str | None = None, purpose: str = "assistants"
+    ) -> FileResponse:
+        """Upload a path, bytes or Blob; reuses an earlier upload of the same bytes."""
+        return self._drive(
+            ops.upload_file(
+                source,
+                filename=filename,
+                purpose=purpose,
+                presigned_threshold=self.presigned_threshold,
+            )
+        )
+
+    def get_file(self, file_id: str) -> FileResponse:
+        return self._drive(ops.get_file(file_id))
+
+    def execute(
+        self,
+        *,
+        name: str | None = None,
+        prompt: str | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        json_schema: Mapping[str, Any] | None = None,
+        response_model: type[BaseModel] | None = None,
+        config: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        callback_url: str | None = None,
+        model: str | None = None,
+        toolsets: Sequence[str] | None = None,
+        request_id: str | None = None,
+    ) -> AgentExecution:
+        """Start an agent execution (returns at once; see :meth:`wait`)."""
+        request = self._execute_request(
+            name=name,
+            prompt=prompt,
+            inputs=inputs,
+            json_schema=json_schema,
+            response_model=response_model,
+            config=config,
+            metadata=metadata,
+            callback_url=callback_url,
+            model=model,
+            toolsets=toolsets,
+            request_id=request_id,
+        )
+        return self._drive(ops.execute(request, self.retry))
+
+    def get_execution(self, execution_id: str) -> AgentExecution:
+        return self._drive(ops.get_execution(execution_id))
+
+    def wait(
+        self, execution_id: str, *, timeout: float | None = None, poll: PollSchedule | None = None
+    ) -> AgentExecution:
+        """Poll until done. Raises ExecutionFailedError / ExecutionTimeoutError."""
+        return self._drive(self._wait_op(execution_id, timeout, poll))
+
+    def run(
+        self,
+        source: FileSource,
+        *,
+        name: str | None = None,
+        prompt: str | None = None,
+        json_schema: Mapping[str, Any] | None = None,
+        response_model: type[BaseModel] | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        config: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        callback_url: str | None = None,
+        model: str | None = None,
+        toolsets: Sequence[str] | None = None,
+        timeout: float | None = None,
+        input_key: str = ops.INPUT_FILE_KEY,
+        filename: str | None = None,
+    ) -> AgentExecution:
+        """Upload ``source`` (or pass an http(s) URL through), execute, wait."""
+        request = self._execute_request(
+            name=name,
+            prompt=prompt,
+            inputs=inputs,
+            json_schema=json_schema,
+            response_model=response_model,
+            config=config,
+            metadata=metadata,
+            callback_url=callback_url,
+            model=model,
+            toolsets=toolsets,
+            request_id=None,
+        )
+        return self._drive(
+            self._run_op(source, request, timeout=timeout, input_key=input_key, filename=filename)
+        )
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> VLMRunClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncVLMRunClient(_BaseClient):
+    """Asynchronous twin of :class:`VLMRunClient` (same arguments, awaitable methods).
+
+    Example:
+        >>> from langchain_vlmrun import AsyncVLMRunClient
+        >>> async def main() -> None:
+        ...     async with AsyncVLMRunClient() as client:
+        ...         execution = await client.run("scan.png", prompt="Describe the image")
+    """
+
+    def __init__(
+        self,
+        api_key: str | SecretStr | None = None,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        **settings: Any,
+    ) -> None:
+        super().__init__(api_key, **settings)
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(follow_redirects=True)
+        self._sleep = sleep
+
+    async def _drive(self, operation: Operation[T]) -> T:
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                effect = operation.throw(error) if error else operation.send(value)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+            try:
+                value, error = await self._perform(effect), None
+            except Exception as exc:
+                value, error = None, exc
+
+    async def _perform(self, effect: Effect) -> Any:
+        if isinstance(effect, Sleep):
+            if effect.seconds > 0:
+                await self._sleep(effect.seconds)
+            return None
+        if isinstance(effect, Blocking):
+            return await asyncio.to_thread(effect.function)
+        retrying = AsyncRetrying(sleep=self._sleep, **self.retry.tenacity_kwargs(effect.retry))
+        return await retrying(self._send, effect)
+
+    async def _send(self, call: Call) -> httpx.Response:
+        content = _aiter_upload(call.upload) if call.upload_as == "raw" else None
+        request, stream = self._build(self._http, call, content)
+        try:
+            response = await self._http.send(request)
+        except httpx.TransportError as exc:
+            raise self._transport_error(exc, request) from None
+        finally:
+            if stream is not None:
+                stream.close()
+        return self._handle(call, response)
+
+    async def health(self) -> bool:
+        await self._drive(_health())
+        return True
+
+    async def upload_file(
+        self, source: FileSource, *, filename: str | None = None, purpose: str = "assistants"
+    ) -> FileResponse:
+        return await self._drive(
+            ops.upload_file(
+                source,
+                filename=filename,
+                purpose=purpose,
+                presigned_threshold=self.presigned_threshold,
+            )
+        )
+
+    async def get_file(self, file_id: str) -> FileResponse:
+        return await self._drive(ops.get_file(file_id))
+
+    async def execute(
+        self,
+        *,
+        name: str | None = None,
+        prompt: str | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        json_schema: Mapping[str, Any] | None = None,
+        response_model: type[BaseModel] | None = None,
+        config: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        callback_url: str | None = None,
+        model: str | None = None,
+        toolsets: Sequence[str] | None = None,
+        request_id: str | None = None,
+    ) -> AgentExecution:
+        request = self._execute_request(
+            name=name,
+            prompt=prompt,
+            inputs=inputs,
+            json_schema=json_schema,
+            response_model=response_model,
+            config=config,
+            metadata=metadata,
+            callback_url=callback_url,
+            model=model,
+            toolsets=toolsets,
+            request_id=request_id,
+        )
+        return await self._drive(ops.execute(request, self.retry))
+
+    async def get_execution(self, execution_id: str) -> AgentExecution:
+        return await self._drive(ops.get_execution(execution_id))
+
+    async def wait(
+        self, execution_id: str, *, timeout: float | None = None, poll: PollSchedule | None = None
+    ) -> AgentExecution:
+        return await self._drive(self._wait_op(execution_id, timeout, poll))
+
+    async def run(
+        self,
+        source: FileSource,
+        *,
+        name: str | None = None,
+        prompt: str | None = None,
+        json_schema: Mapping[str, Any] | None = None,
+        response_model: type[BaseModel] | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        config: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        callback_url: str | None = None,
+        model: str | None = None,
+        toolsets: Sequence[str] | None = None,
+        timeout: float | None = None,
+        input_key: str = ops.INPUT_FILE_KEY,
+        filename: str | None = None,
+    ) -> AgentExecution:
+        request = self._execute_request(
+            name=name,
+            prompt=prompt,
+            inputs=inputs,
+            json_schema=json_schema,
+            response_model=response_model,
+            config=config,
+            metadata=metadata,
+            callback_url=callback_url,
+            model=model,
+            toolsets=toolsets,
+            request_id=None,
+        )
+        return await self._drive(
+            self._run_op(source, request, timeout=timeout, input_key=input_key, filename=filename)
+        )
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncVLMRunClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def _health() -> Operation[None]:
+    yield Call("GET", "/health")
+
+
+def _iter_upload(upload: PreparedFile | None) -> Any:
+    return upload.iter_chunks() if upload is not None else None
+
+
+def _aiter_upload(upload: PreparedFile | None) -> AsyncIterator[bytes] | None:
+    if upload is None:
+        return None
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for chunk in upload.iter_chunks():
+            yield chunk
+
+    return chunks()

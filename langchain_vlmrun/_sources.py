@@ -1,0 +1,182 @@
+"""Turning what a user hands us (path, bytes, Blob, URL) into something uploadable.
+
+Files are hashed and streamed in chunks, never read whole into memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import mimetypes
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, TypeAlias
+from urllib.parse import urlparse
+
+from langchain_core.documents.base import Blob
+
+from langchain_vlmrun._exceptions import FileSourceError
+
+__all__ = [
+    "SUPPORTED_EXTENSIONS",
+    "FileSource",
+    "PreparedFile",
+    "is_url",
+    "mime_type_for",
+    "prepare_file",
+]
+
+CHUNK_SIZE = 1024 * 1024
+
+#: File types VLM Run accepts (the SDK's list), with their media types.
+SUPPORTED_EXTENSIONS: dict[str, str] = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".gif": "image/gif",
+    ".bmp": "image/bmp",
+    ".tiff": "image/tiff",
+    ".tif": "image/tiff",
+    ".webp": "image/webp",
+    ".pdf": "application/pdf",
+    ".doc": "application/msword",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".mp4": "video/mp4",
+    ".mov": "video/quicktime",
+    ".avi": "video/x-msvideo",
+    ".mkv": "video/x-matroska",
+    ".webm": "video/webm",
+    ".mp3": "audio/mpeg",
+    ".wav": "audio/wav",
+    ".m4a": "audio/mp4",
+    ".flac": "audio/flac",
+    ".ogg": "audio/ogg",
+}
+
+#: Anything a user can hand to ``upload_file``/``run``.
+FileSource: TypeAlias = str | os.PathLike[str] | bytes | Blob
+
+
+def is_url(value: object) -> bool:
+    """True for strings that look like a URL with a scheme (``https://…``, ``ftp://…``)."""
+    if not isinstance(value, str) or "://" not in value:
+        return False
+    return bool(urlparse(value).scheme)
+
+
+def mime_type_for(filename: str) -> str:
+    suffix = Path(filename).suffix.lower()
+    return (
+        SUPPORTED_EXTENSIONS.get(suffix)
+        or mimetypes.guess_type(filename)[0]
+        or "application/octet-stream"
+    )
+
+
+@dataclass(frozen=True)
+class PreparedFile:
+    """A file ready to upload: name, size, md5 and a way to (re)open its bytes."""
+
+    filename: str
+    size: int
+    md5: str
+    mime_type: str
+    path: Path | None = None
+    data: bytes | None = None
+
+    def open(self) -> BinaryIO:
+        """A fresh binary stream positioned at the start (each retry gets its own)."""
+        if self.path is not None:
+            return self.path.open("rb")
+        return io.BytesIO(self.data or b"")
+
+    def iter_chunks(self) -> Iterator[bytes]:
+        with self.open() as stream:
+            while chunk := stream.read(CHUNK_SIZE):
+                yield chunk
+
+
+def _prepare_path(path: Path, filename: str | None, mime_type: str | None) -> PreparedFile:
+    shown = str(path)
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise FileSourceError(
+            f"File not found: {shown}. Check the path (relative paths resolve against "
+            f"{Path.cwd()}).",
+            source=shown,
+        ) from None
+    except OSError as exc:
+        raise FileSourceError(f"Cannot access {shown}: {exc.strerror}.", source=shown) from None
+    if path.is_dir():
+        raise FileSourceError(
+            f"{shown} is a directory, not a file. Pass a file, or use VLMRunLoader to "
+            "load every file in a directory.",
+            source=shown,
+        )
+    if stat.st_size == 0:
+        raise FileSourceError(f"{shown} is empty (0 bytes); nothing to upload.", source=shown)
+    digest = hashlib.md5(usedforsecurity=False)
+    try:
+        with path.open("rb") as stream:
+            while chunk := stream.read(CHUNK_SIZE):
+                digest.update(chunk)
+    except PermissionError:
+        raise FileSourceError(
+            f"Permission denied reading {shown}; make it readable by this process.",
+            source=shown,
+        ) from None
+    name = filename or path.name
+    return PreparedFile(
+        filename=name,
+        size=stat.st_size,
+        md5=digest.hexdigest(),
+        mime_type=mime_type or mime_type_for(name),
+        path=path,
+    )
+
+
+def _prepare_bytes(data: bytes, filename: str | None, mime_type: str | None) -> PreparedFile:
+    if not data:
+        raise FileSourceError("The data is empty (0 bytes); nothing to upload.")
+    md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+    if filename is None:
+        extension = mimetypes.guess_extension(mime_type) if mime_type else None
+        filename = f"upload-{md5[:12]}{extension or ''}"
+    return PreparedFile(
+        filename=filename,
+        size=len(data),
+        md5=md5,
+        mime_type=mime_type or mime_type_for(filename),
+        data=data,
+    )
+
+
+def prepare_file(source: FileSource, *, filename: str | None = None) -> PreparedFile:
+    """Validate a source and compute its size and md5, streaming from disk.
+
+    Raises:
+        FileSourceError: missing path, directory, empty or unreadable file, or a URL
+            (URLs are passed to the agent directly, not uploaded).
+    """
+    if isinstance(source, Blob):
+        if source.data is None and source.path is not None:
+            path = Path(source.path)
+            return _prepare_path(path, filename or path.name, source.mimetype)
+        blob_name = filename or (Path(str(source.path)).name if source.path else None)
+        return _prepare_bytes(source.as_bytes(), blob_name, source.mimetype)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return _prepare_bytes(bytes(source), filename, None)
+    if isinstance(source, str) and is_url(source):
+        raise FileSourceError(
+            f"{source!r} is a URL; pass it to run()/execute() as an input instead of uploading it.",
+            source=source,
+        )
+    if isinstance(source, (str, os.PathLike)):
+        return _prepare_path(Path(source).expanduser(), filename, None)
+    raise FileSourceError(
+        f"Unsupported file source of type {type(source).__name__}; pass a path, bytes or a "
+        "langchain_core Blob."
+    )

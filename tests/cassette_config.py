@@ -1,0 +1,55 @@
+"""vcrpy settings shared by the tests and the offline examples.
+
+Why these settings (see ../shared/langchain-conventions.md §1.4):
+- ``allow_playback_repeats=False``: poll responses replay in recorded order
+  (enqueued → running → completed) instead of the first one forever.
+- no ``record_mode`` here: pytest-recording's ``--record-mode`` decides (default none).
+- match on method + URI only: multipart boundaries and client request ids are random.
+- ``Authorization`` and other credentials are filtered; response headers are reduced
+  to the few the client reads; presigned-URL signatures are scrubbed.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+CASSETTES = Path(__file__).resolve().parent.parent / "cassettes"
+
+_KEEP_RESPONSE_HEADERS = {"content-type", "retry-after", "location", "x-request-id"}
+_SIGNATURE = re.compile(r"(?i)(x-amz-signature|x-goog-signature|signature|sig|token)=[^&\"\s]+")
+
+
+def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
+    response["headers"] = {
+        k: v for k, v in response["headers"].items() if k.lower() in _KEEP_RESPONSE_HEADERS
+    }
+    body = response.get("body", {}).get("string")
+    if isinstance(body, bytes):
+        response["body"]["string"] = _SIGNATURE.sub(
+            lambda m: f"{m.group(1)}=REDACTED", body.decode("utf-8", "replace")
+        ).encode()
+    return response
+
+
+def vcr_settings() -> dict[str, Any]:
+    return {
+        "cassette_library_dir": str(CASSETTES),
+        "filter_headers": [
+            ("authorization", "REDACTED"),
+            ("x-api-key", "REDACTED"),
+            ("api-key", "REDACTED"),
+            ("cookie", "REDACTED"),
+        ],
+        "filter_query_parameters": [
+            ("api_key", "REDACTED"),
+            ("X-Amz-Signature", "REDACTED"),
+            ("X-Goog-Signature", "REDACTED"),
+        ],
+        "before_record_response": _scrub_response,
+        "match_on": ["method", "scheme", "host", "port", "path", "query"],
+        "allow_playback_repeats": False,
+        "decode_compressed_response": True,
+        "path_transformer": lambda path: path if path.endswith(".yaml") else f"{path}.yaml",
+    }

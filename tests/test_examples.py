@@ -1,0 +1,46 @@
+"""The examples run offline on cassettes, as `make demo` promises."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def run_example(name: str) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in {"VLMRUN_API_KEY", "VLMRUN_BASE_URL"}}
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / name)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_quickstart_runs_offline() -> None:
+    out = run_example("quickstart.py")
+    assert "[offline]" in out
+    assert "completed; credits used: 6" in out
+    assert '"total_amount": 2338.35' in out
+
+
+@pytest.mark.live
+def test_quickstart_runs_live() -> None:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "quickstart.py")],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "[live]" in done.stdout

@@ -1,0 +1,232 @@
+"""Execute (never paid twice), wait (fails fast, times out with the id), run; sync + async."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from pydantic import BaseModel
+
+from langchain_vlmrun import (
+    APITimeoutError,
+    ExecutionFailedError,
+    ExecutionTimeoutError,
+    InternalServerError,
+    PollSchedule,
+    RateLimitError,
+)
+from tests.mock_api import ScriptedAPI, execution, json_body
+
+EXECUTE = "/agent/execute"
+
+
+def started(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(
+        201, json={"id": json_body(request)["id"], "status": "enqueued", "usage": {}}
+    )
+
+
+def test_request_id_is_reused_when_resending_after_ambiguous_failure() -> None:
+    api = ScriptedAPI().on("POST", EXECUTE, httpx.Response(502), started)
+    api.on(
+        "GET",
+        "/agent/executions/req-1",
+        httpx.Response(404, json={"detail": "Execution not found"}),
+    )
+    result = api.client(request_id_factory=lambda: "req-1").execute(name="a:v1")
+    assert result.id == "req-1"
+    posts = [json_body(r) for r in api.requests if r.method == "POST"]
+    assert [p["id"] for p in posts] == ["req-1", "req-1"]
+    assert api.calls("GET", "/agent/executions/req-1") == 1  # looked up before re-sending
+
+
+def test_ambiguous_failure_adopts_the_execution_the_server_created() -> None:
+    api = ScriptedAPI().on("POST", EXECUTE, httpx.ReadTimeout("no answer"))
+    api.on("GET", "/agent/executions/req-1", execution("req-1", "running"))
+    result = api.client(request_id_factory=lambda: "req-1").execute(name="a:v1")
+    assert result.id == "req-1"
+    assert api.calls("POST", EXECUTE) == 1  # not paid twice
+
+
+def test_refused_execute_is_retried_directly() -> None:
+    api = ScriptedAPI().on(
+        "POST",
+        EXECUTE,
+        httpx.ConnectError("refused"),
+        httpx.Response(429, headers={"Retry-After": "1"}),
+        started,
+    )
+    api.client(request_id_factory=lambda: "req-1").execute(name="a:v1")
+    assert api.calls("POST", EXECUTE) == 3
+    assert api.calls("GET", "/agent/executions/req-1") == 0  # no lookup needed
+    assert api.sleeps[-1] == 1.0
+
+
+def test_execute_gives_up_after_the_retry_budget() -> None:
+    api = ScriptedAPI().on("POST", EXECUTE, httpx.Response(500, json={"detail": "boom"}))
+    api.on("GET", "/agent/executions/req-1", httpx.Response(404))
+    with pytest.raises(InternalServerError, match="boom"):
+        api.client(max_retries=2, retry=None, request_id_factory=lambda: "req-1").execute(
+            name="a:v1"
+        )
+    assert api.calls("POST", EXECUTE) == 3
+
+
+def test_execute_needs_an_agent_or_prompt() -> None:
+    with pytest.raises(ValueError, match="prompt"):
+        ScriptedAPI().client().execute()
+
+
+def test_failed_execution_raises_at_the_first_poll_that_sees_it() -> None:
+    failed = execution(
+        "ex-1",
+        "failed",
+        response={"error": "corrupt PDF"},
+        usage={"message": "Failed to read input", "credits_used": 0},
+    )
+    api = ScriptedAPI().on("GET", "/agent/executions/ex-1", execution(status="running"), failed)
+    with pytest.raises(ExecutionFailedError) as info:
+        api.client().wait("ex-1", timeout=600)
+    err = info.value
+    assert err.execution_id == "ex-1"
+    assert "Failed to read input" in str(err) and "corrupt PDF" in str(err)
+    assert err.usage.credits_used == 0
+    assert api.calls("GET", "/agent/executions/ex-1") == 2  # no spin until timeout
+
+
+def test_cancelled_is_terminal_too() -> None:
+    api = ScriptedAPI().on("GET", "/agent/executions/ex-1", execution(status="cancelled"))
+    with pytest.raises(ExecutionFailedError, match="cancelled"):
+        api.client().wait("ex-1")
+
+
+def test_timeout_carries_id_and_last_status_and_can_resume() -> None:
+    api = ScriptedAPI().on("GET", "/agent/executions/ex-1", execution(status="paused"))
+    client = api.client(poll=PollSchedule(initial=1, multiplier=2, maximum=4))
+    with pytest.raises(ExecutionTimeoutError) as info:
+        client.wait("ex-1", timeout=10)
+    assert info.value.execution_id == "ex-1"
+    assert info.value.status == "paused"
+    assert "client.wait('ex-1')" in str(info.value)
+    assert sum(api.sleeps) == pytest.approx(10)
+    api.on("GET", "/agent/executions/ex-1", execution(status="completed", response={"ok": True}))
+    api.routes[("GET", "/agent/executions/ex-1")].popleft()
+    assert client.wait(info.value.execution_id).response == {"ok": True}
+
+
+def test_polling_grows_to_a_cap_and_unknown_statuses_are_tolerated() -> None:
+    api = ScriptedAPI().on(
+        "GET",
+        "/agent/executions/ex-1",
+        *[
+            execution(status=s)
+            for s in ["pending", "enqueued", "queued-for-gpu", "running", "running", "running"]
+        ],
+        execution(status="completed", response={"pages": []}),
+    )
+    api.client(poll=PollSchedule(initial=0.5, multiplier=2, maximum=3)).wait("ex-1")
+    assert api.sleeps == [1.0, 2.0, 3.0, 3.0, 3.0, 3.0]
+
+
+class Caption(BaseModel):
+    caption: str
+
+
+def test_run_with_url_does_not_upload() -> None:
+    api = ScriptedAPI().on("POST", EXECUTE, started)
+    api.on(
+        "GET",
+        "/agent/executions/req-1",
+        execution("req-1", "completed", response={"caption": "a cat"}),
+    )
+    result = api.client(request_id_factory=lambda: "req-1").run(
+        "https://example.com/cat.jpg", prompt="Caption it", response_model=Caption
+    )
+    assert Caption.model_validate(result.response).caption == "a cat"
+    body = json_body(api.requests[0])
+    assert body["inputs"] == {
+        "file": {"type": "file_url", "file_url": {"url": "https://example.com/cat.jpg"}}
+    }
+    assert body["config"]["json_schema"]["title"] == "Caption"
+    assert not any("/files" in r.url.path for r in api.requests)
+
+
+def test_run_uploads_then_executes_with_the_file_id(tmp_path: object) -> None:
+    api = ScriptedAPI().on(
+        "GET",
+        "/files/hash/900150983cd24fb0d6963f7d28e17f72",
+        httpx.Response(200, json={"id": None}),
+    )
+    api.on(
+        "POST",
+        "/files",
+        httpx.Response(201, json={"id": "file-1", "filename": "x.pdf", "bytes": 3}),
+    )
+    api.on("POST", EXECUTE, started)
+    api.on(
+        "GET", "/agent/executions/req-1", execution("req-1", "completed", response={"text": "hi"})
+    )
+    result = api.client(request_id_factory=lambda: "req-1").run(
+        b"abc", name="a:v1", filename="x.pdf"
+    )
+    assert result.status == "completed"
+    post = next(r for r in api.requests if r.url.path.endswith(EXECUTE))
+    assert json_body(post)["inputs"]["file"] == {"type": "input_file", "file_id": "file-1"}
+
+
+async def test_async_execute_adopts_after_timeout() -> None:
+    api = ScriptedAPI().on("POST", EXECUTE, httpx.ReadTimeout("no answer"))
+    api.on("GET", "/agent/executions/req-1", execution("req-1", "running"))
+    async with api.async_client(request_id_factory=lambda: "req-1") as client:
+        assert (await client.execute(prompt="x")).id == "req-1"
+    assert api.calls("POST", EXECUTE) == 1
+
+
+async def test_async_failed_execution_raises() -> None:
+    api = ScriptedAPI().on(
+        "GET", "/agent/executions/ex-1", execution(status="failed", usage={"message": "bad"})
+    )
+    async with api.async_client() as client:
+        with pytest.raises(ExecutionFailedError, match="bad"):
+            await client.wait("ex-1")
+
+
+async def test_async_timeout_carries_id() -> None:
+    api = ScriptedAPI().on("GET", "/agent/executions/ex-1", execution(status="running"))
+    async with api.async_client() as client:
+        with pytest.raises(ExecutionTimeoutError) as info:
+            await client.wait("ex-1", timeout=3)
+    assert info.value.execution_id == "ex-1" and info.value.status == "running"
+
+
+async def test_async_run_end_to_end() -> None:
+    api = ScriptedAPI().on("POST", EXECUTE, started)
+    api.on(
+        "GET",
+        "/agent/executions/req-1",
+        execution("req-1", "running"),
+        execution("req-1", "completed", response={"a": 1}),
+    )
+    async with api.async_client(request_id_factory=lambda: "req-1") as client:
+        result = await client.run("https://example.com/a.pdf", name="a:v1")
+    assert result.response == {"a": 1}
+
+
+async def test_async_rate_limit_exhausted() -> None:
+    api = ScriptedAPI().on("POST", EXECUTE, httpx.Response(429, json={"detail": "slow"}))
+    async with api.async_client(max_retries=1, retry=None) as client:
+        with pytest.raises(RateLimitError):
+            await client.execute(prompt="x")
+    assert api.calls("POST", EXECUTE) == 2
+
+
+def test_read_timeout_on_execute_then_lookup_404_resends() -> None:
+    api = ScriptedAPI().on("POST", EXECUTE, httpx.ReadTimeout("x"), started)
+    api.on("GET", "/agent/executions/req-1", httpx.Response(404))
+    api.client(request_id_factory=lambda: "req-1").execute(prompt="x")
+    assert api.calls("POST", EXECUTE) == 2
+
+
+def test_timeout_error_type() -> None:
+    api = ScriptedAPI().on("GET", "/agent/executions/x", httpx.ReadTimeout("x"))
+    with pytest.raises(APITimeoutError, match="timed out"):
+        api.client(max_retries=0, retry=None).get_execution("x")
