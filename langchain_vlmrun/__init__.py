@@ -1,5 +1,6 @@
 """LangChain integration for VLM Run."""
 
+from langchain_vlmrun._budget import RequestBudget
 from langchain_vlmrun._client import DEFAULT_BASE_URL, AsyncVLMRunClient, VLMRunClient
 from langchain_vlmrun._exceptions import (
     APIConnectionError,
@@ -23,11 +24,13 @@ from langchain_vlmrun._exceptions import (
     ResponseValidationError,
     VLMRunError,
 )
+from langchain_vlmrun._metering import count_requests
 from langchain_vlmrun._models import AgentExecution, CreditUsage, FileResponse, PresignedUpload
 from langchain_vlmrun._polling import PollSchedule
 from langchain_vlmrun._retry import RetryPolicy
 from langchain_vlmrun._sources import SUPPORTED_EXTENSIONS
 from langchain_vlmrun._version import __version__
+from langchain_vlmrun.webhooks import verify_webhook_signature
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -55,10 +58,13 @@ __all__ = [
     "PollSchedule",
     "PresignedUpload",
     "RateLimitError",
+    "RequestBudget",
     "RequestTooLargeError",
     "ResponseValidationError",
     "RetryPolicy",
     "VLMRunClient",
     "VLMRunError",
     "__version__",
+    "count_requests",
+    "verify_webhook_signature",
 ]

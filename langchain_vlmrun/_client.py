@@ -20,12 +20,14 @@ from pydantic import BaseModel, SecretStr
 from tenacity import AsyncRetrying, Retrying
 
 from langchain_vlmrun import _operations as ops
+from langchain_vlmrun._budget import RequestBudget
 from langchain_vlmrun._exceptions import (
     APIConnectionError,
     APITimeoutError,
     MissingAPIKeyError,
     status_error_from_response,
 )
+from langchain_vlmrun._metering import RequestCounter, record_request
 from langchain_vlmrun._models import AgentExecution, FileResponse
 from langchain_vlmrun._operations import Blocking, Call, Effect, ExecuteRequest, Operation, Sleep
 from langchain_vlmrun._polling import PollSchedule
@@ -74,6 +76,8 @@ class _BaseClient:
         clock: Callable[[], float] = time.time,
         retry: RetryPolicy | None = None,
         request_id_factory: Callable[[], str] = lambda: str(uuid.uuid4()),
+        requests_per_minute: float | None = None,
+        budget: RequestBudget | None = None,
     ) -> None:
         self.api_key = _resolve_key(api_key)
         self.base_url = (base_url or os.environ.get("VLMRUN_BASE_URL") or DEFAULT_BASE_URL).rstrip(
@@ -87,6 +91,10 @@ class _BaseClient:
         self.allow_training = allow_training
         self.clock = clock
         self.request_id_factory = request_id_factory
+        self.budget = budget or (
+            RequestBudget(requests_per_minute, clock=clock) if requests_per_minute else None
+        )
+        self.requests = RequestCounter()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
@@ -128,14 +136,35 @@ class _BaseClient:
         )
         return request, stream
 
+    def _admission_delay(self, call: Call) -> float:
+        """Seconds to wait before sending, so the request fits the budget."""
+        if self.budget is None or not call.authenticated:
+            return 0.0
+        return self.budget.reserve()
+
+    def _sleep_seconds(self, effect: Sleep) -> float:
+        """A poll does not book a budget slot that others are queueing for."""
+        if effect.poll and self.budget is not None:
+            return max(effect.seconds, self.budget.backlog())
+        return effect.seconds
+
     def _handle(self, call: Call, response: httpx.Response) -> httpx.Response:
         logger.debug(
             "%s %s -> %s", call.method, _safe_url(response.request.url), response.status_code
         )
         if response.is_success or response.status_code in call.accept:
+            if self.budget is not None and call.authenticated:
+                self.budget.succeeded()
             return response
         retry_after = parse_retry_after(response.headers.get("retry-after"), now=self.clock())
+        if response.status_code == 429 and self.budget is not None:
+            self.budget.penalize(retry_after)
         raise status_error_from_response(response, retry_after=retry_after)
+
+    def _count(self, call: Call) -> None:
+        if call.authenticated:
+            self.requests.add()
+            record_request()
 
     @staticmethod
     def _transport_error(exc: httpx.TransportError, request: httpx.Request) -> APIConnectionError:
@@ -242,6 +271,9 @@ class VLMRunClient(_BaseClient):
         poll: polling schedule for :meth:`wait`; ``PollSchedule.immediate()`` never sleeps.
         wait_timeout: default seconds :meth:`wait` waits before ``ExecutionTimeoutError``.
         allow_training: let VLM Run train on your data (default False).
+        requests_per_minute: client-side request budget (None: unlimited); every
+            request of this client waits for a slot. Pass one ``budget=RequestBudget(...)``
+            to several clients (e.g. a sync and an async one) to share it.
         request_id_factory: makes the client request ``id`` of each execute call.
         sleep, clock: injectable for tests.
     """
@@ -276,8 +308,8 @@ class VLMRunClient(_BaseClient):
 
     def _perform(self, effect: Effect) -> Any:
         if isinstance(effect, Sleep):
-            if effect.seconds > 0:
-                self._sleep(effect.seconds)
+            if (seconds := self._sleep_seconds(effect)) > 0:
+                self._sleep(seconds)
             return None
         if isinstance(effect, Blocking):
             return effect.function()
@@ -285,8 +317,11 @@ class VLMRunClient(_BaseClient):
         return retrying(self._send, effect)
 
     def _send(self, call: Call) -> httpx.Response:
+        if (delay := self._admission_delay(call)) > 0:
+            self._sleep(delay)
         content = _iter_upload(call.upload) if call.upload_as == "raw" else None
         request, stream = self._build(self._http, call, content)
+        self._count(call)
         try:
             response = self._http.send(request)
         except httpx.TransportError as exc:
@@ -449,8 +484,8 @@ class AsyncVLMRunClient(_BaseClient):
 
     async def _perform(self, effect: Effect) -> Any:
         if isinstance(effect, Sleep):
-            if effect.seconds > 0:
-                await self._sleep(effect.seconds)
+            if (seconds := self._sleep_seconds(effect)) > 0:
+                await self._sleep(seconds)
             return None
         if isinstance(effect, Blocking):
             return await asyncio.to_thread(effect.function)
@@ -458,8 +493,11 @@ class AsyncVLMRunClient(_BaseClient):
         return await retrying(self._send, effect)
 
     async def _send(self, call: Call) -> httpx.Response:
+        if (delay := self._admission_delay(call)) > 0:
+            await self._sleep(delay)
         content = _aiter_upload(call.upload) if call.upload_as == "raw" else None
         request, stream = self._build(self._http, call, content)
+        self._count(call)
         try:
             response = await self._http.send(request)
         except httpx.TransportError as exc:

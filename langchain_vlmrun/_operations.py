@@ -59,9 +59,10 @@ class Call:
 
 @dataclass
 class Sleep:
-    """Pause ``seconds``; result: None."""
+    """Pause ``seconds``; result: None. A ``poll`` pause may be stretched by the budget."""
 
     seconds: float
+    poll: bool = False
 
 
 @dataclass
@@ -282,7 +283,7 @@ def wait(
             raise ExecutionTimeoutError(
                 execution_id=execution_id, status=execution.status, waited=waited
             )
-        yield Sleep(min(schedule.interval(polls), timeout - waited))
+        yield Sleep(min(schedule.interval(polls), timeout - waited), poll=True)
         execution = None
 
 
