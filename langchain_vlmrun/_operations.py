@@ -268,12 +268,11 @@ def wait(
 ) -> Operation[AgentExecution]:
     """Poll until a terminal status: return on ``completed``, raise at once on ``failed``."""
     started = clock()
-    polls = 0
+    pauses = 0
     execution = current
     while True:
         if execution is None:
             execution = yield from get_execution(execution_id)
-            polls += 1
         if execution.status == "completed":
             return execution
         if execution.is_failed:
@@ -283,7 +282,8 @@ def wait(
             raise ExecutionTimeoutError(
                 execution_id=execution_id, status=execution.status, waited=waited
             )
-        yield Sleep(min(schedule.interval(polls), timeout - waited), poll=True)
+        yield Sleep(min(schedule.interval(pauses), timeout - waited), poll=True)
+        pauses += 1
         execution = None
 
 

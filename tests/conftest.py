@@ -11,6 +11,8 @@ import pytest
 
 from tests.cassette_config import vcr_settings
 
+pytest_plugins = ["tests.emulator.pytest_plugin"]
+
 #: Base URL the cassettes were composed/recorded against.
 CASSETTE_BASE_URL = "https://api.vlm.run/v1"
 LIVE = bool(os.environ.get("VLMRUN_API_KEY"))

@@ -124,7 +124,7 @@ def test_polling_grows_to_a_cap_and_unknown_statuses_are_tolerated() -> None:
         execution(status="completed", response={"pages": []}),
     )
     api.client(poll=PollSchedule(initial=0.5, multiplier=2, maximum=3)).wait("ex-1")
-    assert api.sleeps == [1.0, 2.0, 3.0, 3.0, 3.0, 3.0]
+    assert api.sleeps == [0.5, 1.0, 2.0, 3.0, 3.0, 3.0]
 
 
 class Caption(BaseModel):

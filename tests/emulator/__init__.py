@@ -1,0 +1,28 @@
+"""Loopback emulator of the VLM Run HTTP API, for tests and benchmarks (not shipped).
+
+from tests.emulator import running_emulator
+
+with running_emulator(processing_time=0.1, fault_rate=0.1) as emu:
+    ...  # point the client at emu.base_url
+    print(emu.counters.snapshot())
+"""
+
+from .server import (
+    Counters,
+    Emulator,
+    EmulatorConfig,
+    ManualClock,
+    parse_multipart,
+    running_emulator,
+    wait_until,
+)
+
+__all__ = [
+    "Counters",
+    "Emulator",
+    "EmulatorConfig",
+    "ManualClock",
+    "parse_multipart",
+    "running_emulator",
+    "wait_until",
+]
