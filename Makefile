@@ -33,6 +33,13 @@ lint: $(VENV)/.dev-installed
 examples: $(VENV)/.demo-installed
 	for example in examples/[a-z]*.py; do $(BIN)/python $$example || exit 1; done
 
+$(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	touch $@ $(VENV)/.dev-installed $(VENV)/.demo-installed
+
+bench: $(VENV)/.bench-installed
+	$(BIN)/python benchmarks/run_all.py
+
 cassettes: $(VENV)/.dev-installed
 	for module in tests/compose_*_cassettes.py; do \
 		$(BIN)/python -m tests.$$(basename $$module .py) || exit 1; done

@@ -149,9 +149,10 @@ class _BaseClient:
         return effect.seconds
 
     def _handle(self, call: Call, response: httpx.Response) -> httpx.Response:
-        logger.debug(
-            "%s %s -> %s", call.method, _safe_url(response.request.url), response.status_code
-        )
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s -> %s", call.method, _safe_url(response.request.url), response.status_code
+            )
         if response.is_success or response.status_code in call.accept:
             if self.budget is not None and call.authenticated:
                 self.budget.succeeded()

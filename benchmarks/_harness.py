@@ -1,0 +1,49 @@
+"""Shared bits of the benchmarks: imports from the repo, tables, RESULTS.md sections."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    return (
+        f"{platform.node() or 'host'}: {platform.system()} {platform.machine()} ({cpu}), "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    line = "| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |"
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    body = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
+        for row in cells
+    ]
+    return "\n".join([line, rule, *body])
+
+
+def report(name: str, title: str, text: str) -> None:
+    """Print a benchmark's result and keep it for RESULTS.md (benchmarks/run_all.py)."""
+    print(f"\n## {title}\n\n{text}\n")
+    RESULTS_DIR.mkdir(exist_ok=True)
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    (RESULTS_DIR / f"{name}.md").write_text(
+        f"## {title}\n\n_Measured {stamp} on {machine()}._\n\n{text}\n"
+    )
+
+
+def verdict(ok: bool) -> str:
+    return "meets target" if ok else "MISSES target"
