@@ -26,10 +26,13 @@ from langchain_vlmrun._exceptions import (
 )
 from langchain_vlmrun._metering import count_requests
 from langchain_vlmrun._models import AgentExecution, CreditUsage, FileResponse, PresignedUpload
+from langchain_vlmrun._operations import ProcessedSource
 from langchain_vlmrun._polling import PollSchedule
 from langchain_vlmrun._retry import RetryPolicy
 from langchain_vlmrun._sources import SUPPORTED_EXTENSIONS
 from langchain_vlmrun._version import __version__
+from langchain_vlmrun.cache import ResultCache
+from langchain_vlmrun.storage import FileByteStore
 from langchain_vlmrun.webhooks import verify_webhook_signature
 
 __all__ = [
@@ -48,6 +51,7 @@ __all__ = [
     "ExecutionError",
     "ExecutionFailedError",
     "ExecutionTimeoutError",
+    "FileByteStore",
     "FileResponse",
     "FileSourceError",
     "InternalServerError",
@@ -57,10 +61,12 @@ __all__ = [
     "PermissionDeniedError",
     "PollSchedule",
     "PresignedUpload",
+    "ProcessedSource",
     "RateLimitError",
     "RequestBudget",
     "RequestTooLargeError",
     "ResponseValidationError",
+    "ResultCache",
     "RetryPolicy",
     "VLMRunClient",
     "VLMRunError",

@@ -29,11 +29,20 @@ from langchain_vlmrun._exceptions import (
 )
 from langchain_vlmrun._metering import RequestCounter, record_request
 from langchain_vlmrun._models import AgentExecution, FileResponse
-from langchain_vlmrun._operations import Blocking, Call, Effect, ExecuteRequest, Operation, Sleep
+from langchain_vlmrun._operations import (
+    Blocking,
+    Call,
+    Effect,
+    ExecuteRequest,
+    Operation,
+    ProcessedSource,
+    Sleep,
+)
 from langchain_vlmrun._polling import PollSchedule
 from langchain_vlmrun._retry import RetryPolicy, parse_retry_after
 from langchain_vlmrun._sources import FileSource, PreparedFile
 from langchain_vlmrun._version import __version__
+from langchain_vlmrun.cache import ResultCache
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncVLMRunClient", "VLMRunClient"]
 
@@ -72,6 +81,7 @@ class _BaseClient:
         poll: PollSchedule | None = None,
         wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
         presigned_threshold: int = PRESIGNED_THRESHOLD,
+        max_file_size: int | None = None,
         allow_training: bool = False,
         clock: Callable[[], float] = time.time,
         retry: RetryPolicy | None = None,
@@ -88,6 +98,7 @@ class _BaseClient:
         self.poll = poll or PollSchedule()
         self.wait_timeout = wait_timeout
         self.presigned_threshold = presigned_threshold
+        self.max_file_size = max_file_size
         self.allow_training = allow_training
         self.clock = clock
         self.request_id_factory = request_id_factory
@@ -231,7 +242,7 @@ class _BaseClient:
             current=current,
         )
 
-    def _run_op(
+    def _process_op(
         self,
         source: FileSource,
         request: ExecuteRequest,
@@ -239,8 +250,10 @@ class _BaseClient:
         timeout: float | None,
         input_key: str,
         filename: str | None,
-    ) -> Operation[AgentExecution]:
-        return ops.run(
+        cache: ResultCache | None,
+        accept: Callable[[AgentExecution], Any] | None = None,
+    ) -> Operation[ProcessedSource]:
+        return ops.process(
             source,
             request,
             retry=self.retry,
@@ -250,6 +263,20 @@ class _BaseClient:
             clock=self.clock,
             input_key=input_key,
             filename=filename,
+            max_file_size=self.max_file_size,
+            cache=cache,
+            accept=accept,
+        )
+
+    def _upload_op(
+        self, source: FileSource, filename: str | None, purpose: str
+    ) -> Operation[FileResponse]:
+        return ops.upload_file(
+            source,
+            filename=filename,
+            purpose=purpose,
+            presigned_threshold=self.presigned_threshold,
+            max_file_size=self.max_file_size,
         )
 
 
@@ -271,6 +298,8 @@ class VLMRunClient(_BaseClient):
         http_client: your own ``httpx.Client`` (proxies, transports, tests).
         poll: polling schedule for :meth:`wait`; ``PollSchedule.immediate()`` never sleeps.
         wait_timeout: default seconds :meth:`wait` waits before ``ExecutionTimeoutError``.
+        max_file_size: refuse uploads larger than this many bytes (default: no limit;
+            VLM Run documents none).
         allow_training: let VLM Run train on your data (default False).
         requests_per_minute: client-side request budget (None: unlimited); every
             request of this client waits for a slot. Pass one ``budget=RequestBudget(...)``
@@ -343,14 +372,7 @@ class VLMRunClient(_BaseClient):
         self, source: FileSource, *, filename: str | None = None, purpose: str = "assistants"
     ) -> FileResponse:
         """Upload a path, bytes or Blob; reuses an earlier upload of the same bytes."""
-        return self._drive(
-            ops.upload_file(
-                source,
-                filename=filename,
-                purpose=purpose,
-                presigned_threshold=self.presigned_threshold,
-            )
-        )
+        return self._drive(self._upload_op(source, filename, purpose))
 
     def get_file(self, file_id: str) -> FileResponse:
         return self._drive(ops.get_file(file_id))
@@ -395,7 +417,7 @@ class VLMRunClient(_BaseClient):
         """Poll until done. Raises ExecutionFailedError / ExecutionTimeoutError."""
         return self._drive(self._wait_op(execution_id, timeout, poll))
 
-    def run(
+    def process(
         self,
         source: FileSource,
         *,
@@ -412,8 +434,14 @@ class VLMRunClient(_BaseClient):
         timeout: float | None = None,
         input_key: str = ops.INPUT_FILE_KEY,
         filename: str | None = None,
-    ) -> AgentExecution:
-        """Upload ``source`` (or pass an http(s) URL through), execute, wait."""
+        cache: ResultCache | None = None,
+        accept: Callable[[AgentExecution], Any] | None = None,
+    ) -> ProcessedSource:
+        """:meth:`run`, returning the execution with its provenance (hash, file id...).
+
+        With a ``cache``, a result computed before is returned without any request, and
+        an execution submitted by a run that died is waited on instead of paid again.
+        """
         request = self._execute_request(
             name=name,
             prompt=prompt,
@@ -428,8 +456,25 @@ class VLMRunClient(_BaseClient):
             request_id=None,
         )
         return self._drive(
-            self._run_op(source, request, timeout=timeout, input_key=input_key, filename=filename)
+            self._process_op(
+                source,
+                request,
+                timeout=timeout,
+                input_key=input_key,
+                filename=filename,
+                cache=cache,
+                accept=accept,
+            )
         )
+
+    def run(self, source: FileSource, **options: Any) -> AgentExecution:
+        """Upload ``source`` (or pass an http(s) URL through), execute, wait.
+
+        Takes the keyword arguments of :meth:`process` (``name`` or ``prompt``,
+        ``json_schema``/``response_model``, ``inputs``, ``callback_url``, ``timeout``,
+        ``cache``...). Raises ExecutionFailedError / ExecutionTimeoutError.
+        """
+        return self.process(source, **options).execution
 
     def close(self) -> None:
         if self._owns_http:
@@ -515,14 +560,7 @@ class AsyncVLMRunClient(_BaseClient):
     async def upload_file(
         self, source: FileSource, *, filename: str | None = None, purpose: str = "assistants"
     ) -> FileResponse:
-        return await self._drive(
-            ops.upload_file(
-                source,
-                filename=filename,
-                purpose=purpose,
-                presigned_threshold=self.presigned_threshold,
-            )
-        )
+        return await self._drive(self._upload_op(source, filename, purpose))
 
     async def get_file(self, file_id: str) -> FileResponse:
         return await self._drive(ops.get_file(file_id))
@@ -565,7 +603,7 @@ class AsyncVLMRunClient(_BaseClient):
     ) -> AgentExecution:
         return await self._drive(self._wait_op(execution_id, timeout, poll))
 
-    async def run(
+    async def process(
         self,
         source: FileSource,
         *,
@@ -582,7 +620,14 @@ class AsyncVLMRunClient(_BaseClient):
         timeout: float | None = None,
         input_key: str = ops.INPUT_FILE_KEY,
         filename: str | None = None,
-    ) -> AgentExecution:
+        cache: ResultCache | None = None,
+        accept: Callable[[AgentExecution], Any] | None = None,
+    ) -> ProcessedSource:
+        """:meth:`run`, returning the execution with its provenance (hash, file id...).
+
+        With a ``cache``, a result computed before is returned without any request, and
+        an execution submitted by a run that died is waited on instead of paid again.
+        """
         request = self._execute_request(
             name=name,
             prompt=prompt,
@@ -597,8 +642,25 @@ class AsyncVLMRunClient(_BaseClient):
             request_id=None,
         )
         return await self._drive(
-            self._run_op(source, request, timeout=timeout, input_key=input_key, filename=filename)
+            self._process_op(
+                source,
+                request,
+                timeout=timeout,
+                input_key=input_key,
+                filename=filename,
+                cache=cache,
+                accept=accept,
+            )
         )
+
+    async def run(self, source: FileSource, **options: Any) -> AgentExecution:
+        """Upload ``source`` (or pass an http(s) URL through), execute, wait.
+
+        Takes the keyword arguments of :meth:`process` (``name`` or ``prompt``,
+        ``json_schema``/``response_model``, ``inputs``, ``callback_url``, ``timeout``,
+        ``cache``...). Raises ExecutionFailedError / ExecutionTimeoutError.
+        """
+        return (await self.process(source, **options)).execution
 
     async def aclose(self) -> None:
         if self._owns_http:

@@ -13,7 +13,7 @@ import logging
 import uuid
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
 from pydantic import BaseModel
@@ -22,11 +22,23 @@ from langchain_vlmrun._exceptions import (
     APIError,
     ExecutionFailedError,
     ExecutionTimeoutError,
+    NotFoundError,
+    ResponseValidationError,
 )
 from langchain_vlmrun._models import AgentExecution, FileResponse, PresignedUpload
 from langchain_vlmrun._polling import PollSchedule
 from langchain_vlmrun._retry import RetryMode, RetryPolicy, is_ambiguous
-from langchain_vlmrun._sources import FileSource, PreparedFile, is_url, prepare_file
+
+if TYPE_CHECKING:
+    from langchain_vlmrun.cache import ResultCache
+
+from langchain_vlmrun._sources import (
+    FileSource,
+    PreparedFile,
+    check_url,
+    is_url,
+    prepare_file,
+)
 
 logger = logging.getLogger("langchain_vlmrun")
 
@@ -115,6 +127,19 @@ class ExecuteRequest:
                 "Name an agent (name='agent-name:version') or give a prompt=... to run."
             )
 
+    def cache_fields(self, input_key: str) -> dict[str, Any]:
+        """What determines the result (for cache keys): not the id, metadata or callback."""
+        return {
+            "name": self.name,
+            "prompt": self.prompt,
+            "json_schema": self.json_schema,
+            "config": self.config,
+            "model": self.model,
+            "toolsets": list(self.toolsets or []),
+            "inputs": {k: v for k, v in (self.inputs or {}).items() if k != input_key},
+            "input_key": input_key,
+        }
+
     def body(self) -> dict[str, Any]:
         config = {
             **(self.config or {}),
@@ -183,12 +208,15 @@ def upload_file(
     filename: str | None = None,
     purpose: str = "assistants",
     presigned_threshold: int,
+    max_file_size: int | None = None,
 ) -> Operation[FileResponse]:
     """md5 → reuse an existing upload, else multipart (or presigned above the threshold)."""
     prepared = (
         source
         if isinstance(source, PreparedFile)
-        else (yield Blocking(lambda: prepare_file(source, filename=filename)))
+        else (
+            yield Blocking(lambda: prepare_file(source, filename=filename, max_size=max_file_size))
+        )
     )
     existing = yield from find_file_by_hash(prepared.md5)
     if existing is not None:
@@ -287,8 +315,27 @@ def wait(
         execution = None
 
 
-def run(
-    source: FileSource,
+@dataclass(frozen=True)
+class ProcessedSource:
+    """A completed execution for one source, with where it came from.
+
+    ``content_hash`` is the md5 of the bytes (``url:<url>`` for URLs); ``from_cache`` is
+    True when no request was paid for (see :class:`~langchain_vlmrun.cache.ResultCache`).
+    """
+
+    execution: AgentExecution
+    content_hash: str
+    file_id: str | None = None
+    filename: str | None = None
+    mime_type: str | None = None
+    size: int | None = None
+    url: str | None = None
+    from_cache: bool = False
+    resumed: bool = False
+
+
+def process(
+    source: FileSource | PreparedFile,
     request: ExecuteRequest,
     *,
     retry: RetryPolicy,
@@ -298,20 +345,88 @@ def run(
     clock: Callable[[], float],
     input_key: str = INPUT_FILE_KEY,
     filename: str | None = None,
-) -> Operation[AgentExecution]:
-    """Upload (or reference a URL), execute and wait."""
+    max_file_size: int | None = None,
+    cache: ResultCache | None = None,
+    accept: Callable[[AgentExecution], Any] | None = None,
+) -> Operation[ProcessedSource]:
+    """Upload (or reference a URL), execute, wait: with the result cache and resume.
+
+    ``accept`` checks a completed execution (e.g. validates it against a schema) before
+    it is cached; if it raises, nothing is cached and the error propagates.
+    """
+    prepared: PreparedFile | None = None
+    url: str | None = None
     if isinstance(source, str) and is_url(source):
-        file_value = url_input(source)
+        url = check_url(source)
+        content_hash = f"url:{url}"
+    elif isinstance(source, PreparedFile):
+        prepared = source
+        content_hash = prepared.md5
     else:
-        uploaded = yield from upload_file(
-            source, filename=filename, presigned_threshold=presigned_threshold
+        prepared = yield Blocking(
+            lambda: prepare_file(source, filename=filename, max_size=max_file_size)
         )
-        assert uploaded.id is not None
-        file_value = file_input(uploaded.id)
+        content_hash = prepared.md5
+
+    def done(execution: AgentExecution, file_id: str | None, **flags: bool) -> ProcessedSource:
+        return ProcessedSource(
+            execution=execution,
+            content_hash=content_hash,
+            file_id=file_id,
+            filename=prepared.filename if prepared else None,
+            mime_type=prepared.mime_type if prepared else None,
+            size=prepared.size if prepared else None,
+            url=url,
+            **flags,
+        )
+
+    def waiting(
+        execution_id: str, current: AgentExecution | None = None
+    ) -> Operation[AgentExecution]:
+        return wait(execution_id, timeout=timeout, schedule=schedule, clock=clock, current=current)
+
+    key = cache.key(content_hash, request.cache_fields(input_key)) if cache else None
+    if cache is not None and key is not None:
+        record = yield Blocking(lambda: cache.get(key))
+        if record is not None and record.state == "completed" and record.execution:
+            return done(record.execution, record.file_id, from_cache=True)
+        if record is not None:
+            try:
+                execution = yield from waiting(record.execution_id)
+                if accept is not None:
+                    accept(execution)
+                yield Blocking(lambda: cache.mark_completed(key, execution, record.file_id))
+                return done(execution, record.file_id, resumed=True)
+            except (ExecutionFailedError, NotFoundError) as exc:
+                logger.warning(
+                    "recorded execution %s for %s cannot be resumed (%s); submitting once more",
+                    record.execution_id,
+                    prepared.filename if prepared else url,
+                    exc.message,
+                )
+                yield Blocking(lambda: cache.forget(key))
+
+    file_id: str | None = None
+    if prepared is not None:
+        uploaded = yield from upload_file(prepared, presigned_threshold=presigned_threshold)
+        file_id = uploaded.id
+        assert file_id is not None
+        file_value = file_input(file_id)
+    else:
+        assert url is not None
+        file_value = url_input(url)
     inputs = {**(request.inputs or {}), input_key: file_value}
     started = yield from execute(replace(request, inputs=inputs), retry)
-    return (
-        yield from wait(
-            started.id, timeout=timeout, schedule=schedule, clock=clock, current=started
-        )
-    )
+    if cache is not None and key is not None:
+        yield Blocking(lambda: cache.mark_submitted(key, started.id, file_id))
+    try:
+        execution = yield from waiting(started.id, started)
+        if accept is not None:
+            accept(execution)
+    except (ExecutionFailedError, ResponseValidationError):
+        if cache is not None and key is not None:
+            yield Blocking(lambda: cache.forget(key))
+        raise
+    if cache is not None and key is not None:
+        yield Blocking(lambda: cache.mark_completed(key, execution, file_id))
+    return done(execution, file_id)

@@ -22,6 +22,8 @@ from langchain_vlmrun._exceptions import FileSourceError
 __all__ = [
     "SUPPORTED_EXTENSIONS",
     "FileSource",
+    "check_supported",
+    "check_url",
     "PreparedFile",
     "is_url",
     "mime_type_for",
@@ -66,6 +68,36 @@ def is_url(value: object) -> bool:
     return bool(urlparse(value).scheme)
 
 
+def check_url(url: str) -> str:
+    """The URL if VLM Run can fetch it (http or https with a host), else FileSourceError."""
+    parsed = urlparse(url)
+    if parsed.scheme.lower() not in {"http", "https"}:
+        raise FileSourceError(
+            f"Unsupported URL scheme {parsed.scheme!r} in {url!r}: only http:// and https:// "
+            "URLs can be passed to VLM Run; upload local files by path instead.",
+            source=url,
+        )
+    if not parsed.hostname:
+        raise FileSourceError(
+            f"Malformed URL {url!r}: it has no host. Use a full URL such as "
+            "https://example.com/file.pdf.",
+            source=url,
+        )
+    return url
+
+
+def check_supported(filename: str) -> str:
+    """The media type of ``filename`` if VLM Run accepts it, else FileSourceError."""
+    suffix = Path(filename).suffix.lower()
+    if suffix not in SUPPORTED_EXTENSIONS:
+        raise FileSourceError(
+            f"Unsupported file type {suffix or '(no extension)'!r} for {filename}: VLM Run "
+            f"reads {', '.join(sorted(SUPPORTED_EXTENSIONS))}.",
+            source=filename,
+        )
+    return SUPPORTED_EXTENSIONS[suffix]
+
+
 def mime_type_for(filename: str) -> str:
     suffix = Path(filename).suffix.lower()
     return (
@@ -98,7 +130,18 @@ class PreparedFile:
                 yield chunk
 
 
-def _prepare_path(path: Path, filename: str | None, mime_type: str | None) -> PreparedFile:
+def _check_size(size: int, max_size: int | None, shown: str) -> None:
+    if max_size is not None and size > max_size:
+        raise FileSourceError(
+            f"{shown} is {size:,} bytes, over the {max_size:,}-byte limit (max_file_size); "
+            "split or compress it, or raise max_file_size.",
+            source=shown,
+        )
+
+
+def _prepare_path(
+    path: Path, filename: str | None, mime_type: str | None, max_size: int | None = None
+) -> PreparedFile:
     shown = str(path)
     try:
         stat = path.stat()
@@ -118,6 +161,7 @@ def _prepare_path(path: Path, filename: str | None, mime_type: str | None) -> Pr
         )
     if stat.st_size == 0:
         raise FileSourceError(f"{shown} is empty (0 bytes); nothing to upload.", source=shown)
+    _check_size(stat.st_size, max_size, shown)
     digest = hashlib.md5(usedforsecurity=False)
     try:
         with path.open("rb") as stream:
@@ -138,9 +182,12 @@ def _prepare_path(path: Path, filename: str | None, mime_type: str | None) -> Pr
     )
 
 
-def _prepare_bytes(data: bytes, filename: str | None, mime_type: str | None) -> PreparedFile:
+def _prepare_bytes(
+    data: bytes, filename: str | None, mime_type: str | None, max_size: int | None = None
+) -> PreparedFile:
     if not data:
         raise FileSourceError("The data is empty (0 bytes); nothing to upload.")
+    _check_size(len(data), max_size, filename or "the data")
     md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
     if filename is None:
         extension = mimetypes.guess_extension(mime_type) if mime_type else None
@@ -154,7 +201,9 @@ def _prepare_bytes(data: bytes, filename: str | None, mime_type: str | None) -> 
     )
 
 
-def prepare_file(source: FileSource, *, filename: str | None = None) -> PreparedFile:
+def prepare_file(
+    source: FileSource, *, filename: str | None = None, max_size: int | None = None
+) -> PreparedFile:
     """Validate a source and compute its size and md5, streaming from disk.
 
     Raises:
@@ -164,18 +213,18 @@ def prepare_file(source: FileSource, *, filename: str | None = None) -> Prepared
     if isinstance(source, Blob):
         if source.data is None and source.path is not None:
             path = Path(source.path)
-            return _prepare_path(path, filename or path.name, source.mimetype)
+            return _prepare_path(path, filename or path.name, source.mimetype, max_size)
         blob_name = filename or (Path(str(source.path)).name if source.path else None)
-        return _prepare_bytes(source.as_bytes(), blob_name, source.mimetype)
+        return _prepare_bytes(source.as_bytes(), blob_name, source.mimetype, max_size)
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return _prepare_bytes(bytes(source), filename, None)
+        return _prepare_bytes(bytes(source), filename, None, max_size)
     if isinstance(source, str) and is_url(source):
         raise FileSourceError(
             f"{source!r} is a URL; pass it to run()/execute() as an input instead of uploading it.",
             source=source,
         )
     if isinstance(source, (str, os.PathLike)):
-        return _prepare_path(Path(source).expanduser(), filename, None)
+        return _prepare_path(Path(source).expanduser(), filename, None, max_size)
     raise FileSourceError(
         f"Unsupported file source of type {type(source).__name__}; pass a path, bytes or a "
         "langchain_core Blob."
