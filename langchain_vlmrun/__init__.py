@@ -32,6 +32,8 @@ from langchain_vlmrun._retry import RetryPolicy
 from langchain_vlmrun._sources import SUPPORTED_EXTENSIONS
 from langchain_vlmrun._version import __version__
 from langchain_vlmrun.cache import ResultCache
+from langchain_vlmrun.document_loaders import Failure, LoaderError, SourceUsage, VLMRunLoader
+from langchain_vlmrun.parsers import VLMRunParser
 from langchain_vlmrun.storage import FileByteStore
 from langchain_vlmrun.webhooks import verify_webhook_signature
 
@@ -51,10 +53,12 @@ __all__ = [
     "ExecutionError",
     "ExecutionFailedError",
     "ExecutionTimeoutError",
+    "Failure",
     "FileByteStore",
     "FileResponse",
     "FileSourceError",
     "InternalServerError",
+    "LoaderError",
     "MissingAPIKeyError",
     "NotFoundError",
     "PaymentRequiredError",
@@ -68,8 +72,11 @@ __all__ = [
     "ResponseValidationError",
     "ResultCache",
     "RetryPolicy",
+    "SourceUsage",
     "VLMRunClient",
     "VLMRunError",
+    "VLMRunLoader",
+    "VLMRunParser",
     "__version__",
     "count_requests",
     "verify_webhook_signature",

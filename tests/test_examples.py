@@ -33,6 +33,13 @@ def test_quickstart_runs_offline() -> None:
     assert '"total_amount": 2338.35' in out
 
 
+def test_rag_ingestion_runs_offline() -> None:
+    out = run_example("rag_ingestion.py")
+    assert "[offline]" in out
+    assert "best chunk: report.pdf, page 1" in out
+    assert "Lisbon warehouse to open in September 2024" in out
+
+
 @pytest.mark.live
 def test_quickstart_runs_live() -> None:
     done = subprocess.run(

@@ -1,0 +1,88 @@
+"""Ordered, bounded concurrent maps (threads for sync code, tasks for async code).
+
+Both run at most ``max_concurrency`` calls at once, keep at most ``2 * max_concurrency``
+items in flight or waiting (so 10k inputs never become 10k futures), and yield results
+**in input order** as soon as they are available: a slow first item delays yielding,
+not the running of the items after it (within the look-ahead window of
+``2 * max_concurrency`` items; further items start as results are consumed).
+
+An exception raised by ``function`` is re-raised when its turn comes; wrap
+``function`` to turn errors into values if the caller wants to carry on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import deque
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
+
+__all__ = ["amap_ordered", "map_ordered"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _check(max_concurrency: int) -> int:
+    if max_concurrency < 1:
+        raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}.")
+    return max_concurrency * 2
+
+
+def map_ordered(
+    function: Callable[[T], R], items: Iterable[T], max_concurrency: int
+) -> Generator[R, None, None]:
+    """``map(function, items)`` on a thread pool of ``max_concurrency`` workers.
+
+    Closing the iterator early cancels the calls that have not started; running calls
+    are left to finish in the background.
+    """
+    window = _check(max_concurrency)
+    source = iter(items)
+    pending: deque[Future[R]] = deque()
+    executor = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="vlmrun")
+    try:
+        for item in itertools.islice(source, window):
+            pending.append(executor.submit(function, item))
+        while pending:
+            result = pending.popleft().result()
+            for item in itertools.islice(source, 1):
+                pending.append(executor.submit(function, item))
+            yield result
+    finally:
+        for future in pending:
+            future.cancel()
+        executor.shutdown(wait=False, cancel_futures=True)
+
+
+async def amap_ordered(
+    function: Callable[[T], Awaitable[R]], items: Iterable[T], max_concurrency: int
+) -> AsyncGenerator[R, None]:
+    """``map`` over coroutines, at most ``max_concurrency`` running (an asyncio semaphore).
+
+    Closing the iterator early cancels the tasks still pending or running.
+    """
+    window = _check(max_concurrency)
+    semaphore = asyncio.Semaphore(max_concurrency)
+    source = iter(items)
+    pending: deque[asyncio.Task[R]] = deque()
+
+    async def bounded(item: T) -> R:
+        async with semaphore:
+            return await function(item)
+
+    try:
+        for item in itertools.islice(source, window):
+            pending.append(asyncio.ensure_future(bounded(item)))
+        while pending:
+            result = await pending.popleft()
+            for item in itertools.islice(source, 1):
+                pending.append(asyncio.ensure_future(bounded(item)))
+            yield result
+    finally:
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)

@@ -1,0 +1,346 @@
+"""From a VLM Run execution to LangChain ``Document``s, shared by the loader and parser.
+
+The mapping (:func:`execution_to_documents`) is pure: the same source, file and
+execution always give the same Documents, with the same ids. Only the I/O steps
+(:func:`process_source` / :func:`aprocess_source`: upload, execute, wait) differ between
+the sync and async clients.
+
+How a response becomes Documents:
+
+- markdown pages (``{"pages": [{"content", "tables", "figures"}]}``): one Document per
+  page (``mode="page"``) with tables and figures rendered into the markdown, or one
+  Document for the file (``mode="single"``) with pages joined by
+  :data:`~langchain_vlmrun._rendering.PAGE_SEPARATOR`;
+- structured (JSON) responses: one Document whose ``page_content`` is a readable
+  outline of the JSON and whose ``metadata["structured"]`` is the object itself
+  (JSON-serialisable; ``model_dump(mode="json")`` of the ``response_model`` when given);
+- text responses: one Document; empty responses: none (logged).
+
+Metadata keys: ``source``, ``page`` (0-based, page Documents only), ``total_pages``,
+``execution_id``, ``agent``, ``file_id``, ``credits_used`` (of the whole execution, not
+per page), ``mime_type``, ``response_type`` (``pages``/``json``/``text``) and
+``structured``. Keys whose value would be ``None`` are left out, because several vector
+stores reject ``None`` metadata values.
+
+``Document.id`` is a uuid5 of the content hash (md5 of the bytes, or the URL), the page
+(``"all"`` for a single Document) and the agent key (agent name, prompt hash and
+schema hash), so re-ingesting the same file with the same agent upserts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import mimetypes
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from langchain_core.documents import Document
+from langchain_core.documents.base import Blob
+from pydantic import BaseModel
+
+from langchain_vlmrun._client import AsyncVLMRunClient, VLMRunClient
+from langchain_vlmrun._metering import count_requests
+from langchain_vlmrun._models import AgentExecution
+from langchain_vlmrun._operations import INPUT_FILE_KEY, ProcessedSource, schema_of
+from langchain_vlmrun._rendering import PAGE_SEPARATOR, render_response
+from langchain_vlmrun._sources import FileSource
+from langchain_vlmrun._structured import validate_response
+from langchain_vlmrun.cache import ResultCache
+
+__all__ = [
+    "DOCUMENT_NAMESPACE",
+    "AgentSpec",
+    "Mode",
+    "SourceInfo",
+    "aprocess_source",
+    "document_id",
+    "execution_to_documents",
+    "json_to_text",
+    "process_source",
+    "SourceUsage",
+]
+
+logger = logging.getLogger("langchain_vlmrun")
+
+Mode = Literal["page", "single"]
+
+#: Namespace of the uuid5 Document ids (a fixed, random uuid).
+DOCUMENT_NAMESPACE = uuid.UUID("6f1c8f0e-5b7a-4f5e-9a51-6b1f0f3c2d7e")
+
+
+def _short_hash(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """What to run on each source: an agent by name and/or a prompt, plus a schema."""
+
+    agent_name: str | None = None
+    prompt: str | None = None
+    response_model: type[BaseModel] | None = None
+    json_schema: Mapping[str, Any] | None = None
+    mode: Mode = "page"
+    inputs: Mapping[str, Any] | None = None
+    config: Mapping[str, Any] | None = None
+    input_key: str = INPUT_FILE_KEY
+    timeout: float | None = None
+    callback_url: str | None = None
+    schema: dict[str, Any] | None = field(init=False, default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.agent_name and not self.prompt:
+            raise ValueError(
+                "Name an agent (agent_name='agent-name:version') or give a prompt=... to run."
+            )
+        if self.mode not in ("page", "single"):
+            raise ValueError(f"mode must be 'page' or 'single', got {self.mode!r}.")
+        object.__setattr__(self, "schema", schema_of(self.response_model, self.json_schema))
+
+    @property
+    def key(self) -> str:
+        """Identifies the agent configuration in Document ids."""
+        parts = [self.agent_name or ""]
+        if self.prompt:
+            parts.append(f"prompt:{_short_hash(self.prompt)}")
+        if self.schema is not None:
+            parts.append(f"schema:{_short_hash(json.dumps(self.schema, sort_keys=True))}")
+        return "|".join(parts)
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """One input as the Documents describe it."""
+
+    source: str
+    content_hash: str
+    mime_type: str | None = None
+    file_id: str | None = None
+    extra_metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def for_url(cls, url: str) -> SourceInfo:
+        return cls(
+            source=url,
+            content_hash=f"url:{hashlib.sha256(url.encode()).hexdigest()}",
+            mime_type=mimetypes.guess_type(url.split("?", 1)[0])[0],
+        )
+
+
+def document_id(content_hash: str, page: int | str, agent_key: str) -> str:
+    """A stable id: the same bytes, page and agent always give the same id."""
+    return str(uuid.uuid5(DOCUMENT_NAMESPACE, f"{content_hash}:{page}:{agent_key}"))
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value)
+    return json.dumps(text, ensure_ascii=False) if "\n" in text or text == "" else text
+
+
+def _leaf(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, (Mapping, list)) else _scalar(value)
+
+
+def _nested(value: Any) -> bool:
+    return isinstance(value, (Mapping, list)) and bool(value)
+
+
+def _outline(value: Any, indent: int) -> list[str]:
+    pad = "  " * indent
+    lines: list[str] = []
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if _nested(item):
+                lines.append(f"{pad}{key}:")
+                lines.extend(_outline(item, indent + 1))
+            else:
+                lines.append(f"{pad}{key}: {_leaf(item)}")
+    elif isinstance(value, list):
+        for item in value:
+            if _nested(item):
+                nested = _outline(item, indent + 1)
+                lines.append(f"{pad}- {nested[0].lstrip()}")
+                lines.extend(nested[1:])
+            else:
+                lines.append(f"{pad}- {_leaf(item)}")
+    else:
+        lines.append(f"{pad}{_leaf(value)}")
+    return lines
+
+
+def json_to_text(data: Any) -> str:
+    """A readable, YAML-like outline of JSON data (for ``page_content`` and embeddings)."""
+    return "\n".join(_outline(data, 0))
+
+
+def _json_safe(value: Any) -> Any:
+    return json.loads(json.dumps(value, ensure_ascii=False, default=str))
+
+
+def execution_to_documents(
+    info: SourceInfo, execution: AgentExecution, spec: AgentSpec
+) -> list[Document]:
+    """The Documents for one completed execution (see the module docstring).
+
+    Raises:
+        ResponseValidationError: ``spec.response_model`` is set and the response does not
+            match it.
+    """
+    rendered = render_response(execution.response)
+    base: dict[str, Any] = {
+        **{k: v for k, v in info.extra_metadata.items() if v is not None},
+        "source": info.source,
+        "execution_id": execution.id,
+        "agent": spec.agent_name or execution.name,
+        "file_id": info.file_id,
+        "credits_used": execution.usage.credits_used,
+        "mime_type": info.mime_type,
+    }
+
+    def make(content: str, id_page: int | str, **extra: Any) -> Document:
+        metadata = {k: v for k, v in {**base, **extra}.items() if v is not None}
+        return Document(
+            page_content=content,
+            metadata=_json_safe(metadata),
+            id=document_id(info.content_hash, id_page, spec.key),
+        )
+
+    if spec.response_model is not None:
+        model = validate_response(execution, spec.response_model)
+        structured = model.model_dump(mode="json")
+        return [make(json_to_text(structured), "all", response_type="json", structured=structured)]
+    if rendered.kind == "pages":
+        total = len(rendered.pages)
+        if spec.mode == "single":
+            return [
+                make(
+                    PAGE_SEPARATOR.join(rendered.pages),
+                    "all",
+                    total_pages=total,
+                    response_type="pages",
+                )
+            ]
+        return [
+            make(content, index, page=index, total_pages=total, response_type="pages")
+            for index, content in enumerate(rendered.pages)
+        ]
+    if rendered.kind == "json":
+        structured = _json_safe(rendered.data)
+        return [make(json_to_text(structured), "all", response_type="json", structured=structured)]
+    if rendered.kind == "text":
+        return [make(rendered.pages[0], "all", response_type="text")]
+    logger.warning(
+        "VLM Run execution %s for %s returned an empty response; no Document made.",
+        execution.id,
+        info.source,
+    )
+    return []
+
+
+# --- the I/O around it: one source → Documents ---------------------------------------
+
+
+def _describe(source: FileSource, label: str | None) -> tuple[str, dict[str, Any]]:
+    """(source label, extra metadata) of a path, Blob or bytes."""
+    if isinstance(source, Blob):
+        extra = dict(source.metadata or {})
+        return label or (str(source.source) if source.source else ""), extra
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return label or "", {}
+    return label or str(source), {}
+
+
+@dataclass(frozen=True)
+class SourceUsage:
+    """What one source cost: HTTP requests sent (0 when cached), credits, cache hit."""
+
+    source: str
+    requests: int
+    credits_used: float
+    from_cache: bool
+
+
+def _process_options(spec: AgentSpec, cache: ResultCache | None) -> dict[str, Any]:
+    model = spec.response_model
+    return {
+        "name": spec.agent_name,
+        "prompt": spec.prompt,
+        "json_schema": spec.schema,
+        "inputs": spec.inputs,
+        "config": spec.config,
+        "input_key": spec.input_key,
+        "timeout": spec.timeout,
+        "callback_url": spec.callback_url,
+        "cache": cache,
+        # a response that does not match the model is neither cached nor turned into
+        # Documents
+        "accept": (lambda execution: validate_response(execution, model)) if model else None,
+    }
+
+
+def _documents_for(
+    source: FileSource,
+    label: str | None,
+    processed: ProcessedSource,
+    spec: AgentSpec,
+    requests: int,
+) -> tuple[list[Document], SourceUsage]:
+    if processed.url is not None:
+        info = SourceInfo.for_url(processed.url)
+    else:
+        shown, extra = _describe(source, label)
+        info = SourceInfo(
+            source=shown or processed.filename or processed.content_hash,
+            content_hash=processed.content_hash,
+            mime_type=processed.mime_type,
+            file_id=processed.file_id,
+            extra_metadata=extra,
+        )
+    documents = execution_to_documents(info, processed.execution, spec)
+    usage = SourceUsage(
+        source=info.source,
+        requests=requests,
+        credits_used=0.0 if processed.from_cache else processed.execution.usage.credits_used or 0,
+        from_cache=processed.from_cache,
+    )
+    return documents, usage
+
+
+def process_source(
+    client: VLMRunClient,
+    source: FileSource,
+    spec: AgentSpec,
+    *,
+    label: str | None = None,
+    cache: ResultCache | None = None,
+) -> tuple[list[Document], SourceUsage]:
+    """Upload ``source`` (or reference it, if it is a URL), run the agent, map the result.
+
+    One implementation for both clients: the flow (cache, upload, execute, wait,
+    resume) is ``client.process``; this only maps its result to Documents.
+    """
+    with count_requests() as counter:
+        processed = client.process(source, **_process_options(spec, cache))
+    return _documents_for(source, label, processed, spec, counter.requests)
+
+
+async def aprocess_source(
+    client: AsyncVLMRunClient,
+    source: FileSource,
+    spec: AgentSpec,
+    *,
+    label: str | None = None,
+    cache: ResultCache | None = None,
+) -> tuple[list[Document], SourceUsage]:
+    """Async twin of :func:`process_source`."""
+    with count_requests() as counter:
+        processed = await client.process(source, **_process_options(spec, cache))
+    return _documents_for(source, label, processed, spec, counter.requests)
