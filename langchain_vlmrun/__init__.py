@@ -31,8 +31,15 @@ from langchain_vlmrun._polling import PollSchedule
 from langchain_vlmrun._retry import RetryPolicy
 from langchain_vlmrun._sources import SUPPORTED_EXTENSIONS
 from langchain_vlmrun._version import __version__
+from langchain_vlmrun.agent_tool import (
+    VLMRunAgentTool,
+    VLMRunToolArtifact,
+    VLMRunToolError,
+    VLMRunToolInput,
+)
 from langchain_vlmrun.cache import ResultCache
 from langchain_vlmrun.document_loaders import Failure, LoaderError, SourceUsage, VLMRunLoader
+from langchain_vlmrun.extraction import VLMRunExtractor
 from langchain_vlmrun.parsers import VLMRunParser
 from langchain_vlmrun.storage import FileByteStore
 from langchain_vlmrun.webhooks import verify_webhook_signature
@@ -73,10 +80,15 @@ __all__ = [
     "ResultCache",
     "RetryPolicy",
     "SourceUsage",
+    "VLMRunAgentTool",
     "VLMRunClient",
     "VLMRunError",
+    "VLMRunExtractor",
     "VLMRunLoader",
     "VLMRunParser",
+    "VLMRunToolArtifact",
+    "VLMRunToolError",
+    "VLMRunToolInput",
     "__version__",
     "count_requests",
     "verify_webhook_signature",

@@ -53,3 +53,27 @@ def vcr_settings() -> dict[str, Any]:
         "decode_compressed_response": True,
         "path_transformer": lambda path: path if path.endswith(".yaml") else f"{path}.yaml",
     }
+
+
+def client_settings() -> dict[str, Any]:
+    """Client settings for cassette replay (or live recording when a key is set).
+
+    Request ids are deterministic and polling does not sleep in replay.
+    """
+    import itertools
+    import os
+
+    from langchain_vlmrun import PollSchedule
+
+    counter = itertools.count(1)
+    settings: dict[str, Any] = {
+        "api_key": os.environ.get("VLMRUN_API_KEY") or "test-key-not-a-secret",
+        "base_url": CASSETTE_BASE_URL,
+        "request_id_factory": lambda: f"00000000-0000-4000-8000-{next(counter):012d}",
+    }
+    if not os.environ.get("VLMRUN_API_KEY"):
+        settings["poll"] = PollSchedule.immediate()
+    return settings
+
+
+CASSETTE_BASE_URL = "https://api.vlm.run/v1"

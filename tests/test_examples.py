@@ -40,6 +40,18 @@ def test_rag_ingestion_runs_offline() -> None:
     assert "Lisbon warehouse to open in September 2024" in out
 
 
+def test_agent_tool_example_runs_offline() -> None:
+    out = run_example("agent_tool.py")
+    assert "[offline]" in out
+    assert "| Latte | 5.25 |" in out.split("agent answer:")[1]  # the answer uses the tool output
+    assert "credits used 6" in out
+
+
+def test_structured_extraction_example_runs_offline() -> None:
+    out = run_example("structured_extraction.py")
+    assert "validated Receipt -> 2026-07-20: 9.75 USD at Blue Bottle Coffee" in out
+
+
 @pytest.mark.live
 def test_quickstart_runs_live() -> None:
     done = subprocess.run(

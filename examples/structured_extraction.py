@@ -1,0 +1,36 @@
+"""Structured extraction in a chain: file -> validated pydantic object -> your code.
+
+python examples/structured_extraction.py                     # offline, on cassettes
+VLMRUN_API_KEY=... python examples/structured_extraction.py  # live
+"""
+
+from __future__ import annotations
+
+from _offline import live_or_cassette
+from langchain_core.runnables import RunnableLambda
+from pydantic import BaseModel, Field
+
+from langchain_vlmrun import VLMRunClient, VLMRunExtractor
+
+RECEIPT = "https://example.com/receipts/coffee-2026-07-20.jpg"
+
+
+class Receipt(BaseModel):
+    merchant: str = Field(description="Name of the shop")
+    date: str = Field(description="Purchase date, YYYY-MM-DD")
+    total: float = Field(description="Amount paid")
+    currency: str = Field(description="ISO 4217 code")
+
+
+def main() -> None:
+    with live_or_cassette("extractor_example") as settings:
+        extract = VLMRunExtractor(response_model=Receipt, client=VLMRunClient(**settings))
+        chain = extract | RunnableLambda(
+            lambda r: f"{r.date}: {r.total:.2f} {r.currency} at {r.merchant}"
+        )
+        receipt_line = chain.invoke(RECEIPT)
+    print(f"validated Receipt -> {receipt_line}")
+
+
+if __name__ == "__main__":
+    main()

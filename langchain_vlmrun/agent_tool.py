@@ -1,0 +1,287 @@
+"""``VLMRunAgentTool``: VLM Run as a LangChain tool an LLM agent can call."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
+from langchain_core.tools import ArgsSchema, BaseTool, ToolException
+from langchain_core.utils import secret_from_env
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+
+from langchain_vlmrun._client import AsyncVLMRunClient, VLMRunClient
+from langchain_vlmrun._exceptions import (
+    APIConnectionError,
+    BadRequestError,
+    ExecutionFailedError,
+    ExecutionTimeoutError,
+    FileSourceError,
+    InternalServerError,
+    RateLimitError,
+    ResponseValidationError,
+)
+from langchain_vlmrun._models import AgentExecution, CreditUsage
+from langchain_vlmrun._paths import normalise_roots, resolve_allowed_file
+from langchain_vlmrun._rendering import render_response
+from langchain_vlmrun._sources import check_url, is_url
+from langchain_vlmrun._structured import validate_response
+
+__all__ = ["VLMRunAgentTool", "VLMRunToolArtifact", "VLMRunToolError", "VLMRunToolInput"]
+
+TRUNCATION_MARKER = (
+    "\n\n[... truncated: {shown} of {total} characters shown; "
+    "the full result is in the tool artifact]"
+)
+
+
+class VLMRunToolError(ToolException):
+    """A problem the calling model can act on (bad path, unsupported file, failed run)."""
+
+
+class VLMRunToolInput(BaseModel):
+    """What the model fills in."""
+
+    file: str = Field(
+        description=(
+            "The file to read: an http(s) URL, or the path of a local file in the folders "
+            "this tool may read. Documents (pdf, doc, docx), images (png, jpg, gif, bmp, "
+            "tiff, webp), audio (mp3, wav, m4a, flac, ogg) or video (mp4, mov, avi, mkv, webm)."
+        )
+    )
+    instructions: str | None = Field(
+        default=None,
+        description="Optional: what to look for or extract in this file, in one or two sentences.",
+    )
+
+
+class VLMRunToolArtifact(BaseModel):
+    """The tool's artifact (kept out of the prompt): the full execution and its cost."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    source: str
+    execution_id: str
+    status: str
+    agent: str | None = None
+    credits_used: int | float | None = None
+    usage: CreditUsage = Field(default_factory=CreditUsage)
+    response: Any = None
+    structured: BaseModel | None = None
+    truncated: bool = False
+
+
+_DESCRIPTION = (
+    "Reads a document, image, audio or video file with VLM Run's vision-language agents "
+    "and returns its content as markdown (or as JSON fields when a schema is configured). "
+    "Use it to read PDFs, scans, photos, screenshots, charts, recordings or videos. "
+    "Input: `file` (an http(s) URL or a local path) and optional `instructions`."
+)
+
+
+class VLMRunAgentTool(BaseTool):
+    """VLM Run as a tool: the model names a file, the tool returns what an agent read.
+
+    Example:
+        >>> from langchain_vlmrun import VLMRunAgentTool
+        >>> tool = VLMRunAgentTool(
+        ...     prompt="Extract the invoice number, date and total.",
+        ...     root_dir="./inbox",          # local files only from here
+        ... )  # doctest: +SKIP
+        >>> msg = tool.invoke({"type": "tool_call", "id": "1", "name": tool.name,
+        ...                    "args": {"file": "invoice.pdf"}})  # doctest: +SKIP
+        >>> msg.content, msg.artifact.execution_id  # doctest: +SKIP
+
+    Invoked with a ``ToolCall`` it returns a ``ToolMessage`` whose ``content`` is the
+    text for the model (truncated to ``max_content_chars`` with a visible marker) and
+    whose ``artifact`` is a :class:`VLMRunToolArtifact` (execution id, usage/credits,
+    raw response and, with a ``response_model``, the validated instance).
+
+    Safety: local files are read only inside ``root_dir`` (none by default: URLs only),
+    after resolving ``..`` and symlinks; hidden files and types VLM Run does not read
+    are refused; URLs must be http(s). Problems the model can fix raise
+    :class:`VLMRunToolError` (a ``ToolException``; ``handle_tool_error`` is on, so the
+    agent sees the message and can recover). Configuration problems (missing key,
+    401/402/403, unknown agent) raise the typed client errors.
+    """
+
+    name: str = "vlmrun_read_file"
+    description: str = _DESCRIPTION
+    args_schema: ArgsSchema | None = VLMRunToolInput
+    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
+    handle_tool_error: bool | str | Any = True
+
+    agent_name: str | None = None
+    """The agent to run, ``"name:version"``."""
+    prompt: str | None = None
+    """Instructions for the agent (with no ``agent_name`` the service picks the agent)."""
+    response_model: type[BaseModel] | None = None
+    """Pydantic model of the expected output: sent as the JSON schema and validated."""
+    json_schema: dict[str, Any] | None = None
+    """A JSON schema instead of ``response_model``."""
+    root_dir: list[Path] = Field(default_factory=list)
+    """Directories local files may be read from (none: URLs only)."""
+    max_content_chars: int = 8000
+    """Cap on the text returned to the model."""
+    timeout: float | None = None
+    """Seconds to wait for the execution (default: the client's)."""
+    callback_url: str | None = None
+    """Passed to each execution: VLM Run also POSTs the result there."""
+    api_key: SecretStr | None = Field(
+        default_factory=secret_from_env("VLMRUN_API_KEY", default=None), repr=False
+    )
+    base_url: str | None = None
+    client: VLMRunClient | None = Field(default=None, exclude=True, repr=False)
+    async_client: AsyncVLMRunClient | None = Field(default=None, exclude=True, repr=False)
+
+    _own_client: VLMRunClient | None = PrivateAttr(default=None)
+    _own_async_client: AsyncVLMRunClient | None = PrivateAttr(default=None)
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _roots(cls, values: Any) -> Any:
+        if isinstance(values, dict) and "root_dir" in values:
+            roots = values["root_dir"]
+            if roots is None or isinstance(roots, (str, os.PathLike, Sequence)):
+                values = {**values, "root_dir": normalise_roots(roots)}
+        return values
+
+    @model_validator(mode="after")
+    def _check(self) -> VLMRunAgentTool:
+        if not self.agent_name and not self.prompt:
+            raise ValueError("VLMRunAgentTool needs agent_name='name:version' or prompt='...'.")
+        if self.response_model is not None and self.json_schema is not None:
+            raise ValueError("Pass either response_model or json_schema, not both.")
+        return self
+
+    # -- shared logic --------------------------------------------------------------------
+
+    def _sync_client(self) -> VLMRunClient:
+        if self.client is not None:
+            return self.client
+        if self._own_client is None:
+            self._own_client = VLMRunClient(self.api_key, base_url=self.base_url)
+        return self._own_client
+
+    def _async_client(self) -> AsyncVLMRunClient:
+        if self.async_client is not None:
+            return self.async_client
+        if self._own_async_client is None:
+            self._own_async_client = AsyncVLMRunClient(self.api_key, base_url=self.base_url)
+        return self._own_async_client
+
+    def _request(self, file: str, instructions: str | None) -> dict[str, Any]:
+        """Validate the model's input and build the ``run`` arguments (no I/O)."""
+        with _as_tool_errors(file):
+            source: str = (
+                check_url(file) if is_url(file) else str(resolve_allowed_file(file, self.root_dir))
+            )
+        prompt = self.prompt
+        inputs: dict[str, Any] = {}
+        if instructions:
+            if prompt:
+                prompt = f"{prompt}\n\nAdditional instructions: {instructions}"
+            else:
+                inputs["instructions"] = instructions
+        return {
+            "source": source,
+            "name": self.agent_name,
+            "prompt": prompt,
+            "response_model": self.response_model,
+            "json_schema": self.json_schema,
+            "inputs": inputs or None,
+            "callback_url": self.callback_url,
+            "timeout": self.timeout,
+        }
+
+    def _result(self, file: str, execution: AgentExecution) -> tuple[str, VLMRunToolArtifact]:
+        """Content for the model and the artifact, from a completed execution."""
+        structured = None
+        with _as_tool_errors(file):
+            if self.response_model is not None:
+                structured = validate_response(execution, self.response_model)
+        if structured is not None:
+            text = structured.model_dump_json(indent=2)
+        else:
+            rendered = render_response(execution.response)
+            text = (
+                rendered.text
+                if rendered.kind != "empty"
+                else f"VLM Run found no content in {file}."
+            )
+        truncated = len(text) > self.max_content_chars
+        if truncated:
+            text = text[: self.max_content_chars] + TRUNCATION_MARKER.format(
+                shown=self.max_content_chars, total=len(text)
+            )
+        artifact = VLMRunToolArtifact(
+            source=file,
+            execution_id=execution.id,
+            status=execution.status,
+            agent=self.agent_name or execution.name,
+            credits_used=execution.usage.credits_used,
+            usage=execution.usage,
+            response=execution.response,
+            structured=structured,
+            truncated=truncated,
+        )
+        return text, artifact
+
+    # -- sync and async entry points ------------------------------------------------------
+
+    def _run(
+        self,
+        file: str,
+        instructions: str | None = None,
+        run_manager: CallbackManagerForToolRun | None = None,
+    ) -> tuple[str, VLMRunToolArtifact]:
+        request = self._request(file, instructions)
+        with _as_tool_errors(file):
+            execution = self._sync_client().run(**request)
+        return self._result(file, execution)
+
+    async def _arun(
+        self,
+        file: str,
+        instructions: str | None = None,
+        run_manager: AsyncCallbackManagerForToolRun | None = None,
+    ) -> tuple[str, VLMRunToolArtifact]:
+        request = self._request(file, instructions)
+        with _as_tool_errors(file):
+            execution = await self._async_client().run(**request)
+        return self._result(file, execution)
+
+
+@contextmanager
+def _as_tool_errors(file: str) -> Iterator[None]:
+    """Turn errors the calling model can act on into ``VLMRunToolError``."""
+    try:
+        yield
+    except FileSourceError as exc:
+        raise VLMRunToolError(exc.message) from exc
+    except ExecutionFailedError as exc:
+        raise VLMRunToolError(
+            f"VLM Run could not process {file}: {exc.server_message} (execution "
+            f"{exc.execution_id}). Check the file is readable, or try another file."
+        ) from exc
+    except ExecutionTimeoutError as exc:
+        raise VLMRunToolError(
+            f"VLM Run is still working on {file} (execution {exc.execution_id}, status "
+            f"'{exc.status}'). Try again later or continue without it."
+        ) from exc
+    except ResponseValidationError as exc:
+        raise VLMRunToolError(exc.message) from exc
+    except BadRequestError as exc:
+        raise VLMRunToolError(
+            f"VLM Run rejected the request for {file}: {exc.message}. Check the file or URL "
+            "and the instructions."
+        ) from exc
+    except (RateLimitError, InternalServerError, APIConnectionError) as exc:
+        raise VLMRunToolError(
+            f"VLM Run is unavailable right now ({exc.message}); try again in a minute."
+        ) from exc

@@ -1,0 +1,101 @@
+"""The model chooses the path: only files inside root_dir, of types VLM Run reads.
+
+Every refusal happens before any request: the transport must see nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from langchain_core.messages import ToolMessage
+
+from langchain_vlmrun.agent_tool import VLMRunAgentTool, VLMRunToolError
+from tests.mock_api import ScriptedAPI
+
+
+@pytest.fixture
+def layout(tmp_path: Path) -> dict[str, Path]:
+    root = tmp_path / "inbox"
+    root.mkdir()
+    (root / "scan.png").write_bytes(b"\x89PNG fake")
+    (root / ".env").write_text("VLMRUN_API_KEY=sk-secret")
+    (root / "notes.py").write_text("print('hi')")
+    (root / ".hidden").mkdir()
+    (root / ".hidden" / "x.png").write_bytes(b"\x89PNG")
+    outside = tmp_path / "private"
+    outside.mkdir()
+    (outside / "secret.pdf").write_bytes(b"%PDF secret")
+    os.symlink(outside / "secret.pdf", root / "link.pdf")
+    return {"root": root, "outside": outside}
+
+
+def call(tool: VLMRunAgentTool, file: str) -> ToolMessage:
+    message = tool.invoke(
+        {"type": "tool_call", "id": "c1", "name": tool.name, "args": {"file": file}}
+    )
+    assert isinstance(message, ToolMessage)
+    return message
+
+
+REFUSED = [
+    ("../private/secret.pdf", "outside the folders"),
+    ("{outside}/secret.pdf", "outside the folders"),
+    ("link.pdf", "outside the folders"),  # symlink pointing out of the root
+    ("{root}/../private/secret.pdf", "outside the folders"),
+    (".env", "hidden file"),
+    (".hidden/x.png", "hidden file"),
+    ("notes.py", "Unsupported file type '.py'"),
+    ("missing.pdf", "File not found"),
+    ("file:///etc/passwd", "Unsupported URL scheme 'file'"),
+    ("ftp://example.com/a.pdf", "Unsupported URL scheme 'ftp'"),
+    ("https://", "Malformed URL"),
+    ("/etc/passwd", "outside the folders"),
+]
+
+
+@pytest.mark.parametrize(("file", "message"), REFUSED)
+def test_refused_before_any_request(layout: dict[str, Path], file: str, message: str) -> None:
+    api = ScriptedAPI()
+    tool = VLMRunAgentTool(prompt="read", root_dir=layout["root"], client=api.client())
+    result = call(tool, file.format(root=layout["root"], outside=layout["outside"]))
+    assert result.status == "error"
+    assert message in str(result.content)
+    assert api.requests == []
+
+
+def test_no_root_means_no_local_files(layout: dict[str, Path]) -> None:
+    api = ScriptedAPI()
+    tool = VLMRunAgentTool(prompt="read", client=api.client())
+    result = call(tool, str(layout["root"] / "scan.png"))
+    assert result.status == "error"
+    assert "root_dir" in str(result.content)  # says how to allow it
+    assert api.requests == []
+
+
+def test_refusal_is_a_tool_exception_when_not_handled(layout: dict[str, Path]) -> None:
+    tool = VLMRunAgentTool(
+        prompt="read",
+        root_dir=layout["root"],
+        client=ScriptedAPI().client(),
+        handle_tool_error=False,
+    )
+    with pytest.raises(VLMRunToolError, match="outside the folders"):
+        tool.invoke({"file": "../private/secret.pdf"})
+
+
+async def test_async_refusals_send_nothing(layout: dict[str, Path]) -> None:
+    api = ScriptedAPI()
+    tool = VLMRunAgentTool(
+        prompt="read", root_dir=[layout["root"]], async_client=api.async_client()
+    )
+    message = await tool.ainvoke(
+        {"type": "tool_call", "id": "c1", "name": tool.name, "args": {"file": "link.pdf"}}
+    )
+    assert message.status == "error" and api.requests == []
+
+
+def test_root_dir_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="not an existing directory"):
+        VLMRunAgentTool(prompt="read", root_dir=tmp_path / "nope")

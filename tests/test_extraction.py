@@ -1,0 +1,131 @@
+"""VLMRunExtractor: a Runnable from a file to a validated pydantic object."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import httpx
+import pytest
+from langchain_core.runnables import RunnableLambda
+from pydantic import BaseModel
+
+from langchain_vlmrun import AsyncVLMRunClient, PollSchedule, ResponseValidationError, VLMRunClient
+from langchain_vlmrun.extraction import VLMRunExtractor
+from tests.mock_api import ScriptedAPI, execution, json_body
+
+
+class Invoice(BaseModel):
+    invoice_id: str
+    total: float
+
+
+def api_returning(response: object) -> ScriptedAPI:
+    api = ScriptedAPI().on(
+        "POST",
+        "/agent/execute",
+        lambda r: httpx.Response(201, json={"id": "ex-1", "status": "enqueued", "usage": {}}),
+    )
+    return api.on(
+        "GET", "/agent/executions/ex-1", execution("ex-1", "completed", response=response)
+    )
+
+
+def test_invoke_returns_a_validated_instance() -> None:
+    api = api_returning({"invoice_id": "INV-9", "total": "41.5"})
+    extract = VLMRunExtractor(response_model=Invoice, client=api.client())
+    assert extract.invoke("https://example.com/inv.pdf") == Invoice(invoice_id="INV-9", total=41.5)
+    body = json_body(api.requests[0])
+    assert body["config"]["json_schema"] == Invoice.model_json_schema()
+    assert body["config"]["prompt"] == "Extract the Invoice fields from this file."
+
+
+def test_composes_in_a_chain() -> None:
+    api = api_returning({"invoice_id": "INV-9", "total": 41.5})
+    chain = VLMRunExtractor(response_model=Invoice, client=api.client()) | RunnableLambda(
+        lambda i: i.total * 2
+    )
+    assert chain.invoke("https://example.com/inv.pdf") == 83.0
+
+
+def test_mismatch_shows_schema_errors_and_keeps_raw_response() -> None:
+    api = api_returning({"invoice_id": "INV-9", "total": "n/a"})
+    with pytest.raises(ResponseValidationError) as info:
+        VLMRunExtractor(response_model=Invoice, client=api.client()).invoke(
+            "https://example.com/i.pdf"
+        )
+    assert "total" in str(info.value) and "does not match Invoice" in str(info.value)
+    assert info.value.raw_response == {"invoice_id": "INV-9", "total": "n/a"}
+    assert info.value.execution_id == "ex-1"
+
+
+class InFlight:
+    """A slow fake API that records the most executions in flight at once."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.now = 0
+        self.most = 0
+
+    def answer(self, request: httpx.Request) -> httpx.Response:
+        with self.lock:
+            if request.url.path.endswith("/agent/execute"):
+                self.now += 1
+                self.most = max(self.most, self.now)
+                body = json_body(request)
+                return httpx.Response(
+                    201, json={"id": body["id"], "status": "enqueued", "usage": {}}
+                )
+            self.now -= 1
+        done = {"invoice_id": "I", "total": 1}
+        return execution(request.url.path.rsplit("/", 1)[-1], "completed", response=done)
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            time.sleep(0.02)  # the execution takes a while
+        return self.answer(request)
+
+    async def ahandler(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            await asyncio.sleep(0.02)
+        return self.answer(request)
+
+
+URLS = [f"https://example.com/{i}.pdf" for i in range(8)]
+
+
+def test_batch_honours_max_concurrency() -> None:
+    fake = InFlight()
+    client = VLMRunClient(
+        "k",
+        base_url="https://api.test/v1",
+        poll=PollSchedule.immediate(),
+        http_client=httpx.Client(transport=httpx.MockTransport(fake.handler)),
+    )
+    results = VLMRunExtractor(response_model=Invoice, client=client).batch(
+        URLS, config={"max_concurrency": 2}
+    )
+    assert len(results) == 8 and all(isinstance(r, Invoice) for r in results)
+    assert fake.most == 2
+
+
+async def test_abatch_honours_max_concurrency() -> None:
+    fake = InFlight()
+    client = AsyncVLMRunClient(
+        "k",
+        base_url="https://api.test/v1",
+        poll=PollSchedule.immediate(),
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(fake.ahandler)),
+    )
+    results = await VLMRunExtractor(response_model=Invoice, async_client=client).abatch(
+        URLS, config={"max_concurrency": 3}
+    )
+    assert len(results) == 8
+    assert fake.most == 3
+
+
+async def test_ainvoke_uses_async_client() -> None:
+    api = api_returning({"invoice_id": "A", "total": 1})
+    extract = VLMRunExtractor(response_model=Invoice, async_client=api.async_client())
+    assert (await extract.ainvoke("https://example.com/a.pdf")).invoice_id == "A"
