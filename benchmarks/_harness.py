@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,6 +44,18 @@ def report(name: str, title: str, text: str) -> None:
     (RESULTS_DIR / f"{name}.md").write_text(
         f"## {title}\n\n_Measured {stamp} on {machine()}._\n\n{text}\n"
     )
+
+
+def start_emulator(*args: str) -> tuple[subprocess.Popen[str], str]:
+    """The emulator in its own process (so it does not share our GIL); its base URL."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.emulator", "--port", "0", "--max-lifetime", "900", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    return proc, proc.stdout.readline().split(" at ")[1].split()[0]
 
 
 def verdict(ok: bool) -> str:

@@ -9,36 +9,12 @@ CPU (request building, JSON, pydantic, httpx, polling) is all that is measured.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 
-from _harness import ROOT, report, table, verdict
+from _harness import report, start_emulator, table, verdict
 
 from langchain_vlmrun import PollSchedule, VLMRunClient
-
-
-def start_emulator() -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.emulator",
-            "--port",
-            "0",
-            "--queue-time",
-            "0",
-            "--processing-time",
-            "0",
-            "--max-lifetime",
-            "600",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    return proc, proc.stdout.readline().split(" at ")[1].split()[0]
 
 
 def cpu() -> float:
@@ -124,7 +100,7 @@ def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 300
     rows = []
     for label in ("langchain-vlmrun", "vlmrun SDK 0.9.2"):
-        proc, base_url = start_emulator()
+        proc, base_url = start_emulator("--queue-time", "0", "--processing-time", "0")
         try:
             with tempfile.TemporaryDirectory() as tmp:
                 used, wall = (

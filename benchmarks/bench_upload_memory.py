@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _harness import ROOT, report, table, verdict
+from _harness import ROOT, report, start_emulator, table, verdict
 
 SIZE_MIB = 200
 
@@ -56,29 +56,6 @@ print(json.dumps({{"before": before, "peak": peak_mib(), "id": result.id}}))
 """
 
 
-def start_emulator() -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.emulator",
-            "--port",
-            "0",
-            "--processing-time",
-            "0.1",
-            "--max-lifetime",
-            "900",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    base_url = line.split(" at ")[1].split()[0]
-    return proc, base_url
-
-
 def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -88,7 +65,9 @@ def main() -> None:
             for i in range(SIZE_MIB):
                 f.write(block[:-4] + i.to_bytes(4, "big"))
         for mode in ("ours-multipart", "ours-presigned", "sdk-direct", "sdk-presigned"):
-            proc, base_url = start_emulator()  # fresh emulator: no hash hit between runs
+            proc, base_url = start_emulator(
+                "--processing-time", "0.1"
+            )  # fresh emulator: no hash hit between runs
             try:
                 done = subprocess.run(
                     [sys.executable, "-c", CHILD.format(root=str(ROOT)), mode, str(path), base_url],

@@ -10,10 +10,8 @@ from typing import Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
 from langchain_core.tools import ArgsSchema, BaseTool, ToolException
-from langchain_core.utils import secret_from_env
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from langchain_vlmrun._client import AsyncVLMRunClient, VLMRunClient
 from langchain_vlmrun._exceptions import (
     APIConnectionError,
     BadRequestError,
@@ -27,6 +25,7 @@ from langchain_vlmrun._exceptions import (
 from langchain_vlmrun._models import AgentExecution, CreditUsage
 from langchain_vlmrun._paths import normalise_roots, resolve_allowed_file
 from langchain_vlmrun._rendering import render_response
+from langchain_vlmrun._settings import ClientSettings
 from langchain_vlmrun._sources import check_url, is_url
 from langchain_vlmrun._structured import validate_response
 
@@ -82,7 +81,7 @@ _DESCRIPTION = (
 )
 
 
-class VLMRunAgentTool(BaseTool):
+class VLMRunAgentTool(ClientSettings, BaseTool):
     """VLM Run as a tool: the model names a file, the tool returns what an agent read.
 
     Example:
@@ -130,16 +129,6 @@ class VLMRunAgentTool(BaseTool):
     """Seconds to wait for the execution (default: the client's)."""
     callback_url: str | None = None
     """Passed to each execution: VLM Run also POSTs the result there."""
-    api_key: SecretStr | None = Field(
-        default_factory=secret_from_env("VLMRUN_API_KEY", default=None), repr=False
-    )
-    base_url: str | None = None
-    client: VLMRunClient | None = Field(default=None, exclude=True, repr=False)
-    async_client: AsyncVLMRunClient | None = Field(default=None, exclude=True, repr=False)
-
-    _own_client: VLMRunClient | None = PrivateAttr(default=None)
-    _own_async_client: AsyncVLMRunClient | None = PrivateAttr(default=None)
-
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     @model_validator(mode="before")
@@ -160,20 +149,6 @@ class VLMRunAgentTool(BaseTool):
         return self
 
     # -- shared logic --------------------------------------------------------------------
-
-    def _sync_client(self) -> VLMRunClient:
-        if self.client is not None:
-            return self.client
-        if self._own_client is None:
-            self._own_client = VLMRunClient(self.api_key, base_url=self.base_url)
-        return self._own_client
-
-    def _async_client(self) -> AsyncVLMRunClient:
-        if self.async_client is not None:
-            return self.async_client
-        if self._own_async_client is None:
-            self._own_async_client = AsyncVLMRunClient(self.api_key, base_url=self.base_url)
-        return self._own_async_client
 
     def _request(self, file: str, instructions: str | None) -> dict[str, Any]:
         """Validate the model's input and build the ``run`` arguments (no I/O)."""

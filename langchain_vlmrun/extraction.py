@@ -7,10 +7,9 @@ from typing import Any, Generic, TypeVar, Union
 
 from langchain_core.documents.base import Blob
 from langchain_core.runnables import RunnableConfig, RunnableSerializable
-from langchain_core.utils import secret_from_env
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import BaseModel, ConfigDict, Field
 
-from langchain_vlmrun._client import AsyncVLMRunClient, VLMRunClient
+from langchain_vlmrun._settings import ClientSettings
 from langchain_vlmrun._structured import validate_response
 from langchain_vlmrun.cache import ResultCache
 
@@ -22,7 +21,7 @@ M = TypeVar("M", bound=BaseModel)
 ExtractorInput = Union[str, "os.PathLike[str]", bytes, Blob]
 
 
-class VLMRunExtractor(RunnableSerializable[ExtractorInput, M], Generic[M]):
+class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], Generic[M]):
     """Read a file with VLM Run and return a validated ``response_model`` instance.
 
     Example:
@@ -52,16 +51,6 @@ class VLMRunExtractor(RunnableSerializable[ExtractorInput, M], Generic[M]):
     timeout: float | None = None
     cache: ResultCache | None = Field(default=None, exclude=True)
     callback_url: str | None = None
-    api_key: SecretStr | None = Field(
-        default_factory=secret_from_env("VLMRUN_API_KEY", default=None), repr=False
-    )
-    base_url: str | None = None
-    client: VLMRunClient | None = Field(default=None, exclude=True, repr=False)
-    async_client: AsyncVLMRunClient | None = Field(default=None, exclude=True, repr=False)
-
-    _own_client: VLMRunClient | None = PrivateAttr(default=None)
-    _own_async_client: AsyncVLMRunClient | None = PrivateAttr(default=None)
-
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     @property
@@ -86,19 +75,11 @@ class VLMRunExtractor(RunnableSerializable[ExtractorInput, M], Generic[M]):
         }
 
     def _extract(self, source: ExtractorInput) -> M:
-        client = self.client or self._own_client
-        if client is None:
-            client = self._own_client = VLMRunClient(self.api_key, base_url=self.base_url)
-        processed = client.process(**self._options(source))
+        processed = self._sync_client().process(**self._options(source))
         return validate_response(processed.execution, self.response_model)
 
     async def _aextract(self, source: ExtractorInput) -> M:
-        client = self.async_client or self._own_async_client
-        if client is None:
-            client = self._own_async_client = AsyncVLMRunClient(
-                self.api_key, base_url=self.base_url
-            )
-        processed = await client.process(**self._options(source))
+        processed = await self._async_client().process(**self._options(source))
         return validate_response(processed.execution, self.response_model)
 
     def invoke(
