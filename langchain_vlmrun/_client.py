@@ -190,7 +190,8 @@ class _BaseClient:
                 request_sent=not not_sent,
             )
         return APIConnectionError(
-            f"Could not reach VLM Run at {where}: {type(exc).__name__}: {exc or 'no detail'}. "
+            f"Could not reach VLM Run at {where}: {type(exc).__name__}: "
+            f"{str(exc).rstrip('.') or 'no detail'}. "
             "Check the network and VLMRUN_BASE_URL.",
             request=request,
             request_sent=not not_sent,
