@@ -177,6 +177,8 @@ class InternalServerError(APIStatusError):
 
 
 _HINTS: dict[int, str] = {
+    400: "The request was refused as invalid; fix what the message names.",
+    422: "The request did not validate; fix the fields named above.",
     401: "Check VLMRUN_API_KEY (or api_key=...) holds a valid key.",
     402: "Top up credits or upgrade the plan at https://app.vlm.run.",
     403: "This key may not use that resource; check the agent name and the key's workspace.",
@@ -258,7 +260,9 @@ def status_error_from_response(
     status = response.status_code
     summary = f"{status} {response.reason_phrase or 'Error'}"
     text = f"{summary}: {message}" if message else summary
-    hint = _HINTS.get(status)
+    hint = _HINTS.get(status) or (
+        "VLM Run failed on its side; it was retried, try again later." if status >= 500 else None
+    )
     if hint:
         text = f"{text} ({hint})"
     cls = _STATUS_CLASSES.get(status) or (InternalServerError if status >= 500 else APIStatusError)
@@ -292,7 +296,9 @@ class ExecutionFailedError(ExecutionError):
         self.server_message = execution.failure_message()
         self.usage: CreditUsage = execution.usage
         super().__init__(
-            f"VLM Run execution {execution.id} {execution.status}: {self.server_message}",
+            f"VLM Run execution {execution.id} {execution.status}: {self.server_message} "
+            "(check the input file and the agent's instructions; credits used: "
+            f"{execution.usage.credits_used or 0})",
             execution_id=execution.id,
             status=execution.status,
         )

@@ -183,7 +183,8 @@ def _parse(response: httpx.Response, model: type[T]) -> T:
     except ValueError as exc:
         raise APIError(
             f"Unreadable response from {response.request.method} {response.request.url.path} "
-            f"(HTTP {response.status_code}): {exc}",
+            f"(HTTP {response.status_code}): {exc}. This is a service-side problem: try again "
+            "later, and report it if it persists.",
             request=response.request,
         ) from None
 

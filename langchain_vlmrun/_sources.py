@@ -160,7 +160,9 @@ def _prepare_path(
             source=shown,
         )
     if stat.st_size == 0:
-        raise FileSourceError(f"{shown} is empty (0 bytes); nothing to upload.", source=shown)
+        raise FileSourceError(
+            f"{shown} is empty (0 bytes); check it was written completely.", source=shown
+        )
     _check_size(stat.st_size, max_size, shown)
     digest = hashlib.md5(usedforsecurity=False)
     try:
@@ -186,7 +188,7 @@ def _prepare_bytes(
     data: bytes, filename: str | None, mime_type: str | None, max_size: int | None = None
 ) -> PreparedFile:
     if not data:
-        raise FileSourceError("The data is empty (0 bytes); nothing to upload.")
+        raise FileSourceError("The data is empty (0 bytes); pass the file's content.")
     _check_size(len(data), max_size, filename or "the data")
     md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
     if filename is None:
