@@ -38,7 +38,7 @@ from langchain_vlmrun._operations import (
     ProcessedSource,
     Sleep,
 )
-from langchain_vlmrun._polling import PollSchedule
+from langchain_vlmrun._polling import DurationMemory, PollSchedule
 from langchain_vlmrun._retry import RetryPolicy, parse_retry_after
 from langchain_vlmrun._sources import FileSource, PreparedFile
 from langchain_vlmrun._version import __version__
@@ -106,6 +106,7 @@ class _BaseClient:
             RequestBudget(requests_per_minute, clock=clock) if requests_per_minute else None
         )
         self.requests = RequestCounter()
+        self.durations = DurationMemory()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
@@ -267,6 +268,7 @@ class _BaseClient:
             max_file_size=self.max_file_size,
             cache=cache,
             accept=accept,
+            durations=self.durations,
         )
 
     def _upload_op(

@@ -9,6 +9,7 @@ here, once.
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Callable, Generator, Mapping, Sequence
@@ -26,7 +27,7 @@ from langchain_vlmrun._exceptions import (
     ResponseValidationError,
 )
 from langchain_vlmrun._models import AgentExecution, FileResponse, PresignedUpload
-from langchain_vlmrun._polling import PollSchedule
+from langchain_vlmrun._polling import DurationMemory, PollSchedule
 from langchain_vlmrun._retry import RetryMode, RetryPolicy, is_ambiguous
 
 if TYPE_CHECKING:
@@ -294,8 +295,13 @@ def wait(
     schedule: PollSchedule,
     clock: Callable[[], float],
     current: AgentExecution | None = None,
+    expected: float | None = None,
 ) -> Operation[AgentExecution]:
-    """Poll until a terminal status: return on ``completed``, raise at once on ``failed``."""
+    """Poll until a terminal status: return on ``completed``, raise at once on ``failed``.
+
+    ``expected`` (seconds from now, e.g. from :class:`DurationMemory`) delays the first
+    poll until the execution is likely done; after that the schedule starts over.
+    """
     started = clock()
     pauses = 0
     execution = current
@@ -311,9 +317,20 @@ def wait(
             raise ExecutionTimeoutError(
                 execution_id=execution_id, status=execution.status, waited=waited
             )
-        yield Sleep(min(schedule.interval(pauses), timeout - waited), poll=True)
-        pauses += 1
+        pause = schedule.interval(pauses)
+        if expected is not None:
+            pause, expected = max(pause, expected - waited), None
+        else:
+            pauses += 1
+        yield Sleep(min(pause, timeout - waited), poll=True)
         execution = None
+
+
+def server_duration(execution: AgentExecution) -> float | None:
+    """Seconds the server spent, from its own timestamps (None when unknown)."""
+    if execution.created_at is None or execution.completed_at is None:
+        return None
+    return (execution.completed_at - execution.created_at).total_seconds()
 
 
 @dataclass(frozen=True)
@@ -349,6 +366,7 @@ def process(
     max_file_size: int | None = None,
     cache: ResultCache | None = None,
     accept: Callable[[AgentExecution], Any] | None = None,
+    durations: DurationMemory | None = None,
 ) -> Operation[ProcessedSource]:
     """Upload (or reference a URL), execute, wait: with the result cache and resume.
 
@@ -381,10 +399,29 @@ def process(
             **flags,
         )
 
+    agent_key = json.dumps(
+        [request.name, request.prompt, request.json_schema, request.model],
+        sort_keys=True,
+        default=str,
+    )
+
     def waiting(
         execution_id: str, current: AgentExecution | None = None
     ) -> Operation[AgentExecution]:
-        return wait(execution_id, timeout=timeout, schedule=schedule, clock=clock, current=current)
+        memory = durations if schedule.learn_durations else None
+        expected = memory.expected(agent_key) if memory is not None and current else None
+        execution = yield from wait(
+            execution_id,
+            timeout=timeout,
+            schedule=schedule,
+            clock=clock,
+            current=current,
+            expected=expected,
+        )
+        took = server_duration(execution)
+        if memory is not None and took is not None:
+            memory.record(agent_key, took)
+        return execution
 
     key = cache.key(content_hash, request.cache_fields(input_key)) if cache else None
     if cache is not None and key is not None:
@@ -417,8 +454,18 @@ def process(
         assert url is not None
         file_value = url_input(url)
     inputs = {**(request.inputs or {}), input_key: file_value}
-    started = yield from execute(replace(request, inputs=inputs), retry)
     if cache is not None and key is not None:
+        # recorded *before* sending, under the client request id: a process that dies
+        # while the request is in flight resumes by looking that id up (404: re-send)
+        yield Blocking(lambda: cache.mark_submitted(key, request.id, file_id))
+    try:
+        started = yield from execute(replace(request, inputs=inputs), retry)
+    except APIError as exc:
+        if cache is not None and key is not None and not is_ambiguous(exc):
+            yield Blocking(lambda: cache.forget(key))  # refused: nothing to resume
+        raise
+    if cache is not None and key is not None and started.id != request.id:
+        # the server chose its own id: record that one
         yield Blocking(lambda: cache.mark_submitted(key, started.id, file_id))
     try:
         execution = yield from waiting(started.id, started)

@@ -5,10 +5,12 @@ Two kinds of record, in any LangChain ``BaseStore[str, bytes]``:
 - **completed**: the finished execution for (content hash, agent or prompt, schema,
   model, inputs). A later run over the same bytes with the same configuration is
   answered from the store: no upload, no execution, no credits.
-- **submitted**: written right after ``POST /agent/execute`` succeeds and *before*
-  waiting. If the process dies while waiting, the next run waits on the recorded
-  execution instead of submitting (and paying) again. A recorded execution that
-  turns out failed or expired is submitted again once, with a warning.
+- **submitted**: written just *before* ``POST /agent/execute``, under the client
+  request id (and rewritten with the server's id if it chose another). If the process
+  dies while the request is in flight or while waiting, the next run looks the
+  recorded execution up and waits on it instead of submitting (and paying) again; an
+  execution the server never received (404), or one that failed, is submitted again
+  once, with a warning.
 
 The output ``mode`` is not part of the key on purpose: the cache keeps the execution,
 and page/single rendering happens locally, so switching modes costs nothing.

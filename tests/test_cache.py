@@ -13,7 +13,7 @@ from langchain_core.stores import InMemoryByteStore
 from langchain_tests.integration_tests.base_store import BaseStoreAsyncTests, BaseStoreSyncTests
 from pydantic import BaseModel
 
-from langchain_vlmrun import ExecutionFailedError, ResponseValidationError
+from langchain_vlmrun import ExecutionFailedError, PaymentRequiredError, ResponseValidationError
 from langchain_vlmrun._structured import validate_response
 from langchain_vlmrun.cache import ResultCache
 from langchain_vlmrun.storage import FileByteStore
@@ -183,3 +183,38 @@ def test_unreadable_record_is_a_miss() -> None:
     store = InMemoryByteStore()
     store.mset([("vlmrun:x", b"not json")])
     assert ResultCache(store).get("vlmrun:x") is None
+
+
+def test_death_while_execute_is_in_flight_is_resumed_by_request_id() -> None:
+    store = InMemoryByteStore()
+    api = api_for_one_document()
+
+    def accepted_then_died(request: httpx.Request) -> httpx.Response:
+        raise Crash  # the server got the request; the process died before the answer
+
+    api.routes[("POST", "/agent/execute")].clear()
+    api.on("POST", "/agent/execute", accepted_then_died)
+    with pytest.raises(Crash):
+        api.client(request_id_factory=lambda: "req-1").process(
+            DATA, prompt="read", cache=ResultCache(store)
+        )
+    record = ResultCache(store).get(next(iter(store.yield_keys())))
+    assert record is not None and record.execution_id == "req-1"  # recorded before sending
+
+    result = api.client(request_id_factory=lambda: "req-2").process(
+        DATA, prompt="read", cache=ResultCache(store)
+    )
+    assert result.resumed and result.execution.id == "req-1"
+    assert paid(api) == (1, 1)  # looked up by its request id, not sent again
+
+
+def test_refused_execute_leaves_nothing_to_resume() -> None:
+    store = InMemoryByteStore()
+    api = api_for_one_document()
+    api.routes[("POST", "/agent/execute")].clear()
+    api.on("POST", "/agent/execute", httpx.Response(402, json={"detail": "Insufficient credits"}))
+    with pytest.raises(PaymentRequiredError):
+        api.client(request_id_factory=lambda: "req-1").process(
+            DATA, prompt="read", cache=ResultCache(store)
+        )
+    assert list(store.yield_keys()) == []

@@ -230,3 +230,29 @@ def test_timeout_error_type() -> None:
     api = ScriptedAPI().on("GET", "/agent/executions/x", httpx.ReadTimeout("x"))
     with pytest.raises(APITimeoutError, match="timed out"):
         api.client(max_retries=0, retry=None).get_execution("x")
+
+
+def test_learned_duration_delays_the_first_poll_of_the_next_execution() -> None:
+    took_9s = {"created_at": "2026-07-20T18:00:00", "completed_at": "2026-07-20T18:00:09+00:00"}
+    api = ScriptedAPI().on("POST", EXECUTE, started)
+    api.on(
+        "GET",
+        "/agent/executions/req-1",
+        *[execution("req-1", "running")] * 6,
+        execution("req-1", "completed", response={"a": 1}, **took_9s),
+    )
+    client = api.client(request_id_factory=lambda: "req-1")
+    client.run("https://example.com/a.pdf", name="a:v1")
+    first_run_polls = api.calls("GET", "/agent/executions/req-1")
+    assert client.durations.expected(next(iter(client.durations._durations))) == 9.0
+
+    api.routes[("GET", "/agent/executions/req-1")].clear()
+    api.on(
+        "GET",
+        "/agent/executions/req-1",
+        execution("req-1", "completed", response={"a": 2}, **took_9s),
+    )
+    api.sleeps.clear()
+    client.run("https://example.com/b.pdf", name="a:v1")
+    assert api.sleeps == [9.0]  # slept until the expected end, then one poll
+    assert api.calls("GET", "/agent/executions/req-1") == first_run_polls + 1

