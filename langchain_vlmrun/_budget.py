@@ -20,13 +20,14 @@ __all__ = ["RequestBudget"]
 class RequestBudget:
     """At most ``requests_per_minute`` requests, spaced evenly (``burst`` may go ahead).
 
-    After a 429, :meth:`penalize` holds every caller until the server's ``Retry-After``
+    ``headroom`` (2 %) keeps the pace just under the limit. After a 429,
+    :meth:`penalize` holds every caller until the server's ``Retry-After``
     and slows the rate by ``slowdown`` (recovering as requests succeed), so one refusal
     does not turn into one per request in flight.
 
     Example:
         >>> now = [0.0]
-        >>> budget = RequestBudget(60, clock=lambda: now[0])
+        >>> budget = RequestBudget(60, headroom=0.0, clock=lambda: now[0])
         >>> [budget.reserve() for _ in range(3)]  # one per second
         [0.0, 1.0, 2.0]
     """
@@ -37,12 +38,15 @@ class RequestBudget:
         *,
         burst: int = 1,
         slowdown: float = 1.5,
+        headroom: float = 0.02,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if requests_per_minute <= 0:
             raise ValueError("requests_per_minute must be positive (None means unlimited)")
         self.requests_per_minute = requests_per_minute
-        self.nominal_interval = 60.0 / requests_per_minute
+        # a little slower than the nominal rate: requests leave a few ms after their
+        # slot, and a server counting a sliding window must never see one too many
+        self.nominal_interval = 60.0 / requests_per_minute * (1.0 + headroom)
         self.interval = self.nominal_interval
         self.burst = max(1, burst)
         self.slowdown = slowdown

@@ -24,7 +24,7 @@ class FakeClock:
 
 def test_requests_are_spaced_to_the_budget() -> None:
     clock = FakeClock()
-    budget = RequestBudget(100, clock=clock)
+    budget = RequestBudget(100, headroom=0.0, clock=clock)
     delays = [budget.reserve() for _ in range(5)]
     assert delays == pytest.approx([0.0, 0.6, 1.2, 1.8, 2.4])
     clock.now = 10.0  # idle time does not bank unlimited credit
@@ -33,13 +33,13 @@ def test_requests_are_spaced_to_the_budget() -> None:
 
 
 def test_burst_lets_a_few_go_ahead() -> None:
-    budget = RequestBudget(60, burst=3, clock=FakeClock())
+    budget = RequestBudget(60, burst=3, headroom=0.0, clock=FakeClock())
     assert [budget.reserve() for _ in range(5)] == pytest.approx([0.0, 0.0, 0.0, 1.0, 2.0])
 
 
 def test_budget_is_shared_across_threads() -> None:
     clock = FakeClock()
-    budget = RequestBudget(60, clock=clock)
+    budget = RequestBudget(60, headroom=0.0, clock=clock)
     delays: list[float] = []
     lock = threading.Lock()
 
@@ -59,7 +59,7 @@ def test_budget_is_shared_across_threads() -> None:
 
 def test_429_holds_everybody_and_slows_down() -> None:
     clock = FakeClock()
-    budget = RequestBudget(60, clock=clock, slowdown=2.0)
+    budget = RequestBudget(60, headroom=0.0, clock=clock, slowdown=2.0)
     assert budget.reserve() == 0.0
     budget.penalize(retry_after=10.0)
     assert budget.reserve() == pytest.approx(10.0)
@@ -71,7 +71,7 @@ def test_429_holds_everybody_and_slows_down() -> None:
 
 def test_client_waits_for_budget_and_counts_requests() -> None:
     api = ScriptedAPI().on("GET", "/agent/executions/ex-1", execution(status="completed"))
-    client = api.client(budget=RequestBudget(30, clock=api.clock))
+    client = api.client(budget=RequestBudget(30, headroom=0.0, clock=api.clock))
     with count_requests() as counter:
         for _ in range(3):
             client.get_execution("ex-1")
@@ -96,7 +96,7 @@ def test_polls_yield_to_a_busy_budget() -> None:
     api = ScriptedAPI().on(
         "GET", "/agent/executions/ex-1", execution(status="running"), execution(status="completed")
     )
-    budget = RequestBudget(6, clock=api.clock)  # one request per 10 s
+    budget = RequestBudget(6, headroom=0.0, clock=api.clock)  # one request per 10 s
     client = api.client(budget=budget)
     client.wait("ex-1")
     # the 0.75 s poll pause is stretched to the 10 s backlog instead of booking a slot
@@ -107,7 +107,7 @@ def test_polls_yield_to_a_busy_budget() -> None:
 
 async def test_async_client_shares_budget_arithmetic() -> None:
     api = ScriptedAPI().on("GET", "/agent/executions/ex-1", execution(status="completed"))
-    async with api.async_client(budget=RequestBudget(60, clock=api.clock)) as client:
+    async with api.async_client(budget=RequestBudget(60, headroom=0.0, clock=api.clock)) as client:
         with count_requests() as counter:
             await client.get_execution("ex-1")
             await client.get_execution("ex-1")
@@ -156,3 +156,10 @@ def test_webhook_wrong_secret() -> None:
 def test_budget_rejects_nonsense() -> None:
     with pytest.raises(ValueError, match="requests_per_minute"):
         RequestBudget(0)
+
+
+def test_default_headroom_keeps_just_under_the_limit() -> None:
+    budget = RequestBudget(100, clock=FakeClock())
+    delays = [budget.reserve() for _ in range(101)]
+    assert delays[100] > 60.0  # the 101st request never lands inside the first minute
+    assert delays[100] < 62.0  # and the pace stays within 2 % of the limit
