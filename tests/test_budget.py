@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import threading
+from typing import Any
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
 from langchain_vlmrun import RateLimitError, RequestBudget, count_requests, verify_webhook_signature
-from tests.mock_api import ScriptedAPI, execution
+from tests.mock_api import ScriptedAPI, execution, json_body
 
 
 class FakeClock:
@@ -163,3 +164,28 @@ def test_default_headroom_keeps_just_under_the_limit() -> None:
     delays = [budget.reserve() for _ in range(101)]
     assert delays[100] > 60.0  # the 101st request never lands inside the first minute
     assert delays[100] < 62.0  # and the pace stays within 2 % of the limit
+
+
+def test_callback_url_is_passed_through_by_tool_loader_and_client(tmp_path: Any) -> None:
+    from langchain_vlmrun import VLMRunAgentTool, VLMRunLoader
+
+    def api() -> ScriptedAPI:
+        scripted = ScriptedAPI().on(
+            "POST", "/agent/execute", httpx.Response(201, json={"id": "ex-1", "status": "enqueued"})
+        )
+        return scripted.on(
+            "GET", "/agent/executions/ex-1", execution(status="completed", response={"text": "t"})
+        )
+
+    hook = "https://hooks.example.com/vlmrun"
+    url = "https://example.com/a.pdf"
+    sent = []
+    for run in (
+        lambda c: c.run(url, prompt="p", callback_url=hook),
+        lambda c: VLMRunLoader(url, prompt="p", client=c, callback_url=hook).load(),
+        lambda c: VLMRunAgentTool(prompt="p", client=c, callback_url=hook).invoke({"file": url}),
+    ):
+        scripted = api()
+        run(scripted.client())
+        sent.append(json_body(scripted.requests[0])["callback_url"])
+    assert sent == [hook, hook, hook]
