@@ -40,7 +40,7 @@ from typing import Any, Literal
 
 from langchain_core.documents import Document
 from langchain_core.documents.base import Blob
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
 from langchain_vlmrun._client import AsyncVLMRunClient, VLMRunClient
 from langchain_vlmrun._metering import count_requests
@@ -256,6 +256,17 @@ def _describe(source: FileSource, label: str | None) -> tuple[str, dict[str, Any
     if isinstance(source, (bytes, bytearray, memoryview)):
         return label or "", {}
     return label or str(source), {}
+
+
+def client_settings(
+    api_key: str | SecretStr | None, base_url: str | None, extra: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """Keyword arguments for the clients a loader or parser creates itself."""
+    return {
+        **(extra or {}),
+        **({"api_key": api_key} if api_key is not None else {}),
+        **({"base_url": base_url} if base_url is not None else {}),
+    }
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from langchain_vlmrun._documents import (
     Mode,
     SourceUsage,
     aprocess_source,
+    client_settings,
     process_source,
 )
 from langchain_vlmrun._exceptions import FileSourceError, VLMRunError
@@ -222,11 +223,7 @@ class VLMRunLoader(BaseLoader):
         self.on_error: OnError = on_error
         self.client = client
         self.async_client = async_client
-        self._client_settings: dict[str, Any] = {
-            **(client_kwargs or {}),
-            **({"api_key": api_key} if api_key is not None else {}),
-            **({"base_url": base_url} if base_url is not None else {}),
-        }
+        self._client_settings = client_settings(api_key, base_url, client_kwargs)
         self.failures: list[Failure] = []
         self.usage: list[SourceUsage] = []
 

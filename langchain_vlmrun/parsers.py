@@ -11,7 +11,7 @@ from langchain_core.documents.base import Blob
 from pydantic import BaseModel, SecretStr
 
 from langchain_vlmrun._client import VLMRunClient
-from langchain_vlmrun._documents import AgentSpec, Mode, process_source
+from langchain_vlmrun._documents import AgentSpec, Mode, client_settings, process_source
 from langchain_vlmrun._operations import INPUT_FILE_KEY
 from langchain_vlmrun.cache import ResultCache
 
@@ -96,11 +96,7 @@ class VLMRunParser(BaseBlobParser):
         )
         self._client = client
         self._owns_client = client is None
-        self._client_settings: dict[str, Any] = {
-            **(client_kwargs or {}),
-            **({"api_key": api_key} if api_key is not None else {}),
-            **({"base_url": base_url} if base_url is not None else {}),
-        }
+        self._client_settings = client_settings(api_key, base_url, client_kwargs)
 
     @property
     def client(self) -> VLMRunClient:
