@@ -151,7 +151,7 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
     # -- shared logic --------------------------------------------------------------------
 
     def _request(self, file: str, instructions: str | None) -> dict[str, Any]:
-        """Validate the model's input and build the ``run`` arguments (no I/O)."""
+        """Validate the model's input and build the ``run`` arguments (no request sent)."""
         with _as_tool_errors(file):
             source: str = (
                 check_url(file) if is_url(file) else str(resolve_allowed_file(file, self.root_dir))
