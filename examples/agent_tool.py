@@ -1,15 +1,18 @@
-"""An agent that reads a receipt with VLMRunAgentTool.
+"""An agent that reads a receipt with VLMRunAgentTool, confined to examples/data/.
 
     python examples/agent_tool.py                     # offline: cassettes + scripted model
     VLMRUN_API_KEY=... python examples/agent_tool.py  # live VLM Run call
 
-No chat-model key is needed: a small scripted model asks for the tool and answers from
-the ToolMessage, so the example shows the tool's real output flowing into the answer.
-Swap in any tool-calling chat model (e.g. ChatOpenAI) for a real agent.
+No chat-model key is needed: a small scripted model plays the LLM. It first asks for
+a file outside the folder the tool may read (refused: no request is sent, the agent
+sees the error and carries on), then for ``receipt.png``, and answers from the
+ToolMessage, so the tool's real output flows into the answer. Swap in any
+tool-calling chat model (e.g. ChatOpenAI) for a real agent.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from _offline import live_or_cassette
@@ -20,11 +23,11 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 
 from langchain_vlmrun import AsyncVLMRunClient, VLMRunAgentTool, VLMRunClient
 
-RECEIPT = "https://example.com/receipts/coffee-2026-07-20.jpg"
+DATA = Path(__file__).resolve().parent / "data"
 
 
 class ScriptedModel(BaseChatModel):
-    """Calls the VLM Run tool once, then answers from its output."""
+    """Asks for a forbidden file, then for the receipt, then answers from the tool."""
 
     @property
     def _llm_type(self) -> str:
@@ -36,34 +39,37 @@ class ScriptedModel(BaseChatModel):
     def _generate(
         self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
     ) -> ChatResult:
-        last = messages[-1]
-        if isinstance(last, ToolMessage):
-            lines = [line for line in str(last.content).splitlines() if line.startswith("| ")]
-            reply = AIMessage(content="From the receipt:\n" + "\n".join(lines))
+        tool_messages = [m for m in messages if isinstance(m, ToolMessage)]
+        if not tool_messages:
+            reply = self._call("../../.env", 1)  # outside root_dir: refused
+        elif tool_messages[-1].status == "error":
+            reply = self._call("receipt.png", 2)  # relative to root_dir
         else:
-            call = {
-                "name": "vlmrun_read_file",
-                "args": {"file": RECEIPT},
-                "id": "call-1",
-                "type": "tool_call",
-            }
-            reply = AIMessage(content="", tool_calls=[call])
+            lines = [line for line in str(tool_messages[-1].content).splitlines() if line.strip()]
+            reply = AIMessage(content="From the receipt:\n" + "\n".join(lines[:12]))
         return ChatResult(generations=[ChatGeneration(message=reply)])
+
+    @staticmethod
+    def _call(file: str, n: int) -> AIMessage:
+        call = {"name": "vlmrun_read_file", "args": {"file": file}, "id": f"call-{n}"}
+        return AIMessage(content="", tool_calls=[{**call, "type": "tool_call"}])
 
 
 def main() -> None:
     print("[model] scripted chat model (no LLM key needed)")
     with live_or_cassette("tool_agent_example") as settings:
         tool = VLMRunAgentTool(
-            agent_name="receipt-reader:v1",
+            prompt="Read this receipt: the shop, the date, each item with its price, the total.",
+            root_dir=DATA,  # the only folder the model may read local files from
             client=VLMRunClient(**settings),
             async_client=AsyncVLMRunClient(**settings),
         )
         agent = create_agent(ScriptedModel(), tools=[tool])
         result = agent.invoke({"messages": [HumanMessage("What did I buy, and for how much?")]})
-    tool_message = next(m for m in result["messages"] if isinstance(m, ToolMessage))
-    artifact = tool_message.artifact
-    print(f"tool content ({len(tool_message.content)} chars):\n{tool_message.content}\n")
+    refused, read = [m for m in result["messages"] if isinstance(m, ToolMessage)]
+    print(f"1st tool call ({refused.status}, nothing sent): {refused.content}\n")
+    artifact = read.artifact
+    print(f"2nd tool call ({read.status}), content ({len(read.content)} chars):\n{read.content}\n")
     print(
         f"artifact: execution {artifact.execution_id}, {artifact.status}, "
         f"credits used {artifact.credits_used}"

@@ -2,9 +2,14 @@
 
 python examples/structured_extraction.py                     # offline, on cassettes
 VLMRUN_API_KEY=... python examples/structured_extraction.py  # live
+
+The extractor's inputs come from the developer (not from an LLM), so unlike
+VLMRunAgentTool it reads any path, URL, bytes or Blob it is given.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from _offline import live_or_cassette
 from langchain_core.runnables import RunnableLambda
@@ -12,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from langchain_vlmrun import VLMRunClient, VLMRunExtractor
 
-RECEIPT = "https://example.com/receipts/coffee-2026-07-20.jpg"
+RECEIPT = Path(__file__).resolve().parent / "data" / "receipt.png"
 
 
 class Receipt(BaseModel):

@@ -28,13 +28,36 @@ def normalise_roots(
     return resolved
 
 
+def _resolve(candidate: Path, file: str) -> Path:
+    """``candidate`` with ``..`` and every symlink resolved; unusable names are refused.
+
+    A model can send anything: NUL bytes, names too long for the OS, symlink loops,
+    ``~user`` for an unknown user. Each becomes a ``FileSourceError``, never a crash.
+    """
+    try:
+        return candidate.expanduser().resolve()
+    except (OSError, RuntimeError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise FileSourceError(
+            f"{file!r} is not a usable file path ({reason}); name a file by its path.",
+            source=file,
+        ) from None
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
+
+
 def resolve_allowed_file(file: str, roots: Sequence[Path]) -> Path:
     """The real path of ``file`` if it lies inside one of ``roots`` and may be sent.
 
-    Relative paths are taken relative to the first root. The path is fully resolved
-    (``..`` and symlinks) *before* the check, so neither can escape a root. Hidden files
-    and types VLM Run does not read (``.env``, keys, source code) are refused even
-    inside a root.
+    Relative paths are looked up in each root in order (the first root where the file
+    exists wins). The path is fully resolved (``..`` and symlinks) *before* the check,
+    so neither can escape a root. Hidden files and types VLM Run does not read
+    (``.env``, keys, source code) are refused even inside a root. Nothing is read here.
 
     Raises:
         FileSourceError: with a message saying what is allowed.
@@ -45,12 +68,21 @@ def resolve_allowed_file(file: str, roots: Sequence[Path]) -> Path:
             "(Developers: allow a folder with VLMRunAgentTool(root_dir=...).)",
             source=file,
         )
-    candidate = Path(file).expanduser()
-    if not candidate.is_absolute():
-        candidate = roots[0] / candidate
-    resolved = candidate.resolve()
-    root = next((r for r in roots if resolved.is_relative_to(r)), None)
     allowed = ", ".join(str(r) for r in roots)
+    if not file.strip():
+        raise FileSourceError(
+            f"No file given: pass an http(s) URL or the path of a file in {allowed}.",
+            source=file,
+        )
+    given = Path(file)
+    if given.is_absolute() or file.startswith("~"):
+        candidates = [_resolve(given, file)]
+    else:
+        candidates = [_resolve(root / given, file) for root in roots]
+        # prefer the first root where the file exists, else report against the first
+        candidates.sort(key=lambda path: not _exists(path))
+    resolved = candidates[0]
+    root = next((r for r in roots if resolved.is_relative_to(r)), None)
     if root is None:
         raise FileSourceError(
             f"{file} is outside the folders this tool may read ({allowed}); "
@@ -59,7 +91,7 @@ def resolve_allowed_file(file: str, roots: Sequence[Path]) -> Path:
         )
     if any(part.startswith(".") for part in resolved.relative_to(root).parts):
         raise FileSourceError(f"{file} is a hidden file; it may not be read.", source=file)
-    if not resolved.exists():
+    if not _exists(resolved):
         raise FileSourceError(
             f"File not found: {file} (looked in {allowed}); check the file name.", source=file
         )

@@ -65,19 +65,29 @@ def is_url(value: object) -> bool:
     """True for strings that look like a URL with a scheme (``https://…``, ``ftp://…``)."""
     if not isinstance(value, str) or "://" not in value:
         return False
-    return bool(urlparse(value).scheme)
+    try:
+        return bool(urlparse(value).scheme)
+    except ValueError:  # e.g. "https://[::1": URL-shaped but malformed (check_url says so)
+        return True
 
 
 def check_url(url: str) -> str:
     """The URL if VLM Run can fetch it (http or https with a host), else FileSourceError."""
-    parsed = urlparse(url)
+    try:
+        parsed = urlparse(url)
+        hostname = parsed.hostname
+    except ValueError as exc:
+        raise FileSourceError(
+            f"Malformed URL {url!r} ({exc}). Use a full URL such as https://example.com/file.pdf.",
+            source=url,
+        ) from None
     if parsed.scheme.lower() not in {"http", "https"}:
         raise FileSourceError(
             f"Unsupported URL scheme {parsed.scheme!r} in {url!r}: only http:// and https:// "
             "URLs can be passed to VLM Run; upload local files by path instead.",
             source=url,
         )
-    if not parsed.hostname:
+    if not hostname:
         raise FileSourceError(
             f"Malformed URL {url!r}: it has no host. Use a full URL such as "
             "https://example.com/file.pdf.",

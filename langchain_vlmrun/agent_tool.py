@@ -20,6 +20,7 @@ from langchain_vlmrun._exceptions import (
     FileSourceError,
     InternalServerError,
     RateLimitError,
+    RequestTooLargeError,
     ResponseValidationError,
 )
 from langchain_vlmrun._models import AgentExecution, CreditUsage
@@ -101,7 +102,8 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
 
     Safety: local files are read only inside ``root_dir`` (none by default: URLs only),
     after resolving ``..`` and symlinks; hidden files and types VLM Run does not read
-    are refused; URLs must be http(s). Problems the model can fix raise
+    are refused; URLs must be http(s). Unless you pass your own ``description``, it
+    ends by telling the model whether local paths work and where. Problems the model can fix raise
     :class:`VLMRunToolError` (a ``ToolException``; ``handle_tool_error`` is on, so the
     agent sees the message and can recover). Configuration problems (missing key,
     401/402/403, unknown agent) raise the typed client errors.
@@ -146,6 +148,8 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
             raise ValueError("VLMRunAgentTool needs agent_name='name:version' or prompt='...'.")
         if self.response_model is not None and self.json_schema is not None:
             raise ValueError("Pass either response_model or json_schema, not both.")
+        if self.description == _DESCRIPTION:
+            self.description = _DESCRIPTION + _local_files_note(self.root_dir)
         return self
 
     # -- shared logic --------------------------------------------------------------------
@@ -153,9 +157,7 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
     def _request(self, file: str, instructions: str | None) -> dict[str, Any]:
         """Validate the model's input and build the ``run`` arguments (no request sent)."""
         with _as_tool_errors(file):
-            source: str = (
-                check_url(file) if is_url(file) else str(resolve_allowed_file(file, self.root_dir))
-            )
+            source = _checked_source(file.strip(), self.root_dir)
         prompt = self.prompt
         inputs: dict[str, Any] = {}
         if instructions:
@@ -232,6 +234,19 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
         return self._result(file, execution)
 
 
+def _local_files_note(roots: Sequence[Path]) -> str:
+    """The part of the description that tells the model which local paths work."""
+    if not roots:
+        return " Local files are not available: pass an http(s) URL."
+    folders = ", ".join(str(root) for root in roots)
+    return f" Local paths must be inside {folders} (relative paths are looked up there)."
+
+
+def _checked_source(file: str, roots: Sequence[Path]) -> str:
+    """An http(s) URL or the real path of an allowed local file; nothing is sent."""
+    return check_url(file) if is_url(file) else str(resolve_allowed_file(file, roots))
+
+
 @contextmanager
 def _as_tool_errors(file: str) -> Iterator[None]:
     """Turn errors the calling model can act on into ``VLMRunToolError``."""
@@ -247,7 +262,12 @@ def _as_tool_errors(file: str) -> Iterator[None]:
     except ExecutionTimeoutError as exc:
         raise VLMRunToolError(
             f"VLM Run is still working on {file} (execution {exc.execution_id}, status "
-            f"'{exc.status}'). Try again later or continue without it."
+            f"'{exc.status}'). It keeps running on the server and can be resumed with "
+            f"client.wait('{exc.execution_id}'); continue without it for now."
+        ) from exc
+    except RequestTooLargeError as exc:
+        raise VLMRunToolError(
+            f"{file} is too large for VLM Run ({exc.message}); use a smaller file."
         ) from exc
     except ResponseValidationError as exc:
         raise VLMRunToolError(exc.message) from exc

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from tests.cassette_kit import execute_and_poll, write
+import hashlib
+from pathlib import Path
+
+from tests.cassette_kit import execute_and_poll, hash_miss, upload, write
 
 MODULE = "tests.compose_tool_cassettes"
 
+#: The examples read this local file (inside their root_dir), so their cassettes hold
+#: the upload: hash lookup (miss) then a direct multipart upload.
+RECEIPT_PNG = Path(__file__).resolve().parent.parent / "examples" / "data" / "receipt.png"
+RECEIPT_FILE_ID = "5c1d7a2e-8f3b-4e6a-9d0c-2b7f4e1a9c35"
 RECEIPT_URL = "https://example.com/receipts/coffee-2026-07-20.jpg"
 RECEIPT = {"merchant": "Blue Bottle Coffee", "date": "2026-07-20", "total": 9.75, "currency": "USD"}
 MARKDOWN = {
     "pages": [
         {
-            "content": '# Blue Bottle Coffee\n\nReceipt, 2026-07-20\n\n<Table id="tb-0"/>',
+            "content": (
+                '# Blue Bottle Coffee\n\nReceipt, 2026-07-20\n\n<Table id="tb-0"/>\n\n'
+                "**Total: USD 9.75**"
+            ),
             "tables": [
                 {
                     "headers": [
@@ -41,6 +51,14 @@ def execution_id(n: int) -> str:
     return f"0b7e3f10-4c2a-4d8e-9f6b-{n:012d}"
 
 
+def receipt_upload() -> list[dict[str, object]]:
+    data = RECEIPT_PNG.read_bytes()
+    return [
+        hash_miss(hashlib.md5(data).hexdigest()),
+        upload(file_id=RECEIPT_FILE_ID, filename="receipt.png", size=len(data)),
+    ]
+
+
 def main() -> None:
     for n, test in enumerate(STANDARD_TESTS, 1):
         write(
@@ -50,12 +68,13 @@ def main() -> None:
         )
     write(
         "tool_agent_example",
-        execute_and_poll(execution_id(10), name="receipt-reader:v1", response=MARKDOWN),
+        receipt_upload() + execute_and_poll(execution_id(10), name=None, response=MARKDOWN),
         module=MODULE,
     )
     write(
         "extractor_example",
-        execute_and_poll(
+        receipt_upload()
+        + execute_and_poll(
             execution_id(11),
             name=None,
             response=RECEIPT,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -184,3 +185,43 @@ def test_key_is_secret_and_not_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_needs_an_agent_or_prompt() -> None:
     with pytest.raises(ValueError, match="agent_name"):
         VLMRunAgentTool()
+
+
+def test_timeout_names_the_execution_and_how_to_resume() -> None:
+    api = ScriptedAPI().on(
+        "POST",
+        "/agent/execute",
+        lambda r: httpx.Response(201, json={"id": "ex-1", "status": "enqueued", "usage": {}}),
+    )
+    api.on("GET", "/agent/executions/ex-1", execution("ex-1", "running"))
+    tool = VLMRunAgentTool(prompt="read", timeout=30, client=api.client())
+    message = call(tool, file=URL)
+    assert message.status == "error"
+    assert "ex-1" in message.content and "client.wait('ex-1')" in message.content
+
+
+def test_too_large_is_an_error_the_model_can_act_on() -> None:
+    api = ScriptedAPI().on(
+        "POST", "/agent/execute", httpx.Response(413, json={"detail": "File too large"})
+    )
+    message = call(VLMRunAgentTool(prompt="read", client=api.client()), file=URL)
+    assert message.status == "error" and "too large" in message.content
+
+
+def test_json_schema_result_is_json_content() -> None:
+    api = api_returning({"total": 3, "vendor": "ACME"})
+    tool = VLMRunAgentTool(prompt="read", json_schema={"type": "object"}, client=api.client())
+    message = call(tool, file=URL)
+    assert json.loads(message.content) == {"total": 3, "vendor": "ACME"}
+    assert message.artifact.structured is None
+    assert message.artifact.response == {"total": 3, "vendor": "ACME"}
+
+
+async def test_async_errors_match_the_sync_path() -> None:
+    api = api_returning(None, status="failed", message="Could not decode the PDF")
+    tool = VLMRunAgentTool(prompt="read", async_client=api.async_client())
+    message = await tool.ainvoke(
+        {"type": "tool_call", "id": "c2", "name": tool.name, "args": {"file": URL}}
+    )
+    assert message.status == "error"
+    assert "Could not decode the PDF" in message.content and "ex-1" in message.content

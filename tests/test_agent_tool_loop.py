@@ -112,3 +112,18 @@ def test_agent_recovers_from_a_refused_path(tmp_path: Path) -> None:
     assert tool_message.status == "error" and "outside the folders" in tool_message.content
     assert result["messages"][-1].content.startswith("I could not read the file")
     assert api.requests == []
+
+
+async def test_agent_recovers_from_a_refused_path_async(tmp_path: Path) -> None:
+    api = ScriptedAPI()
+    (tmp_path / ".env").write_text("VLMRUN_API_KEY=sk-secret")
+    tool = VLMRunAgentTool(
+        agent_name="receipt-reader:v1", root_dir=tmp_path, async_client=api.async_client()
+    )
+    agent = create_agent(ReadThenAnswer(file=".env"), tools=[tool])
+    result = await agent.ainvoke({"messages": [HumanMessage("Read it")]})
+    tool_message = next(m for m in result["messages"] if isinstance(m, ToolMessage))
+    assert tool_message.status == "error" and "hidden file" in tool_message.content
+    assert "sk-secret" not in str(result["messages"])
+    assert result["messages"][-1].content.startswith("I could not read the file")
+    assert api.requests == []

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import ToolMessage
 
+from langchain_vlmrun import FileSourceError
+from langchain_vlmrun._paths import normalise_roots, resolve_allowed_file
 from langchain_vlmrun.agent_tool import VLMRunAgentTool, VLMRunToolError
 from tests.mock_api import ScriptedAPI
 
@@ -28,6 +30,9 @@ def layout(tmp_path: Path) -> dict[str, Path]:
     outside.mkdir()
     (outside / "secret.pdf").write_bytes(b"%PDF secret")
     os.symlink(outside / "secret.pdf", root / "link.pdf")
+    os.symlink(root / "loop.pdf", root / "loop.pdf")  # a symlink loop
+    os.symlink(root / ".env", root / "env.pdf")  # a harmless name for a secret
+    (root / "folder.pdf").mkdir()
     return {"root": root, "outside": outside}
 
 
@@ -52,6 +57,17 @@ REFUSED = [
     ("ftp://example.com/a.pdf", "Unsupported URL scheme 'ftp'"),
     ("https://", "Malformed URL"),
     ("/etc/passwd", "outside the folders"),
+    ("env.pdf", "hidden file"),  # the symlink's target is checked, not its name
+    ("~/secret.pdf", "outside the folders"),
+    # inputs that would crash a naive resolver: each is a ToolException instead
+    ("scan\x00.png", "not a usable file path"),
+    ("~no-such-user-xyz/scan.png", "not a usable file path"),
+    ("loop.pdf", "not a usable file path"),
+    ("x" * 5000 + ".png", "File not found"),
+    ("folder.pdf", "not a regular file"),
+    ("", "No file given"),
+    ("   ", "No file given"),
+    ("https://[::1/a.pdf", "Malformed URL"),
 ]
 
 
@@ -94,6 +110,26 @@ async def test_async_refusals_send_nothing(layout: dict[str, Path]) -> None:
         {"type": "tool_call", "id": "c1", "name": tool.name, "args": {"file": "link.pdf"}}
     )
     assert message.status == "error" and api.requests == []
+
+
+def test_relative_paths_are_looked_up_in_every_root(tmp_path: Path) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    (second / "only-here.png").write_bytes(b"\x89PNG")
+    roots = normalise_roots([first, second])
+    assert resolve_allowed_file("only-here.png", roots) == (second / "only-here.png").resolve()
+    with pytest.raises(FileSourceError, match="File not found"):
+        resolve_allowed_file("nowhere.png", roots)
+
+
+def test_description_tells_the_model_which_paths_work(layout: dict[str, Path]) -> None:
+    no_root = VLMRunAgentTool(prompt="read", api_key="k")
+    assert "Local files are not available" in no_root.description
+    rooted = VLMRunAgentTool(prompt="read", api_key="k", root_dir=layout["root"])
+    assert str(layout["root"].resolve()) in rooted.description
+    custom = VLMRunAgentTool(prompt="read", api_key="k", description="Reads receipts.")
+    assert custom.description == "Reads receipts."
 
 
 def test_root_dir_must_exist(tmp_path: Path) -> None:

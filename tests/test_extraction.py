@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
+from langchain_core.documents.base import Blob
 from langchain_core.runnables import RunnableLambda
 from pydantic import BaseModel
 
-from langchain_vlmrun import AsyncVLMRunClient, PollSchedule, ResponseValidationError, VLMRunClient
+from langchain_vlmrun import (
+    AsyncVLMRunClient,
+    FileSourceError,
+    PollSchedule,
+    ResponseValidationError,
+    VLMRunClient,
+)
 from langchain_vlmrun.extraction import VLMRunExtractor
 from tests.mock_api import ScriptedAPI, execution, json_body
 
@@ -129,3 +138,50 @@ async def test_ainvoke_uses_async_client() -> None:
     api = api_returning({"invoice_id": "A", "total": 1})
     extract = VLMRunExtractor(response_model=Invoice, async_client=api.async_client())
     assert (await extract.ainvoke("https://example.com/a.pdf")).invoice_id == "A"
+
+
+PNG = b"\x89PNG\r\n\x1a\n receipt"
+
+
+def uploading_api(response: object) -> ScriptedAPI:
+    api = api_returning(response)
+    api.on(
+        "GET",
+        "/files/hash/" + hashlib.md5(PNG).hexdigest(),
+        httpx.Response(200, json={"id": None}),
+    )
+    return api.on("POST", "/files", httpx.Response(201, json={"id": "file-3"}))
+
+
+@pytest.mark.parametrize("kind", ["path", "str", "blob_path", "blob_data", "bytes"])
+def test_local_inputs_are_uploaded(tmp_path: Path, kind: str) -> None:
+    file = tmp_path / "receipt.png"
+    file.write_bytes(PNG)
+    source = {
+        "path": file,
+        "str": str(file),
+        "blob_path": Blob.from_path(file),
+        "blob_data": Blob.from_data(PNG, path="receipt.png", mime_type="image/png"),
+        "bytes": PNG,
+    }[kind]
+    api = uploading_api({"invoice_id": "R-1", "total": 9.75})
+    result = VLMRunExtractor(response_model=Invoice, client=api.client()).invoke(source)
+    assert result == Invoice(invoice_id="R-1", total=9.75)
+    execute = next(r for r in api.requests if r.url.path.endswith("/agent/execute"))
+    assert json_body(execute)["inputs"]["file"] == {"type": "input_file", "file_id": "file-3"}
+
+
+def test_agent_name_is_sent_without_a_default_prompt() -> None:
+    api = api_returning({"invoice_id": "INV-9", "total": 1})
+    VLMRunExtractor(response_model=Invoice, agent_name="invoices:v2", client=api.client()).invoke(
+        "https://example.com/inv.pdf"
+    )
+    body = json_body(api.requests[0])
+    assert body["name"] == "invoices:v2" and not (body.get("config") or {}).get("prompt")
+
+
+def test_missing_file_is_a_file_source_error(tmp_path: Path) -> None:
+    api = ScriptedAPI()
+    with pytest.raises(FileSourceError, match="File not found"):
+        VLMRunExtractor(response_model=Invoice, client=api.client()).invoke(tmp_path / "no.png")
+    assert api.requests == []
