@@ -1,0 +1,150 @@
+"""End to end: VLMRunLoader against the loopback emulator (real HTTP on 127.0.0.1).
+
+Ten local files and one URL, sync and async: Documents in input order even though
+executions finish out of order, metadata tied to the emulator's own records, and the
+request counters the emulator saw. A second load with the same client reuses every
+upload through the md5 lookup.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from langchain_core.documents import Document
+
+from langchain_vlmrun import AsyncVLMRunClient, PollSchedule, VLMRunClient, VLMRunLoader
+from tests.emulator import Emulator
+
+FAST = PollSchedule(initial=0.02, multiplier=1.5, maximum=0.05)
+PAGES = 2
+N_FILES = 10
+URL = "https://example.com/reports/remote-report.pdf"
+AGENT = "document-markdown:v1"
+
+
+def shrinking_processing_time() -> Callable[[dict[str, Any]], float]:
+    """Each execution is shorter than the one before: later inputs finish first."""
+    counter = itertools.count()
+    lock = threading.Lock()
+
+    def seconds(body: dict[str, Any]) -> float:
+        with lock:
+            k = next(counter)
+        return max(0.01, 0.25 - 0.02 * (k % 12))
+
+    return seconds
+
+
+def make_sources(tmp_path: Path) -> list[str]:
+    """Ten files and a URL, in input order. Names sort differently from input order."""
+    paths = []
+    for i in reversed(range(N_FILES)):
+        path = tmp_path / f"scan-{i:02d}.png"
+        path.write_bytes(f"\x89PNG emulated scan number {i}".encode())
+        paths.append(str(path))
+    return [*paths[:5], URL, *paths[5:]]
+
+
+def check_documents(emu: Emulator, docs: list[Document], sources: list[str]) -> None:
+    # input order, PAGES Documents per source, pages 0..PAGES-1 in order
+    assert [d.metadata["source"] for d in docs] == [s for s in sources for _ in range(PAGES)]
+    assert [d.metadata["page"] for d in docs] == list(range(PAGES)) * len(sources)
+    known_files = set(emu.file_ids())
+    per_source: dict[str, set[str]] = {}
+    for doc in docs:
+        meta = doc.metadata
+        assert meta["total_pages"] == PAGES
+        assert meta["agent"] == AGENT
+        execution = emu.execution(meta["execution_id"])
+        assert execution is not None and execution["status"] == "completed"
+        per_source.setdefault(meta["source"], set()).add(meta["execution_id"])
+        if meta["source"] == URL:
+            assert "file_id" not in meta  # passed by URL, never uploaded
+            assert "remote-report.pdf" in doc.page_content
+        else:
+            assert meta["file_id"] in known_files
+            assert meta["mime_type"] == "image/png"
+            assert Path(meta["source"]).name in doc.page_content
+    # one execution per source, each a distinct emulator execution
+    assert all(len(ids) == 1 for ids in per_source.values())
+    assert len({next(iter(ids)) for ids in per_source.values()}) == len(sources)
+
+
+def check_usage(loader: VLMRunLoader, sources: list[str], minimum: dict[str, int]) -> None:
+    usage = {u.source: u for u in loader.usage}
+    assert set(usage) == set(sources)
+    for source, u in usage.items():
+        assert not u.from_cache
+        floor = minimum["url"] if source == URL else minimum["file"]
+        assert u.requests >= floor, (source, u.requests)
+
+
+def test_sync_load_in_order_then_second_load_reuses_uploads(
+    emulator_factory: Callable[..., Emulator], tmp_path: Path
+) -> None:
+    emu = emulator_factory(
+        queue_time=0.0, processing_time=shrinking_processing_time(), pages_per_file=PAGES
+    )
+    sources = make_sources(tmp_path)
+    with VLMRunClient("k", base_url=emu.base_url, poll=FAST) as client:
+        loader = VLMRunLoader(sources, agent_name=AGENT, client=client, max_concurrency=4)
+        first = loader.load()
+        check_documents(emu, first, sources)
+        # file: hash lookup + upload + execute + >=1 poll; URL: execute + >=1 poll
+        check_usage(loader, sources, {"file": 4, "url": 2})
+        counters = emu.counters.snapshot()
+        assert counters["executions_created"] == len(sources)
+        assert counters["uploads"] == N_FILES
+        assert counters["hash_misses"] == N_FILES and counters["hash_hits"] == 0
+        assert counters["rate_limited"] == 0 and counters["duplicate_execute_ids"] == 0
+        execution_ids = {d.metadata["execution_id"] for d in first}
+        assert execution_ids <= set(counters["polls_per_execution"])
+        # the executions did finish out of input order: the loader put them back
+        in_input_order = list(dict.fromkeys(d.metadata["execution_id"] for d in first))
+        finished = sorted(in_input_order, key=counters["completion_time"].__getitem__)
+        assert finished != in_input_order
+
+        again = VLMRunLoader(sources, agent_name=AGENT, client=client, max_concurrency=4)
+        second = again.load()
+    check_documents(emu, second, sources)
+    check_usage(again, sources, {"file": 3, "url": 2})  # no upload this time
+    counters = emu.counters.snapshot()
+    assert counters["uploads"] == N_FILES  # no bytes sent again
+    assert counters["hash_hits"] == N_FILES and counters["hash_misses"] == N_FILES
+    assert counters["executions_created"] == 2 * len(sources)  # no cache: agents ran again
+    assert counters["requests_by_route"]["POST /files"] == N_FILES
+    # same file ids, new executions, same stable Document ids
+    assert [d.metadata.get("file_id") for d in second] == [d.metadata.get("file_id") for d in first]
+    assert not {d.metadata["execution_id"] for d in second} & execution_ids
+    assert [d.id for d in second] == [d.id for d in first]
+
+
+async def test_async_load_in_order_then_second_load_reuses_uploads(
+    emulator_factory: Callable[..., Emulator], tmp_path: Path
+) -> None:
+    emu = emulator_factory(
+        queue_time=0.0, processing_time=shrinking_processing_time(), pages_per_file=PAGES
+    )
+    sources = make_sources(tmp_path)
+    async with AsyncVLMRunClient("k", base_url=emu.base_url, poll=FAST) as client:
+        loader = VLMRunLoader(sources, agent_name=AGENT, async_client=client, max_concurrency=4)
+        first = [doc async for doc in loader.alazy_load()]
+        check_documents(emu, first, sources)
+        check_usage(loader, sources, {"file": 4, "url": 2})
+        counters = emu.counters.snapshot()
+        assert counters["executions_created"] == len(sources)
+        assert counters["uploads"] == N_FILES
+        assert counters["hash_misses"] == N_FILES and counters["hash_hits"] == 0
+
+        again = VLMRunLoader(sources, agent_name=AGENT, async_client=client, max_concurrency=4)
+        second = await again.aload()
+    check_documents(emu, second, sources)
+    check_usage(again, sources, {"file": 3, "url": 2})
+    counters = emu.counters.snapshot()
+    assert counters["uploads"] == N_FILES and counters["hash_hits"] == N_FILES
+    assert counters["executions_created"] == 2 * len(sources)
+    assert [d.id for d in second] == [d.id for d in first]
