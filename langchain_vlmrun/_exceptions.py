@@ -38,6 +38,7 @@ __all__ = [
     "RequestTooLargeError",
     "ResponseValidationError",
     "VLMRunError",
+    "UnreadableResponseError",
     "status_error_from_response",
 ]
 
@@ -94,6 +95,10 @@ class APIError(VLMRunError):
     def __init__(self, message: str, *, request: httpx.Request | None = None) -> None:
         super().__init__(message)
         self.request = request
+
+
+class UnreadableResponseError(APIError):
+    """A 2xx answer whose body could not be read: the server may have acted on it."""
 
 
 class APIConnectionError(APIError):

@@ -25,6 +25,7 @@ from langchain_vlmrun._exceptions import (
     ExecutionTimeoutError,
     NotFoundError,
     ResponseValidationError,
+    UnreadableResponseError,
 )
 from langchain_vlmrun._models import AgentExecution, FileResponse, PresignedUpload
 from langchain_vlmrun._polling import DurationMemory, PollSchedule
@@ -182,7 +183,7 @@ def _parse(response: httpx.Response, model: type[T]) -> T:
     try:
         return model.model_validate(response.json())  # type: ignore[attr-defined, no-any-return]
     except ValueError as exc:
-        raise APIError(
+        raise UnreadableResponseError(
             f"Unreadable response from {response.request.method} {response.request.url.path} "
             f"(HTTP {response.status_code}): {exc}. This is a service-side problem: try again "
             "later, and report it if it persists.",

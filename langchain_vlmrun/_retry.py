@@ -19,7 +19,11 @@ from typing import Any, Literal
 
 from tenacity import RetryCallState, retry_if_exception, stop_after_attempt
 
-from langchain_vlmrun._exceptions import APIConnectionError, APIStatusError
+from langchain_vlmrun._exceptions import (
+    APIConnectionError,
+    APIStatusError,
+    UnreadableResponseError,
+)
 
 __all__ = ["RetryPolicy", "is_retryable", "parse_retry_after"]
 
@@ -59,6 +63,8 @@ def is_retryable(exc: BaseException, mode: RetryMode = "safe") -> bool:
 
 def is_ambiguous(exc: BaseException) -> bool:
     """The request may have been acted on server-side (so re-sending could duplicate it)."""
+    if isinstance(exc, UnreadableResponseError):
+        return True  # a 2xx arrived: the server acted, but we could not read what it did
     if isinstance(exc, APIConnectionError):
         return exc.request_sent
     if isinstance(exc, APIStatusError):
