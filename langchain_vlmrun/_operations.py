@@ -284,9 +284,13 @@ def execute(
             return _parse(response, AgentExecution)
         except APIError as exc:
             attempt += 1
-            pause = retry.wait_before(attempt, exc)
-            spent = max(clock() - started, slept) + pause
-            if not is_ambiguous(exc) or not retry.allows(attempt, spent):
+            used = max(clock() - started, slept)
+            pause = retry.pause(attempt, exc, retry.timeout - used)
+            if (
+                not is_ambiguous(exc)
+                or used >= retry.timeout
+                or not retry.allows(attempt, used + pause)
+            ):
                 raise
             logger.warning(
                 "execute %s failed ambiguously (%s); checking in %.1fs before re-sending",
