@@ -280,6 +280,8 @@ class _BaseClient:
             filename=filename,
             purpose=purpose,
             presigned_threshold=self.presigned_threshold,
+            retry=self.retry,
+            clock=self.clock,
             max_file_size=self.max_file_size,
         )
 
