@@ -25,6 +25,7 @@ from langchain_vlmrun import (
 )
 from langchain_vlmrun._concurrency import map_ordered
 from langchain_vlmrun.document_loaders import Failure, LoaderError, VLMRunLoader, _expand
+from tests import support
 from tests.compose_loader_cassettes import (
     CHART_FILE_ID,
     CHART_PNG,
@@ -130,13 +131,8 @@ class FakeVLMRun:
         )
 
 
-def make_files(tmp_path: Path, count: int) -> list[Path]:
-    paths = []
-    for i in range(count):
-        path = tmp_path / f"doc{i}.pdf"
-        path.write_bytes(f"%PDF-1.4\n% file {i}\n".encode())
-        paths.append(path)
-    return paths
+def make_files(tmp_path: Path, count: int) -> list[str]:
+    return support.make_files(tmp_path, count, "doc{i}.pdf")
 
 
 def loader_for(api: FakeVLMRun, sources: list[Any], **kwargs: Any) -> VLMRunLoader:
