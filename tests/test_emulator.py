@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -454,3 +455,279 @@ def test_stop_and_watchdog() -> None:
 
 def test_snapshot_is_json_serialisable(emulator: Emulator) -> None:
     json.dumps(emulator.counters.snapshot())
+
+
+# ----------------------------------------------------------------------------- hard modes: faults
+
+
+def runs(statuses: list[int], status: int) -> list[int]:
+    """Lengths of the runs of `status` that end before the last request."""
+    out, current = [], 0
+    for s in statuses:
+        if s == status:
+            current += 1
+        elif current:
+            out.append(current)
+            current = 0
+    return out
+
+
+def test_fault_bursts_fail_the_next_requests_too_including_polls(emulator_factory: Any) -> None:
+    sequences = []
+    for _ in range(2):
+        emu = emulator_factory(fault_rate=0.1, fault_kinds=["503"], fault_burst_length=4, seed=3)
+        emu.config.fault_rate = 0.0
+        with client(emu) as c:
+            ex = execute(c).json()
+            emu.config.fault_rate = 0.1
+            statuses = [c.get(f"/agent/executions/{ex['id']}").status_code for _ in range(80)]
+        sequences.append(statuses)
+        faults = emu.counters.faults_injected
+        assert faults["503"] >= 2
+        assert faults["burst_503"] <= 4 * faults["503"]
+    assert sequences[0] == sequences[1]  # seeded: the same outages
+    assert set(sequences[0]) == {200, 503}
+    assert runs(sequences[0], 503)  # at least one finished burst
+    assert all(n >= 5 for n in runs(sequences[0], 503))  # a fault + 4 more, never alone
+
+
+def test_fault_burst_rate_makes_some_faults_isolated(emulator_factory: Any) -> None:
+    emu = emulator_factory(
+        fault_rate=0.2, fault_kinds=["500"], fault_burst_length=3, fault_burst_rate=0.5, seed=5
+    )
+    with client(emu) as c:
+        statuses = [c.get("/health").status_code for _ in range(120)]
+    lengths = runs(statuses, 500)
+    assert 1 in lengths or 2 in lengths  # some faults did not start a burst
+    assert any(n >= 4 for n in lengths)  # others did
+
+
+def test_burst_follows_an_after_processing_fault(emulator_factory: Any) -> None:
+    emu = emulator_factory(
+        fault_after_processing=1.0, fault_after_processing_kinds=["500"], fault_burst_length=2
+    )
+    with client(emu) as c:
+        assert execute(c, id="lost-answer").status_code == 500
+        emu.config.fault_after_processing = 0.0
+        assert [c.get("/agent/executions/lost-answer").status_code for _ in range(3)] == [
+            500,
+            500,
+            200,
+        ]
+    assert emu.counters.faults_injected == {"after_processing_500": 1, "burst_500": 2}
+    assert emu.counters.executions_created == 1
+
+
+def test_outage_window_fails_everything_for_s_seconds(emu: Emulator, clock: ManualClock) -> None:
+    with client(emu) as c:
+        ex = execute(c).json()
+        emu.start_outage(10)
+        assert c.get("/health").status_code == 503
+        assert c.get(f"/agent/executions/{ex['id']}").status_code == 503
+        assert execute(c).status_code == 503
+        assert httpx.get(f"{emu.root_url}/storage/x").status_code == 503  # no auth path too
+        clock.advance(9.9)
+        assert c.get("/health").status_code == 503
+        clock.advance(0.1)
+        assert c.get("/health").status_code == 200
+        # The same through the admin endpoint, as dropped connections.
+        r = httpx.post(f"{emu.root_url}/_admin/outage", params={"seconds": 5, "kind": "drop"})
+        assert r.status_code == 200
+        with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
+            c.get("/health")
+        assert httpx.delete(f"{emu.root_url}/_admin/outage").status_code == 200
+        assert c.get("/health").status_code == 200
+        bad = httpx.post(f"{emu.root_url}/_admin/outage", params={"seconds": 1, "kind": "418"})
+        assert bad.status_code == 422
+    assert emu.counters.executions_created == 1  # nothing processed during the outage
+    assert emu.counters.faults_injected == {"outage_503": 5, "outage_drop": 1}
+
+
+def test_configured_outages_are_relative_to_start(clock: ManualClock) -> None:
+    with (
+        running_emulator(clock=clock, outages=[(5, 2)], outage_kind="502") as emu,
+        client(emu) as c,
+    ):
+        assert c.get("/health").status_code == 200
+        clock.advance(5)
+        r = c.get("/health")
+        assert r.status_code == 502
+        assert r.headers["content-type"].startswith("text/html")
+        clock.advance(2)
+        assert c.get("/health").status_code == 200
+    with pytest.raises(ValueError, match="outage_kind"):
+        EmulatorConfig(outage_kind="418")
+
+
+def test_truncated_json_is_a_200_with_honest_length_and_invalid_json(
+    emulator_factory: Any,
+) -> None:
+    emu = emulator_factory(fault_rate=1.0, fault_kinds=["truncated_json"])
+    with client(emu) as c:
+        r = execute(c, id="cut-1")
+        assert r.status_code == 201
+        assert int(r.headers["content-length"]) == len(r.content) > 0
+        with pytest.raises(json.JSONDecodeError):
+            r.json()
+        emu.config.fault_rate = 0.0
+        assert c.get("/agent/executions/cut-1").status_code == 200  # the server acted
+    assert emu.counters.executions_created == 1
+    assert emu.counters.faults_injected == {"truncated_json": 1}
+
+
+def test_short_body_closes_mid_body(emulator_factory: Any) -> None:
+    emu = emulator_factory(fault_rate=1.0, fault_kinds=["short_body"], fault_paths="/health$")
+    with client(emu) as c:
+        with pytest.raises(httpx.RemoteProtocolError):
+            c.get("/health")
+        assert execute(c).status_code == 201  # the client reconnects
+    assert emu.counters.faults_injected == {"short_body": 1}
+
+
+def test_slow_body_arrives_whole(emulator_factory: Any) -> None:
+    emu = emulator_factory(
+        fault_rate=1.0, fault_kinds=["slow_body"], slow_body_seconds=0.05, slow_body_chunks=5
+    )
+    with client(emu) as c:
+        r = execute(c, id="slow-1")
+        assert r.status_code == 201
+        assert r.json()["id"] == "slow-1"
+        assert c.get("/health").json() == {"status": "ok"}
+    assert emu.counters.faults_injected == {"slow_body": 2}
+
+
+def test_stop_interrupts_a_trickling_body(emulator_factory: Any) -> None:
+    emu = emulator_factory(fault_rate=1.0, fault_kinds=["slow_body"], slow_body_seconds=600)
+    with client(emu) as c, c.stream("GET", "/health") as r:
+        assert r.status_code == 200  # head sent; the body would take 10 minutes
+        emu.stop()
+        with pytest.raises(httpx.RemoteProtocolError):
+            r.read()
+    assert not emu.running
+
+
+def usable(call: Callable[[], httpx.Response]) -> bool:
+    """Did the client get a 2xx answer it can read?"""
+    try:
+        r = call()
+        r.json()
+    except (httpx.TransportError, json.JSONDecodeError):
+        return False
+    return r.is_success
+
+
+@pytest.mark.parametrize("kind", ["truncated_json", "short_body", "drop", "502"])
+def test_after_processing_faults_on_upload_and_execute(emulator_factory: Any, kind: str) -> None:
+    emu = emulator_factory(fault_after_processing=1.0, fault_after_processing_kinds=[kind])
+    with client(emu) as c:
+        assert not usable(lambda: c.post("/files", files={"file": ("a.pdf", PDF)}))
+        [file_id] = emu.file_ids()  # the upload happened all the same
+        assert not usable(lambda: execute(c, file_id, id="req-a"))
+        emu.config.fault_after_processing = 0.0
+        assert c.get("/agent/executions/req-a").status_code == 200
+    assert emu.counters.uploads == 1
+    assert emu.counters.executions_created == 1
+    assert emu.counters.faults_injected == {f"after_processing_{kind}": 2}
+
+
+# ----------------------------------------------------------------------------- hard modes: ids
+
+
+def test_ignored_request_ids_make_a_resend_pay_twice(emulator_factory: Any) -> None:
+    emu = emulator_factory(
+        ignore_request_ids=True,
+        fault_after_processing=1.0,
+        fault_after_processing_kinds=["drop"],
+        fault_paths="/agent/execute$",
+    )
+    with client(emu) as c:
+        f = upload(c)
+        with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
+            execute(c, f["id"], id="req-1")
+        assert c.get("/agent/executions/req-1").status_code == 404  # lookup cannot find it
+        emu.config.fault_after_processing = 0.0
+        again = execute(c, f["id"], id="req-1").json()  # the re-send pays again
+        assert again["id"] != "req-1"
+        execute(c, "", inputs={"u": "https://example.com/a.jpg"})
+    snap = emu.counters.snapshot()
+    assert snap["executions_created"] == 3
+    assert snap["executions_by_input"] == {f["id"]: 2, "https://example.com/a.jpg": 1}
+    assert snap["paid_twice"] == emu.counters.paid_twice == 1
+    assert snap["duplicate_execute_ids"] == 1
+    assert snap["executions_by_request_id"] == {"req-1": 2}
+    assert len(set(emu.execution_ids())) == 3
+
+
+def test_request_ids_honoured_by_default_pay_once(emu: Emulator) -> None:
+    with client(emu) as c:
+        f = upload(c)
+        execute(c, f["id"], id="req-1")
+        execute(c, f["id"], id="req-1")
+    assert emu.counters.executions_by_input == {f["id"]: 1}
+    assert emu.counters.paid_twice == 0
+
+
+# ----------------------------------------------------------------------------- hard modes: times
+
+
+def finished(emu: Emulator, clock: ManualClock, advance: float, **config: Any) -> dict[str, Any]:
+    for name, value in config.items():
+        setattr(emu.config, name, value)
+    with client(emu) as c:
+        ex = execute(c).json()
+        clock.advance(advance)
+        done: dict[str, Any] = c.get(f"/agent/executions/{ex['id']}").json()
+    assert done["status"] == "completed"
+    return done
+
+
+def times(ex: dict[str, Any]) -> tuple[datetime, datetime]:
+    created = datetime.fromisoformat(ex["created_at"])
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=timezone.utc)
+    return created, datetime.fromisoformat(ex["completed_at"])
+
+
+def test_lazy_completed_at_is_stamped_at_first_observation(
+    emu: Emulator, clock: ManualClock
+) -> None:
+    done = finished(emu, clock, 100, lazy_completed_at=True)
+    created, completed = times(done)
+    assert completed - created == timedelta(seconds=100)  # not the true 5 s
+    clock.advance(50)
+    with client(emu) as c:
+        again = c.get(f"/agent/executions/{done['id']}").json()
+        listed = c.get("/agent/executions").json()[0]
+    assert again["completed_at"] == listed["completed_at"] == done["completed_at"]
+    assert emu.counters.completion_observed_time == {done["id"]: 1100.0}
+    assert emu.counters.completion_time == {done["id"]: 1005.0}  # the true finish
+
+
+@pytest.mark.parametrize(
+    ("mode", "offset_on_created", "completed_minus_created"),
+    [
+        ("naive", False, timedelta(seconds=5)),
+        ("accurate", True, timedelta(seconds=5)),
+        ("lazy", False, timedelta(seconds=30)),
+        ("early", False, timedelta(seconds=-86400)),
+        ("late", False, timedelta(seconds=86405)),
+    ],
+)
+def test_timestamp_modes(
+    emu: Emulator,
+    clock: ManualClock,
+    mode: str,
+    offset_on_created: bool,
+    completed_minus_created: timedelta,
+) -> None:
+    done = finished(emu, clock, 30, timestamp_mode=mode)
+    assert (datetime.fromisoformat(done["created_at"]).tzinfo is not None) is offset_on_created
+    assert datetime.fromisoformat(done["completed_at"]).tzinfo is not None
+    created, completed = times(done)
+    assert completed - created == completed_minus_created
+
+
+def test_timestamp_mode_missing_and_validation(emu: Emulator, clock: ManualClock) -> None:
+    assert finished(emu, clock, 30, timestamp_mode="missing")["completed_at"] is None
+    with pytest.raises(ValueError, match="timestamp_mode"):
+        EmulatorConfig(timestamp_mode="sometimes")  # type: ignore[arg-type]

@@ -43,9 +43,11 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from .faults import (
     AFTER_PROCESSING_KINDS,
     BAD_GATEWAY_HTML,
+    BODY_KINDS,
     FAULT_KINDS,
     GATEWAY_TIMEOUT_HTML,
     FaultInjector,
+    OutageWindows,
     SlidingWindowLimiter,
     path_matches,
     validate_kinds,
@@ -57,6 +59,7 @@ ResponseFactory = Callable[[JSONDict, "str | None"], JSONDict]
 FailPredicate = Callable[[JSONDict, "str | None"], bool]
 
 _CHUNK = 64 * 1024
+_TIMESTAMP_MODES = ("accurate", "naive", "lazy", "missing", "early", "late")
 FILE_PURPOSES = frozenset(
     {"assistants", "assistants_output", "batch", "batch_output", "fine-tune", "vision", "datasets"}
 )
@@ -100,6 +103,22 @@ class EmulatorConfig:
     known_agents: Collection[str] | None = None
     """None: any agent name exists. Else names (with or without ``:version``) that exist."""
     credits_per_page: int = 1
+    ignore_request_ids: bool = False
+    """Ignore the client's execute ``id``: every execute creates a new execution under a
+    server uuid, so ``GET /agent/executions/{client id}`` is 404 and a re-send pays twice
+    (see ``Counters.paid_twice``)."""
+
+    # --- timestamps of executions
+    timestamp_mode: Literal["accurate", "naive", "lazy", "missing", "early", "late"] = "naive"
+    """``naive`` (default, as the real service): ``created_at`` without UTC offset,
+    ``completed_at`` with one, at the true finish. ``accurate``: both with offsets.
+    ``lazy``: like naive, plus ``lazy_completed_at``. ``missing``: ``completed_at`` stays
+    null when finished. ``early``: ``completed_at`` ``timestamp_skew`` seconds *before*
+    ``created_at``. ``late``: ``completed_at`` ``timestamp_skew`` seconds after the finish."""
+    lazy_completed_at: bool = False
+    """Stamp ``completed_at`` when a poll (GET, list, duplicate execute) first observes the
+    finished execution, not at the true finish (emulator clock)."""
+    timestamp_skew: float = 86400.0
 
     # --- files
     generate_public_url: bool = True
@@ -125,10 +144,27 @@ class EmulatorConfig:
     """Fraction of state-changing requests (POST/PUT/DELETE) that are processed
     (execution/file created) and then answered with a fault: the ambiguous failure."""
     fault_after_processing_kinds: Collection[str] = ("500", "drop")
+    fault_burst_length: int = 0
+    """Correlated faults: once a fault fires (before or after processing), the next N
+    requests matching ``fault_paths`` fail with the same kind."""
+    fault_burst_rate: float = 1.0
+    """Probability that a fired fault starts a burst (when ``fault_burst_length`` > 0)."""
+    outages: Collection[tuple[float, float]] = ()
+    """``(start, seconds)`` pairs, emulator-clock seconds after start(): every request
+    (any path, auth or not) fails with ``outage_kind``. See also ``Emulator.start_outage``."""
+    outage_kind: str = "503"
+    slow_body_seconds: float = 1.0
+    """Time over which a ``slow_body`` answer trickles out."""
+    slow_body_chunks: int = 10
     rate_limit_per_minute: int | None = None
 
     def __post_init__(self) -> None:
         validate_kinds(self.fault_kinds, FAULT_KINDS, "fault_kinds")
+        validate_kinds([self.outage_kind], FAULT_KINDS, "outage_kind")
+        if self.timestamp_mode not in _TIMESTAMP_MODES:
+            raise ValueError(
+                f"timestamp_mode must be one of {_TIMESTAMP_MODES}: {self.timestamp_mode!r}"
+            )
         validate_kinds(
             self.fault_after_processing_kinds,
             AFTER_PROCESSING_KINDS,
@@ -175,10 +211,12 @@ _MAPS = (
     "requests_by_route",
     "responses_by_status",
     "executions_by_request_id",
+    "executions_by_input",
     "polls_per_execution",
     "faults_injected",
     "creation_time",
     "completion_time",
+    "completion_observed_time",
 )
 
 
@@ -193,6 +231,9 @@ class Counters:
     executions_by_request_id: dict[str, int] = field(default_factory=dict)
     """Client-supplied execute ``id`` -> number of execute requests carrying it (>1: resent)."""
     duplicate_execute_ids: int = 0
+    """Execute requests carrying an ``id`` the server had already seen (client re-sends)."""
+    executions_by_input: dict[str, int] = field(default_factory=dict)
+    """Input (``file_id`` or URL) -> executions *created* on it; see ``paid_twice``."""
     polls_per_execution: dict[str, int] = field(default_factory=dict)
     """Execution id -> number of ``GET /agent/executions/{id}`` (unknown ids included)."""
     uploads: int = 0
@@ -211,21 +252,37 @@ class Counters:
     completion_time: dict[str, float] = field(default_factory=dict)
     """Execution id -> clock() instant it completes/fails (creation + processing_time).
     Paused executions have none."""
+    completion_observed_time: dict[str, float] = field(default_factory=dict)
+    """Execution id -> clock() when a poll first saw it finished (the lazy ``completed_at``)."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def incr(self, name: str, n: int = 1) -> None:
         with self._lock:
             setattr(self, name, getattr(self, name) + n)
 
-    def incr_key(self, name: str, key: str, n: int = 1) -> None:
+    def incr_key(self, name: str, key: str, n: int = 1) -> int:
+        """Add `n` to ``name[key]``; return the new value."""
         with self._lock:
             mapping: dict[str, int] = getattr(self, name)
             mapping[key] = mapping.get(key, 0) + n
+            return mapping[key]
 
     def set_key(self, name: str, key: str, value: float) -> None:
         with self._lock:
             mapping: dict[str, float] = getattr(self, name)
             mapping[key] = value
+
+    def set_key_once(self, name: str, key: str, value: float) -> float:
+        """Set `key` unless present; return the stored value."""
+        with self._lock:
+            mapping: dict[str, float] = getattr(self, name)
+            return mapping.setdefault(key, value)
+
+    @property
+    def paid_twice(self) -> int:
+        """Executions beyond the first on the same input: sum over inputs of (count - 1)."""
+        with self._lock:
+            return sum(n - 1 for n in self.executions_by_input.values() if n > 1)
 
     def enter_request(self) -> None:
         with self._lock:
@@ -264,6 +321,7 @@ class Counters:
             for name in _MAPS:
                 snap[name] = dict(getattr(self, name))
             snap["max_concurrent_executions"] = self._max_concurrent_executions_locked()
+            snap["paid_twice"] = sum(n - 1 for n in self.executions_by_input.values() if n > 1)
             return snap
 
     def reset(self) -> None:
@@ -307,6 +365,8 @@ class _Execution:
     response: JSONDict | None
     pages: int
     failure_message: str
+    observed_done: float | None = None
+    """clock() when a poll first saw the execution finished (lazy ``completed_at``)."""
 
     @property
     def completes_at(self) -> float:
@@ -336,6 +396,8 @@ class _Response:
     content_type: str = "application/json"
     headers: list[tuple[str, str]] = field(default_factory=list)
     drop: bool = False
+    mangle: str | None = None
+    """A BODY_KINDS fault applied when sending: truncated_json, short_body, slow_body."""
 
 
 _RouteHandler = Callable[[_Request], _Response]
@@ -567,6 +629,8 @@ class Emulator:
         self._faults = FaultInjector(self.config.seed)
         self._outcomes = FaultInjector(self.config.seed + 1)
         self._limiter = SlidingWindowLimiter(self._clock)
+        self._outages = OutageWindows(self._clock)
+        self._started_clock = 0.0
         self._server: _Server | None = None
         self._port: int | None = None
         self._thread: threading.Thread | None = None
@@ -595,11 +659,19 @@ class Emulator:
             daemon=True,
         )
         self._thread.start()
+        self._started_clock = self._clock()
+        self._install_outages()
         if self.config.max_lifetime is not None:
             self._watchdog = threading.Timer(self.config.max_lifetime, self.stop)
             self._watchdog.daemon = True
             self._watchdog.start()
         return self
+
+    def _install_outages(self) -> None:
+        self._outages.clear()
+        for start, seconds in self.config.outages:
+            begin = self._started_clock + start
+            self._outages.add(begin, begin + seconds, self.config.outage_kind)
 
     def stop(self) -> None:
         """Stop serving and close every open connection. Idempotent, thread-safe."""
@@ -626,6 +698,10 @@ class Emulator:
     @property
     def stopping(self) -> bool:
         return self._stopping.is_set()
+
+    def wait_stopping(self, seconds: float) -> bool:
+        """Sleep up to `seconds`; True (early) if the emulator is stopping."""
+        return self._stopping.wait(seconds) if seconds > 0 else self._stopping.is_set()
 
     def wait_stopped(self, timeout: float | None = None) -> bool:
         """Block until stop() has completed (e.g. by the max_lifetime watchdog)."""
@@ -655,7 +731,8 @@ class Emulator:
         return f"{self.root_url}/v1"
 
     def reset(self, state: bool = False) -> None:
-        """Zero the counters; with ``state=True`` also forget files, executions, rate window."""
+        """Zero the counters; with ``state=True`` also forget files, executions, rate window,
+        outages started since (the configured ``outages`` stay), and reseed the faults."""
         self.counters.reset()
         if state:
             with self._state_lock:
@@ -664,6 +741,7 @@ class Emulator:
                 self._executions.clear()
                 self._order.clear()
             self._limiter.reset()
+            self._install_outages()
             self._faults.reseed(self.config.seed)
             self._outcomes.reseed(self.config.seed + 1)
 
@@ -686,7 +764,7 @@ class Emulator:
     # ----------------------------------------------------------------- request pipeline
 
     def handle(self, req: _Request) -> _Response:
-        """Faults, auth, rate limit, routing. Called by the handler once the body is read."""
+        """Outages, faults, auth, rate limit, routing. Called once the body is read."""
         cfg = self.config
         route_key, handler, needs_auth, params = self._route(req)
         req.params = params
@@ -694,41 +772,60 @@ class Emulator:
         counters.incr("requests_total")
         counters.incr_key("requests_by_route", route_key)
         if cfg.latency > 0:
-            time.sleep(cfg.latency)
+            self.wait_stopping(cfg.latency)
+
+        outage = self._outages.active()
+        if outage is not None:
+            kind = outage[0]
+            counters.incr_key("faults_injected", f"outage_{kind}")
+            return self._fault_response(kind, lambda: self._process(req, handler, needs_auth))
 
         fault_here = path_matches(cfg.fault_paths, req.path)
         if fault_here:
-            kind = self._faults.draw(cfg.fault_rate, cfg.fault_kinds)
-            if kind is not None:
-                counters.incr_key("faults_injected", kind)
+            drawn = self._faults.next_fault(
+                cfg.fault_rate, cfg.fault_kinds, cfg.fault_burst_length, cfg.fault_burst_rate
+            )
+            if drawn is not None:
+                kind, in_burst = drawn
+                counters.incr_key("faults_injected", f"burst_{kind}" if in_burst else kind)
                 if kind == "slow":
-                    time.sleep(cfg.slow_seconds)
+                    self.wait_stopping(cfg.slow_seconds)
                 else:
-                    return self._fault_response(kind)
+                    return self._fault_response(
+                        kind, lambda: self._process(req, handler, needs_auth)
+                    )
 
-        try:
-            if needs_auth:
-                self._authenticate(req)
-                retry_after = self._limiter.acquire(cfg.rate_limit_per_minute)
-                if retry_after is not None:
-                    counters.incr("rate_limited")
-                    return _detail(429, "Rate limit exceeded", [("Retry-After", str(retry_after))])
-            response = handler(req)
-        except HTTPError as exc:
-            return _detail(exc.status, exc.detail, exc.headers)
-
+        response = self._process(req, handler, needs_auth)
         if (
             fault_here
             and req.method in ("POST", "PUT", "DELETE", "PATCH")
             and 200 <= response.status < 300
         ):
-            kind = self._faults.draw(cfg.fault_after_processing, cfg.fault_after_processing_kinds)
-            if kind is not None:
-                counters.incr_key("faults_injected", f"after_processing_{kind}")
-                return self._fault_response(kind)
+            after = self._faults.draw(cfg.fault_after_processing, cfg.fault_after_processing_kinds)
+            if after is not None:
+                counters.incr_key("faults_injected", f"after_processing_{after}")
+                self._faults.maybe_burst(after, cfg.fault_burst_length, cfg.fault_burst_rate)
+                return self._fault_response(after, lambda: response)
         return response
 
-    def _fault_response(self, kind: str) -> _Response:
+    def _process(self, req: _Request, handler: _RouteHandler, needs_auth: bool) -> _Response:
+        try:
+            if needs_auth:
+                self._authenticate(req)
+                retry_after = self._limiter.acquire(self.config.rate_limit_per_minute)
+                if retry_after is not None:
+                    self.counters.incr("rate_limited")
+                    return _detail(429, "Rate limit exceeded", [("Retry-After", str(retry_after))])
+            return handler(req)
+        except HTTPError as exc:
+            return _detail(exc.status, exc.detail, exc.headers)
+
+    def _fault_response(self, kind: str, answer: Callable[[], _Response]) -> _Response:
+        """The faulty answer; body-mangling kinds call `answer()` (the server acts)."""
+        if kind in BODY_KINDS:
+            real = answer()
+            real.mangle = kind
+            return real
         if kind == "drop":
             return _Response(0, drop=True)
         if kind == "429":
@@ -741,7 +838,20 @@ class Emulator:
             return _Response(504, GATEWAY_TIMEOUT_HTML, "text/html")
         if kind == "503":
             return _detail(503, "Service temporarily unavailable")
+        if kind == "slow":  # only reachable for outages: a hung gateway, then 504
+            self.wait_stopping(self.config.slow_seconds)
+            return _Response(504, GATEWAY_TIMEOUT_HTML, "text/html")
         return _Response(500, b"Internal Server Error", "text/plain; charset=utf-8")
+
+    def start_outage(self, seconds: float, kind: str | None = None) -> None:
+        """Every request fails with `kind` (default ``outage_kind``) for the next `seconds`
+        of the emulator clock. Also ``POST /_admin/outage?seconds=S&kind=503``."""
+        now = self._clock()
+        self._outages.add(now, now + seconds, kind or self.config.outage_kind)
+
+    def end_outages(self) -> None:
+        """Cancel every outage (including the configured ``outages``)."""
+        self._outages.clear()
 
     def _authenticate(self, req: _Request) -> None:
         auth = req.headers.get("authorization")
@@ -982,16 +1092,21 @@ class Emulator:
 
     # ----------------------------------------------------------------- executions
 
-    def _collect_filenames(self, value: Any, out: list[str], depth: int = 0) -> None:
+    def _collect_filenames(
+        self, value: Any, out: list[str], depth: int = 0, keys: list[str] | None = None
+    ) -> None:
+        """Append the input files' names to `out` and their file_id/URL to `keys`."""
+        keys = [] if keys is None else keys
         if depth > 8:
             return
         if isinstance(value, str):
             if value.startswith(("http://", "https://")):
                 out.append(self._filename_from_url(value))
+                keys.append(value)
             return
         if isinstance(value, list):
             for item in value:
-                self._collect_filenames(item, out, depth + 1)
+                self._collect_filenames(item, out, depth + 1, keys)
             return
         if not isinstance(value, dict):
             return
@@ -1003,6 +1118,7 @@ class Emulator:
             if f is None or not f.uploaded:
                 raise HTTPError(400, f"File not found: {file_id}")
             out.append(f.filename)
+            keys.append(f.id)
             return
         if isinstance(typ, str):
             inner = value.get(typ)
@@ -1013,9 +1129,10 @@ class Emulator:
                     url = url.get("url")
             if isinstance(url, str):
                 out.append(self._filename_from_url(url))
+                keys.append(url)
             return
         for item in value.values():
-            self._collect_filenames(item, out, depth + 1)
+            self._collect_filenames(item, out, depth + 1, keys)
 
     def _filename_from_url(self, url: str) -> str:
         path = urlsplit(url).path
@@ -1064,15 +1181,21 @@ class Emulator:
                 raise HTTPError(404, f"Agent '{name}' not found")
 
         if request_id is not None:
-            self.counters.incr_key("executions_by_request_id", request_id)
-            with self._state_lock:
-                existing = self._executions.get(request_id)
-            if existing is not None:
-                self.counters.incr("duplicate_execute_ids")
-                return _json(201, self._render_execution(existing))
+            seen = self.counters.incr_key("executions_by_request_id", request_id)
+            if cfg.ignore_request_ids:
+                if seen > 1:
+                    self.counters.incr("duplicate_execute_ids")
+                request_id = None
+            else:
+                with self._state_lock:
+                    existing = self._executions.get(request_id)
+                if existing is not None:
+                    self.counters.incr("duplicate_execute_ids")
+                    return _json(201, self._render_execution(existing, observe=True))
 
         filenames: list[str] = []
-        self._collect_filenames(inputs or {}, filenames)
+        input_keys: list[str] = []
+        self._collect_filenames(inputs or {}, filenames, keys=input_keys)
         first = filenames[0] if filenames else None
         processing = cfg.processing_time
         processing_time = float(processing(body) if callable(processing) else processing)
@@ -1114,15 +1237,42 @@ class Emulator:
                 self._order.append(execution.id)
         if existing is not None:  # lost a race with a concurrent duplicate
             self.counters.incr("duplicate_execute_ids")
-            return _json(201, self._render_execution(existing))
+            return _json(201, self._render_execution(existing, observe=True))
         self.counters.incr("executions_created")
+        for key in dict.fromkeys(input_keys):
+            self.counters.incr_key("executions_by_input", key)
         self.counters.set_key("creation_time", execution.id, execution.created_clock)
         if not execution.paused:
             self.counters.set_key("completion_time", execution.id, execution.completes_at)
         return _json(201, self._render_execution(execution, status="enqueued"))
 
-    def _render_execution(self, e: _Execution, status: str | None = None) -> JSONDict:
-        elapsed = self._clock() - e.created_clock
+    def _completed_at(self, e: _Execution, now: float, observe: bool) -> str | None:
+        cfg = self.config
+        mode = cfg.timestamp_mode
+        if mode == "missing":
+            return None
+        if mode == "early":
+            return _aware_iso(e.created_wall - timedelta(seconds=cfg.timestamp_skew))
+        finished_after = e.processing_time
+        if cfg.lazy_completed_at or mode == "lazy":
+            if e.observed_done is None and observe:
+                with self._state_lock:
+                    if e.observed_done is None:
+                        e.observed_done = now
+                self.counters.set_key_once("completion_observed_time", e.id, e.observed_done)
+            # Not observed yet (introspection only): what a poll right now would stamp.
+            seen = e.observed_done if e.observed_done is not None else now
+            finished_after = max(e.processing_time, seen - e.created_clock)
+        if mode == "late":
+            finished_after += cfg.timestamp_skew
+        return _aware_iso(e.created_wall + timedelta(seconds=finished_after))
+
+    def _render_execution(
+        self, e: _Execution, status: str | None = None, observe: bool = False
+    ) -> JSONDict:
+        """The execution as the API shows it now; `observe`: a client sees this answer."""
+        now = self._clock()
+        elapsed = now - e.created_clock
         if status is None:
             if elapsed < min(e.queue_time, e.processing_time) or (
                 e.paused and elapsed < e.queue_time
@@ -1145,7 +1295,11 @@ class Emulator:
         out: JSONDict = {
             "id": e.id,
             "name": e.name,
-            "created_at": _naive_iso(e.created_wall),
+            "created_at": (
+                _aware_iso(e.created_wall)
+                if self.config.timestamp_mode == "accurate"
+                else _naive_iso(e.created_wall)
+            ),
             "completed_at": None,
             "response": None,
             "status": status,
@@ -1155,7 +1309,7 @@ class Emulator:
             usage["steps"] = 1
             usage["duration_seconds"] = int(max(0.0, elapsed - e.queue_time))
         elif status in ("completed", "failed"):
-            out["completed_at"] = _aware_iso(e.created_wall + timedelta(seconds=e.processing_time))
+            out["completed_at"] = self._completed_at(e, now, observe)
             usage["duration_seconds"] = int(e.processing_time)
             usage["element_type"] = "page"
             if status == "completed":
@@ -1179,14 +1333,14 @@ class Emulator:
             execution = self._executions.get(execution_id)
         if execution is None:
             raise HTTPError(404, "Execution not found")
-        return _json(200, self._render_execution(execution))
+        return _json(200, self._render_execution(execution, observe=True))
 
     def _execution_list(self, req: _Request) -> _Response:
         skip, limit = _paging(req)
         with self._state_lock:
             ids = list(reversed(self._order))[skip : skip + limit]
             executions = [self._executions[i] for i in ids]
-        return _json(200, [self._render_execution(e) for e in executions])
+        return _json(200, [self._render_execution(e, observe=True) for e in executions])
 
 
 def _method_not_allowed(req: _Request) -> _Response:
@@ -1408,6 +1562,19 @@ class _Handler(BaseHTTPRequestHandler):
             state = "state=1" in (urlsplit(self.path).query or "")
             emulator.reset(state=state)
             self._send(_json(200, {"status": "reset", "state": state}))
+        elif self.command == "POST" and path == "/_admin/outage":
+            query = parse_qs(urlsplit(self.path).query)
+            try:
+                seconds = float(query.get("seconds", ["0"])[-1])
+                kind = query.get("kind", [emulator.config.outage_kind])[-1]
+                emulator.start_outage(seconds, kind)
+            except ValueError as exc:
+                self._send(_detail(422, str(exc)))
+                return
+            self._send(_json(200, {"status": "outage", "seconds": seconds, "kind": kind}))
+        elif self.command == "DELETE" and path == "/_admin/outage":
+            emulator.end_outages()
+            self._send(_json(200, {"status": "outages ended"}))
         else:
             self._send(_detail(404, "Not Found"))
 
@@ -1424,12 +1591,21 @@ class _Handler(BaseHTTPRequestHandler):
             reason = HTTPStatus(response.status).phrase
         except ValueError:
             reason = "Unknown"
+        body = response.body
+        declared = len(body)
+        if response.mangle == "truncated_json":
+            body = body[: len(body) // 2]  # an object/array cut short is never valid JSON
+            declared = len(body)
+        elif response.mangle == "short_body":
+            body = body[: len(body) // 2]
+            declared = max(declared, 1)  # promise at least one byte more than is sent
+            self.close_connection = True
         lines = [
             f"HTTP/1.1 {response.status} {reason}",
             f"Server: {self.server_version}",
             f"Date: {self.date_time_string()}",
             f"Content-Type: {response.content_type}",
-            f"Content-Length: {len(response.body)}",
+            f"Content-Length: {declared}",
         ]
         lines.extend(f"{k}: {v}" for k, v in response.headers)
         if self.close_connection or emulator.stopping:
@@ -1438,11 +1614,35 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             lines.append("Connection: keep-alive")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        payload = head if self.command == "HEAD" else head + response.body
+        if self.command == "HEAD":
+            body = b""
         try:
-            self.wfile.write(payload)
+            if response.mangle == "slow_body":
+                self._trickle(head, body)
+            else:
+                self.wfile.write(head + body)
+            if response.mangle == "short_body":
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
             self.close_connection = True
+
+    def _trickle(self, head: bytes, body: bytes) -> None:
+        """Send the head, then the body in ``slow_body_chunks`` pieces spread over
+        ``slow_body_seconds`` (stops early, closing the connection, if the emulator stops)."""
+        emulator = self.server.emulator
+        cfg = emulator.config
+        self.wfile.write(head)
+        self.wfile.flush()
+        chunks = max(1, min(cfg.slow_body_chunks, len(body)))
+        size = -(-len(body) // chunks) if body else 0
+        pause = cfg.slow_body_seconds / chunks
+        for start in range(0, len(body), max(size, 1)):
+            if emulator.stopping or emulator.wait_stopping(pause):
+                self.close_connection = True
+                return
+            self.wfile.write(body[start : start + size])
+            self.wfile.flush()
 
 
 # --------------------------------------------------------------------------- helpers
