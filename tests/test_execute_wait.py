@@ -238,7 +238,7 @@ def test_learned_duration_delays_the_first_poll_of_the_next_execution() -> None:
     api.on(
         "GET",
         "/agent/executions/req-1",
-        *[execution("req-1", "running")] * 6,
+        *[execution("req-1", "running")] * 5,  # the last at 6.6 s: the server's 9 s lies after it
         execution("req-1", "completed", response={"a": 1}, **took_9s),
     )
     client = api.client(request_id_factory=lambda: "req-1")
