@@ -29,7 +29,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from email.message import Message
@@ -40,6 +40,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from .content import Inputs, markdown_response, schema_content, schema_response
 from .faults import (
     AFTER_PROCESSING_KINDS,
     BAD_GATEWAY_HTML,
@@ -92,7 +93,13 @@ class EmulatorConfig:
     processing_time: ProcessingTime = 2.0
     """Seconds from creation to completion, or callable(execution_body) -> seconds."""
     response_mode: Literal["markdown", "json"] = "markdown"
+    """Without a ``config.json_schema``: markdown pages, or ``{"text": ...}`` for json."""
     pages_per_file: int = 2
+    follow_json_schema: bool = True
+    """With a ``config.json_schema`` (any response_mode): realistic content conforming to
+    it, shaped by the input's media type (see ``content.py``)."""
+    segments_per_file: int = 4
+    """Segments per audio/video file in schema-driven content."""
     response_factory: ResponseFactory | None = None
     """Override: callable(execution_body, first_filename) -> response object."""
     fail_rate: float = 0.0
@@ -362,7 +369,7 @@ class _Execution:
     filenames: list[str]
     will_fail: bool
     paused: bool
-    response: JSONDict | None
+    response: Any
     pages: int
     failure_message: str
     observed_done: float | None = None
@@ -491,92 +498,6 @@ def parse_multipart(body: bytes, content_type: str) -> list[MultipartPart]:
             )
         )
         pos = end + 2 + len(delim)
-
-
-# --------------------------------------------------------------------------- responses
-
-
-def _schema_type(prop: Any) -> Any:
-    if not isinstance(prop, Mapping):
-        return None
-    if prop.get("enum"):
-        return ("enum", prop["enum"][0])
-    typ = prop.get("type")
-    if isinstance(typ, list):
-        typ = next((t for t in typ if t != "null"), None)
-    if typ is None:
-        for key in ("anyOf", "oneOf", "allOf"):
-            options = prop.get(key)
-            if isinstance(options, list):
-                for option in options:
-                    sub = _schema_type(option)
-                    if sub not in (None, "null"):
-                        return sub
-    return typ
-
-
-def schema_response(schema: Mapping[str, Any], filename: str | None) -> JSONDict:
-    """An object with the schema's top-level properties, values chosen by type."""
-    props = schema.get("properties")
-    out: JSONDict = {}
-    if not isinstance(props, Mapping):
-        return out
-    source = filename or "input"
-    for prop, spec in props.items():
-        typ = _schema_type(spec)
-        if isinstance(typ, tuple):
-            out[prop] = typ[1]
-        elif typ == "string":
-            out[prop] = f"{prop}-value from {source}"
-        elif typ == "number":
-            out[prop] = 1.5
-        elif typ == "integer":
-            out[prop] = 1
-        elif typ == "boolean":
-            out[prop] = True
-        elif typ == "array":
-            out[prop] = []
-        elif typ == "object":
-            out[prop] = {}
-        else:
-            out[prop] = None
-    return out
-
-
-def markdown_response(filenames: list[str], pages_per_file: int) -> JSONDict:
-    pages: list[JSONDict] = []
-    for filename in filenames or ["input"]:
-        for i in range(pages_per_file):
-            number = i + 1
-            tables: list[JSONDict] = []
-            text = (
-                f"# {filename}: page {number}\n\n"
-                f"Emulated text of page {number} of {pages_per_file} of {filename}.\n"
-            )
-            if i == 0:
-                text += '\n<Table id="tb-0"/>\n\nThe table above lists the emulated items.\n'
-                tables.append(
-                    {
-                        "metadata": {
-                            "title": f"Items in {filename}",
-                            "caption": None,
-                            "notes": None,
-                        },
-                        "headers": [
-                            {"id": "item_0", "column": 0, "name": "Item", "dtype": "str"},
-                            {"id": "amount_1", "column": 1, "name": "Amount", "dtype": "float"},
-                        ],
-                        "data": [
-                            {"item_0": "Widget", "amount_1": "1.50"},
-                            {"item_0": "Gadget", "amount_1": "2.25"},
-                        ],
-                        "content": None,
-                        "bbox": None,
-                        "cells": None,
-                    }
-                )
-            pages.append({"content": text, "tables": tables, "figures": []})
-    return {"pages": pages}
 
 
 # --------------------------------------------------------------------------- emulator
@@ -1202,11 +1123,15 @@ class Emulator:
         will_fail = (
             cfg.fail_predicate(body, first) if cfg.fail_predicate is not None else False
         ) or self._outcomes.chance(cfg.fail_rate)
-        response: JSONDict | None = None
+        response: Any = None
         pages = max(1, len(filenames)) * cfg.pages_per_file
         if not will_fail:
             if cfg.response_factory is not None:
                 response = cfg.response_factory(body, first)
+            elif schema and cfg.follow_json_schema:
+                response = schema_content(
+                    schema, Inputs(filenames, cfg.pages_per_file, cfg.segments_per_file)
+                )
             elif cfg.response_mode == "json":
                 if schema:
                     response = schema_response(schema, first)
