@@ -935,3 +935,169 @@ def test_follow_json_schema_off_keeps_markdown(emu: Emulator, clock: ManualClock
     emu.config.follow_json_schema = False
     response = run_with_schema(emu, clock, PagedDocument.model_json_schema(), "a.pdf")
     assert "tables" in response["pages"][0]  # the markdown-mode page shape
+
+
+# ----------------------------------------------------------------------------- agents, artifacts
+
+TEST_AGENT = "test-agent-receipts"  # test data: a fresh account has no agents
+
+
+class Receipt(BaseModel):
+    merchant_name: str
+    total: float = Field(ge=0)
+
+
+def create_agent(c: httpx.Client, name: str | None = TEST_AGENT, prompt: str = "Read it") -> Any:
+    config = {"prompt": prompt, "json_schema": Receipt.model_json_schema()}
+    r = c.post("/agent/create", json={"name": name, "inputs": None, "config": config})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_agent_registry_create_lookup_list_get(emu: Emulator, clock: ManualClock) -> None:
+    emu.config.agent_creation_time = 30
+    with client(emu) as c:
+        first = create_agent(c)
+        assert set(first) == {"id", "name", "created_at", "updated_at", "status"}
+        assert first["name"] == f"{TEST_AGENT}:v1"
+        assert first["status"] == "pending"
+        second = create_agent(c, prompt="Read it again")
+        assert second["name"] == f"{TEST_AGENT}:v2"
+        unnamed = create_agent(c, name=None, prompt="Describe")
+        assert unnamed["name"].startswith("agent-")
+
+        latest = c.post("/agent/lookup", json={"name": TEST_AGENT}).json()
+        assert latest["id"] == second["id"]  # a bare name is the latest version
+        assert latest["status"] == "pending"
+        assert_conforms(latest["json_sample"], Receipt.model_json_schema())
+        assert latest["json_schema"] == Receipt.model_json_schema()
+        assert (
+            c.post("/agent/lookup", json={"name": f"{TEST_AGENT}:v1"}).json()["id"] == (first["id"])
+        )
+        assert c.post("/agent/lookup", json={"prompt": "Describe"}).json()["id"] == unnamed["id"]
+        by_id = c.post("/agent/lookup", json={"id": first["id"]}).json()
+        assert by_id == c.get(f"/agents/{first['id']}").json()
+        clock.advance(30)
+        assert c.get(f"/agents/{first['id']}").json()["status"] == "completed"
+
+        listed = c.get("/agent").json()
+        assert [a["id"] for a in listed] == [unnamed["id"], second["id"], first["id"]]
+        assert [a["id"] for a in c.get("/agent", params={"skip": 1, "limit": 1}).json()] == [
+            second["id"]
+        ]
+        assert c.post("/agent/lookup", json={"name": "missing"}).status_code == 404
+        assert c.get("/agents/nope").status_code == 404
+        assert c.post("/agent/lookup", json={}).status_code == 400
+        assert c.post("/agent/lookup", json={"id": "a", "name": "b"}).status_code == 400
+        assert c.post("/agent/lookup", json={"name": "bad name!"}).status_code == 400
+        bad = c.post("/agent/create", json={"name": "x", "config": {}})
+        assert bad.status_code == 400
+        again = c.post(
+            "/agent/create", json={"name": f"{TEST_AGENT}:v1", "config": {"prompt": "p"}}
+        )
+        assert again.status_code == 400
+
+
+def test_executing_a_created_agent_follows_its_schema(emu: Emulator, clock: ManualClock) -> None:
+    emu.config.known_agents = set()  # only created agents exist
+    with client(emu) as c:
+        agent = create_agent(c)
+        assert execute(c, name="someone-else:v1").status_code == 404
+        ex = execute(c, upload(c, "receipt.pdf")["id"], name=agent["name"], config=None)
+        assert ex.status_code == 201, ex.text
+        clock.advance(10)
+        done = c.get(f"/agent/executions/{ex.json()['id']}").json()
+    receipt = Receipt.model_validate(done["response"])
+    assert receipt.merchant_name == "Emulated merchant name 1"
+
+
+class ImageRef(BaseModel):  # as the SDK's vlmrun.types.ImageRef
+    id: str = Field(pattern=r"^img_\w{6}$")
+
+
+class Frame(BaseModel):
+    image: ImageRef
+    caption: str
+
+
+def test_artifacts_by_id_filename_and_list(emu: Emulator, clock: ManualClock) -> None:
+    emu.config.artifact_kinds = ("img", "doc")
+    with client(emu) as c:
+        ex = execute(c, upload(c, "scan.pdf")["id"]).json()
+        params = {"execution_id": ex["id"]}
+        assert c.get("/artifacts/list", params=params).status_code == 404  # not finished
+        clock.advance(10)
+        done = c.get(f"/agent/executions/{ex['id']}").json()
+        img_id, doc_id = done["response"]["artifacts"]
+        assert img_id.startswith("img_") and doc_id.startswith("doc_")
+        assert len(done["response"]["pages"]) == 2  # the markdown answer is still there
+        img = c.get("/artifacts", params={**params, "object_id": img_id})
+        assert img.status_code == 200
+        assert img.headers["content-type"] == "image/png"
+        assert img.content.startswith(b"\x89PNG\r\n\x1a\n")
+        doc = c.get("/artifacts", params={**params, "filename": f"{doc_id}.pdf"})
+        assert doc.headers["content-type"] == "application/pdf"
+        assert doc.content.startswith(b"%PDF")
+        listing = c.get("/artifacts/list", params=params).json()
+        assert listing == {
+            "namespace_id": ex["id"],
+            "items": [
+                {"object_id": img_id, "filename": f"{img_id}.png", "source": "store"},
+                {"object_id": doc_id, "filename": f"{doc_id}.pdf", "source": "store"},
+            ],
+        }
+        assert c.get("/artifacts", params={"object_id": img_id}).status_code == 400
+        assert c.get("/artifacts", params=params).status_code == 400
+        missing = c.get("/artifacts", params={**params, "object_id": "img_000000"})
+        assert missing.status_code == 404
+        other = c.get("/artifacts", params={"execution_id": "nope", "object_id": img_id})
+        assert other.status_code == 404
+    with pytest.raises(ValueError, match="artifact_kinds"):
+        EmulatorConfig(artifact_kinds=["gif"])
+
+
+def test_schema_refs_point_to_real_artifacts(emu: Emulator, clock: ManualClock) -> None:
+    schema = Frame.model_json_schema()
+    with client(emu) as c:
+        config = {"prompt": "Caption", "json_schema": schema}
+        ex = execute(c, inputs={"frame": "https://example.com/frame.jpg"}, config=config).json()
+        clock.advance(10)
+        frame = Frame.model_validate(c.get(f"/agent/executions/{ex['id']}").json()["response"])
+        r = c.get("/artifacts", params={"execution_id": ex["id"], "object_id": frame.image.id})
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "image/png"
+    assert "frame.jpg" in frame.caption
+
+
+def test_registry_routes_get_faults_too(emulator_factory: Any) -> None:
+    emu = emulator_factory(fault_rate=1.0, fault_kinds=["503"], fault_paths=r"/agent(/lookup)?$")
+    with client(emu) as c:
+        assert c.post("/agent/lookup", json={"name": TEST_AGENT}).status_code == 503
+        assert c.get("/agent").status_code == 503
+        assert create_agent(c)["name"] == f"{TEST_AGENT}:v1"  # not in fault_paths
+    assert emu.counters.faults_injected == {"503": 2}
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the SDK's dict inputs
+def test_official_sdk_reads_the_registry_and_artifacts(
+    emu: Emulator, clock: ManualClock, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The wire format matches the official SDK (installed with the bench extra)."""
+    sdk_client = pytest.importorskip("vlmrun.client")
+    pytest.importorskip("PIL")
+    sdk_types = importlib.import_module("vlmrun.client.types")
+    monkeypatch.setattr("vlmrun.client.artifacts.VLMRUN_ARTIFACTS_CACHE_DIR", tmp_path)
+    emu.config.api_key = None
+    sdk = sdk_client.VLMRun(api_key="k", base_url=emu.base_url)
+    config = sdk_types.AgentCreationConfig(prompt="Caption", json_schema=Frame.model_json_schema())
+    created = sdk.agent.create(config=config, name=TEST_AGENT)
+    assert sdk.agent.get(name=TEST_AGENT).id == created.id
+    assert sdk.agent.get_by_id(created.id).name == f"{TEST_AGENT}:v1"
+    assert [a.id for a in sdk.agent.list()] == [created.id]
+    ex = sdk.agent.execute(name=created.name, inputs={"image": "https://example.com/a.jpg"})
+    clock.advance(10)
+    done = sdk.executions.get(ex.id)
+    assert done.status == "completed"
+    assert [e.id for e in sdk.executions.list()] == [ex.id]
+    image = sdk.artifacts.get(object_id=done.response["image"]["id"], execution_id=ex.id)
+    assert image.size == (1, 1)

@@ -27,11 +27,13 @@ import math
 import mimetypes
 import operator
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 JSONDict = dict[str, Any]
+#: A string ``pattern`` asking for an artifact ref (SDK types/refs.py: ``^img_\\w{6}$``).
+REF_PATTERN = re.compile(r"^\^(img|aud|vid|doc|recon|arr|url)_\\w\{6\}\$$")
 MediaKind = Literal["document", "image", "audio", "video"]
 
 _DURATIONS = (4.2, 3.1, 5.6, 2.8, 4.9, 3.7)
@@ -71,6 +73,9 @@ class Inputs:
     filenames: Sequence[str] = ()
     pages_per_file: int = 2
     segments_per_file: int = 4
+    artifact: Callable[[str], str] | None = None
+    """Makes an artifact of a kind (``img``...) and returns its id, for strings whose
+    ``pattern`` asks for an artifact ref; None: plausible ids that reference nothing."""
 
     @property
     def source(self) -> str:
@@ -254,6 +259,10 @@ class _Generator:
     def hinted_string(self, spec: Mapping[str, Any], name: str, index: int) -> str:
         fmt = spec.get("format")
         n = index + 1
+        ref = REF_PATTERN.match(str(spec.get("pattern") or ""))
+        if ref:
+            kind = ref.group(1)
+            return self.inputs.artifact(kind) if self.inputs.artifact else f"{kind}_{n:06x}"
         if fmt == "date-time":
             return f"2024-08-05T10:{index % 60:02d}:00+00:00"
         if fmt == "date" or name.endswith("date") or name.startswith("date"):

@@ -53,6 +53,14 @@ from .faults import (
     path_matches,
     validate_kinds,
 )
+from .registry import (
+    ARTIFACT_KINDS,
+    AgentRegistry,
+    ArtifactStore,
+    Invalid,
+    NotFound,
+    artifact_id,
+)
 
 JSONDict = dict[str, Any]
 ProcessingTime = float | Callable[[JSONDict], float]
@@ -110,6 +118,12 @@ class EmulatorConfig:
     known_agents: Collection[str] | None = None
     """None: any agent name exists. Else names (with or without ``:version``) that exist."""
     credits_per_page: int = 1
+    agent_creation_time: float = 0.0
+    """Seconds (emulator clock) an agent made by ``POST /agent/create`` stays ``pending``."""
+    artifact_kinds: Collection[str] = ()
+    """Artifacts every execution produces, one per kind (``img``, ``vid``, ``aud``, ``doc``,
+    ``recon``, ``arr``, ``url``), listed in its response under ``"artifacts"`` (schema-driven
+    responses reference artifacts where a string's ``pattern`` asks for ``img_\\w{6}`` etc.)."""
     ignore_request_ids: bool = False
     """Ignore the client's execute ``id``: every execute creates a new execution under a
     server uuid, so ``GET /agent/executions/{client id}`` is 404 and a re-send pays twice
@@ -168,6 +182,7 @@ class EmulatorConfig:
     def __post_init__(self) -> None:
         validate_kinds(self.fault_kinds, FAULT_KINDS, "fault_kinds")
         validate_kinds([self.outage_kind], FAULT_KINDS, "outage_kind")
+        validate_kinds(self.artifact_kinds, frozenset(ARTIFACT_KINDS), "artifact_kinds")
         if self.timestamp_mode not in _TIMESTAMP_MODES:
             raise ValueError(
                 f"timestamp_mode must be one of {_TIMESTAMP_MODES}: {self.timestamp_mode!r}"
@@ -547,6 +562,8 @@ class Emulator:
         self._md5_index: dict[str, str] = {}
         self._executions: dict[str, _Execution] = {}
         self._order: list[str] = []
+        self.agents = AgentRegistry()
+        self.artifacts = ArtifactStore()
         self._faults = FaultInjector(self.config.seed)
         self._outcomes = FaultInjector(self.config.seed + 1)
         self._limiter = SlidingWindowLimiter(self._clock)
@@ -661,6 +678,8 @@ class Emulator:
                 self._md5_index.clear()
                 self._executions.clear()
                 self._order.clear()
+            self.agents.clear()
+            self.artifacts.clear()
             self._limiter.reset()
             self._install_outages()
             self._faults.reseed(self.config.seed)
@@ -1096,10 +1115,13 @@ class Emulator:
             raise HTTPError(400, "Agent executions only support batch=true")
         if not name and not config.get("prompt"):
             raise HTTPError(400, "Either `name` or `config.prompt` must be provided")
-        if name and cfg.known_agents is not None:
+        agent = self.agents.by_name(name) if name else None
+        if name and agent is None and cfg.known_agents is not None:
             known = set(cfg.known_agents)
             if name not in known and name.split(":", 1)[0] not in known:
                 raise HTTPError(404, f"Agent '{name}' not found")
+        if agent is not None:  # a created agent answers with its own schema
+            schema = schema or agent.json_schema
 
         if request_id is not None:
             seen = self.counters.incr_key("executions_by_request_id", request_id)
@@ -1125,12 +1147,20 @@ class Emulator:
         ) or self._outcomes.chance(cfg.fail_rate)
         response: Any = None
         pages = max(1, len(filenames)) * cfg.pages_per_file
+        execution_id = request_id or str(uuid.uuid4())
+        artifact_kinds: list[str] = []  # stored once the execution is registered
+
+        def new_artifact(kind: str) -> str:
+            artifact_kinds.append(kind)
+            return artifact_id(execution_id, kind, len(artifact_kinds) - 1)
+
         if not will_fail:
             if cfg.response_factory is not None:
                 response = cfg.response_factory(body, first)
             elif schema and cfg.follow_json_schema:
                 response = schema_content(
-                    schema, Inputs(filenames, cfg.pages_per_file, cfg.segments_per_file)
+                    schema,
+                    Inputs(filenames, cfg.pages_per_file, cfg.segments_per_file, new_artifact),
                 )
             elif cfg.response_mode == "json":
                 if schema:
@@ -1140,8 +1170,11 @@ class Emulator:
                     response = {"text": f"Emulated answer about {first or 'the input'}: {prompt}"}
             else:
                 response = markdown_response(filenames, cfg.pages_per_file)
+            listed = [new_artifact(kind) for kind in cfg.artifact_kinds]
+            if listed and isinstance(response, dict) and not (schema and cfg.follow_json_schema):
+                response["artifacts"] = listed
         execution = _Execution(
-            id=request_id or str(uuid.uuid4()),
+            id=execution_id,
             name=name or "prompt-agent:latest",
             body=body,
             created_wall=_utcnow(),
@@ -1164,12 +1197,103 @@ class Emulator:
             self.counters.incr("duplicate_execute_ids")
             return _json(201, self._render_execution(existing, observe=True))
         self.counters.incr("executions_created")
+        for kind in artifact_kinds:
+            self.artifacts.add(execution.id, kind, self.root_url)
         for key in dict.fromkeys(input_keys):
             self.counters.incr_key("executions_by_input", key)
         self.counters.set_key("creation_time", execution.id, execution.created_clock)
         if not execution.paused:
             self.counters.set_key("completion_time", execution.id, execution.completes_at)
         return _json(201, self._render_execution(execution, status="enqueued"))
+
+    # ----------------------------------------------------------------- agents, artifacts
+
+    def _agent_info(self, agent_id: str | None = None, body: JSONDict | None = None) -> JSONDict:
+        try:
+            agent = self.agents.get(agent_id) if agent_id else self.agents.lookup(body or {})
+        except NotFound as exc:
+            raise HTTPError(404, str(exc)) from None
+        except Invalid as exc:
+            raise HTTPError(400, str(exc)) from None
+        return agent.info(self._clock(), _aware_iso)
+
+    def _agent_create(self, req: _Request) -> _Response:
+        body = _json_object(req.body)
+        config = body.get("config")
+        if not isinstance(config, dict):
+            raise _validation_error(["body", "config"], "Field required", "missing")
+        prompt = config.get("prompt")
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise HTTPError(400, "`config.prompt` is required to create an agent")
+        schema = config.get("json_schema")
+        if schema is not None and not isinstance(schema, dict):
+            raise _validation_error(
+                ["body", "config", "json_schema"], "Input should be a valid dictionary", "dict_type"
+            )
+        name = body.get("name")
+        if name is not None and not isinstance(name, str):
+            raise _validation_error(
+                ["body", "name"], "Input should be a valid string", "string_type"
+            )
+        sample = schema_content(schema) if schema else None
+        try:
+            agent = self.agents.create(
+                name,
+                prompt,
+                schema,
+                sample if isinstance(sample, dict) else None,
+                _utcnow(),
+                self._clock(),
+                self.config.agent_creation_time,
+            )
+        except Invalid as exc:
+            raise HTTPError(400, str(exc)) from None
+        info = agent.info(self._clock(), _aware_iso)
+        keys = ("id", "name", "created_at", "updated_at")
+        return _json(201, {**{k: info[k] for k in keys}, "status": "pending"})
+
+    def _agent_lookup(self, req: _Request) -> _Response:
+        return _json(200, self._agent_info(body=_json_object(req.body)))
+
+    def _agent_get(self, req: _Request) -> _Response:
+        return _json(200, self._agent_info(req.params["id"]))
+
+    def _agent_list(self, req: _Request) -> _Response:
+        skip, limit = _paging(req, default_limit=1000)
+        now = self._clock()
+        agents = self.agents.newest_first()[skip : skip + limit]
+        return _json(200, [a.info(now, _aware_iso) for a in agents])
+
+    def _artifact_namespace(self, req: _Request) -> str:
+        """The execution whose artifacts are asked for (they exist once it completed)."""
+        execution_id, session_id = req.q("execution_id"), req.q("session_id")
+        if (execution_id is None) == (session_id is None):
+            raise HTTPError(400, "Exactly one of `execution_id` or `session_id` is required")
+        namespace = execution_id or session_id or ""
+        with self._state_lock:
+            execution = self._executions.get(namespace)
+        if execution is None or self._status(execution, self._clock()) != "completed":
+            raise HTTPError(404, "Artifact not found")
+        return namespace
+
+    def _artifact_get(self, req: _Request) -> _Response:
+        object_id, filename = req.q("object_id"), req.q("filename")
+        if (object_id is None) == (filename is None):
+            raise HTTPError(400, "Exactly one of `object_id` or `filename` is required")
+        namespace = self._artifact_namespace(req)
+        try:
+            item = self.artifacts.find(namespace, object_id, filename)
+        except NotFound as exc:
+            raise HTTPError(404, str(exc)) from None
+        return _Response(200, item.data, item.content_type)
+
+    def _artifact_list(self, req: _Request) -> _Response:
+        namespace = self._artifact_namespace(req)
+        items = [
+            {"object_id": a.object_id, "filename": a.filename, "source": "store"}
+            for a in self.artifacts.items(namespace)
+        ]
+        return _json(200, {"namespace_id": namespace, "items": items})
 
     def _completed_at(self, e: _Execution, now: float, observe: bool) -> str | None:
         cfg = self.config
@@ -1192,23 +1316,24 @@ class Emulator:
             finished_after += cfg.timestamp_skew
         return _aware_iso(e.created_wall + timedelta(seconds=finished_after))
 
+    @staticmethod
+    def _status(e: _Execution, now: float) -> str:
+        elapsed = now - e.created_clock
+        if elapsed < min(e.queue_time, e.processing_time) or (e.paused and elapsed < e.queue_time):
+            return "enqueued"
+        if e.paused:
+            return "paused"
+        if elapsed < e.processing_time:
+            return "running"
+        return "failed" if e.will_fail else "completed"
+
     def _render_execution(
         self, e: _Execution, status: str | None = None, observe: bool = False
     ) -> JSONDict:
         """The execution as the API shows it now; `observe`: a client sees this answer."""
         now = self._clock()
         elapsed = now - e.created_clock
-        if status is None:
-            if elapsed < min(e.queue_time, e.processing_time) or (
-                e.paused and elapsed < e.queue_time
-            ):
-                status = "enqueued"
-            elif e.paused:
-                status = "paused"
-            elif elapsed < e.processing_time:
-                status = "running"
-            else:
-                status = "failed" if e.will_fail else "completed"
+        status = status or self._status(e, now)
         usage: JSONDict = {
             "elements_processed": None,
             "element_type": None,
@@ -1294,9 +1419,9 @@ def _json_object(body: bytes) -> JSONDict:
     return value
 
 
-def _paging(req: _Request) -> tuple[int, int]:
+def _paging(req: _Request, default_limit: int = 10) -> tuple[int, int]:
     out: list[int] = []
-    for name, default, low, high in (("skip", 0, 0, None), ("limit", 10, 1, 1000)):
+    for name, default, low, high in (("skip", 0, 0, None), ("limit", default_limit, 1, 1000)):
         raw = req.q(name)
         try:
             value = default if raw is None else int(raw)
@@ -1336,6 +1461,12 @@ _ROUTES: list[tuple[str, re.Pattern[str], str, str, bool]] = [
             True,
         ),
         ("GET", r"^/v1/agent/executions$", "GET /agent/executions", "_execution_list", True),
+        ("POST", r"^/v1/agent/create$", "POST /agent/create", "_agent_create", True),
+        ("POST", r"^/v1/agent/lookup$", "POST /agent/lookup", "_agent_lookup", True),
+        ("GET", r"^/v1/agent$", "GET /agent", "_agent_list", True),
+        ("GET", r"^/v1/agents/(?P<id>[^/]+)$", "GET /agents/{id}", "_agent_get", True),
+        ("GET", r"^/v1/artifacts$", "GET /artifacts", "_artifact_get", True),
+        ("GET", r"^/v1/artifacts/list$", "GET /artifacts/list", "_artifact_list", True),
         (
             "PUT",
             r"^/storage/upload/(?P<id>[^/]+)$",
