@@ -40,6 +40,7 @@ from langchain_vlmrun._operations import (
     Sleep,
 )
 from langchain_vlmrun._polling import DurationMemory, PollSchedule
+from langchain_vlmrun._redaction import install_log_filter, redact_request, safe_url
 from langchain_vlmrun._retry import DEFAULT_RETRY_TIMEOUT, RetryPolicy, parse_retry_after
 from langchain_vlmrun._sources import FileSource, PreparedFile
 from langchain_vlmrun._version import __version__
@@ -62,11 +63,6 @@ def _resolve_key(api_key: str | SecretStr | None) -> SecretStr | None:
         return api_key if api_key.get_secret_value() else None
     value = api_key or os.environ.get("VLMRUN_API_KEY")
     return SecretStr(value) if value else None
-
-
-def _safe_url(url: httpx.URL) -> str:
-    """A URL fit for messages: presigned query strings (signatures) removed."""
-    return str(url.copy_with(query=None))
 
 
 class _BaseClient:
@@ -113,6 +109,7 @@ class _BaseClient:
         )
         self.requests = RequestCounter()
         self.durations = DurationMemory()
+        install_log_filter()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
@@ -167,9 +164,11 @@ class _BaseClient:
         return effect.seconds
 
     def _handle(self, call: Call, response: httpx.Response) -> httpx.Response:
+        # what is handed back (and may end up in an error) carries no API key
+        response.request = redact_request(response.request)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
-                "%s %s -> %s", call.method, _safe_url(response.request.url), response.status_code
+                "%s %s -> %s", call.method, safe_url(response.request.url), response.status_code
             )
         if response.is_success or response.status_code in call.accept:
             if self.budget is not None and call.authenticated:
@@ -187,20 +186,20 @@ class _BaseClient:
 
     @staticmethod
     def _transport_error(exc: httpx.TransportError, request: httpx.Request) -> APIConnectionError:
-        where = _safe_url(request.url)
+        where = safe_url(request.url)
         not_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
         if isinstance(exc, httpx.TimeoutException):
             return APITimeoutError(
                 f"Request to {where} timed out ({type(exc).__name__}); raise timeout=... "
                 "if the network is slow.",
-                request=request,
+                request=redact_request(request),
                 request_sent=not not_sent,
             )
         return APIConnectionError(
             f"Could not reach VLM Run at {where}: {type(exc).__name__}: "
             f"{str(exc).rstrip('.') or 'no detail'}. "
             "Check the network and VLMRUN_BASE_URL.",
-            request=request,
+            request=redact_request(request),
             request_sent=not not_sent,
         )
 
@@ -271,7 +270,7 @@ class _BaseClient:
             clock=self.clock,
             input_key=input_key,
             filename=filename,
-            cache=cache,
+            cache=cache.scoped(self.base_url) if cache is not None else None,
             accept=accept,
             durations=self.durations,
         )
@@ -370,13 +369,16 @@ class VLMRunClient(_BaseClient):
         content = _iter_upload(call.upload) if call.upload_as == "raw" else None
         request, stream = self._build(self._http, call, content)
         self._count(call)
+        error: APIConnectionError | None = None
         try:
             response = self._http.send(request)
         except httpx.TransportError as exc:
-            raise self._transport_error(exc, request) from None
+            error = self._transport_error(exc, request)
         finally:
             if stream is not None:
                 stream.close()
+        if error is not None:
+            raise error  # outside the except block: no httpx error (with the key) as context
         return self._handle(call, response)
 
     # -- public API ------------------------------------------------------------------
@@ -578,13 +580,16 @@ class AsyncVLMRunClient(_BaseClient):
         content = _aiter_upload(call.upload) if call.upload_as == "raw" else None
         request, stream = self._build(self._http, call, content)
         self._count(call)
+        error: APIConnectionError | None = None
         try:
             response = await self._http.send(request)
         except httpx.TransportError as exc:
-            raise self._transport_error(exc, request) from None
+            error = self._transport_error(exc, request)
         finally:
             if stream is not None:
                 stream.close()
+        if error is not None:
+            raise error  # outside the except block: no httpx error (with the key) as context
         return self._handle(call, response)
 
     async def health(self) -> bool:

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel
@@ -148,7 +149,8 @@ class ExecuteRequest:
             raise ValueError("Give a prompt='...' to run, or name an agent (name='name:version').")
 
     def cache_fields(self, input_key: str) -> dict[str, Any]:
-        """What determines the result (for cache keys): not the id, metadata or callback."""
+        """What determines the result or its handling (cache keys): not the request id,
+        the callback or the metadata that only labels the run."""
         return {
             "name": self.name,
             "prompt": self.prompt,
@@ -158,6 +160,7 @@ class ExecuteRequest:
             "toolsets": list(self.toolsets or []),
             "inputs": {k: v for k, v in (self.inputs or {}).items() if k != input_key},
             "input_key": input_key,
+            "allow_training": self.allow_training,
         }
 
     def body(self) -> dict[str, Any]:
@@ -197,6 +200,17 @@ def url_input(url: str) -> dict[str, Any]:
 # --- operations -------------------------------------------------------------------
 
 
+def segment(identifier: str) -> str:
+    """An id as one URL path segment: ``/``, ``..`` or ``?`` in an id from a server or
+    a cache record can never reach another endpoint.
+
+    Example:
+        >>> segment("../../files/hash/0")
+        '..%2F..%2Ffiles%2Fhash%2F0'
+    """
+    return quote(str(identifier), safe="")
+
+
 def _parse(response: httpx.Response, model: type[T]) -> T:
     try:
         return model.model_validate(response.json())  # type: ignore[attr-defined, no-any-return]
@@ -210,7 +224,7 @@ def _parse(response: httpx.Response, model: type[T]) -> T:
 
 
 def get_file(file_id: str) -> Operation[FileResponse]:
-    response = yield Call("GET", f"/files/{file_id}")
+    response = yield Call("GET", f"/files/{segment(file_id)}")
     return _parse(response, FileResponse)
 
 
@@ -330,14 +344,14 @@ def _upload_presigned(prepared: PreparedFile, purpose: str) -> Operation[FileRes
         absolute=True,
         authenticated=False,
     )
-    verified = yield Call("GET", f"/files/verify-upload/{target.id}")
+    verified = yield Call("GET", f"/files/verify-upload/{segment(target.id)}")
     return _parse(verified, FileResponse)
 
 
 def get_execution(
     execution_id: str, *, retry_for: float | None = None
 ) -> Operation[AgentExecution]:
-    response = yield Call("GET", f"/agent/executions/{execution_id}", retry_for=retry_for)
+    response = yield Call("GET", f"/agent/executions/{segment(execution_id)}", retry_for=retry_for)
     return _parse(response, AgentExecution)
 
 
@@ -391,7 +405,9 @@ def create_once(
 
 def find_execution(execution_id: str) -> Operation[AgentExecution | None]:
     """The execution with this id, or None when the server does not know it (404)."""
-    response = yield Call("GET", f"/agent/executions/{execution_id}", accept=frozenset({404}))
+    response = yield Call(
+        "GET", f"/agent/executions/{segment(execution_id)}", accept=frozenset({404})
+    )
     return None if response.status_code == 404 else _parse(response, AgentExecution)
 
 
