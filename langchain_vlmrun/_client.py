@@ -39,7 +39,7 @@ from langchain_vlmrun._operations import (
     Sleep,
 )
 from langchain_vlmrun._polling import DurationMemory, PollSchedule
-from langchain_vlmrun._retry import RetryPolicy, parse_retry_after
+from langchain_vlmrun._retry import DEFAULT_RETRY_TIMEOUT, RetryPolicy, parse_retry_after
 from langchain_vlmrun._sources import FileSource, PreparedFile
 from langchain_vlmrun._version import __version__
 from langchain_vlmrun.cache import ResultCache
@@ -77,7 +77,8 @@ class _BaseClient:
         *,
         base_url: str | None = None,
         timeout: float | httpx.Timeout | None = None,
-        max_retries: int = 3,
+        max_retries: int | None = None,
+        retry_timeout: float = DEFAULT_RETRY_TIMEOUT,
         poll: PollSchedule | None = None,
         wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
         presigned_threshold: int = PRESIGNED_THRESHOLD,
@@ -94,7 +95,7 @@ class _BaseClient:
             "/"
         )
         self.timeout = DEFAULT_TIMEOUT if timeout is None else timeout
-        self.retry = retry or RetryPolicy(max_retries=max_retries, clock=clock)
+        self.retry = retry or RetryPolicy(timeout=retry_timeout, max_retries=max_retries)
         self.poll = poll or PollSchedule()
         self.wait_timeout = wait_timeout
         self.presigned_threshold = presigned_threshold
@@ -279,6 +280,8 @@ class _BaseClient:
             filename=filename,
             purpose=purpose,
             presigned_threshold=self.presigned_threshold,
+            retry=self.retry,
+            clock=self.clock,
             max_file_size=self.max_file_size,
         )
 
@@ -297,7 +300,11 @@ class VLMRunClient(_BaseClient):
         api_key: the key (default: ``VLMRUN_API_KEY``). Stored as a ``SecretStr``.
         base_url: default ``VLMRUN_BASE_URL`` or ``https://api.vlm.run/v1``.
         timeout: per-request httpx timeout.
-        max_retries: retries of a failed request (see :mod:`langchain_vlmrun._retry`).
+        retry_timeout: seconds one call may keep retrying transient failures (5xx, 429,
+            lost connections) before raising (default 90; polls inside :meth:`wait`
+            keep trying until the wait's own timeout). See :mod:`langchain_vlmrun._retry`.
+        max_retries: optional cap on the retries of one call (default: none, the time
+            budget decides).
         http_client: your own ``httpx.Client`` (proxies, transports, tests).
         poll: polling schedule for :meth:`wait`; ``PollSchedule.immediate()`` never sleeps.
         wait_timeout: default seconds :meth:`wait` waits before ``ExecutionTimeoutError``.
@@ -346,7 +353,9 @@ class VLMRunClient(_BaseClient):
             return None
         if isinstance(effect, Blocking):
             return effect.function()
-        retrying = Retrying(sleep=self._sleep, **self.retry.tenacity_kwargs(effect.retry))
+        retrying = Retrying(
+            sleep=self._sleep, **self.retry.tenacity_kwargs(effect.retry, effect.retry_for)
+        )
         return retrying(self._send, effect)
 
     def _send(self, call: Call) -> httpx.Response:
@@ -409,7 +418,7 @@ class VLMRunClient(_BaseClient):
             toolsets=toolsets,
             request_id=request_id,
         )
-        return self._drive(ops.execute(request, self.retry))
+        return self._drive(ops.execute(request, self.retry, self.clock))
 
     def get_execution(self, execution_id: str) -> AgentExecution:
         return self._drive(ops.get_execution(execution_id))
@@ -538,7 +547,9 @@ class AsyncVLMRunClient(_BaseClient):
             return None
         if isinstance(effect, Blocking):
             return await asyncio.to_thread(effect.function)
-        retrying = AsyncRetrying(sleep=self._sleep, **self.retry.tenacity_kwargs(effect.retry))
+        retrying = AsyncRetrying(
+            sleep=self._sleep, **self.retry.tenacity_kwargs(effect.retry, effect.retry_for)
+        )
         return await retrying(self._send, effect)
 
     async def _send(self, call: Call) -> httpx.Response:
@@ -596,7 +607,7 @@ class AsyncVLMRunClient(_BaseClient):
             toolsets=toolsets,
             request_id=request_id,
         )
-        return await self._drive(ops.execute(request, self.retry))
+        return await self._drive(ops.execute(request, self.retry, self.clock))
 
     async def get_execution(self, execution_id: str) -> AgentExecution:
         return await self._drive(ops.get_execution(execution_id))

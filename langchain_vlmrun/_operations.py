@@ -29,7 +29,7 @@ from langchain_vlmrun._exceptions import (
 )
 from langchain_vlmrun._models import AgentExecution, FileResponse, PresignedUpload
 from langchain_vlmrun._polling import DurationMemory, PollSchedule
-from langchain_vlmrun._retry import RetryMode, RetryPolicy, is_ambiguous
+from langchain_vlmrun._retry import RetryMode, RetryPolicy, is_ambiguous, is_transient
 
 if TYPE_CHECKING:
     from langchain_vlmrun.cache import ResultCache
@@ -69,6 +69,8 @@ class Call:
     authenticated: bool = True
     retry: RetryMode = "safe"
     accept: frozenset[int] = frozenset()
+    retry_for: float | None = None
+    """Seconds transient failures may be retried (default: the client's RetryPolicy)."""
 
 
 @dataclass
@@ -211,9 +213,15 @@ def upload_file(
     filename: str | None = None,
     purpose: str = "assistants",
     presigned_threshold: int,
+    retry: RetryPolicy,
+    clock: Callable[[], float],
     max_file_size: int | None = None,
 ) -> Operation[FileResponse]:
-    """md5 → reuse an existing upload, else multipart (or presigned above the threshold)."""
+    """md5 → reuse an existing upload, else multipart (or presigned above the threshold).
+
+    A multipart upload whose answer is lost is not sent twice: the md5 is looked up
+    again first (see :func:`create_once`).
+    """
     prepared = (
         source
         if isinstance(source, PreparedFile)
@@ -227,8 +235,16 @@ def upload_file(
         return existing
     if prepared.size > presigned_threshold:
         return (yield from _upload_presigned(prepared, purpose))
-    response = yield Call("POST", "/files", params={"purpose": purpose}, upload=prepared)
-    return _parse(response, FileResponse)
+    return (
+        yield from create_once(
+            Call("POST", "/files", params={"purpose": purpose}, upload=prepared),
+            FileResponse,
+            lambda: find_file_by_hash(prepared.md5),
+            retry,
+            clock,
+            f"upload of {prepared.filename}",
+        )
+    )
 
 
 def _upload_presigned(prepared: PreparedFile, purpose: str) -> Operation[FileResponse]:
@@ -254,39 +270,101 @@ def _upload_presigned(prepared: PreparedFile, purpose: str) -> Operation[FileRes
     return _parse(verified, FileResponse)
 
 
-def get_execution(execution_id: str) -> Operation[AgentExecution]:
-    response = yield Call("GET", f"/agent/executions/{execution_id}")
+def get_execution(
+    execution_id: str, *, retry_for: float | None = None
+) -> Operation[AgentExecution]:
+    response = yield Call("GET", f"/agent/executions/{execution_id}", retry_for=retry_for)
     return _parse(response, AgentExecution)
 
 
-def execute(request: ExecuteRequest, retry: RetryPolicy) -> Operation[AgentExecution]:
-    """``POST /agent/execute`` without ever paying twice for one call.
+def create_once(
+    call: Call,
+    model: type[T],
+    lookup: Callable[[], Operation[T | None]],
+    retry: RetryPolicy,
+    clock: Callable[[], float],
+    what: str,
+) -> Operation[T]:
+    """Send a request that creates something (an execution, a file) without creating it
+    twice.
 
     Failures the server cannot have acted on (no connection, 429) are retried inside
-    the ``Call``. After an ambiguous failure (timeout after sending, 5xx) the request
-    ``id`` is looked up first: if the server knows it, that execution is adopted;
-    only on 404 is the request re-sent, with the same ``id``.
+    the ``Call`` (``retry="unambiguous"``). After an ambiguous failure (timeout after
+    sending, 5xx, an unreadable 2xx) ``lookup`` asks the server whether the first
+    request took effect: if so, that object is adopted; otherwise the same request is
+    sent again. This goes on for the retry policy's time budget.
     """
-    body = request.body()
+    started = clock()
+    slept = 0.0
     attempt = 0
     while True:
         try:
-            response = yield Call("POST", "/agent/execute", json=body, retry="unambiguous")
-            return _parse(response, AgentExecution)
+            response = yield replace(call, retry="unambiguous")
+            return _parse(response, model)
         except APIError as exc:
-            if not is_ambiguous(exc) or attempt >= retry.max_retries:
-                raise
             attempt += 1
+            used = max(clock() - started, slept)
+            pause = retry.pause(attempt, exc, retry.timeout - used)
+            if (
+                not is_ambiguous(exc)
+                or used >= retry.timeout
+                or not retry.allows(attempt, used + pause)
+            ):
+                raise
             logger.warning(
-                "execute %s failed ambiguously (%s); checking before re-sending",
-                request.id,
+                "%s failed ambiguously (%s); checking in %.1fs before re-sending",
+                what,
                 exc.message,
+                pause,
             )
-            yield Sleep(retry.wait_before(attempt, exc))
-            known = yield Call("GET", f"/agent/executions/{request.id}", accept=frozenset({404}))
-            if known.status_code != 404:
-                logger.info("execute %s had reached the server; adopting it", request.id)
-                return _parse(known, AgentExecution)
+            yield Sleep(pause)
+            slept += pause
+            known = yield from lookup()
+            if known is not None:
+                logger.info("%s had reached the server; adopting it", what)
+                return known
+
+
+def find_execution(execution_id: str) -> Operation[AgentExecution | None]:
+    """The execution with this id, or None when the server does not know it (404)."""
+    response = yield Call("GET", f"/agent/executions/{execution_id}", accept=frozenset({404}))
+    return None if response.status_code == 404 else _parse(response, AgentExecution)
+
+
+def execute(
+    request: ExecuteRequest, retry: RetryPolicy, clock: Callable[[], float]
+) -> Operation[AgentExecution]:
+    """``POST /agent/execute`` without ever paying twice for one call.
+
+    The client request ``id`` is what makes it safe: after an ambiguous failure it is
+    looked up (``GET /agent/executions/{id}``) before the request is re-sent with the
+    same ``id`` (see :func:`create_once`).
+    """
+    return (
+        yield from create_once(
+            Call("POST", "/agent/execute", json=request.body()),
+            AgentExecution,
+            lambda: find_execution(request.id),
+            retry,
+            clock,
+            f"execute {request.id}",
+        )
+    )
+
+
+#: After a learned first poll finds the job still running, look again after this share
+#: of the expected duration (then the schedule takes over).
+FOLLOW_UP = 0.15
+
+
+@dataclass(frozen=True)
+class Completion:
+    """How a wait saw an execution finish (what ``DurationMemory.observe`` learns from)."""
+
+    execution: AgentExecution
+    lower: float
+    upper: float
+    probed: bool
 
 
 def wait(
@@ -297,31 +375,58 @@ def wait(
     clock: Callable[[], float],
     current: AgentExecution | None = None,
     expected: float | None = None,
+    on_complete: Callable[[Completion], None] | None = None,
 ) -> Operation[AgentExecution]:
     """Poll until a terminal status: return on ``completed``, raise at once on ``failed``.
 
     ``expected`` (seconds from now, e.g. from :class:`DurationMemory`) delays the first
-    poll until the execution is likely done; after that the schedule starts over.
+    poll until the execution is likely done. Transient poll failures (5xx, 429, lost
+    connections) are retried until ``timeout``, so an outage shorter than the wait
+    never ends it; any error raised carries ``execution_id`` for ``client.wait``.
     """
     started = clock()
     pauses = 0
     execution = current
+    lower = 0.0
+    probe = expected
+    probed = False
+    status = current.status if current is not None else None
     while True:
         if execution is None:
-            execution = yield from get_execution(execution_id)
+            asked = clock() - started
+            try:
+                execution = yield from get_execution(
+                    execution_id, retry_for=max(0.0, timeout - asked)
+                )
+            except APIError as exc:
+                exc.attach_execution(execution_id)
+                if is_transient(exc):
+                    raise ExecutionTimeoutError(
+                        execution_id=execution_id, status=status, waited=clock() - started
+                    ) from exc
+                raise
+        else:
+            asked = clock() - started
         if execution.status == "completed":
+            if on_complete is not None:
+                on_complete(Completion(execution, lower, asked, probed and lower == 0))
             return execution
         if execution.is_failed:
             raise ExecutionFailedError(execution)
+        status = execution.status
+        lower = asked if execution is not current else 0.0
         waited = clock() - started
         if waited >= timeout:
             raise ExecutionTimeoutError(
                 execution_id=execution_id, status=execution.status, waited=waited
             )
-        pause = schedule.interval(pauses)
-        if expected is not None:
-            pause, expected = max(pause, expected - waited), None
+        if probe is not None:
+            pause, probed, probe = max(0.0, probe - waited), True, None
+        elif probed and pauses == 0 and expected is not None:
+            pause = min(schedule.interval(0), max(0.05, FOLLOW_UP * expected))
+            pauses += 1
         else:
+            pause = schedule.interval(pauses)
             pauses += 1
         yield Sleep(min(pause, timeout - waited), poll=True)
         execution = None
@@ -410,19 +515,30 @@ def process(
         execution_id: str, current: AgentExecution | None = None
     ) -> Operation[AgentExecution]:
         memory = durations if schedule.learn_durations else None
-        expected = memory.expected(agent_key) if memory is not None and current else None
-        execution = yield from wait(
-            execution_id,
-            timeout=timeout,
-            schedule=schedule,
-            clock=clock,
-            current=current,
-            expected=expected,
+        # only a fresh submission starts the clock the memory measures from
+        fresh = memory is not None and current is not None
+
+        def learn(done: Completion) -> None:
+            assert memory is not None
+            memory.observe(
+                agent_key,
+                lower=done.lower,
+                upper=done.upper,
+                server=server_duration(done.execution),
+                probed=done.probed,
+            )
+
+        return (
+            yield from wait(
+                execution_id,
+                timeout=timeout,
+                schedule=schedule,
+                clock=clock,
+                current=current,
+                expected=memory.expected(agent_key) if fresh and memory else None,
+                on_complete=learn if fresh else None,
+            )
         )
-        took = server_duration(execution)
-        if memory is not None and took is not None:
-            memory.record(agent_key, took)
-        return execution
 
     key = cache.key(content_hash, request.cache_fields(input_key)) if cache else None
     if cache is not None and key is not None:
@@ -447,7 +563,9 @@ def process(
 
     file_id: str | None = None
     if prepared is not None:
-        uploaded = yield from upload_file(prepared, presigned_threshold=presigned_threshold)
+        uploaded = yield from upload_file(
+            prepared, presigned_threshold=presigned_threshold, retry=retry, clock=clock
+        )
         file_id = uploaded.id
         assert file_id is not None
         file_value = file_input(file_id)
@@ -460,7 +578,7 @@ def process(
         # while the request is in flight resumes by looking that id up (404: re-send)
         yield Blocking(lambda: cache.mark_submitted(key, request.id, file_id))
     try:
-        started = yield from execute(replace(request, inputs=inputs), retry)
+        started = yield from execute(replace(request, inputs=inputs), retry, clock)
     except APIError as exc:
         if cache is not None and key is not None and not is_ambiguous(exc):
             yield Blocking(lambda: cache.forget(key))  # refused: nothing to resume

@@ -28,7 +28,7 @@ from langchain_vlmrun._documents import (
 from langchain_vlmrun._exceptions import FileSourceError, VLMRunError
 from langchain_vlmrun._operations import INPUT_FILE_KEY
 from langchain_vlmrun._sources import SUPPORTED_EXTENSIONS, check_supported, is_url
-from langchain_vlmrun.cache import ResultCache
+from langchain_vlmrun.cache import CacheOption, resolve_cache
 
 __all__ = ["Failure", "LoaderError", "SourceUsage", "VLMRunLoader"]
 
@@ -54,10 +54,19 @@ class LoaderError(VLMRunError):
 
 @dataclass(frozen=True)
 class Failure:
-    """A source that could not be loaded, and why (see ``VLMRunLoader.failures``)."""
+    """A source that could not be loaded, and why (see ``VLMRunLoader.failures``).
+
+    ``execution_id`` is set when an execution was created before the failure (a wait
+    that timed out or lost the service): ``client.wait(failure.execution_id)`` resumes
+    it without paying again.
+    """
 
     source: str
     error: BaseException
+
+    @property
+    def execution_id(self) -> str | None:
+        return getattr(self.error, "execution_id", None)
 
 
 @dataclass(frozen=True)
@@ -155,12 +164,17 @@ class VLMRunLoader(BaseLoader):
         show_progress: show a tqdm bar (files done, failed, credits); needs ``tqdm``
             (``pip install langchain-vlmrun[progress]``).
         on_error: ``"raise"`` (default) raises :class:`LoaderError` naming the source at
-            the first failure (in input order); ``"skip"`` logs it, carries on and
-            records it in :attr:`failures`.
+            the first failure (in input order), after letting the sources already
+            running finish (their results go to the cache; none is abandoned);
+            ``"skip"`` logs it, carries on and records it in :attr:`failures`.
         inputs, config, input_key, timeout: as in ``VLMRunClient.execute``/``wait``.
-        cache: a :class:`~langchain_vlmrun.cache.ResultCache`: sources processed before
-            with the same configuration cost nothing, and executions submitted by a run
-            that died are waited on instead of paid again.
+        cache: where finished and in-flight executions are recorded, so nothing is paid
+            twice. Default (None): an in-memory cache of this loader's own, so a second
+            ``load()`` pays nothing for sources already read, and when ``on_error="raise"``
+            stops a load, the executions already running are finished and kept. Pass a
+            :class:`~langchain_vlmrun.cache.ResultCache` (e.g. on disk) to keep results
+            across processes and resume executions a crashed run submitted, or
+            ``False`` for no cache.
         callback_url: passed to every execution (VLM Run POSTs the result there too).
         client, async_client: clients to use (not closed by the loader).
         api_key, base_url, client_kwargs: settings of the clients the loader creates
@@ -193,7 +207,7 @@ class VLMRunLoader(BaseLoader):
         api_key: str | SecretStr | None = None,
         base_url: str | None = None,
         client_kwargs: Mapping[str, Any] | None = None,
-        cache: ResultCache | None = None,
+        cache: CacheOption = None,
         callback_url: str | None = None,
     ) -> None:
         if isinstance(sources, (str, os.PathLike)):
@@ -217,7 +231,7 @@ class VLMRunLoader(BaseLoader):
             timeout=timeout,
             callback_url=callback_url,
         )
-        self.cache = cache
+        self.cache = resolve_cache(cache)
         self.max_concurrency = max_concurrency
         self.show_progress = show_progress
         self.on_error: OnError = on_error

@@ -13,7 +13,7 @@ from pydantic import BaseModel, SecretStr
 from langchain_vlmrun._client import VLMRunClient
 from langchain_vlmrun._documents import AgentSpec, Mode, client_settings, process_source
 from langchain_vlmrun._operations import INPUT_FILE_KEY
-from langchain_vlmrun.cache import ResultCache
+from langchain_vlmrun.cache import CacheOption, resolve_cache
 
 __all__ = ["VLMRunParser"]
 
@@ -55,7 +55,9 @@ class VLMRunParser(BaseBlobParser):
         inputs, config: extra execute ``inputs`` / ``config``; ``input_key`` names the
             file input (default ``"file"``).
         timeout: seconds to wait for each execution.
-        cache: a :class:`~langchain_vlmrun.cache.ResultCache` (see ``VLMRunLoader``).
+        cache: a :class:`~langchain_vlmrun.cache.ResultCache`; default (None) an
+            in-memory one of this parser's own (a Blob parsed twice is paid once);
+            ``False`` for none (see ``VLMRunLoader``).
         callback_url: passed to every execution.
         client: a ``VLMRunClient`` to use (not closed by the parser).
         api_key, base_url, client_kwargs: settings of the client the parser creates
@@ -78,10 +80,10 @@ class VLMRunParser(BaseBlobParser):
         api_key: str | SecretStr | None = None,
         base_url: str | None = None,
         client_kwargs: Mapping[str, Any] | None = None,
-        cache: ResultCache | None = None,
+        cache: CacheOption = None,
         callback_url: str | None = None,
     ) -> None:
-        self.cache = cache
+        self.cache = resolve_cache(cache)
         self.spec = AgentSpec(
             agent_name=agent_name,
             prompt=prompt,

@@ -245,12 +245,12 @@ CASES: dict[str, Case] = {
     ),
     "429 rate limited, retries exhausted": Case(
         RateLimitError,
-        r"429 .*lower concurrency or set requests_per_minute",
+        r"429 .*request budget.*requests_per_minute",
         emulator={"rate_limit_per_minute": 0},
     ),
     "non-JSON 502 body": Case(
         InternalServerError,
-        r"502 Bad Gateway.*it was retried, try again later",
+        r"502 Bad Gateway.*try again later",
         emulator={"fault_rate": 1.0, "fault_kinds": ("502",)},
     ),
     "malformed JSON body": Case(
