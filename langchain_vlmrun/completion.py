@@ -21,30 +21,20 @@ import contextlib
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Generator
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from collections.abc import Callable
 
-from langchain_vlmrun._exceptions import ExecutionFailedError, ExecutionTimeoutError
 from langchain_vlmrun._models import AgentExecution
-from langchain_vlmrun._operations import Effect, get_execution
-from langchain_vlmrun._polling import PollSchedule
+from langchain_vlmrun._operations import SAFETY_POLLS, AwaitCompletion, wait_for_callback
 
 __all__ = [
     "SAFETY_POLLS",
     "AwaitCompletion",
-    "CallbackOperation",
     "CompletionHub",
     "Ticket",
     "await_completion",
     "await_completion_async",
     "wait_for_callback",
 ]
-
-T = TypeVar("T")
-
-SAFETY_POLLS = PollSchedule(initial=15.0, multiplier=2.0, maximum=120.0, learn_durations=False)
-"""How long to wait for a callback before polling once anyway (15 s, 30 s, ... 2 min)."""
 
 
 def _settle(future: asyncio.Future[AgentExecution], execution: AgentExecution) -> None:
@@ -224,17 +214,6 @@ class CompletionHub:
             ticket.cancel()
 
 
-@dataclass(frozen=True)
-class AwaitCompletion:
-    """Effect: wait up to ``timeout`` s for ``execution_id``'s callback.
-
-    Result: the delivered execution, or None when the time ran out.
-    """
-
-    execution_id: str
-    timeout: float
-
-
 def await_completion(hub: CompletionHub, effect: AwaitCompletion) -> AgentExecution | None:
     """Perform :class:`AwaitCompletion` in a sync driver."""
     return hub.wait(effect.execution_id, effect.timeout)
@@ -245,44 +224,3 @@ async def await_completion_async(
 ) -> AgentExecution | None:
     """Perform :class:`AwaitCompletion` in an async driver."""
     return await hub.await_(effect.execution_id, effect.timeout)
-
-
-CallbackOperation = Generator["Effect | AwaitCompletion", Any, T]
-"""An operation that may also yield :class:`AwaitCompletion`."""
-
-
-def wait_for_callback(
-    execution_id: str,
-    *,
-    timeout: float,
-    clock: Callable[[], float],
-    current: AgentExecution | None = None,
-    safety: PollSchedule = SAFETY_POLLS,
-) -> CallbackOperation[AgentExecution]:
-    """``wait`` driven by webhooks: return on ``completed``, raise on ``failed``.
-
-    Each round waits for the callback up to the next ``safety`` interval, then polls
-    once (a delivery may be lost, or the receiver down), so a run costs about one
-    request per safety interval instead of one per poll.
-    """
-    started = clock()
-    rounds = 0
-    execution = current
-    while True:
-        if execution is not None:
-            if execution.status == "completed":
-                return execution
-            if execution.is_failed:
-                raise ExecutionFailedError(execution)
-        waited = clock() - started
-        if waited >= timeout:
-            status = execution.status if execution is not None else None
-            raise ExecutionTimeoutError(execution_id=execution_id, status=status, waited=waited)
-        pushed: Any = yield AwaitCompletion(
-            execution_id, min(safety.interval(rounds), timeout - waited)
-        )
-        rounds += 1
-        if pushed is not None:
-            execution = pushed
-        else:
-            execution = yield from get_execution(execution_id)

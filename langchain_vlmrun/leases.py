@@ -24,8 +24,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from langchain_vlmrun._exceptions import ExecutionTimeoutError
 from langchain_vlmrun._operations import Blocking, Operation, Sleep
 from langchain_vlmrun._redis import connect
 
@@ -34,7 +35,18 @@ if TYPE_CHECKING:
 
     from langchain_vlmrun.cache import CacheRecord, ResultCache
 
-__all__ = ["DedupeLeases", "Lease", "PeerOutcome", "follow_peer", "peer_step"]
+__all__ = [
+    "Claim",
+    "DedupeLeases",
+    "Lease",
+    "PeerOutcome",
+    "claim",
+    "follow_peer",
+    "holding",
+    "peer_step",
+]
+
+T = TypeVar("T")
 
 logger = logging.getLogger("langchain_vlmrun")
 
@@ -133,6 +145,68 @@ def follow_peer(
         yield Sleep(min(interval, timeout - waited))
 
 
+@dataclass(frozen=True)
+class Claim:
+    """Result of :func:`claim`: our ``lease`` to run the document, or (``lease`` None)
+    the ``record`` another worker completed."""
+
+    lease: Lease | None
+    record: CacheRecord | None = None
+
+
+def claim(
+    key: str,
+    *,
+    cache: ResultCache,
+    leases: DedupeLeases,
+    timeout: float,
+    clock: Callable[[], float],
+) -> Operation[Claim]:
+    """Take ``key``'s lease, or wait for the worker holding it to finish.
+
+    A holder that gives up (or dies) without a result is replaced: the lease is tried
+    again. Raises ``ExecutionTimeoutError`` when the holder is still at it after
+    ``timeout`` seconds.
+    """
+    started = clock()
+    while True:
+        lease = yield Blocking(lambda: leases.acquire(key))
+        if lease is not None:
+            return Claim(lease)
+        left = timeout - (clock() - started)
+        outcome = yield from follow_peer(
+            key,
+            cache=cache,
+            leases=leases,
+            timeout=max(0.0, left),
+            interval=leases.check_every,
+            clock=clock,
+        )
+        if outcome.state == "completed":
+            return Claim(None, outcome.record)
+        if outcome.state == "timeout":
+            record = outcome.record
+            raise ExecutionTimeoutError(
+                execution_id=record.execution_id if record else "(not submitted yet)",
+                status="running in another worker",
+                waited=clock() - started,
+            )
+
+
+def holding(lease: Lease, operation: Operation[T]) -> Operation[T]:
+    """Run ``operation``, then release ``lease`` however it ends."""
+    try:
+        result = yield from operation
+    except GeneratorExit:  # abandoned (e.g. a cancelled task): no effect can run now
+        lease.release()
+        raise
+    except BaseException:
+        yield Blocking(lease.release)
+        raise
+    yield Blocking(lease.release)
+    return result
+
+
 class DedupeLeases:
     """Short Redis leases on cache keys, so one worker submits each document.
 
@@ -149,6 +223,8 @@ class DedupeLeases:
         prefix: Redis key prefix of the leases.
         keep_alive: renew held leases every ``ttl / 3`` from one background thread,
             until released (turn off to call :meth:`Lease.renew` yourself).
+        check_every: seconds between looks at a busy lease and its cache record while
+            waiting for another worker (Redis reads only, no API request).
     """
 
     def __init__(
@@ -158,10 +234,12 @@ class DedupeLeases:
         ttl: float = 60.0,
         prefix: str = "vlmrun:lease:",
         keep_alive: bool = True,
+        check_every: float = 1.0,
     ) -> None:
         if ttl <= 0:
             raise ValueError("ttl must be positive")
         self.ttl = ttl
+        self.check_every = check_every
         self.prefix = prefix
         self._redis = connect(redis)
         self._renew_script = self._redis.register_script(_RENEW)
@@ -205,11 +283,12 @@ class DedupeLeases:
         cache: ResultCache,
         *,
         timeout: float,
-        interval: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> PeerOutcome:
         """Block until the holder of ``key`` finishes (see :func:`follow_peer`)."""
-        operation = follow_peer(key, cache=cache, leases=self, timeout=timeout, interval=interval)
+        operation = follow_peer(
+            key, cache=cache, leases=self, timeout=timeout, interval=self.check_every
+        )
         value: Any = None
         while True:
             try:
@@ -222,11 +301,11 @@ class DedupeLeases:
             elif isinstance(effect, Blocking):
                 value = effect.function()
 
-    async def await_for(
-        self, key: str, cache: ResultCache, *, timeout: float, interval: float = 1.0
-    ) -> PeerOutcome:
+    async def await_for(self, key: str, cache: ResultCache, *, timeout: float) -> PeerOutcome:
         """:meth:`wait_for` for asyncio (Redis and cache reads run in a thread)."""
-        operation = follow_peer(key, cache=cache, leases=self, timeout=timeout, interval=interval)
+        operation = follow_peer(
+            key, cache=cache, leases=self, timeout=timeout, interval=self.check_every
+        )
         value: Any = None
         while True:
             try:

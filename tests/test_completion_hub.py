@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -13,13 +14,10 @@ import pytest
 
 from langchain_vlmrun import AgentExecution, ExecutionFailedError, ExecutionTimeoutError
 from langchain_vlmrun._operations import Call
-from langchain_vlmrun.completion import (
-    AwaitCompletion,
-    CompletionHub,
-    await_completion,
-    wait_for_callback,
-)
-from tests.mock_api import ScriptedAPI, execution
+from langchain_vlmrun.completion import AwaitCompletion, CompletionHub, wait_for_callback
+from tests.mock_api import ScriptedAPI, execution, json_body
+
+DATA = b"%PDF-1.4 a document"
 
 
 def done(execution_id: str = "ex-1", status: str = "completed") -> AgentExecution:
@@ -185,23 +183,50 @@ def test_the_last_wait_is_capped_by_the_timeout() -> None:
     assert raised.value.status == "running"
 
 
-def test_a_client_driver_performs_the_effect() -> None:
-    """How the clients will run it: AwaitCompletion by the hub, Call by the client."""
+def test_a_client_with_a_hub_waits_for_the_callback_instead_of_polling() -> None:
     api = ScriptedAPI().on("GET", "/agent/executions/ex-1", execution(status="running"))
-    client = api.client()
     hub = CompletionHub()
-    hub.complete(done())  # the callback came in while the execute response was in flight
-    operation = wait_for_callback("ex-1", timeout=600, clock=api.clock)
-    value: Any = None
-    while True:
-        try:
-            effect = operation.send(value)
-        except StopIteration as finished:
-            result = finished.value
-            break
-        if isinstance(effect, AwaitCompletion):
-            value = await_completion(hub, effect)
-        else:
-            value = client._perform(effect)
-    assert result == done()
+    client = api.client(hub=hub)
+    results: list[AgentExecution] = []
+    waiter = threading.Thread(target=lambda: results.append(client.wait("ex-1")))
+    waiter.start()
+    until(lambda: hub.waiting("ex-1") == 1)
+    hub.complete(done())
+    waiter.join(timeout=30)
+    assert results == [done()]
     assert api.calls("GET", "/agent/executions/ex-1") == 0
+
+
+async def test_an_async_client_with_a_hub_waits_for_the_callback() -> None:
+    api = ScriptedAPI().on("GET", "/agent/executions/ex-1", execution(status="running"))
+    hub = CompletionHub()
+    async with api.async_client(hub=hub) as client:
+        waiting = asyncio.create_task(client.wait("ex-1"))
+        await asyncio.sleep(0)  # the task runs up to its first await: registered
+        assert hub.waiting("ex-1") == 1
+        completer = threading.Thread(target=hub.complete, args=(done(),))
+        completer.start()
+        assert await waiting == done()
+        completer.join()
+    assert api.calls("GET", "/agent/executions/ex-1") == 0
+
+
+def test_process_with_a_callback_url_takes_the_delivered_result() -> None:
+    api = (
+        ScriptedAPI()
+        .on(
+            "GET",
+            f"/files/hash/{hashlib.md5(DATA).hexdigest()}",
+            httpx.Response(200, json={"id": None}),
+        )
+        .on("POST", "/files", httpx.Response(201, json={"id": "file-1", "filename": "doc.pdf"}))
+        .on("POST", "/agent/execute", execution(status="enqueued"))
+        .on("GET", "/agent/executions/ex-1", execution(status="running"))
+    )
+    hub = CompletionHub()
+    hub.complete(done())  # delivered while the execute response was on its way
+    client = api.client(hub=hub)
+    result = client.process(DATA, filename="doc.pdf", prompt="Total?", callback_url="https://me/")
+    assert result.execution == done() and result.file_id == "file-1"
+    assert api.calls("GET", "/agent/executions/ex-1") == 0
+    assert json_body(api.requests[-1])["callback_url"] == "https://me/"

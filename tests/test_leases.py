@@ -13,7 +13,7 @@ import redis
 from langchain_vlmrun import AgentExecution, ResultCache
 from langchain_vlmrun._operations import Blocking, Sleep
 from langchain_vlmrun.cache import CacheRecord
-from langchain_vlmrun.leases import DedupeLeases, follow_peer, peer_step
+from langchain_vlmrun.leases import DedupeLeases, follow_peer, holding, peer_step
 from langchain_vlmrun.redis_store import RedisByteStore
 
 CONFIG = {"prompt": "Summarise the document"}
@@ -26,13 +26,13 @@ def cache_key(cache: ResultCache) -> str:
 def run_document(url: str, barrier: Any, peer_waiting: Any, results: Any) -> None:
     """One worker process given the document: submit it, or wait for whoever does."""
     cache = ResultCache(RedisByteStore(url))
-    leases = DedupeLeases(url, ttl=10)
+    leases = DedupeLeases(url, ttl=10, check_every=0.02)
     key = cache_key(cache)
     barrier.wait()
     lease = leases.acquire(key)
     if lease is None:
         peer_waiting.set()
-        outcome = leases.wait_for(key, cache, timeout=30, interval=0.02)
+        outcome = leases.wait_for(key, cache, timeout=30)
         assert outcome.record is not None and outcome.record.execution is not None
         results.put(("waited", outcome.state, outcome.record.execution.id))
         return
@@ -117,11 +117,11 @@ def test_held_leases_are_renewed_in_the_background(redis_url: str) -> None:
 
 async def test_async_waiter_gets_the_result(redis_url: str) -> None:
     cache = ResultCache(RedisByteStore(redis_url))
-    leases = DedupeLeases(redis_url)
+    leases = DedupeLeases(redis_url, check_every=0.01)
     key = cache_key(cache)
     lease = leases.acquire(key)
     assert lease is not None
-    waiting = asyncio.create_task(leases.await_for(key, cache, timeout=30, interval=0.01))
+    waiting = asyncio.create_task(leases.await_for(key, cache, timeout=30))
     done = AgentExecution(id="ex-9", status="completed")
     await asyncio.to_thread(cache.mark_completed, key, done, None)
     await asyncio.to_thread(lease.release)
@@ -178,3 +178,46 @@ def test_follow_peer_yields_client_effects() -> None:
 )
 def test_peer_step(record: CacheRecord | None, holder: str | None, state: str) -> None:
     assert peer_step(record, holder) == state
+
+
+def drive_effects(operation: Any) -> tuple[Any, list[Any]]:
+    """Run an operation whose effects are Blocking/Sleep; returns (result, effects)."""
+    seen: list[Any] = []
+    value: Any = None
+    while True:
+        try:
+            effect = operation.send(value)
+        except StopIteration as finished:
+            return finished.value, seen
+        seen.append(effect)
+        value = effect.function() if isinstance(effect, Blocking) else None
+
+
+def test_holding_releases_after_success_failure_or_abandon(redis_url: str) -> None:
+    leases = DedupeLeases(redis_url, keep_alive=False)
+
+    def succeeds() -> Any:
+        yield Sleep(0)
+        return "done"
+
+    def fails() -> Any:
+        yield Sleep(0)
+        raise ValueError("refused")
+
+    lease = leases.acquire("doc")
+    assert lease is not None
+    assert drive_effects(holding(lease, succeeds()))[0] == "done"
+    assert leases.holder("doc") is None
+
+    lease = leases.acquire("doc")
+    assert lease is not None
+    with pytest.raises(ValueError, match="refused"):
+        drive_effects(holding(lease, fails()))
+    assert leases.holder("doc") is None
+
+    lease = leases.acquire("doc")
+    assert lease is not None
+    abandoned = holding(lease, succeeds())
+    next(abandoned)
+    abandoned.close()  # e.g. the task running it was cancelled
+    assert leases.holder("doc") is None
