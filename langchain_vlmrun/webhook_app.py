@@ -73,6 +73,8 @@ class WebhookReceiver:
         cache_key_for: finds the cache key of an execution (default: the hub's).
         accept: checks an execution before it is cached (e.g. against the schema the
             caller expects); if it raises, the execution is not cached.
+        forward: also hand each accepted execution to this (e.g.
+            ``RedisCompletionRelay(...).publish``, for hubs in other processes).
         max_body: larger deliveries are refused with 413.
         remember: how many execution ids to remember for deduplication.
     """
@@ -85,6 +87,7 @@ class WebhookReceiver:
         cache: ResultCache | None = None,
         cache_key_for: Callable[[AgentExecution], str | None] | None = None,
         accept: Callable[[AgentExecution], Any] | None = None,
+        forward: Callable[[AgentExecution], object] | None = None,
         max_body: int = MAX_BODY,
         remember: int = 100_000,
     ) -> None:
@@ -96,6 +99,7 @@ class WebhookReceiver:
         self.cache = cache
         self.cache_key_for = cache_key_for or (lambda execution: self.hub.cache_key(execution.id))
         self.accept = accept
+        self.forward = forward
         self.max_body = max_body
         self.remember = remember
         self.stats = WebhookStats()
@@ -133,6 +137,12 @@ class WebhookReceiver:
         while len(self._seen) > self.remember:
             self._seen.popitem(last=False)
         return True
+
+    def _hand_on(self, execution: AgentExecution) -> None:
+        """Blocking side effects of a delivery: the cache, then other processes."""
+        self._store(execution)
+        if self.forward is not None:
+            self.forward(execution)
 
     def _store(self, execution: AgentExecution) -> None:
         if self.cache is None or execution.status != "completed":
@@ -176,10 +186,10 @@ class WebhookReceiver:
             self.stats.duplicates += 1
             return JSONResponse({"status": "duplicate"})
         try:
-            await run_in_threadpool(self._store, execution)
+            await run_in_threadpool(self._hand_on, execution)
         except Exception:
             self._seen.pop(execution.id, None)  # let VLM Run's retry try again
-            logger.exception("webhook: could not store execution %s", execution.id)
+            logger.exception("webhook: could not store or forward execution %s", execution.id)
             return JSONResponse({"detail": "could not store the result"}, status_code=503)
         self.hub.complete(execution)
         self.stats.completed += 1
