@@ -42,6 +42,13 @@ from langchain_vlmrun._sources import (
     is_url,
     prepare_file,
 )
+from langchain_vlmrun._validation import (
+    check_agent_name,
+    check_json_schema,
+    check_mapping,
+    check_response_model,
+    merge_config,
+)
 
 logger = logging.getLogger("langchain_vlmrun")
 
@@ -113,9 +120,10 @@ def schema_of(
     """The JSON schema to send: a pydantic model's, or the one given (not both)."""
     if response_model is not None and json_schema is not None:
         raise ValueError("Pass either response_model or json_schema, not both.")
-    if response_model is not None:
-        return response_model.model_json_schema()
-    return dict(json_schema) if json_schema is not None else None
+    model = check_response_model(response_model)
+    if model is not None:
+        return model.model_json_schema()
+    return check_json_schema(json_schema)
 
 
 @dataclass(frozen=True)
@@ -139,10 +147,18 @@ class ExecuteRequest:
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     def __post_init__(self) -> None:
+        check_agent_name(self.name)
+        check_mapping("inputs", self.inputs)
+        check_mapping("metadata", self.metadata)
+        # one merge rule: keyword values and config keys combine, conflicts raise
+        config = merge_config(self.config, prompt=self.prompt, json_schema=self.json_schema)
+        prompt = config.pop("prompt", None)
+        schema = check_json_schema(config.pop("json_schema", None))
+        object.__setattr__(self, "prompt", prompt)
+        object.__setattr__(self, "json_schema", schema)
+        object.__setattr__(self, "config", config or None)
         if not self.name and not self.prompt:
-            raise ValueError(
-                "Name an agent (name='agent-name:version') or give a prompt=... to run."
-            )
+            raise ValueError("Give a prompt='...' to run, or name an agent (name='name:version').")
 
     def cache_fields(self, input_key: str) -> dict[str, Any]:
         """What determines the result (for cache keys): not the id, metadata or callback."""

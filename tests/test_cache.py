@@ -18,6 +18,7 @@ from langchain_vlmrun._structured import validate_response
 from langchain_vlmrun.cache import ResultCache
 from langchain_vlmrun.storage import FileByteStore
 from tests.mock_api import ScriptedAPI, execution, json_body
+from tests.support import Crash
 
 DATA = b"%PDF-1.4 cached document"
 MD5 = hashlib.md5(DATA).hexdigest()
@@ -87,10 +88,6 @@ def test_cache_key_depends_on_configuration() -> None:
     client.process(DATA, prompt="read", cache=cache)
     client.process(DATA, prompt="read it differently", cache=cache)
     assert paid(api)[1] == 2
-
-
-class Crash(Exception):
-    """Stands for the process dying."""
 
 
 def test_crash_after_submit_is_resumed_without_paying_again() -> None:

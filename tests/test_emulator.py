@@ -453,4 +453,8 @@ def test_stop_and_watchdog() -> None:
 
 
 def test_snapshot_is_json_serialisable(emulator: Emulator) -> None:
-    json.dumps(emulator.counters.snapshot())
+    with client(emulator) as c:
+        assert c.get("/health").status_code == 200
+    snapshot = emulator.counters.snapshot()
+    assert snapshot["requests_total"] == 1
+    assert json.loads(json.dumps(snapshot)) == snapshot  # survives a JSON round trip
