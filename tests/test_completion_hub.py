@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -214,11 +213,6 @@ async def test_an_async_client_with_a_hub_waits_for_the_callback() -> None:
 def test_process_with_a_callback_url_takes_the_delivered_result() -> None:
     api = (
         ScriptedAPI()
-        .on(
-            "GET",
-            f"/files/hash/{hashlib.md5(DATA).hexdigest()}",
-            httpx.Response(200, json={"id": None}),
-        )
         .on("POST", "/files", httpx.Response(201, json={"id": "file-1", "filename": "doc.pdf"}))
         .on("POST", "/agent/execute", execution(status="enqueued"))
         .on("GET", "/agent/executions/ex-1", execution(status="running"))

@@ -13,8 +13,9 @@ import redis
 from langchain_vlmrun.redis_budget import RedisRequestBudget
 from tests.mock_api import ScriptedAPI, execution
 
-# 150/min over a 2 s window: 5 requests per window, so the tests never wait a minute
-RPM, WINDOW, LIMIT = 150, 2.0, 5
+# 5 per minute: the tests book slots minutes ahead without waiting for them, so the
+# arithmetic never depends on how fast this machine runs the test
+RPM, WINDOW, LIMIT = 5, 60.0, 5
 
 
 def book_slots(url: str, barrier: Any, count: int, results: Any) -> None:
@@ -65,9 +66,9 @@ def test_backlog_peeks_without_booking(redis_url: str) -> None:
     for _ in range(LIMIT):
         budget.reserve()
     waiting = budget.backlog()
-    assert waiting > 0
+    assert waiting > WINDOW / 2
     assert budget.reserved == LIMIT
-    assert budget.reserve() == pytest.approx(waiting, abs=0.05)
+    assert 0 < budget.reserve() <= waiting  # the slot backlog saw (time only went on)
 
 
 def test_a_429_in_one_worker_holds_and_slows_the_others(redis_url: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from typing import Any
 
@@ -37,11 +36,6 @@ def test_two_workers_given_the_same_file_pay_for_one_execution(redis_url: str) -
 
     api = (
         ScriptedAPI()
-        .on(
-            "GET",
-            f"/files/hash/{hashlib.md5(DATA).hexdigest()}",
-            httpx.Response(200, json={"id": None}),
-        )
         .on("POST", "/files", httpx.Response(201, json={"id": "file-1", "filename": "a.pdf"}))
         .on("POST", "/agent/execute", execute_once_the_other_worker_waits)
         .on("GET", "/agent/executions/ex-1", execution(status="completed", response={"n": 1}))
