@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
+
+from langchain_vlmrun._optional import require
 
 if TYPE_CHECKING:
     from redis import Redis
 
-__all__ = ["connect", "require"]
-
-
-def require(module: str, extra: str) -> Any:
-    """Import an optional dependency, or say which extra installs it."""
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise ImportError(
-            f"This feature needs the '{module}' package: pip install 'langchain-vlmrun[{extra}]'"
-        ) from exc
+__all__ = ["connect"]
 
 
 def connect(redis: str | Redis) -> Redis:

@@ -129,7 +129,7 @@ class CompletionHub:
         self._lock = threading.Lock()
         self._tickets: dict[str, list[Ticket]] = {}
         self._recent: OrderedDict[str, tuple[float, AgentExecution]] = OrderedDict()
-        self._cache_keys: dict[str, str] = {}
+        self._cache_keys: OrderedDict[str, str] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"CompletionHub(waiting={self.waiting()}, remembered={len(self._recent)})"
@@ -150,6 +150,8 @@ class CompletionHub:
         with self._lock:
             if cache_key is not None:
                 self._cache_keys[execution_id] = cache_key
+                while len(self._cache_keys) > 16 * self.remember:  # never delivered
+                    self._cache_keys.popitem(last=False)
             self._prune(self.clock())
             delivered = self._recent.get(execution_id)
             if delivered is not None:

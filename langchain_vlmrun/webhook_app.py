@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import SecretStr
 
 from langchain_vlmrun._models import AgentExecution
-from langchain_vlmrun._redis import require
+from langchain_vlmrun._optional import require
 from langchain_vlmrun.completion import CompletionHub
 from langchain_vlmrun.webhooks import SIGNATURE_HEADER, verify_webhook_signature
 

@@ -133,3 +133,11 @@ def test_missing_extra_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "redis", None)
     with pytest.raises(ImportError, match=r"langchain-vlmrun\[redis\]"):
         RedisRequestBudget(10, redis="redis://localhost:6379/0")
+
+
+def test_both_budgets_fit_what_the_clients_need(redis_url: str) -> None:
+    from langchain_vlmrun import RequestBudget
+    from langchain_vlmrun._budget_protocol import Budget
+
+    assert isinstance(RedisRequestBudget(RPM, redis=redis_url), Budget)
+    assert isinstance(RequestBudget(RPM), Budget)

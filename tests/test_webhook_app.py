@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -194,3 +195,9 @@ def test_mounted_in_another_app(hub: CompletionHub) -> None:
 def test_a_secret_is_required() -> None:
     with pytest.raises(ValueError, match="webhook secret is required"):
         WebhookReceiver("")
+
+
+def test_missing_extra_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "starlette.applications", None)
+    with pytest.raises(ImportError, match=r"langchain-vlmrun\[webhooks\]"):
+        WebhookReceiver(SECRET)
