@@ -22,6 +22,7 @@ from tenacity import AsyncRetrying, Retrying
 
 from langchain_vlmrun import _operations as ops
 from langchain_vlmrun._budget import RequestBudget
+from langchain_vlmrun._budget_protocol import Budget
 from langchain_vlmrun._exceptions import (
     APIConnectionError,
     APITimeoutError,
@@ -31,6 +32,7 @@ from langchain_vlmrun._exceptions import (
 from langchain_vlmrun._metering import RequestCounter, record_request
 from langchain_vlmrun._models import AgentExecution, FileResponse
 from langchain_vlmrun._operations import (
+    AwaitCompletion,
     Blocking,
     Call,
     Effect,
@@ -45,6 +47,8 @@ from langchain_vlmrun._retry import DEFAULT_RETRY_TIMEOUT, RetryPolicy, parse_re
 from langchain_vlmrun._sources import FileSource, PreparedFile
 from langchain_vlmrun._version import __version__
 from langchain_vlmrun.cache import ResultCache
+from langchain_vlmrun.completion import CompletionHub, await_completion, await_completion_async
+from langchain_vlmrun.leases import DedupeLeases
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncVLMRunClient", "VLMRunClient"]
 
@@ -86,7 +90,9 @@ class _BaseClient:
         retry: RetryPolicy | None = None,
         request_id_factory: Callable[[], str] = lambda: str(uuid.uuid4()),
         requests_per_minute: float | None = None,
-        budget: RequestBudget | None = None,
+        budget: Budget | None = None,
+        hub: CompletionHub | None = None,
+        leases: DedupeLeases | None = None,
     ) -> None:
         self.api_key = _resolve_key(api_key)
         self.base_url = (base_url or os.environ.get("VLMRUN_BASE_URL") or DEFAULT_BASE_URL).rstrip(
@@ -104,7 +110,9 @@ class _BaseClient:
         self.allow_training = allow_training
         self.clock = clock
         self.request_id_factory = request_id_factory
-        self.budget = budget or (
+        self.hub = hub
+        self.leases = leases
+        self.budget: Budget | None = budget or (
             RequestBudget(requests_per_minute, clock=clock) if requests_per_minute else None
         )
         self.requests = RequestCounter()
@@ -241,6 +249,13 @@ class _BaseClient:
         poll: PollSchedule | None,
         current: AgentExecution | None = None,
     ) -> Operation[AgentExecution]:
+        if self.hub is not None and poll is None:
+            return ops.wait_for_callback(
+                execution_id,
+                timeout=self.wait_timeout if timeout is None else timeout,
+                clock=self.clock,
+                current=current,
+            )
         return ops.wait(
             execution_id,
             timeout=self.wait_timeout if timeout is None else timeout,
@@ -273,6 +288,8 @@ class _BaseClient:
             cache=cache.scoped(self.base_url) if cache is not None else None,
             accept=accept,
             durations=self.durations,
+            leases=self.leases,
+            callbacks=self.hub is not None and bool(request.callback_url),
         )
 
     def _upload_op(
@@ -318,7 +335,15 @@ class VLMRunClient(_BaseClient):
         allow_training: let VLM Run train on your data (default False).
         requests_per_minute: client-side request budget (None: unlimited); every
             request of this client waits for a slot. Pass one ``budget=RequestBudget(...)``
-            to several clients (e.g. a sync and an async one) to share it.
+            to several clients (e.g. a sync and an async one) to share it, or a
+            ``RedisRequestBudget`` to share it between processes and machines.
+        hub: a :class:`~langchain_vlmrun.completion.CompletionHub` fed by a
+            :class:`~langchain_vlmrun.webhook_app.WebhookReceiver`: :meth:`wait`, and
+            :meth:`process` with a ``callback_url``, wake on the callback and only poll
+            now and then as a safety net.
+        leases: :class:`~langchain_vlmrun.leases.DedupeLeases`: with a shared ``cache``
+            in :meth:`process`, a document another worker is running is waited for
+            instead of submitted again.
         request_id_factory: makes the client request ``id`` of each execute call.
         sleep, clock: injectable for tests.
     """
@@ -358,6 +383,11 @@ class VLMRunClient(_BaseClient):
             return None
         if isinstance(effect, Blocking):
             return effect.function()
+        if isinstance(effect, AwaitCompletion):
+            if self.hub is None:
+                self._sleep(effect.timeout)
+                return None
+            return await_completion(self.hub, effect)
         retrying = Retrying(
             sleep=self._sleep, **self.retry.tenacity_kwargs(effect.retry, effect.retry_for)
         )
@@ -569,6 +599,11 @@ class AsyncVLMRunClient(_BaseClient):
             return None
         if isinstance(effect, Blocking):
             return await asyncio.to_thread(effect.function)
+        if isinstance(effect, AwaitCompletion):
+            if self.hub is None:
+                await self._sleep(effect.timeout)
+                return None
+            return await await_completion_async(self.hub, effect)
         retrying = AsyncRetrying(
             sleep=self._sleep, **self.retry.tenacity_kwargs(effect.retry, effect.retry_for)
         )
