@@ -74,7 +74,8 @@ class RedisCompletionRelay:
     def publish(self, execution: AgentExecution) -> int:
         """Send a delivered execution to every subscribed hub; returns how many got it."""
         payload = execution.model_dump_json()
-        return int(self._redis.publish(self.channel, payload))  # type: ignore[arg-type]
+        publish: Any = self._redis.publish  # redis-py's typing differs between releases
+        return int(publish(self.channel, payload))
 
     def subscribe(self, hub: CompletionHub, *, ready_timeout: float = 10.0) -> Subscription:
         """Feed ``hub`` from the channel; returns once Redis confirmed the subscription."""
