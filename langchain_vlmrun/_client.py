@@ -11,6 +11,7 @@ import logging
 import os
 import time
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
@@ -280,6 +281,8 @@ class _BaseClient:
             filename=filename,
             purpose=purpose,
             presigned_threshold=self.presigned_threshold,
+            retry=self.retry,
+            clock=self.clock,
             max_file_size=self.max_file_size,
         )
 
@@ -521,9 +524,23 @@ class AsyncVLMRunClient(_BaseClient):
         **settings: Any,
     ) -> None:
         super().__init__(api_key, **settings)
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(follow_redirects=True)
+        self._given_http = http_client
+        # httpx's connection pool belongs to the event loop that opened it: one pool per
+        # running loop, so the client works across asyncio.run() calls
+        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+            weakref.WeakKeyDictionary()
+        )
         self._sleep = sleep
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        if self._given_http is not None:
+            return self._given_http
+        loop = asyncio.get_running_loop()
+        pool = self._pools.get(loop)
+        if pool is None:
+            pool = self._pools[loop] = httpx.AsyncClient(follow_redirects=True)
+        return pool
 
     async def _drive(self, operation: Operation[T]) -> T:
         value: Any = None
@@ -675,8 +692,11 @@ class AsyncVLMRunClient(_BaseClient):
         return (await self.process(source, **options)).execution
 
     async def aclose(self) -> None:
-        if self._owns_http:
-            await self._http.aclose()
+        """Close the connections this client opened on the running event loop."""
+        if self._given_http is None:
+            pool = self._pools.pop(asyncio.get_running_loop(), None)
+            if pool is not None:
+                await pool.aclose()
 
     async def __aenter__(self) -> AsyncVLMRunClient:
         return self

@@ -41,6 +41,13 @@ from langchain_vlmrun._sources import (
     is_url,
     prepare_file,
 )
+from langchain_vlmrun._validation import (
+    check_agent_name,
+    check_json_schema,
+    check_mapping,
+    check_response_model,
+    merge_config,
+)
 
 logger = logging.getLogger("langchain_vlmrun")
 
@@ -100,9 +107,10 @@ def schema_of(
     """The JSON schema to send: a pydantic model's, or the one given (not both)."""
     if response_model is not None and json_schema is not None:
         raise ValueError("Pass either response_model or json_schema, not both.")
-    if response_model is not None:
-        return response_model.model_json_schema()
-    return dict(json_schema) if json_schema is not None else None
+    model = check_response_model(response_model)
+    if model is not None:
+        return model.model_json_schema()
+    return check_json_schema(json_schema)
 
 
 @dataclass(frozen=True)
@@ -126,10 +134,18 @@ class ExecuteRequest:
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     def __post_init__(self) -> None:
+        check_agent_name(self.name)
+        check_mapping("inputs", self.inputs)
+        check_mapping("metadata", self.metadata)
+        # one merge rule: keyword values and config keys combine, conflicts raise
+        config = merge_config(self.config, prompt=self.prompt, json_schema=self.json_schema)
+        prompt = config.pop("prompt", None)
+        schema = check_json_schema(config.pop("json_schema", None))
+        object.__setattr__(self, "prompt", prompt)
+        object.__setattr__(self, "json_schema", schema)
+        object.__setattr__(self, "config", config or None)
         if not self.name and not self.prompt:
-            raise ValueError(
-                "Name an agent (name='agent-name:version') or give a prompt=... to run."
-            )
+            raise ValueError("Give a prompt='...' to run, or name an agent (name='name:version').")
 
     def cache_fields(self, input_key: str) -> dict[str, Any]:
         """What determines the result (for cache keys): not the id, metadata or callback."""
@@ -213,9 +229,15 @@ def upload_file(
     filename: str | None = None,
     purpose: str = "assistants",
     presigned_threshold: int,
+    retry: RetryPolicy,
+    clock: Callable[[], float],
     max_file_size: int | None = None,
 ) -> Operation[FileResponse]:
-    """md5 → reuse an existing upload, else multipart (or presigned above the threshold)."""
+    """md5 → reuse an existing upload, else multipart (or presigned above the threshold).
+
+    A multipart upload whose answer is lost is not sent twice: the md5 is looked up
+    again first (see :func:`create_once`).
+    """
     prepared = (
         source
         if isinstance(source, PreparedFile)
@@ -229,8 +251,16 @@ def upload_file(
         return existing
     if prepared.size > presigned_threshold:
         return (yield from _upload_presigned(prepared, purpose))
-    response = yield Call("POST", "/files", params={"purpose": purpose}, upload=prepared)
-    return _parse(response, FileResponse)
+    return (
+        yield from create_once(
+            Call("POST", "/files", params={"purpose": purpose}, upload=prepared),
+            FileResponse,
+            lambda: find_file_by_hash(prepared.md5),
+            retry,
+            clock,
+            f"upload of {prepared.filename}",
+        )
+    )
 
 
 def _upload_presigned(prepared: PreparedFile, purpose: str) -> Operation[FileResponse]:
@@ -263,43 +293,79 @@ def get_execution(
     return _parse(response, AgentExecution)
 
 
-def execute(
-    request: ExecuteRequest, retry: RetryPolicy, clock: Callable[[], float]
-) -> Operation[AgentExecution]:
-    """``POST /agent/execute`` without ever paying twice for one call.
+def create_once(
+    call: Call,
+    model: type[T],
+    lookup: Callable[[], Operation[T | None]],
+    retry: RetryPolicy,
+    clock: Callable[[], float],
+    what: str,
+) -> Operation[T]:
+    """Send a request that creates something (an execution, a file) without creating it
+    twice.
 
     Failures the server cannot have acted on (no connection, 429) are retried inside
-    the ``Call``. After an ambiguous failure (timeout after sending, 5xx, an unreadable
-    2xx) the request ``id`` is looked up first: if the server knows it, that execution
-    is adopted; only on 404 is the request re-sent, with the same ``id``. This goes on
-    for the retry policy's time budget.
+    the ``Call`` (``retry="unambiguous"``). After an ambiguous failure (timeout after
+    sending, 5xx, an unreadable 2xx) ``lookup`` asks the server whether the first
+    request took effect: if so, that object is adopted; otherwise the same request is
+    sent again. This goes on for the retry policy's time budget.
     """
-    body = request.body()
     started = clock()
     slept = 0.0
     attempt = 0
     while True:
         try:
-            response = yield Call("POST", "/agent/execute", json=body, retry="unambiguous")
-            return _parse(response, AgentExecution)
+            response = yield replace(call, retry="unambiguous")
+            return _parse(response, model)
         except APIError as exc:
             attempt += 1
-            pause = retry.wait_before(attempt, exc)
-            spent = max(clock() - started, slept) + pause
-            if not is_ambiguous(exc) or not retry.allows(attempt, spent):
+            used = max(clock() - started, slept)
+            pause = retry.pause(attempt, exc, retry.timeout - used)
+            if (
+                not is_ambiguous(exc)
+                or used >= retry.timeout
+                or not retry.allows(attempt, used + pause)
+            ):
                 raise
             logger.warning(
-                "execute %s failed ambiguously (%s); checking in %.1fs before re-sending",
-                request.id,
+                "%s failed ambiguously (%s); checking in %.1fs before re-sending",
+                what,
                 exc.message,
                 pause,
             )
             yield Sleep(pause)
             slept += pause
-            known = yield Call("GET", f"/agent/executions/{request.id}", accept=frozenset({404}))
-            if known.status_code != 404:
-                logger.info("execute %s had reached the server; adopting it", request.id)
-                return _parse(known, AgentExecution)
+            known = yield from lookup()
+            if known is not None:
+                logger.info("%s had reached the server; adopting it", what)
+                return known
+
+
+def find_execution(execution_id: str) -> Operation[AgentExecution | None]:
+    """The execution with this id, or None when the server does not know it (404)."""
+    response = yield Call("GET", f"/agent/executions/{execution_id}", accept=frozenset({404}))
+    return None if response.status_code == 404 else _parse(response, AgentExecution)
+
+
+def execute(
+    request: ExecuteRequest, retry: RetryPolicy, clock: Callable[[], float]
+) -> Operation[AgentExecution]:
+    """``POST /agent/execute`` without ever paying twice for one call.
+
+    The client request ``id`` is what makes it safe: after an ambiguous failure it is
+    looked up (``GET /agent/executions/{id}``) before the request is re-sent with the
+    same ``id`` (see :func:`create_once`).
+    """
+    return (
+        yield from create_once(
+            Call("POST", "/agent/execute", json=request.body()),
+            AgentExecution,
+            lambda: find_execution(request.id),
+            retry,
+            clock,
+            f"execute {request.id}",
+        )
+    )
 
 
 #: After a learned first poll finds the job still running, look again after this share
@@ -513,7 +579,9 @@ def process(
 
     file_id: str | None = None
     if prepared is not None:
-        uploaded = yield from upload_file(prepared, presigned_threshold=presigned_threshold)
+        uploaded = yield from upload_file(
+            prepared, presigned_threshold=presigned_threshold, retry=retry, clock=clock
+        )
         file_id = uploaded.id
         assert file_id is not None
         file_value = file_input(file_id)

@@ -149,7 +149,7 @@ class RetryPolicy:
         return self.backoff(attempt)
 
     def allows(self, attempt: int, spent: float, budget: float | None = None) -> bool:
-        """Whether retry ``attempt`` (1-based) may start after ``spent`` seconds.
+        """Whether retry ``attempt`` (1-based) may start once ``spent`` seconds are used.
 
         ``budget`` overrides the time budget (a wait's own deadline), and then the
         ``max_retries`` cap does not apply.
@@ -160,20 +160,34 @@ class RetryPolicy:
             budget = self.timeout
         return spent <= budget
 
+    def pause(self, attempt: int, exc: BaseException | None, left: float) -> float:
+        """The pause before retry ``attempt`` with ``left`` seconds of budget: the backoff
+        shortened so the last try lands on the deadline (a server's Retry-After is kept
+        as it is, even when it runs past the budget)."""
+        natural = self.wait_before(attempt, exc)
+        told = isinstance(exc, APIStatusError) and exc.retry_after is not None
+        return natural if told else max(0.0, min(natural, left))
+
     def tenacity_kwargs(self, mode: RetryMode, budget: float | None = None) -> dict[str, Any]:
         """Arguments for ``tenacity.Retrying``/``AsyncRetrying`` (sleep added by caller).
 
         The time spent is the larger of the real elapsed time and the pauses asked for,
         so an injected no-op ``sleep`` (tests) still ends by the budget.
         """
+        limit = self.timeout if budget is None else budget
+
+        def spent(state: RetryCallState) -> float:
+            return max(state.idle_for, state.seconds_since_start or 0.0)
 
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
-            return self.wait_before(state.attempt_number, exc)
+            return self.pause(state.attempt_number, exc, limit - spent(state))
 
         def stop(state: RetryCallState) -> bool:
-            spent = max(state.idle_for, state.seconds_since_start or 0.0)
-            return not self.allows(state.attempt_number, spent + state.upcoming_sleep, budget)
+            used = spent(state)
+            if used >= limit:
+                return True
+            return not self.allows(state.attempt_number, used + state.upcoming_sleep, budget)
 
         return {
             "stop": stop,

@@ -147,3 +147,23 @@ async def test_async_presigned_flow(tmp_path: Path) -> None:
     async with api.async_client(presigned_threshold=10) as client:
         assert (await client.upload_file(path)).id == "f9"
     assert next(r for r in api.requests if r.method == "PUT").content == DATA
+
+
+def test_an_upload_whose_answer_was_lost_is_adopted_not_sent_twice() -> None:
+    api = ScriptedAPI().on(
+        "GET",
+        f"/files/hash/{MD5}",
+        httpx.Response(200, json={"id": None}),  # before: not uploaded yet
+        httpx.Response(200, json=FILE),  # after the lost answer: it was stored
+    )
+    api.on("POST", "/files", httpx.ReadTimeout("answer lost"))
+    assert api.client().upload_file(DATA, filename="doc.pdf").id == "file-1"
+    assert api.calls("POST", "/files") == 1
+
+
+def test_an_upload_the_server_never_stored_is_sent_again() -> None:
+    api = ScriptedAPI().on("GET", f"/files/hash/{MD5}", httpx.Response(200, json={"id": None}))
+    api.on("POST", "/files", httpx.Response(502), httpx.Response(201, json=FILE))
+    assert api.client().upload_file(DATA, filename="doc.pdf").id == "file-1"
+    assert api.calls("POST", "/files") == 2
+    assert api.calls("GET", f"/files/hash/{MD5}") == 2  # checked before re-sending
