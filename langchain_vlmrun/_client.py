@@ -83,6 +83,7 @@ class _BaseClient:
         poll: PollSchedule | None = None,
         wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
         presigned_threshold: int = PRESIGNED_THRESHOLD,
+        hash_lookup_min_size: int = ops.HASH_LOOKUP_MIN_SIZE,
         max_file_size: int | None = None,
         allow_training: bool = False,
         clock: Callable[[], float] = time.time,
@@ -99,8 +100,11 @@ class _BaseClient:
         self.retry = retry or RetryPolicy(timeout=retry_timeout, max_retries=max_retries)
         self.poll = poll or PollSchedule()
         self.wait_timeout = wait_timeout
-        self.presigned_threshold = presigned_threshold
-        self.max_file_size = max_file_size
+        self.uploads = ops.UploadSettings(
+            presigned_threshold=presigned_threshold,
+            hash_lookup_min_size=hash_lookup_min_size,
+            max_file_size=max_file_size,
+        )
         self.allow_training = allow_training
         self.clock = clock
         self.request_id_factory = request_id_factory
@@ -260,14 +264,13 @@ class _BaseClient:
         return ops.process(
             source,
             request,
+            uploads=self.uploads,
             retry=self.retry,
-            presigned_threshold=self.presigned_threshold,
             timeout=self.wait_timeout if timeout is None else timeout,
             schedule=self.poll,
             clock=self.clock,
             input_key=input_key,
             filename=filename,
-            max_file_size=self.max_file_size,
             cache=cache,
             accept=accept,
             durations=self.durations,
@@ -278,12 +281,11 @@ class _BaseClient:
     ) -> Operation[FileResponse]:
         return ops.upload_file(
             source,
-            filename=filename,
-            purpose=purpose,
-            presigned_threshold=self.presigned_threshold,
+            settings=self.uploads,
             retry=self.retry,
             clock=self.clock,
-            max_file_size=self.max_file_size,
+            filename=filename,
+            purpose=purpose,
         )
 
 
@@ -309,6 +311,9 @@ class VLMRunClient(_BaseClient):
         http_client: your own ``httpx.Client`` (proxies, transports, tests).
         poll: polling schedule for :meth:`wait`; ``PollSchedule.immediate()`` never sleeps.
         wait_timeout: default seconds :meth:`wait` waits before ``ExecutionTimeoutError``.
+        hash_lookup_min_size: files at least this large (default 8 MiB) are looked up
+            by md5 first, so an earlier upload is reused without sending the bytes;
+            smaller ones are uploaded directly (one request either way).
         max_file_size: refuse uploads larger than this many bytes (default: no limit;
             VLM Run documents none).
         allow_training: let VLM Run train on your data (default False).

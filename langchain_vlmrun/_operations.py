@@ -214,48 +214,96 @@ def get_file(file_id: str) -> Operation[FileResponse]:
     return _parse(response, FileResponse)
 
 
-def find_file_by_hash(md5: str) -> Operation[FileResponse | None]:
-    """The already-uploaded file with this md5, or None (200 ``id: null`` or 404)."""
+def find_file_by_hash(md5: str, size: int) -> Operation[FileResponse | None]:
+    """The already-uploaded file with this md5 and size, or None (200 ``id: null``, 404).
+
+    The size must match too: md5 collisions are public, and a file of another size is
+    certainly another file.
+    """
     response = yield Call("GET", f"/files/hash/{md5}", accept=frozenset({404}))
     if response.status_code == 404:
         return None
     found = _parse(response, FileResponse)
-    return found if found.id else None
+    if not found.id:
+        return None
+    if found.bytes is not None and found.bytes != size:
+        logger.warning(
+            "the server's file %s has md5 %s but %s bytes, not %s: uploading ours",
+            found.id,
+            md5,
+            found.bytes,
+            size,
+        )
+        return None
+    return found
+
+
+#: Files at least this large are looked up by md5 before uploading (default 8 MiB).
+#: Below it, a lookup cannot pay for itself: uploading is one request either way.
+HASH_LOOKUP_MIN_SIZE = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class UploadSettings:
+    """How files are uploaded.
+
+    ``hash_lookup_min_size``: files at least this large are first looked up by md5
+    (a hit sends no bytes; a miss costs one more request). ``presigned_threshold``:
+    files larger than this go through a presigned URL. ``max_file_size``: refuse
+    larger files before any request.
+    """
+
+    presigned_threshold: int = 32 * 1024 * 1024
+    hash_lookup_min_size: int = HASH_LOOKUP_MIN_SIZE
+    max_file_size: int | None = None
 
 
 def upload_file(
     source: FileSource | PreparedFile,
     *,
-    filename: str | None = None,
-    purpose: str = "assistants",
-    presigned_threshold: int,
+    settings: UploadSettings,
     retry: RetryPolicy,
     clock: Callable[[], float],
-    max_file_size: int | None = None,
+    filename: str | None = None,
+    purpose: str = "assistants",
 ) -> Operation[FileResponse]:
-    """md5 → reuse an existing upload, else multipart (or presigned above the threshold).
+    """Upload a path, bytes or Blob (opened once, closed afterwards)."""
+    if isinstance(source, PreparedFile):
+        return (yield from upload_prepared(source, settings, retry, clock, purpose))
+    prepared = yield Blocking(
+        lambda: prepare_file(source, filename=filename, max_size=settings.max_file_size)
+    )
+    try:
+        return (yield from upload_prepared(prepared, settings, retry, clock, purpose))
+    finally:
+        prepared.close()
+
+
+def upload_prepared(
+    prepared: PreparedFile,
+    settings: UploadSettings,
+    retry: RetryPolicy,
+    clock: Callable[[], float],
+    purpose: str = "assistants",
+) -> Operation[FileResponse]:
+    """Reuse an earlier upload of a large file (md5 lookup), else multipart (or presigned
+    above the threshold).
 
     A multipart upload whose answer is lost is not sent twice: the md5 is looked up
-    again first (see :func:`create_once`).
+    first (see :func:`create_once`).
     """
-    prepared = (
-        source
-        if isinstance(source, PreparedFile)
-        else (
-            yield Blocking(lambda: prepare_file(source, filename=filename, max_size=max_file_size))
-        )
-    )
-    existing = yield from find_file_by_hash(prepared.md5)
-    if existing is not None:
-        logger.debug("reusing uploaded file %s for md5 %s", existing.id, prepared.md5)
-        return existing
-    if prepared.size > presigned_threshold:
+    if prepared.size >= settings.hash_lookup_min_size:
+        existing = yield from find_file_by_hash(prepared.md5, prepared.size)
+        if existing is not None:
+            logger.debug("reusing uploaded file %s for md5 %s", existing.id, prepared.md5)
+            return existing
+    if prepared.size > settings.presigned_threshold:
         return (yield from _upload_presigned(prepared, purpose))
     return (
         yield from create_once(
             Call("POST", "/files", params={"purpose": purpose}, upload=prepared),
             FileResponse,
-            lambda: find_file_by_hash(prepared.md5),
+            lambda: find_file_by_hash(prepared.md5, prepared.size),
             retry,
             clock,
             f"upload of {prepared.filename}",
@@ -459,7 +507,7 @@ def server_duration(execution: AgentExecution) -> float | None:
 class ProcessedSource:
     """A completed execution for one source, with where it came from.
 
-    ``content_hash`` is the md5 of the bytes (``url:<url>`` for URLs); ``from_cache`` is
+    ``content_hash`` is ``sha256:<hex>`` of the bytes (``url:<url>`` for URLs); ``from_cache`` is
     True when no request was paid for (see :class:`~langchain_vlmrun.cache.ResultCache`).
     """
 
@@ -478,14 +526,13 @@ def process(
     source: FileSource | PreparedFile,
     request: ExecuteRequest,
     *,
+    uploads: UploadSettings,
     retry: RetryPolicy,
-    presigned_threshold: int,
     timeout: float,
     schedule: PollSchedule,
     clock: Callable[[], float],
     input_key: str = INPUT_FILE_KEY,
     filename: str | None = None,
-    max_file_size: int | None = None,
     cache: ResultCache | None = None,
     accept: Callable[[AgentExecution], Any] | None = None,
     durations: DurationMemory | None = None,
@@ -493,21 +540,53 @@ def process(
     """Upload (or reference a URL), execute, wait: with the result cache and resume.
 
     ``accept`` checks a completed execution (e.g. validates it against a schema) before
-    it is cached; if it raises, nothing is cached and the error propagates.
+    it is cached; if it raises, nothing is cached and the error propagates. A local
+    file is opened once (and closed at the end unless a ``PreparedFile`` was given).
     """
+    options: dict[str, Any] = {
+        "uploads": uploads,
+        "retry": retry,
+        "timeout": timeout,
+        "schedule": schedule,
+        "clock": clock,
+        "input_key": input_key,
+        "cache": cache,
+        "accept": accept,
+        "durations": durations,
+    }
+    if isinstance(source, PreparedFile) or (isinstance(source, str) and is_url(source)):
+        return (yield from _process(source, request, **options))
+    prepared = yield Blocking(
+        lambda: prepare_file(source, filename=filename, max_size=uploads.max_file_size)
+    )
+    try:
+        return (yield from _process(prepared, request, **options))
+    finally:
+        prepared.close()
+
+
+def _process(
+    source: PreparedFile | str,
+    request: ExecuteRequest,
+    *,
+    uploads: UploadSettings,
+    retry: RetryPolicy,
+    timeout: float,
+    schedule: PollSchedule,
+    clock: Callable[[], float],
+    input_key: str,
+    cache: ResultCache | None,
+    accept: Callable[[AgentExecution], Any] | None,
+    durations: DurationMemory | None,
+) -> Operation[ProcessedSource]:
     prepared: PreparedFile | None = None
     url: str | None = None
-    if isinstance(source, str) and is_url(source):
+    if isinstance(source, str):
         url = check_url(source)
         content_hash = f"url:{url}"
-    elif isinstance(source, PreparedFile):
-        prepared = source
-        content_hash = prepared.md5
     else:
-        prepared = yield Blocking(
-            lambda: prepare_file(source, filename=filename, max_size=max_file_size)
-        )
-        content_hash = prepared.md5
+        prepared = source
+        content_hash = f"sha256:{prepared.sha256}"
 
     def done(execution: AgentExecution, file_id: str | None, **flags: bool) -> ProcessedSource:
         return ProcessedSource(
@@ -579,9 +658,7 @@ def process(
 
     file_id: str | None = None
     if prepared is not None:
-        uploaded = yield from upload_file(
-            prepared, presigned_threshold=presigned_threshold, retry=retry, clock=clock
-        )
+        uploaded = yield from upload_prepared(prepared, uploads, retry, clock)
         file_id = uploaded.id
         assert file_id is not None
         file_value = file_input(file_id)

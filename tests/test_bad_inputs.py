@@ -13,14 +13,17 @@ checks that:
   leaves a ``submitted`` record, on purpose, so that a later run resumes the
   execution instead of paying for it again;
 - problems with the input itself are found before any request is sent.
+
+Also here: a directory handed to the parser as a Blob, and an unreadable 2xx answer to
+an execute (ambiguous: looked up, never paid twice).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +32,7 @@ from typing import Any
 import httpx
 import pytest
 from langchain_core.documents import Document
+from langchain_core.documents.base import Blob
 from langchain_core.stores import InMemoryByteStore
 from pydantic import BaseModel
 
@@ -53,10 +57,12 @@ from langchain_vlmrun import (
     ResultCache,
     RetryPolicy,
     VLMRunClient,
+    VLMRunParser,
 )
 from langchain_vlmrun.document_loaders import Failure, LoaderError, VLMRunLoader
 from tests.emulator import Emulator
 from tests.mock_api import ScriptedAPI, execution
+from tests.support import Sleeps, emulator_client_settings, file_maker
 
 KEY = "sk-test-SECRET-0123456789"
 PDF = b"%PDF-1.4\n% bad input catalogue\n"
@@ -72,18 +78,7 @@ class Invoice(BaseModel):
 # --------------------------------------------------------------------------- sources
 
 
-def good_file(tmp: Path) -> str:
-    path = tmp / "doc.pdf"
-    path.write_bytes(PDF)
-    return str(path)
-
-
-def write(name: str, data: bytes) -> Callable[[Path], str]:
-    def make(tmp: Path) -> str:
-        (tmp / name).write_bytes(data)
-        return str(tmp / name)
-
-    return make
+good_file = file_maker("doc.pdf", PDF)
 
 
 def empty_directory(tmp: Path) -> str:
@@ -160,19 +155,19 @@ CASES: dict[str, Case] = {
     "empty file": Case(
         FileSourceError,
         r"empty \(0 bytes\); check it was written completely",
-        source=write("empty.pdf", b""),
+        source=file_maker("empty.pdf", b""),
         offline=True,
     ),
     "unreadable file": Case(
         FileSourceError,
         r"Permission denied reading .*locked\.pdf; make it readable",
-        source=write("locked.pdf", PDF),
+        source=file_maker("locked.pdf", PDF),
         offline=True,
     ),
     "unsupported extension": Case(
         FileSourceError,
         r"Unsupported file type '\.txt'.*VLM Run reads .*\.pdf",
-        source=write("notes.txt", b"plain text"),
+        source=file_maker("notes.txt", b"plain text"),
         offline=True,
     ),
     "file over the size limit": Case(
@@ -191,6 +186,12 @@ CASES: dict[str, Case] = {
         FileSourceError,
         r"Malformed URL .*Use a full URL such as https://example\.com/file\.pdf",
         source=lambda t: "https://[::1/doc.pdf",
+        offline=True,
+    ),
+    "URL without a host": Case(
+        FileSourceError,
+        r"Malformed URL .*Use a full URL such as https://example\.com/file\.pdf",
+        source=lambda t: "https:///doc.pdf",
         offline=True,
     ),
     "missing API key": Case(
@@ -261,6 +262,7 @@ CASES: dict[str, Case] = {
             f"/files/hash/{MD5}",
             httpx.Response(200, text='{"id": "f', headers={"content-type": "application/json"}),
         ),
+        client={"hash_lookup_min_size": 0},  # a file large enough to be looked up
     ),
     "network down": Case(
         APIConnectionError,
@@ -315,7 +317,7 @@ class Backend:
     ) -> None:
         self.case = case
         self.use_async = use_async
-        self.sleeps: list[float] = []
+        self.sleeps = Sleeps()
         self.api: ScriptedAPI | None = None
         self.emu: Emulator | None = None
         if case.script is not None:
@@ -350,21 +352,15 @@ class Backend:
             return make(**options)
         assert self.emu is not None
         options.update(
-            base_url=self.emu.base_url,
-            retry=retry,
-            poll=PollSchedule(initial=0.01, multiplier=1.5, maximum=0.05),
+            emulator_client_settings(
+                self.emu,
+                retry=retry,
+                poll=PollSchedule(initial=0.01, multiplier=1.5, maximum=0.05),
+            )
         )
         if self.use_async:
-            return AsyncVLMRunClient(key, sleep=self.asleep, **options)
-        return VLMRunClient(key, sleep=self.sleep, **options)
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        time.sleep(seconds)
-
-    async def asleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        await asyncio.sleep(seconds)
+            return AsyncVLMRunClient(key, sleep=self.sleeps.asleep, **options)
+        return VLMRunClient(key, sleep=self.sleeps, **options)
 
 
 def run_loader(
@@ -400,14 +396,14 @@ def test_bad_input(
     monkeypatch.delenv("VLMRUN_API_KEY", raising=False)
     source = case.source(tmp_path)
     if name == "unreadable file":  # chmod does not stop root: refuse the open itself
-        real_open = Path.open
+        real_open = os.open
 
-        def locked(self: Path, *args: Any, **kwargs: Any) -> Any:
-            if self.name == "locked.pdf":
-                raise PermissionError(13, "Permission denied", str(self))
-            return real_open(self, *args, **kwargs)
+        def locked(path: Any, *args: Any, **kwargs: Any) -> Any:
+            if os.fspath(path).endswith("locked.pdf"):
+                raise PermissionError(13, "Permission denied", os.fspath(path))
+            return real_open(path, *args, **kwargs)
 
-        monkeypatch.setattr(Path, "open", locked)
+        monkeypatch.setattr(os, "open", locked)
 
     backend = Backend(case, emulator_factory, use_async)
     store = InMemoryByteStore()
@@ -452,7 +448,7 @@ def test_bad_input(
         assert backend.requests() == 0  # refused before anything was sent
     assert backend.executions_created() <= 1
     if case.network_down:
-        assert len(backend.sleeps) == MAX_RETRIES  # retried, then gave up
+        assert len(backend.sleeps.seconds) == MAX_RETRIES  # retried, then gave up
         assert cause.request_sent is False  # type: ignore[attr-defined]
 
 
@@ -503,3 +499,16 @@ def test_unreadable_answer_to_an_execute_is_not_paid_twice(tmp_path: Path) -> No
     assert api.calls("GET", "/agent/executions/req-1") >= 1
     again = VLMRunLoader(source, prompt="Read it", client=client, cache=cache).load()
     assert again == docs and api.calls("POST", "/agent/execute") == 1
+
+
+def test_parser_refuses_a_directory_blob(tmp_path: Path) -> None:
+    """A Blob naming a directory (the parser reads one file): the typed error points to
+    the loader, nothing is sent and nothing is cached."""
+    api = ScriptedAPI()
+    store = InMemoryByteStore()
+    parser = VLMRunParser(prompt="Read it", client=api.client(), cache=ResultCache(store))
+    with pytest.raises(FileSourceError) as raised:
+        list(parser.lazy_parse(Blob.from_path(tmp_path)))
+    assert re.search(r"is a directory.*use VLMRunLoader", str(raised.value), re.DOTALL)
+    assert raised.value.source == str(tmp_path)
+    assert api.requests == [] and list(store.yield_keys()) == []

@@ -18,9 +18,11 @@ from langchain_vlmrun._structured import validate_response
 from langchain_vlmrun.cache import ResultCache
 from langchain_vlmrun.storage import FileByteStore
 from tests.mock_api import ScriptedAPI, execution, json_body
+from tests.support import Crash
 
 DATA = b"%PDF-1.4 cached document"
 MD5 = hashlib.md5(DATA).hexdigest()
+CONTENT = f"sha256:{hashlib.sha256(DATA).hexdigest()}"
 
 
 class TestFileByteStoreSync(BaseStoreSyncTests[bytes]):
@@ -89,10 +91,6 @@ def test_cache_key_depends_on_configuration() -> None:
     assert paid(api)[1] == 2
 
 
-class Crash(Exception):
-    """Stands for the process dying."""
-
-
 def test_crash_after_submit_is_resumed_without_paying_again() -> None:
     store = InMemoryByteStore()
     api = api_for_one_document()
@@ -120,7 +118,7 @@ def test_failed_recorded_execution_is_resubmitted_once_visibly(
     store = InMemoryByteStore()
     cache = ResultCache(store)
     api = api_for_one_document()
-    key = cache.key(MD5, _fields())
+    key = cache.key(CONTENT, _fields())
     cache.mark_submitted(key, "old-1", "file-1")
     api.on(
         "GET",

@@ -158,7 +158,7 @@ def test_run_with_url_does_not_upload() -> None:
 def test_run_uploads_then_executes_with_the_file_id(tmp_path: object) -> None:
     api = ScriptedAPI().on(
         "GET",
-        "/files/hash/900150983cd24fb0d6963f7d28e17f72",
+        "/files/hash/unused",
         httpx.Response(200, json={"id": None}),
     )
     api.on(
@@ -171,7 +171,7 @@ def test_run_uploads_then_executes_with_the_file_id(tmp_path: object) -> None:
         "GET", "/agent/executions/req-1", execution("req-1", "completed", response={"text": "hi"})
     )
     result = api.client(request_id_factory=lambda: "req-1").run(
-        b"abc", name="a:v1", filename="x.pdf"
+        b"%PDF-abc", name="a:v1", filename="x.pdf"
     )
     assert result.status == "completed"
     post = next(r for r in api.requests if r.url.path.endswith(EXECUTE))

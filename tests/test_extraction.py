@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -69,13 +68,21 @@ def test_mismatch_shows_schema_errors_and_keeps_raw_response() -> None:
     assert info.value.execution_id == "ex-1"
 
 
-class InFlight:
-    """A slow fake API that records the most executions in flight at once."""
+#: Longest a gated poll waits (only reached when the batch is not concurrent enough).
+GATE_TIMEOUT = 10.0
 
-    def __init__(self) -> None:
+
+class InFlight:
+    """A fake API that records the most executions in flight at once. No execution
+    completes before ``parallel`` are in flight together (events, not timing)."""
+
+    def __init__(self, parallel: int) -> None:
+        self.parallel = parallel
         self.lock = threading.Lock()
         self.now = 0
         self.most = 0
+        self.full = threading.Event()
+        self.afull = asyncio.Event()
 
     def answer(self, request: httpx.Request) -> httpx.Response:
         with self.lock:
@@ -92,20 +99,26 @@ class InFlight:
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         if request.method == "GET":
-            time.sleep(0.02)  # the execution takes a while
-        return self.answer(request)
+            self.full.wait(GATE_TIMEOUT)  # the execution lasts until the batch is full
+        response = self.answer(request)
+        if self.most >= self.parallel:
+            self.full.set()
+        return response
 
     async def ahandler(self, request: httpx.Request) -> httpx.Response:
         if request.method == "GET":
-            await asyncio.sleep(0.02)
-        return self.answer(request)
+            await asyncio.wait_for(self.afull.wait(), GATE_TIMEOUT)
+        response = self.answer(request)
+        if self.most >= self.parallel:
+            self.afull.set()
+        return response
 
 
 URLS = [f"https://example.com/{i}.pdf" for i in range(8)]
 
 
 def test_batch_honours_max_concurrency() -> None:
-    fake = InFlight()
+    fake = InFlight(parallel=2)
     client = VLMRunClient(
         "k",
         base_url="https://api.test/v1",
@@ -120,7 +133,7 @@ def test_batch_honours_max_concurrency() -> None:
 
 
 async def test_abatch_honours_max_concurrency() -> None:
-    fake = InFlight()
+    fake = InFlight(parallel=3)
     client = AsyncVLMRunClient(
         "k",
         base_url="https://api.test/v1",

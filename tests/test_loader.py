@@ -7,7 +7,7 @@ import json
 import re
 import sys
 import threading
-import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from langchain_vlmrun import (
 )
 from langchain_vlmrun._concurrency import map_ordered
 from langchain_vlmrun.document_loaders import Failure, LoaderError, VLMRunLoader, _expand
+from tests import support
 from tests.compose_loader_cassettes import (
     CHART_FILE_ID,
     CHART_PNG,
@@ -41,25 +42,49 @@ BASE = "https://api.test/v1"
 AGENT = "document-markdown:v1"
 
 
+#: Longest a gated request waits (only reached when the behaviour under test is broken).
+GATE_TIMEOUT = 10.0
+
+
 class FakeVLMRun:
     """A MockTransport backend that tracks executions in flight and completion order.
 
     Each uploaded file gets id ``file-<filename>``, its execution ``ex-<filename>``.
-    An execution completes on its second poll, except a ``slow`` one, which completes
-    only once every other execution has; one in ``fail`` ends ``failed``.
+    Completion is driven by events, not by timing:
+
+    - no execution completes before ``parallel`` executions were in flight at once
+      (so a loader that runs fewer at a time is caught, not waited out);
+    - an execution completes on its second poll, except a ``slow`` one, which completes
+      once every other execution has, and a ``held`` one, which completes once
+      ``release`` is set; one in ``fail`` ends ``failed``.
     """
 
     def __init__(
-        self, *, total: int, slow: frozenset[str] = frozenset(), fail: frozenset[str] = frozenset()
+        self,
+        *,
+        total: int,
+        parallel: int = 1,
+        slow: frozenset[str] = frozenset(),
+        held: frozenset[str] = frozenset(),
+        fail: frozenset[str] = frozenset(),
     ) -> None:
         self.total = total
+        self.parallel = parallel
         self.slow = slow
+        self.held = held
         self.fail = fail
         self.lock = threading.Lock()
         self.in_flight = 0
         self.max_in_flight = 0
+        self.executed: list[str] = []
         self.finished: list[str] = []
         self.polls: dict[str, int] = {}
+        self.release = threading.Event()
+        # set once, in the thread (sync) or the event loop (async) that uses this backend
+        self.all_in_flight = threading.Event()
+        self.others_finished = threading.Event()
+        self.aall_in_flight = asyncio.Event()
+        self.aothers_finished = asyncio.Event()
 
     def route(self, request: httpx.Request) -> httpx.Response:
         request.read()
@@ -76,18 +101,15 @@ class FakeVLMRun:
             with self.lock:
                 self.in_flight += 1
                 self.max_in_flight = max(self.max_in_flight, self.in_flight)
+                self.executed.append(name)
                 self.polls[name] = 0
             return httpx.Response(201, json={"id": f"ex-{name}", "status": "enqueued"})
         if request.method == "GET" and path.startswith("/agent/executions/"):
-            name = path.rsplit("/", 1)[1].removeprefix("ex-")
+            name = self.polled(request)
+            assert name is not None
             with self.lock:
                 self.polls[name] += 1
-                others_done = len(self.finished) >= self.total - len(self.slow)
-                done = (
-                    (others_done or self.polls[name] > 300)
-                    if name in self.slow
-                    else (self.polls[name] >= 2)
-                )
+                done = name in self.slow or name in self.held or self.polls[name] >= 2
                 if done:
                     self.in_flight -= 1
                     self.finished.append(name)
@@ -101,15 +123,48 @@ class FakeVLMRun:
             return httpx.Response(200, json=body)
         return httpx.Response(404, json={"detail": f"no route {request.method} {path}"})
 
+    @staticmethod
+    def polled(request: httpx.Request) -> str | None:
+        """The file whose execution this request polls (None for other requests)."""
+        if request.method != "GET" or "/agent/executions/" not in request.url.path:
+            return None
+        return request.url.path.rsplit("/", 1)[1].removeprefix("ex-")
+
+    def progress(self) -> tuple[bool, bool]:
+        """(``parallel`` executions were in flight at once, every other one finished)."""
+        with self.lock:
+            others = len(self.finished) >= self.total - len(self.slow)
+            return self.max_in_flight >= self.parallel, others
+
     def handler(self, request: httpx.Request) -> httpx.Response:
-        if "/agent/executions/" in request.url.path:
-            time.sleep(0.003)
-        return self.route(request)
+        name = self.polled(request)
+        if name is not None:
+            self.all_in_flight.wait(GATE_TIMEOUT)
+            if name in self.slow:
+                self.others_finished.wait(GATE_TIMEOUT)
+            if name in self.held:
+                self.release.wait(GATE_TIMEOUT)
+        response = self.route(request)
+        full, others = self.progress()
+        if full:
+            self.all_in_flight.set()
+        if others:
+            self.others_finished.set()
+        return response
 
     async def ahandler(self, request: httpx.Request) -> httpx.Response:
-        if "/agent/executions/" in request.url.path:
-            await asyncio.sleep(0.003)
-        return self.route(request)
+        name = self.polled(request)
+        if name is not None:
+            await asyncio.wait_for(self.aall_in_flight.wait(), GATE_TIMEOUT)
+            if name in self.slow:
+                await asyncio.wait_for(self.aothers_finished.wait(), GATE_TIMEOUT)
+        response = self.route(request)
+        full, others = self.progress()
+        if full:
+            self.aall_in_flight.set()
+        if others:
+            self.aothers_finished.set()
+        return response
 
     def client(self) -> VLMRunClient:
         transport = httpx.MockTransport(self.handler)
@@ -130,13 +185,8 @@ class FakeVLMRun:
         )
 
 
-def make_files(tmp_path: Path, count: int) -> list[Path]:
-    paths = []
-    for i in range(count):
-        path = tmp_path / f"doc{i}.pdf"
-        path.write_bytes(f"%PDF-1.4\n% file {i}\n".encode())
-        paths.append(path)
-    return paths
+def make_files(tmp_path: Path, count: int) -> list[str]:
+    return support.make_files(tmp_path, count, "doc{i}.pdf")
 
 
 def loader_for(api: FakeVLMRun, sources: list[Any], **kwargs: Any) -> VLMRunLoader:
@@ -156,7 +206,7 @@ async def collect(loader: VLMRunLoader) -> list[Document]:
 def test_bounded_concurrency_and_input_order(tmp_path: Path, use_async: bool) -> None:
     # 6 files = the look-ahead window (2 x max_concurrency): all may run while doc0 lags.
     files = make_files(tmp_path, 6)
-    api = FakeVLMRun(total=6, slow=frozenset({"doc0.pdf"}))
+    api = FakeVLMRun(total=6, parallel=3, slow=frozenset({"doc0.pdf"}))
     loader = loader_for(api, files, max_concurrency=3)
     docs = asyncio.run(collect(loader)) if use_async else list(loader.lazy_load())
     assert api.max_in_flight == 3  # ran concurrently, never above the bound
@@ -171,32 +221,59 @@ def test_max_concurrency_one_is_sequential(tmp_path: Path) -> None:
     api = FakeVLMRun(total=3)
     docs = loader_for(api, make_files(tmp_path, 3), max_concurrency=1).load()
     assert api.max_in_flight == 1
+    assert api.finished == api.executed == ["doc0.pdf", "doc1.pdf", "doc2.pdf"]
     assert len(docs) == 3
 
 
 def test_map_ordered_keeps_a_bounded_window() -> None:
-    started: list[int] = []
+    pulled: list[int] = []
+    both_running = threading.Barrier(2)
+    lock = threading.Lock()
+    running = [0, 0]  # now, most
+
+    def source(n: int) -> Iterator[int]:
+        for i in range(n):
+            pulled.append(i)
+            yield i
 
     def work(i: int) -> int:
-        started.append(i)
-        time.sleep(0.001)
+        with lock:
+            running[0] += 1
+            running[1] = max(running)
+        if i < 2:
+            both_running.wait(timeout=GATE_TIMEOUT)  # 0 and 1 run at the same time
+        with lock:
+            running[0] -= 1
         return i * 10
 
-    results = map_ordered(work, iter(range(100)), 2)
+    results = map_ordered(work, source(100), 2)
     assert next(results) == 0
-    assert len(started) <= 5  # 2 x max_concurrency queued, plus the one just refilled
+    # the window (2 x max_concurrency) plus the one refilled for the result taken
+    assert pulled == [0, 1, 2, 3, 4]
     results.close()
+    assert pulled == [0, 1, 2, 3, 4]  # closing pulls nothing more
+    assert running[1] == 2  # two at once, never more
     assert list(map_ordered(work, range(10), 4)) == [i * 10 for i in range(10)]
     with pytest.raises(ValueError, match="at least 1"):
         list(map_ordered(work, range(3), 0))
 
 
-def test_stopping_early_returns_promptly(tmp_path: Path) -> None:
-    api = FakeVLMRun(total=6)
+def test_stopping_early_finishes_running_work_and_drops_the_rest(tmp_path: Path) -> None:
+    held = frozenset(f"doc{i}.pdf" for i in range(1, 6))
+    api = FakeVLMRun(total=6, held=held)
     iterator = loader_for(api, make_files(tmp_path, 6), max_concurrency=2).lazy_load()
     first = next(iterator)
-    iterator.close()  # type: ignore[attr-defined]
     assert first.page_content == "content of doc0.pdf"
+    closer = threading.Thread(target=iterator.close)  # type: ignore[attr-defined]
+    closer.start()
+    api.release.set()
+    closer.join(GATE_TIMEOUT)
+    assert not closer.is_alive()
+    # close() returned only once the sources already running had finished (their paid
+    # executions reach the cache instead of being abandoned)...
+    assert set(api.finished) == set(api.executed)
+    # ...and the sources that had not started were dropped, not loaded in the background
+    assert set(api.executed) <= {"doc0.pdf", "doc1.pdf", "doc2.pdf"}
 
 
 # --- error policy -----------------------------------------------------------------------
