@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from stat import S_ISDIR, S_ISREG
 from typing import Any, BinaryIO, TypeAlias
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit, urlunsplit
 
 from langchain_core.documents.base import Blob
 
@@ -37,6 +37,7 @@ __all__ = [
     "check_url",
     "is_url",
     "prepare_file",
+    "redact_url",
     "safe_filename",
 ]
 
@@ -56,27 +57,56 @@ def is_url(value: object) -> bool:
         return True
 
 
+def redact_url(url: str) -> str:
+    """``url`` without credentials (``https://user:pass@host`` → ``https://host``).
+
+    Example:
+        >>> redact_url("https://user:secret@example.com/a.pdf?x=1")
+        'https://example.com/a.pdf?x=1'
+    """
+    try:
+        parts = urlsplit(url)
+        if parts.username is None and parts.password is None:
+            return url
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        netloc = f"{host}:{parts.port}" if parts.port is not None else host
+        return urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:
+        return url
+
+
 def check_url(url: str) -> str:
-    """The URL if VLM Run can fetch it (http or https with a host), else FileSourceError."""
+    """The URL if VLM Run can fetch it (http or https with a host, no whitespace or
+    control characters), else FileSourceError. Credentials in it are kept for the
+    request only: everything stored or shown uses :func:`redact_url`."""
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        raise FileSourceError(
+            f"URL {redact_url(url)!r} contains whitespace or control characters; "
+            "percent-encode them (e.g. %20 for a space).",
+            source=redact_url(url),
+        )
     try:
         parsed = urlparse(url)
         hostname = parsed.hostname
     except ValueError as exc:
         raise FileSourceError(
-            f"Malformed URL {url!r} ({exc}). Use a full URL such as https://example.com/file.pdf.",
-            source=url,
+            f"Malformed URL {redact_url(url)!r} ({exc}). Use a full URL such as "
+            "https://example.com/file.pdf.",
+            source=redact_url(url),
         ) from None
     if parsed.scheme.lower() not in {"http", "https"}:
         raise FileSourceError(
-            f"Unsupported URL scheme {parsed.scheme!r} in {url!r}: only http:// and https:// "
-            "URLs can be passed to VLM Run; upload local files by path instead.",
-            source=url,
+            f"Unsupported URL scheme {parsed.scheme!r} in {redact_url(url)!r}: only http:// "
+            "and https:// URLs can be passed to VLM Run; upload local files by path instead.",
+            source=redact_url(url),
         )
     if not hostname:
         raise FileSourceError(
-            f"Malformed URL {url!r}: it has no host. Use a full URL such as "
+            f"Malformed URL {redact_url(url)!r}: it has no host. Use a full URL such as "
             "https://example.com/file.pdf.",
-            source=url,
+            source=redact_url(url),
         )
     return url
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -13,6 +14,7 @@ from pydantic import BaseModel, SecretStr
 from langchain_vlmrun._client import VLMRunClient
 from langchain_vlmrun._documents import AgentSpec, Mode, client_settings, process_source
 from langchain_vlmrun._operations import INPUT_FILE_KEY
+from langchain_vlmrun._validation import reject_unknown
 from langchain_vlmrun.cache import CacheOption, resolve_cache
 
 __all__ = ["VLMRunParser"]
@@ -82,7 +84,9 @@ class VLMRunParser(BaseBlobParser):
         client_kwargs: Mapping[str, Any] | None = None,
         cache: CacheOption = None,
         callback_url: str | None = None,
+        **unknown: Any,
     ) -> None:
+        reject_unknown(type(self).__name__, unknown, _PARSER_ARGUMENTS)
         self.cache = resolve_cache(cache)
         self.spec = AgentSpec(
             agent_name=agent_name,
@@ -122,3 +126,6 @@ class VLMRunParser(BaseBlobParser):
         return (
             f"{type(self).__name__}(agent_name={self.spec.agent_name!r}, mode={self.spec.mode!r})"
         )
+
+
+_PARSER_ARGUMENTS = tuple(inspect.signature(VLMRunParser.__init__).parameters)[1:-1]
