@@ -206,7 +206,7 @@ JSON = st.recursive(
 JSON_OBJECTS = st.dictionaries(st.text(max_size=8), JSON, max_size=4)
 JSON_NON_OBJECTS = JSON.filter(lambda v: v is not None and not isinstance(v, dict))
 
-GOOD_TIMEOUTS = st.floats(min_value=0.5, max_value=1e9) | st.just(math.inf)
+GOOD_TIMEOUTS = st.floats(min_value=0.5, max_value=1e9)
 BAD_TIMEOUTS = st.floats(max_value=-1e-6, allow_infinity=True) | st.just(math.nan)
 AGENT_NAMES = st.from_regex(r"[a-z][a-z0-9-]{0,20}:v[0-9]{1,2}", fullmatch=True)
 BLANK_NAMES = st.text(st.sampled_from(" \t\n\r\u00a0\u2003"), min_size=1, max_size=4)
@@ -258,8 +258,9 @@ def test_loader_reads_a_file_whose_name_has_brackets(
 @pytest.mark.xfail(
     strict=True,
     raises=AssertionError,
-    reason="issue 11 properties: a non-UTF-8 file name sends the md5 lookup, then the "
-    "multipart upload fails with UnicodeEncodeError ('surrogates not allowed')",
+    reason="issue 11 properties: a non-UTF-8 file name is uploaded and executed (paid), "
+    "then document_id() fails with UnicodeEncodeError ('surrogates not allowed') when the "
+    "path is hashed into the Document id",
 )
 @FAILING
 @given(name=non_utf8_names())
@@ -272,13 +273,7 @@ def test_loader_reads_a_non_utf8_file_name_or_refuses_it_early(
     works_or_refused_early(outcome)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 11 properties: the tool raises UnicodeEncodeError for a non-UTF-8 file "
-    "name (after the md5 lookup) instead of answering the model with an error ToolMessage",
-)
-@FAILING
+@PASSING
 @given(name=non_utf8_names())
 def test_tool_answers_a_non_utf8_file_name(emu: Emulator, client: VLMRunClient, name: str) -> None:
     holder, path = folder_with(name)
@@ -358,13 +353,7 @@ def test_parser_reads_a_blob_of_a_supported_type(
     assert [d.metadata["source"] for d in outcome.value] == [name] * 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 11 finding 12: VLMRunParser uploads and runs Blobs of unsupported types "
-    "(.txt, .exe, no extension...) instead of refusing them",
-)
-@FAILING
+@PASSING
 @given(name=names(NAME_CHARS, UNSUPPORTED))
 def test_parser_refuses_a_blob_of_an_unsupported_type_early(
     emu: Emulator, client: VLMRunClient, name: str
@@ -526,13 +515,37 @@ def test_any_positive_wait_timeout_works(
     assert outcome.requests > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 11 properties: negative, -inf and NaN wait timeouts are accepted; the "
-    "execution is then paid for and immediately 'timed out' (or, with NaN, never times out)",
-)
+def timeout_case(component: str, reason: str = "") -> Any:
+    fails_today = pytest.mark.xfail(
+        strict=True, raises=AssertionError, reason=f"issue 11 properties: {reason}"
+    )
+    return pytest.param(component, marks=[fails_today] if reason else [], id=component)
+
+
 @pytest.mark.parametrize("component", sorted(TIMEOUT_TAKERS))
+def test_an_infinite_wait_timeout_works_or_is_refused_early(
+    emu: Emulator, target: Target, component: str
+) -> None:
+    run, keyword = TIMEOUT_TAKERS[component]
+    works_or_refused_early(attempt(emu, lambda: run(target, **{keyword: math.inf})))
+
+
+PAID_THEN_TIMED_OUT = (
+    "a negative or -inf {} is accepted: the execution is paid for, then at once "
+    "'timed out' (NaN never times out)"
+)
+
+
+@pytest.mark.parametrize(
+    "component",
+    [
+        timeout_case("client", PAID_THEN_TIMED_OUT.format("wait_timeout")),
+        timeout_case("extractor", PAID_THEN_TIMED_OUT.format("timeout")),
+        timeout_case("loader"),
+        timeout_case("parser"),
+        timeout_case("tool", PAID_THEN_TIMED_OUT.format("timeout")),
+    ],
+)
 @FAILING
 @given(value=BAD_TIMEOUTS)
 def test_a_negative_or_nan_wait_timeout_is_refused_early(
@@ -544,14 +557,18 @@ def test_a_negative_or_nan_wait_timeout_is_refused_early(
     check_typed_and_early(outcome)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 11 properties: a text timeout (timeout='5') is accepted by the loader, the "
-    "parser and the client; the execution is paid, then TypeError ('>=' not supported "
-    "between 'float' and 'str')",
+@pytest.mark.parametrize(
+    "component",
+    [
+        timeout_case(
+            "client",
+            "VLMRunClient(wait_timeout='5') is accepted; the execution is paid, then "
+            "TypeError ('>=' not supported between instances of 'float' and 'str')",
+        ),
+        timeout_case("loader"),
+        timeout_case("parser"),
+    ],
 )
-@pytest.mark.parametrize("component", ["client", "loader", "parser"])
 @FAILING
 @given(value=st.text(max_size=5))
 def test_a_text_wait_timeout_works_or_is_refused_early(

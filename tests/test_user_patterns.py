@@ -45,6 +45,7 @@ from langchain_vlmrun import (
     VLMRunParser,
 )
 from tests.emulator import Emulator
+from tests.emulator.content import schema_response
 
 KEY = "sk-test-user-patterns"
 PROMPT = "Transcribe this document as markdown."
@@ -58,8 +59,13 @@ TOOL_NAME = "vlmrun_read_file"
 
 
 class Invoice(BaseModel):
-    invoice_id: str
+    vendor: str
     total: float
+
+
+def expected_invoice(filename: str) -> Invoice:
+    """What the emulator answers for ``filename`` (its schema-driven content)."""
+    return Invoice.model_validate(schema_response(Invoice.model_json_schema(), filename))
 
 
 # --------------------------------------------------------------------------- helpers
@@ -149,7 +155,7 @@ def test_extractor_serves_two_asyncio_runs(json_emu: Emulator, tmp_path: Path) -
     extractor = VLMRunExtractor(response_model=Invoice, api_key=KEY, base_url=json_emu.base_url)
     first = asyncio.run(extractor.ainvoke(path))
     second = asyncio.run(extractor.ainvoke(path))
-    assert first == second == Invoice(invoice_id="invoice_id-value from a.pdf", total=1.5)
+    assert first == second == expected_invoice("a.pdf")
 
 
 # -------------------------------------- 2. an agent issuing parallel tool calls at once
@@ -343,12 +349,6 @@ def test_index_reingest_from_a_fresh_loader_adds_nothing(
 # ------------------------------------------------- 5. splitter → vector store upserts
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 11 finding 5: chunks from load_and_split have id None, so each upsert "
-    "adds new entries (18 -> 36)",
-)
 def test_split_chunks_upserted_twice_do_not_double(client: VLMRunClient, tmp_path: Path) -> None:
     loader = VLMRunLoader(str(make_folder(tmp_path)), prompt=PROMPT, client=client)
     store = InMemoryVectorStore(DeterministicFakeEmbedding(size=8))
@@ -358,12 +358,6 @@ def test_split_chunks_upserted_twice_do_not_double(client: VLMRunClient, tmp_pat
     assert len(store.store) == len(chunks)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 11 finding 5: byte-identical files at two paths get the same Document ids "
-    "(content md5 + page + agent), so the vector store keeps only one source",
-)
 def test_identical_files_at_two_paths_stay_distinct(client: VLMRunClient, tmp_path: Path) -> None:
     first = write_pdf(tmp_path / "2024" / "report.pdf", "same bytes")
     second = write_pdf(tmp_path / "2025" / "report.pdf", "same bytes")
@@ -391,9 +385,9 @@ def batch_inputs(tmp_path: Path) -> list[str]:
 
 def check_batch(emu: Emulator, results: list[Any]) -> None:
     first, bad, last = results
-    assert first == Invoice(invoice_id="invoice_id-value from a.pdf", total=1.5)
+    assert first == expected_invoice("a.pdf") and last == expected_invoice("b.png")
+    assert first != last  # each result belongs to its own input
     assert type(bad) is FileSourceError and "missing.pdf" in bad.message
-    assert last == Invoice(invoice_id="invoice_id-value from b.png", total=1.5)
     assert emu.counters.executions_created == 2
 
 
@@ -429,7 +423,7 @@ def test_extractor_as_tool_can_be_invoked(json_client: VLMRunClient, tmp_path: P
     tool = extractor.as_tool(name="extract_invoice", description="Read an invoice file.")
     result = tool.invoke(str(write_pdf(tmp_path / "a.pdf", "invoice")))
     value = result if isinstance(result, Invoice) else Invoice.model_validate(result)
-    assert value == Invoice(invoice_id="invoice_id-value from a.pdf", total=1.5)
+    assert value == expected_invoice("a.pdf")
 
 
 # ------------------------------------------------------- 8. astream_events over a chain
@@ -448,22 +442,16 @@ async def test_astream_events_over_a_chain_with_the_extractor(
     kinds = [e["event"].rsplit("_", 1)[-1] for e in mine]
     assert kinds[0] == "start" and kinds[-1] == "end"
     assert mine[0]["data"]["input"] == str(path)
-    assert mine[-1]["data"]["output"] == Invoice(
-        invoice_id="invoice_id-value from a.pdf", total=1.5
-    )
-    assert events[-1]["event"] == "on_chain_end" and events[-1]["data"]["output"] == 3.0
+    assert mine[-1]["data"]["output"] == expected_invoice("a.pdf")
+    final = events[-1]
+    assert final["event"] == "on_chain_end"
+    assert final["data"]["output"] == expected_invoice("a.pdf").total * 2
     assert json_emu.counters.executions_created == 1
 
 
 # ------------------------------------------------------- 9. the file_path keyword
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="issue 11 finding 9: VLMRunLoader(file_path=...) raises TypeError (unexpected "
-    "keyword), though file_path is the name LangChain file loaders use",
-)
 def test_loader_accepts_file_path(client: VLMRunClient, tmp_path: Path) -> None:
     path = write_pdf(tmp_path / "a.pdf", "report")
     docs = VLMRunLoader(file_path=str(path), prompt=PROMPT, client=client).load()  # type: ignore[call-arg]
@@ -489,17 +477,34 @@ def build_parser(**typo: Any) -> object:
     return VLMRunParser(agent_name=FIXTURE_AGENT, api_key=KEY, **typo)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 11 finding 10: tool and extractor accept unknown keywords silently; "
-    "loader and parser raise a bare TypeError with no did-you-mean hint",
+def typo_case(build: Callable[..., object], typo: str, meant: str, reason: str = "") -> Any:
+    fails_today = pytest.mark.xfail(
+        strict=True, raises=AssertionError, reason=f"issue 11 finding 10: {reason}"
+    )
+    component = build.__name__.removeprefix("build_")
+    marks = [fails_today] if reason else []
+    return pytest.param(build, typo, meant, marks=marks, id=f"{component}-{typo}")
+
+
+SILENT = "the {} accepts unknown keywords silently (no error at all)"
+NO_HINT = (
+    "'max_retrys' is refused without a hint: max_retries is a client setting, and the "
+    "message does not say so (client_kwargs / client=VLMRunClient(max_retries=...))"
 )
-@pytest.mark.parametrize("typo, meant", [("promt", "prompt"), ("max_retrys", "max_retries")])
+
+
 @pytest.mark.parametrize(
-    "build",
-    [build_tool, build_extractor, build_loader, build_parser],
-    ids=["tool", "extractor", "loader", "parser"],
+    "build, typo, meant",
+    [
+        typo_case(build_tool, "promt", "prompt", SILENT.format("tool")),
+        typo_case(build_tool, "max_retrys", "max_retries", SILENT.format("tool")),
+        typo_case(build_extractor, "promt", "prompt", SILENT.format("extractor")),
+        typo_case(build_extractor, "max_retrys", "max_retries", SILENT.format("extractor")),
+        typo_case(build_loader, "promt", "prompt"),
+        typo_case(build_loader, "max_retrys", "max_retries", NO_HINT),
+        typo_case(build_parser, "promt", "prompt"),
+        typo_case(build_parser, "max_retrys", "max_retries", NO_HINT),
+    ],
 )
 def test_misspelled_keyword_is_refused_with_a_hint(
     build: Callable[..., object], typo: str, meant: str
@@ -513,12 +518,6 @@ def test_misspelled_keyword_is_refused_with_a_hint(
 # ------------------------------------------ 11. directory expansion and symlinks
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 11 finding 11: directory expansion follows docs/link.pdf -> "
-    "../outside/secret.pdf and uploads the file outside the folder",
-)
 def test_directory_expansion_does_not_follow_a_file_symlink_out(
     emu: Emulator, client: VLMRunClient, tmp_path: Path
 ) -> None:
@@ -529,7 +528,7 @@ def test_directory_expansion_does_not_follow_a_file_symlink_out(
     assert {Path(d.metadata["source"]).name for d in docs} == {"a.pdf", "b.pdf", "c.png"}
     counters = emu.counters.snapshot()
     assert counters["uploads"] == 3 and counters["executions_created"] == 3
-    assert counters["requests_by_route"]["GET /files/hash/{md5}"] == 3  # never even hashed
+    assert counters["requests_by_route"]["POST /files"] == 3
 
 
 def test_directory_expansion_does_not_follow_a_directory_symlink_out(
@@ -594,36 +593,24 @@ def sources(folder: Path) -> dict[str, Any]:
     }
 
 
-def unsupported(entry: str, source: str, *, fails_today: bool) -> Any:
-    marks = (
-        [
-            pytest.mark.xfail(
-                strict=True,
-                raises=AssertionError,
-                reason=f"issue 11 finding 12: {entry} sends {source} to VLM Run "
-                "(hash lookup, upload, execute) instead of refusing it",
-            )
-        ]
-        if fails_today
-        else []
-    )
-    return pytest.param(entry, source, marks=marks, id=f"{entry}-{source}")
+def unsupported(entry: str, source: str) -> Any:
+    return pytest.param(entry, source, id=f"{entry}-{source}")
 
 
 @pytest.mark.parametrize(
     "entry, source",
     [
-        unsupported("client_run", "notes.txt", fails_today=True),
-        unsupported("async_client_run", "notes.txt", fails_today=True),
-        unsupported("extractor_invoke", "bytes", fails_today=True),
-        unsupported("parser_parse", "x.bin", fails_today=True),
-        unsupported("loader_load", "notes.txt", fails_today=False),
-        unsupported("tool_read", "notes.txt", fails_today=False),
-        unsupported("client_run", "fake.pdf", fails_today=True),
-        unsupported("extractor_invoke", "fake.pdf", fails_today=True),
-        unsupported("parser_parse", "fake.pdf", fails_today=True),
-        unsupported("loader_load", "fake.pdf", fails_today=True),
-        unsupported("tool_read", "fake.pdf", fails_today=True),
+        unsupported("client_run", "notes.txt"),
+        unsupported("async_client_run", "notes.txt"),
+        unsupported("extractor_invoke", "bytes"),
+        unsupported("parser_parse", "x.bin"),
+        unsupported("loader_load", "notes.txt"),
+        unsupported("tool_read", "notes.txt"),
+        unsupported("client_run", "fake.pdf"),
+        unsupported("extractor_invoke", "fake.pdf"),
+        unsupported("parser_parse", "fake.pdf"),
+        unsupported("loader_load", "fake.pdf"),
+        unsupported("tool_read", "fake.pdf"),
     ],
 )
 def test_unsupported_type_is_refused_before_any_request(
@@ -659,33 +646,7 @@ CONFLICTS = {
 }
 
 
-def conflict_case(case: str, *, fails_today: bool = False) -> Any:
-    marks = (
-        [
-            pytest.mark.xfail(
-                strict=True,
-                raises=AssertionError,
-                reason="issue 11 finding 13: the loader takes a conflicting config= and only "
-                "fails per source at load time (LoaderError 'Could not load a.pdf: prompt is "
-                "given twice...'; with on_error='skip' every file is skipped) instead of "
-                "raising ValueError when it is built",
-            )
-        ]
-        if fails_today
-        else []
-    )
-    return pytest.param(case, marks=marks, id=case)
-
-
-@pytest.mark.parametrize(
-    "case",
-    [
-        conflict_case("client-prompt"),
-        conflict_case("parser-prompt"),
-        conflict_case("loader-prompt", fails_today=True),
-        conflict_case("loader-json_schema", fails_today=True),
-    ],
-)
+@pytest.mark.parametrize("case", sorted(CONFLICTS))
 def test_conflicting_config_and_argument_raise(
     emu: Emulator, client: VLMRunClient, tmp_path: Path, case: str
 ) -> None:
