@@ -29,7 +29,7 @@ from langchain_vlmrun._operations import schema_of
 from langchain_vlmrun._paths import checked_file, normalise_roots
 from langchain_vlmrun._rendering import render_response
 from langchain_vlmrun._settings import ClientSettings
-from langchain_vlmrun._sources import PreparedFile, check_url, is_url, prepare_file
+from langchain_vlmrun._sources import PreparedFile, check_url, is_url, prepare_file, redact_url
 from langchain_vlmrun._structured import validate_response
 from langchain_vlmrun._validation import check_agent_name
 
@@ -208,7 +208,7 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
                 shown=self.max_content_chars, total=len(text)
             )
         artifact = VLMRunToolArtifact(
-            source=file,
+            source=redact_url(file),
             execution_id=execution.id,
             status=execution.status,
             agent=self.agent_name or execution.name,
@@ -275,6 +275,7 @@ def _checked_source(file: str, roots: Sequence[Path], hard_links: bool) -> str |
 @contextmanager
 def _as_tool_errors(file: str) -> Iterator[None]:
     """Turn errors the calling model can act on into ``VLMRunToolError``."""
+    file = redact_url(file)
     try:
         yield
     except FileSourceError as exc:
