@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import hmac
 import importlib
 import itertools
 import json
@@ -399,6 +400,109 @@ def test_rate_limit_per_minute(emu: Emulator, clock: ManualClock) -> None:
         clock.advance(61)
         assert c.get("/health").status_code == 200
     assert emu.counters.rate_limited == 1
+
+
+def test_rate_limit_window_scales_time(emu: Emulator, clock: ManualClock) -> None:
+    emu.config.rate_limit_per_minute = 2
+    emu.config.rate_limit_window = 6.0
+    with client(emu) as c:
+        assert [c.get("/health").status_code for _ in range(3)] == [200, 200, 429]
+        clock.advance(6.5)
+        assert c.get("/health").status_code == 200
+
+
+# ----------------------------------------------------------------------------- webhooks
+
+
+class _Hook:
+    """A loopback receiver of webhook deliveries: answers ``statuses`` in turn (then 200)."""
+
+    def __init__(self, statuses: list[int]) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.statuses = list(statuses)
+        self.deliveries: list[tuple[bytes, str | None]] = []
+        self.delivered = threading.Event()
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                hook.deliveries.append((body, self.headers.get("X-VLMRun-Signature")))
+                status = hook.statuses.pop(0) if hook.statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                if status == 200:
+                    hook.delivered.set()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def hook_factory() -> Iterator[Callable[[list[int]], _Hook]]:
+    hooks: list[_Hook] = []
+
+    def make(statuses: list[int]) -> _Hook:
+        hooks.append(_Hook(statuses))
+        return hooks[-1]
+
+    yield make
+    for hook in hooks:
+        hook.close()
+
+
+def test_callback_delivers_signed_execution_when_done(
+    emu: Emulator, clock: ManualClock, hook_factory: Callable[[list[int]], _Hook]
+) -> None:
+    hook = hook_factory([])
+    emu.config.webhook_secret = "whsec_test"
+    with client(emu) as c:
+        started = execute(c, callback_url=hook.url).json()
+        plain = execute(c).json()  # no callback_url: never delivered
+        clock.advance(4.9)
+        assert not hook.delivered.wait(0.2)  # still running: nothing sent
+        clock.advance(0.2)
+        assert hook.delivered.wait(5)
+        polled = c.get(f"/agent/executions/{started['id']}").json()
+    ((body, header),) = hook.deliveries
+    expected = hmac.new(b"whsec_test", body, hashlib.sha256).hexdigest()
+    assert header == f"sha256={expected}"
+    delivered = json.loads(body)
+    assert delivered["id"] == started["id"] != plain["id"]
+    assert delivered["status"] == "completed"
+    assert delivered["response"] == polled["response"]
+    assert emu.counters.callbacks_sent == emu.counters.callbacks_delivered == 1
+
+
+def test_callback_retried_after_non_2xx_then_given_up(
+    clock: ManualClock, hook_factory: Callable[[list[int]], _Hook]
+) -> None:
+    recovering, failing = hook_factory([503, 500]), hook_factory([503, 503, 503])
+    with (
+        running_emulator(
+            clock=clock, queue_time=0, processing_time=1, callback_backoff=0.01
+        ) as emu,
+        client(emu) as c,
+    ):
+        execute(c, callback_url=recovering.url)
+        execute(c, callback_url=failing.url)
+        clock.advance(1)
+        assert recovering.delivered.wait(5)
+        assert wait_until(lambda: emu.counters.callbacks_failed == 1)
+    assert len(recovering.deliveries) == len(failing.deliveries) == 3
+    assert recovering.deliveries[0][1] is None  # no webhook_secret: unsigned
+    assert emu.counters.callbacks_delivered == 1
+    assert emu.counters.callbacks_sent == 6
 
 
 # ----------------------------------------------------------------------------- counters, lifecycle

@@ -30,6 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--fault-paths", default=None, help="regex on the URL path")
     parser.add_argument("--fault-after-processing", type=float, default=0.0)
+    parser.add_argument(
+        "--fault-after-processing-kinds",
+        default="500,drop",
+        help="comma-separated kinds of the faults sent after processing",
+    )
     parser.add_argument("--fault-burst-length", type=int, default=0)
     parser.add_argument("--fault-burst-rate", type=float, default=1.0)
     parser.add_argument("--ignore-request-ids", action="store_true")
@@ -40,7 +45,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--lazy-completed-at", action="store_true")
     parser.add_argument("--rate-limit-per-minute", type=int, default=None)
+    parser.add_argument(
+        "--rate-limit-window",
+        type=float,
+        default=60.0,
+        help="seconds in which --rate-limit-per-minute requests are allowed (scales time)",
+    )
     parser.add_argument("--retry-after", type=int, default=1)
+    parser.add_argument(
+        "--webhook-secret", default=None, help="sign callback_url deliveries (X-VLMRun-Signature)"
+    )
+    parser.add_argument("--callback-delay", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--max-lifetime", type=float, default=3600.0, help="seconds before it stops (0 = never)"
@@ -59,13 +74,19 @@ def main(argv: list[str] | None = None) -> int:
         "fault_kinds": tuple(k.strip() for k in args.fault_kinds.split(",") if k.strip()),
         "fault_paths": args.fault_paths,
         "fault_after_processing": args.fault_after_processing,
+        "fault_after_processing_kinds": tuple(
+            k.strip() for k in args.fault_after_processing_kinds.split(",") if k.strip()
+        ),
         "fault_burst_length": args.fault_burst_length,
         "fault_burst_rate": args.fault_burst_rate,
         "ignore_request_ids": args.ignore_request_ids,
         "timestamp_mode": args.timestamp_mode,
         "lazy_completed_at": args.lazy_completed_at,
         "rate_limit_per_minute": args.rate_limit_per_minute,
+        "rate_limit_window": args.rate_limit_window,
         "retry_after": args.retry_after,
+        "webhook_secret": args.webhook_secret,
+        "callback_delay": args.callback_delay,
         "seed": args.seed,
         "max_lifetime": args.max_lifetime or None,
     }

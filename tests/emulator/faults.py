@@ -156,18 +156,21 @@ class SlidingWindowLimiter:
         with self._lock:
             self._log.clear()
 
-    def acquire(self, limit: int | None) -> int | None:
-        """Record a request. Returns None if allowed, else Retry-After seconds (int >= 1)."""
+    def acquire(self, limit: int | None, window: float | None = None) -> int | None:
+        """Record a request. Returns None if allowed, else Retry-After seconds (int >= 1).
+
+        ``window`` overrides the window given at construction (for this call)."""
         if limit is None:
             return None
+        span = self._window if window is None else window
         with self._lock:
             now = self._clock()
-            while self._log and self._log[0] <= now - self._window:
+            while self._log and self._log[0] <= now - span:
                 self._log.popleft()
             if len(self._log) >= limit:
                 if not self._log:  # limit == 0: nothing is ever allowed
-                    return math.ceil(self._window)
-                wait = self._log[0] + self._window - now
+                    return math.ceil(span)
+                wait = self._log[0] + span - now
                 return max(1, math.ceil(wait))
             self._log.append(now)
             return None

@@ -40,6 +40,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from .callbacks import CallbackDispatcher, DeliveryPolicy
 from .content import Inputs, markdown_response, schema_content, schema_response
 from .faults import (
     AFTER_PROCESSING_KINDS,
@@ -178,6 +179,21 @@ class EmulatorConfig:
     """Time over which a ``slow_body`` answer trickles out."""
     slow_body_chunks: int = 10
     rate_limit_per_minute: int | None = None
+    rate_limit_window: float = 60.0
+    """Seconds of the sliding window in which ``rate_limit_per_minute`` requests are
+    allowed (shorter windows scale a benchmark's time down; the count stays the same)."""
+
+    # --- webhooks (``callback_url``)
+    webhook_secret: str | None = None
+    """Sign deliveries with ``X-VLMRun-Signature: sha256=<HMAC-SHA256 hex>`` (None: unsigned)."""
+    callback_delay: float = 0.0
+    """Seconds (emulator clock) between an execution's end and its delivery."""
+    callback_retries: int = 2
+    """Re-deliveries after a non-2xx answer or none: 1, 2, 4... x ``callback_backoff`` s apart."""
+    callback_backoff: float = 1.0
+    callback_timeout: float = 30.0
+    callback_on_failure: bool = True
+    """Also deliver executions that end ``failed`` (the real service: unknown)."""
 
     def __post_init__(self) -> None:
         validate_kinds(self.fault_kinds, FAULT_KINDS, "fault_kinds")
@@ -228,6 +244,9 @@ _SCALARS = (
     "concurrent_requests",
     "max_concurrent_requests",
     "rate_limited",
+    "callbacks_sent",
+    "callbacks_delivered",
+    "callbacks_failed",
 )
 _MAPS = (
     "requests_by_route",
@@ -269,6 +288,12 @@ class Counters:
     faults_injected: dict[str, int] = field(default_factory=dict)
     """Kind -> count; after-processing faults are keyed ``after_processing_<kind>``."""
     rate_limited: int = 0
+    callbacks_sent: int = 0
+    """Webhook delivery attempts (POSTs to a ``callback_url``), retries included."""
+    callbacks_delivered: int = 0
+    """Deliveries answered with a 2xx."""
+    callbacks_failed: int = 0
+    """Deliveries given up after every retry."""
     creation_time: dict[str, float] = field(default_factory=dict)
     """Execution id -> clock() at creation."""
     completion_time: dict[str, float] = field(default_factory=dict)
@@ -576,6 +601,13 @@ class Emulator:
         self._stop_lock = threading.Lock()
         self._stopping = threading.Event()
         self._stopped = threading.Event()
+        self._callbacks = CallbackDispatcher(
+            self._clock,
+            self._delivery_body,
+            self._delivery_policy,
+            self.counters.incr,
+            self._stopping,
+        )
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -619,6 +651,7 @@ class Emulator:
             if server is None:
                 return
             self._stopping.set()
+            self._callbacks.stop()
             if watchdog is not None and watchdog is not threading.current_thread():
                 watchdog.cancel()
             server.shutdown()
@@ -681,6 +714,7 @@ class Emulator:
             self.agents.clear()
             self.artifacts.clear()
             self._limiter.reset()
+            self._callbacks.clear()
             self._install_outages()
             self._faults.reseed(self.config.seed)
             self._outcomes.reseed(self.config.seed + 1)
@@ -752,7 +786,9 @@ class Emulator:
         try:
             if needs_auth:
                 self._authenticate(req)
-                retry_after = self._limiter.acquire(self.config.rate_limit_per_minute)
+                retry_after = self._limiter.acquire(
+                    self.config.rate_limit_per_minute, self.config.rate_limit_window
+                )
                 if retry_after is not None:
                     self.counters.incr("rate_limited")
                     return _detail(429, "Rate limit exceeded", [("Retry-After", str(retry_after))])
@@ -1204,7 +1240,31 @@ class Emulator:
         self.counters.set_key("creation_time", execution.id, execution.created_clock)
         if not execution.paused:
             self.counters.set_key("completion_time", execution.id, execution.completes_at)
+            callback_url = body.get("callback_url")
+            if isinstance(callback_url, str) and callback_url:
+                self._callbacks.schedule(
+                    execution.id, callback_url, execution.completes_at + cfg.callback_delay
+                )
         return _json(201, self._render_execution(execution, status="enqueued"))
+
+    # ----------------------------------------------------------------- webhooks
+
+    def _delivery_body(self, execution_id: str) -> bytes | None:
+        """The execution as delivered to its ``callback_url`` (None: not delivered)."""
+        with self._state_lock:
+            execution = self._executions.get(execution_id)
+        if execution is None:
+            return None
+        rendered = self._render_execution(execution, observe=True)
+        if rendered["status"] == "failed" and not self.config.callback_on_failure:
+            return None
+        return json.dumps(rendered, separators=(",", ":")).encode()
+
+    def _delivery_policy(self) -> DeliveryPolicy:
+        cfg = self.config
+        return DeliveryPolicy(
+            cfg.webhook_secret, cfg.callback_retries, cfg.callback_backoff, cfg.callback_timeout
+        )
 
     # ----------------------------------------------------------------- agents, artifacts
 
