@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import platform
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -60,3 +63,30 @@ def start_emulator(*args: str) -> tuple[subprocess.Popen[str], str]:
 
 def verdict(ok: bool) -> str:
     return "meets target" if ok else "MISSES target"
+
+
+def stop_emulator(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def counters(base_url: str) -> dict[str, Any]:
+    """The emulator's counters (its /_admin routes are not counted themselves)."""
+    root = base_url.rsplit("/v1", 1)[0]
+    with urllib.request.urlopen(f"{root}/_admin/counters") as answer:
+        return json.load(answer)  # type: ignore[no-any-return]
+
+
+def make_files(folder: Path, n: int, prefix: str) -> list[str]:
+    """``n`` small distinct PDF files named ``<prefix>-NNNN.pdf``."""
+    paths = []
+    for i in range(n):
+        path = folder / f"{prefix}-{i:04d}.pdf"
+        path.write_bytes(f"%PDF-1.4 {prefix} benchmark document {i}".encode())
+        paths.append(str(path))
+    return paths
+
+
+def polls(seen: dict[str, Any]) -> int:
+    """``GET /agent/executions/{id}`` requests the emulator received."""
+    return int(seen["requests_by_route"].get("GET /agent/executions/{id}", 0))

@@ -1,13 +1,15 @@
-"""Scale-out: processes sharing one request budget through Redis, webhook latency.
+"""Scale-out: processes sharing one request budget and one cache through Redis.
 
-1. Two worker processes load documents against one emulator that enforces 100
-   requests/min (429 + Retry-After): each with its own ``RequestBudget(100)``, then
+1. Four worker processes load different documents against one emulator that enforces
+   100 requests/min (429 + Retry-After): each with its own ``RequestBudget(100)``, then
    with one ``RedisRequestBudget(100)`` shared through a local redis-server.
-2. Callback-to-waiter latency on loopback: a signed delivery POSTed to a
+2. The same four workers all given the SAME 50 files, with the shared budget, a
+   ``ResultCache`` on ``RedisByteStore`` and ``DedupeLeases``: one execution per file.
+3. Callback-to-waiter latency on loopback: a signed delivery POSTed to a
    ``WebhookReceiver`` under uvicorn until the waiting thread / task wakes.
-3. What the Redis round trips cost: ``reserve()``, lease acquire + release.
+4. What the Redis round trips cost: ``reserve()``, lease acquire + release.
 
-    python benchmarks/bench_scaleout.py [--docs 15]
+    python benchmarks/bench_scaleout.py [--workers 4] [--docs 10] [--shared-files 50]
 """
 
 from __future__ import annotations
@@ -22,29 +24,25 @@ import statistics
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import httpx
-from _harness import report, start_emulator, table
+from _harness import counters, make_files, report, start_emulator, stop_emulator, table, verdict
 
-from langchain_vlmrun import RequestBudget, VLMRunClient, VLMRunLoader
+from langchain_vlmrun import RequestBudget, ResultCache, VLMRunClient, VLMRunLoader
 from langchain_vlmrun.completion import CompletionHub, Ticket
 from langchain_vlmrun.leases import DedupeLeases
 from langchain_vlmrun.redis_budget import RedisRequestBudget
+from langchain_vlmrun.redis_store import RedisByteStore
 from langchain_vlmrun.webhook_app import WebhookReceiver
 from tests.redis_server import RedisServer, redis_server_binary
 from tests.uvicorn_server import serving
 
 RPM = 100
 SECRET = "whsec_bench"
-
-
-def counters(base_url: str) -> dict[str, Any]:
-    root = base_url.rsplit("/v1", 1)[0]
-    with urllib.request.urlopen(f"{root}/_admin/counters") as answer:
-        return json.load(answer)  # type: ignore[no-any-return]
+JOB_SECONDS = 5.0
+WORKER_CONCURRENCY = 4
 
 
 def load_documents(base_url: str, redis_url: str | None, worker: int, docs: int) -> int:
@@ -59,11 +57,24 @@ def load_documents(base_url: str, redis_url: str | None, worker: int, docs: int)
             path.write_bytes(f"%PDF-1.4 worker {worker} document {i}".encode())
             paths.append(str(path))
         with VLMRunClient("bench", base_url=base_url, budget=budget) as client:
-            VLMRunLoader(paths, prompt="Transcribe", client=client, max_concurrency=4).load()
+            VLMRunLoader(
+                paths, prompt="Transcribe", client=client, max_concurrency=WORKER_CONCURRENCY
+            ).load()
     return int(budget.penalties)
 
 
-def shared_budget_rows(docs: int, redis_url: str) -> list[tuple[object, ...]]:
+def rate_limited_emulator() -> tuple[Any, str]:
+    return start_emulator(
+        "--queue-time",
+        "0",
+        "--processing-time",
+        str(JOB_SECONDS),
+        "--rate-limit-per-minute",
+        str(RPM),
+    )
+
+
+def shared_budget_rows(workers: int, docs: int, redis_url: str) -> list[tuple[object, ...]]:
     rows = []
     context = multiprocessing.get_context("spawn")
     configurations = (
@@ -71,33 +82,92 @@ def shared_budget_rows(docs: int, redis_url: str) -> list[tuple[object, ...]]:
         ("shared RedisRequestBudget", redis_url),
     )
     for label, url in configurations:
-        proc, base_url = start_emulator(
-            "--queue-time", "0", "--processing-time", "5", "--rate-limit-per-minute", str(RPM)
-        )
+        proc, base_url = rate_limited_emulator()
         try:
             t0 = time.perf_counter()
-            with context.Pool(2) as pool:
-                seen = pool.starmap(load_documents, [(base_url, url, w, docs) for w in range(2)])
+            with context.Pool(workers) as pool:
+                seen = pool.starmap(
+                    load_documents, [(base_url, url, w, docs) for w in range(workers)]
+                )
             wall = time.perf_counter() - t0
             emulator = counters(base_url)
         finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+            stop_emulator(proc)
         total = emulator["requests_total"]
         limit = total / RPM * 60
+        ok = emulator["rate_limited"] == 0 and wall <= 1.15 * limit
         rows.append(
             (
                 label,
-                2 * docs,
+                f"{workers} x {docs}",
+                emulator["executions_created"],
                 total,
                 emulator["rate_limited"],
                 sum(seen),
                 f"{wall:.0f} s",
                 f"{limit:.0f} s",
                 f"{wall / limit:.2f}x",
+                verdict(ok) if url else "-",
             )
         )
     return rows
+
+
+def load_shared(base_url: str, redis_url: str, paths: list[str]) -> dict[str, int]:
+    """One worker process: the shared file list, through the Redis cache and leases."""
+    budget = RedisRequestBudget(RPM, redis=redis_url, key="bench-dedupe")
+    cache = ResultCache(RedisByteStore(redis_url, prefix="bench-dedupe:"))
+    leases = DedupeLeases(redis_url, prefix="bench-dedupe:lease:")
+    try:
+        with VLMRunClient("bench", base_url=base_url, budget=budget, leases=leases) as client:
+            loader = VLMRunLoader(
+                paths,
+                prompt="Transcribe",
+                client=client,
+                cache=cache,
+                max_concurrency=WORKER_CONCURRENCY,
+            )
+            docs = loader.load()
+    finally:
+        leases.close()
+    return {
+        "sources": len({d.metadata["source"] for d in docs}),
+        "from_cache": sum(u.from_cache for u in loader.usage),
+        "requests": sum(u.requests for u in loader.usage),
+        "penalties": int(budget.penalties),
+    }
+
+
+def dedupe_rows(workers: int, files: int, redis_url: str) -> list[tuple[object, ...]]:
+    proc, base_url = rate_limited_emulator()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = make_files(Path(tmp), files, "shared")
+            t0 = time.perf_counter()
+            with multiprocessing.get_context("spawn").Pool(workers) as pool:
+                seen = pool.starmap(load_shared, [(base_url, redis_url, paths)] * workers)
+            wall = time.perf_counter() - t0
+        emulator = counters(base_url)
+    finally:
+        stop_emulator(proc)
+    total = emulator["requests_total"]
+    limit = total / RPM * 60
+    complete = all(s["sources"] == files for s in seen)
+    ok = complete and emulator["executions_created"] == files and emulator["paid_twice"] == 0
+    return [
+        (
+            f"{workers} workers x the same {files} files",
+            f"{sum(s['sources'] for s in seen)} ({files} each)" if complete else "LOST",
+            emulator["executions_created"],
+            emulator["uploads"],
+            sum(s["from_cache"] for s in seen),
+            total,
+            emulator["rate_limited"],
+            f"{wall:.0f} s",
+            f"{wall / limit:.2f}x",
+            verdict(ok),
+        )
+    ]
 
 
 def signed(execution_id: str) -> tuple[bytes, dict[str, str]]:
@@ -180,7 +250,9 @@ def redis_cost_rows(redis_url: str, rounds: int) -> list[tuple[object, ...]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--docs", type=int, default=15, help="documents per worker process")
+    parser.add_argument("--workers", type=int, default=4, help="worker processes")
+    parser.add_argument("--docs", type=int, default=10, help="documents per worker process")
+    parser.add_argument("--shared-files", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=300)
     args = parser.parse_args()
     binary = redis_server_binary()
@@ -188,20 +260,56 @@ def main() -> None:
     server = RedisServer(binary)
     try:
         server.wait_ready()
-        budget_rows = shared_budget_rows(args.docs, server.url)
+        budget_rows = shared_budget_rows(args.workers, args.docs, server.url)
+        shared_rows = dedupe_rows(args.workers, args.shared_files, server.url)
         latency = latency_rows(args.rounds)
         costs = redis_cost_rows(server.url, args.rounds * 3)
     finally:
         server.stop()
     text = table(
-        ("budget", "docs", "requests", "429s sent", "429s seen", "wall", "limit", "wall/limit"),
+        (
+            "budget",
+            "workers x docs",
+            "executions",
+            "requests",
+            "429s sent",
+            "429s seen",
+            "wall",
+            "limit",
+            "wall/limit",
+            "target (0 x 429, <=1.15x)",
+        ),
         budget_rows,
     )
     text += (
-        f"\n\nTwo worker processes (loader max_concurrency=4 each) against one emulator "
-        f"enforcing {RPM}/min (sliding window, 429 + Retry-After), job time 5 s. `limit` is "
-        "the time a steady pace at the limit needs for the requests actually sent; the "
-        "moving window lets a first burst of up to the limit go at once, hence below 1x.\n\n"
+        f"\n\n{args.workers} worker processes (loader max_concurrency={WORKER_CONCURRENCY} "
+        f"each, different files) against one emulator enforcing {RPM}/min (sliding window, "
+        f"429 + Retry-After), job time {JOB_SECONDS:.0f} s. `limit` is the time a steady pace "
+        "at the limit needs for the requests actually sent; both the emulator's window and "
+        "the Redis budget's moving window let a first burst of up to the limit go at once, "
+        "hence below 1x. `429s seen` counts the budgets' `penalize` calls.\n\n"
+    )
+    text += table(
+        (
+            "dedupe (shared RedisRequestBudget, ResultCache on Redis, DedupeLeases)",
+            "sources loaded",
+            "executions",
+            "uploads",
+            "answered from cache",
+            "requests",
+            "429s",
+            "wall",
+            "wall/limit",
+            "target (executions = files)",
+        ),
+        shared_rows,
+    )
+    text += (
+        f"\n\nEvery worker gets the same {args.shared_files} files in the same order (the "
+        "worst case for racing claims). The first worker to take a file's lease uploads, "
+        "executes and writes the result to the Redis cache; the others wait on the lease "
+        "(Redis reads, no API request) and read the result. `answered from cache` counts "
+        "sources whose Documents cost no request.\n\n"
     )
     text += table(("callback to waiter (loopback)", "rounds", "median", "p95", "max"), latency)
     text += (

@@ -10,7 +10,17 @@ from pathlib import Path
 from _harness import RESULTS_DIR, machine
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["ingestion", "polling", "upload_memory", "cpu", "budget", "scaleout"]
+ORDER = [
+    "ingestion",
+    "polling",
+    "upload_memory",
+    "cpu",
+    "budget",
+    "faults",
+    "sequential",
+    "economy",
+    "scaleout",
+]
 NOTES = HERE / "NOTES.md"
 
 
