@@ -287,7 +287,10 @@ def main() -> None:
         f"429 + Retry-After), job time {JOB_SECONDS:.0f} s. `limit` is the time a steady pace "
         "at the limit needs for the requests actually sent; both the emulator's window and "
         "the Redis budget's moving window let a first burst of up to the limit go at once, "
-        "hence below 1x. `429s seen` counts the budgets' `penalize` calls.\n\n"
+        "hence below 1x. `429s seen` counts the budgets' `penalize` calls. The shared "
+        "budget sends more requests for the same documents: while the moving window has "
+        "room it has no backlog, so polls are not stretched, and each worker learns job "
+        "durations on its own (its first wave polls on the generic schedule).\n\n"
     )
     text += table(
         (
