@@ -45,6 +45,7 @@ from langchain_vlmrun._polling import DurationMemory, PollSchedule
 from langchain_vlmrun._redaction import install_log_filter, redact_request, safe_url
 from langchain_vlmrun._retry import DEFAULT_RETRY_TIMEOUT, RetryPolicy, parse_retry_after
 from langchain_vlmrun._sources import FileSource, PreparedFile
+from langchain_vlmrun._validation import check_number
 from langchain_vlmrun._version import __version__
 from langchain_vlmrun.cache import ResultCache
 from langchain_vlmrun.completion import CompletionHub, await_completion, await_completion_async
@@ -58,6 +59,8 @@ DEFAULT_BASE_URL = "https://api.vlm.run/v1"
 DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
 PRESIGNED_THRESHOLD = 32 * 1024 * 1024
 DEFAULT_WAIT_TIMEOUT = 600.0
+#: The largest per-request HTTP timeout accepted (socket timers overflow above ~1e10 s).
+MAX_HTTP_TIMEOUT = 1e9
 
 T = TypeVar("T")
 
@@ -94,6 +97,17 @@ class _BaseClient:
         hub: CompletionHub | None = None,
         leases: DedupeLeases | None = None,
     ) -> None:
+        check_number("wait_timeout", wait_timeout, optional=False)
+        check_number("retry_timeout", retry_timeout, inclusive=True, optional=False)
+        check_number("max_retries", max_retries, inclusive=True, integer=True)
+        check_number("requests_per_minute", requests_per_minute)
+        if isinstance(timeout, (int, float)):
+            check_number("timeout", timeout, optional=False)
+            if timeout > MAX_HTTP_TIMEOUT:
+                raise ValueError(
+                    f"timeout={timeout!r} s is beyond what sockets accept; use at most "
+                    f"{MAX_HTTP_TIMEOUT:.0e} s (it is per request; wait_timeout bounds waits)."
+                )
         self.api_key = _resolve_key(api_key)
         self.base_url = (base_url or os.environ.get("VLMRUN_BASE_URL") or DEFAULT_BASE_URL).rstrip(
             "/"

@@ -131,9 +131,9 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
     allow_hard_links: bool = False
     """Read files inside ``root_dir`` that have other hard links (they may be links to
     files outside the folders; refused by default)."""
-    max_content_chars: int = Field(default=8000, gt=0)
+    max_content_chars: int = Field(default=8000, gt=0, strict=True)
     """Cap on the text returned to the model."""
-    timeout: float | None = Field(default=None, gt=0)
+    timeout: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     """Seconds to wait for the execution (default: the client's)."""
     callback_url: str | None = None
     """Passed to each execution: VLM Run also POSTs the result there."""
@@ -168,7 +168,13 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
         the returned ``source`` is that open file (close it with :func:`_close`).
         """
         with _as_tool_errors(file):
-            source = _checked_source(file.strip(), self.root_dir, self.allow_hard_links)
+            try:
+                source = _checked_source(file, self.root_dir, self.allow_hard_links)
+            except FileSourceError:
+                if _trimmed(file) == file:
+                    raise
+                # models add blanks and newlines around names: the name as given first
+                source = _checked_source(_trimmed(file), self.root_dir, self.allow_hard_links)
         prompt = self.prompt
         inputs: dict[str, Any] = {}
         if instructions:
@@ -249,6 +255,12 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
         finally:
             _close(request["source"])
         return self._result(file, execution)
+
+
+def _trimmed(file: str) -> str:
+    """The model's input without surrounding ASCII blanks and newlines (models add them);
+    other characters are part of the name: trimming them could name another file."""
+    return file.strip(" \t\r\n")
 
 
 def _close(source: object) -> None:
