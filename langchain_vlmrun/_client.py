@@ -41,6 +41,7 @@ from langchain_vlmrun._operations import (
     ProcessedSource,
     Sleep,
 )
+from langchain_vlmrun._options import ExecuteOptions
 from langchain_vlmrun._polling import DurationMemory, PollSchedule
 from langchain_vlmrun._redaction import install_log_filter, redact_request, safe_url
 from langchain_vlmrun._retry import DEFAULT_RETRY_TIMEOUT, RetryPolicy, parse_retry_after
@@ -84,7 +85,7 @@ class _BaseClient:
         max_retries: int | None = None,
         retry_timeout: float = DEFAULT_RETRY_TIMEOUT,
         poll: PollSchedule | None = None,
-        wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
+        wait_timeout: float | None = None,
         presigned_threshold: int = PRESIGNED_THRESHOLD,
         hash_lookup_min_size: int = ops.HASH_LOOKUP_MIN_SIZE,
         max_file_size: int | None = None,
@@ -97,7 +98,7 @@ class _BaseClient:
         hub: CompletionHub | None = None,
         leases: DedupeLeases | None = None,
     ) -> None:
-        check_number("wait_timeout", wait_timeout, optional=False)
+        check_number("wait_timeout", wait_timeout)
         check_number("retry_timeout", retry_timeout, inclusive=True, optional=False)
         check_number("max_retries", max_retries, inclusive=True, integer=True)
         check_number("requests_per_minute", requests_per_minute)
@@ -115,7 +116,9 @@ class _BaseClient:
         self.timeout = DEFAULT_TIMEOUT if timeout is None else timeout
         self.retry = retry or RetryPolicy(timeout=retry_timeout, max_retries=max_retries)
         self.poll = poll or PollSchedule()
-        self.wait_timeout = wait_timeout
+        self.wait_timeout = DEFAULT_WAIT_TIMEOUT if wait_timeout is None else wait_timeout
+        #: Whether wait_timeout was chosen (else built-in defaults may wait per medium).
+        self.wait_timeout_given = wait_timeout is not None
         self.uploads = ops.UploadSettings(
             presigned_threshold=presigned_threshold,
             hash_lookup_min_size=hash_lookup_min_size,
@@ -240,6 +243,7 @@ class _BaseClient:
         callback_url: str | None,
         model: str | None,
         toolsets: Sequence[str] | None,
+        options: ExecuteOptions | None,
         request_id: str | None,
     ) -> ExecuteRequest:
         return ExecuteRequest(
@@ -252,6 +256,7 @@ class _BaseClient:
             callback_url=callback_url,
             model=model,
             toolsets=toolsets,
+            options=options,
             allow_training=self.allow_training,
             id=request_id or self.request_id_factory(),
         )
@@ -340,7 +345,9 @@ class VLMRunClient(_BaseClient):
             budget decides).
         http_client: your own ``httpx.Client`` (proxies, transports, tests).
         poll: polling schedule for :meth:`wait`; ``PollSchedule.immediate()`` never sleeps.
-        wait_timeout: default seconds :meth:`wait` waits before ``ExecutionTimeoutError``.
+        wait_timeout: default seconds :meth:`wait` waits before ``ExecutionTimeoutError``
+            (600; loaders and tools running the built-in defaults wait by medium
+            instead, up to an hour for video, unless this is set).
         hash_lookup_min_size: files at least this large (default 8 MiB) are looked up
             by md5 first, so an earlier upload is reused without sending the bytes;
             smaller ones are uploaded directly (one request either way).
@@ -454,6 +461,7 @@ class VLMRunClient(_BaseClient):
         callback_url: str | None = None,
         model: str | None = None,
         toolsets: Sequence[str] | None = None,
+        options: ExecuteOptions | None = None,
         request_id: str | None = None,
     ) -> AgentExecution:
         """Start an agent execution (returns at once; see :meth:`wait`)."""
@@ -468,6 +476,7 @@ class VLMRunClient(_BaseClient):
             callback_url=callback_url,
             model=model,
             toolsets=toolsets,
+            options=options,
             request_id=request_id,
         )
         return self._drive(ops.execute(request, self.retry, self.clock))
@@ -495,6 +504,7 @@ class VLMRunClient(_BaseClient):
         callback_url: str | None = None,
         model: str | None = None,
         toolsets: Sequence[str] | None = None,
+        options: ExecuteOptions | None = None,
         timeout: float | None = None,
         input_key: str = ops.INPUT_FILE_KEY,
         filename: str | None = None,
@@ -517,6 +527,7 @@ class VLMRunClient(_BaseClient):
             callback_url=callback_url,
             model=model,
             toolsets=toolsets,
+            options=options,
             request_id=None,
         )
         return self._drive(
@@ -666,6 +677,7 @@ class AsyncVLMRunClient(_BaseClient):
         callback_url: str | None = None,
         model: str | None = None,
         toolsets: Sequence[str] | None = None,
+        options: ExecuteOptions | None = None,
         request_id: str | None = None,
     ) -> AgentExecution:
         request = self._execute_request(
@@ -679,6 +691,7 @@ class AsyncVLMRunClient(_BaseClient):
             callback_url=callback_url,
             model=model,
             toolsets=toolsets,
+            options=options,
             request_id=request_id,
         )
         return await self._drive(ops.execute(request, self.retry, self.clock))
@@ -705,6 +718,7 @@ class AsyncVLMRunClient(_BaseClient):
         callback_url: str | None = None,
         model: str | None = None,
         toolsets: Sequence[str] | None = None,
+        options: ExecuteOptions | None = None,
         timeout: float | None = None,
         input_key: str = ops.INPUT_FILE_KEY,
         filename: str | None = None,
@@ -727,6 +741,7 @@ class AsyncVLMRunClient(_BaseClient):
             callback_url=callback_url,
             model=model,
             toolsets=toolsets,
+            options=options,
             request_id=None,
         )
         return await self._drive(
