@@ -50,7 +50,7 @@ from langchain_vlmrun._validation import check_number
 from langchain_vlmrun._version import __version__
 from langchain_vlmrun.cache import ResultCache
 from langchain_vlmrun.completion import CompletionHub, await_completion, await_completion_async
-from langchain_vlmrun.leases import DedupeLeases
+from langchain_vlmrun.leases import DedupeLeases, LocalLeases
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncVLMRunClient", "VLMRunClient"]
 
@@ -128,7 +128,8 @@ class _BaseClient:
         self.clock = clock
         self.request_id_factory = request_id_factory
         self.hub = hub
-        self.leases = leases
+        # in-process dedupe by default: one execution per document at a time
+        self.leases: DedupeLeases | LocalLeases = leases if leases is not None else LocalLeases()
         self.budget: Budget | None = budget or (
             RequestBudget(requests_per_minute, clock=clock) if requests_per_minute else None
         )

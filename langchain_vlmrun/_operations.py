@@ -35,7 +35,7 @@ from langchain_vlmrun._retry import RetryMode, RetryPolicy, is_ambiguous, is_tra
 
 if TYPE_CHECKING:
     from langchain_vlmrun.cache import ResultCache
-    from langchain_vlmrun.leases import DedupeLeases
+    from langchain_vlmrun.leases import DedupeLeases, LocalLeases
 
 from langchain_vlmrun._sources import (
     FileSource,
@@ -635,7 +635,7 @@ def process(
     cache: ResultCache | None = None,
     accept: Callable[[AgentExecution], Any] | None = None,
     durations: DurationMemory | None = None,
-    leases: DedupeLeases | None = None,
+    leases: DedupeLeases | LocalLeases | None = None,
     callbacks: bool = False,
 ) -> Operation[ProcessedSource]:
     """Upload (or reference a URL), execute, wait: with the result cache and resume.
@@ -684,7 +684,7 @@ def _process(
     cache: ResultCache | None,
     accept: Callable[[AgentExecution], Any] | None,
     durations: DurationMemory | None,
-    leases: DedupeLeases | None,
+    leases: DedupeLeases | LocalLeases | None,
     callbacks: bool,
 ) -> Operation[ProcessedSource]:
     prepared: PreparedFile | None = None
