@@ -15,6 +15,7 @@ from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from langchain_vlmrun._exceptions import FileSourceError
+from langchain_vlmrun._options import ExecuteOptions
 from langchain_vlmrun._paths import normalise_roots, resolve_allowed_file
 from langchain_vlmrun._settings import ClientSettings
 from langchain_vlmrun._sources import check_url, is_url
@@ -60,6 +61,8 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
     timeout: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     cache: ResultCache | None = Field(default=None, exclude=True)
     callback_url: str | None = None
+    options: ExecuteOptions | None = None
+    """Model, skills, service tier and the rest of the execute configuration."""
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     @field_validator("response_model", mode="before")
@@ -141,6 +144,7 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
             "timeout": self.timeout,
             "cache": self.cache,
             "callback_url": self.callback_url,
+            "options": self.options,
             # a response that does not validate is not cached
             "accept": lambda execution: validate_response(execution, model),
         }
