@@ -35,9 +35,11 @@ from pydantic import BaseModel
 
 from langchain_vlmrun import (
     AsyncVLMRunClient,
+    FileByteStore,
     FileSourceError,
     LoaderError,
     PollSchedule,
+    ResultCache,
     VLMRunAgentTool,
     VLMRunClient,
     VLMRunExtractor,
@@ -324,20 +326,19 @@ def test_index_reingest_adds_nothing_and_a_changed_file_replaces_only_its_chunks
     assert emu.counters.executions_created == executions + 1  # only b.pdf ran again
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 11 finding 4 (extra): a fresh loader (next process) gives the same pages "
-    "new metadata (execution_id), so index() deletes and re-adds every unchanged chunk "
-    "(num_added 18, num_deleted 18)",
-)
 def test_index_reingest_from_a_fresh_loader_adds_nothing(
     client: VLMRunClient, tmp_path: Path
 ) -> None:
+    # across processes, results live in a persistent cache (the default one is per loader)
     folder = make_folder(tmp_path)
     records, store = new_index()
-    first = index_folder(VLMRunLoader(str(folder), prompt=PROMPT, client=client), records, store)
-    again = index_folder(VLMRunLoader(str(folder), prompt=PROMPT, client=client), records, store)
+    cache = ResultCache(FileByteStore(tmp_path / "cache"))
+
+    def fresh_loader() -> VLMRunLoader:
+        return VLMRunLoader(str(folder), prompt=PROMPT, client=client, cache=cache)
+
+    first = index_folder(fresh_loader(), records, store)
+    again = index_folder(fresh_loader(), records, store)
     assert again == {
         "num_added": 0,
         "num_updated": 0,
@@ -370,6 +371,23 @@ def test_identical_files_at_two_paths_stay_distinct(client: VLMRunClient, tmp_pa
     store.add_documents(docs)
     sources = Counter(entry["metadata"]["source"] for entry in store.store.values())
     assert sources == {str(first): 2, str(second): 2}
+
+
+@pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
+def test_identical_files_in_one_concurrent_load_are_paid_once(
+    emu: Emulator, client: VLMRunClient, tmp_path: Path, use_async: bool
+) -> None:
+    paths = [str(write_pdf(tmp_path / f"copy-{i}" / "report.pdf", "same bytes")) for i in range(4)]
+    if use_async:
+        async_client = AsyncVLMRunClient("k", base_url=emu.base_url)
+        loader = VLMRunLoader(paths, prompt=PROMPT, async_client=async_client, max_concurrency=4)
+        docs = asyncio.run(loader.aload())
+    else:
+        docs = VLMRunLoader(paths, prompt=PROMPT, client=client, max_concurrency=4).load()
+    assert [d.metadata["source"] for d in docs] == [p for p in paths for _ in range(2)]
+    assert len({d.id for d in docs}) == 8  # four sources, four sets of ids
+    assert emu.counters.executions_created == 1  # the content was paid for once
+    assert emu.counters.uploads == 1
 
 
 # ------------------------------------------------- 6. batch with return_exceptions
