@@ -91,6 +91,12 @@ def run(paths: list[str], driver: str, ignore_ids: bool, wide: bool = False) -> 
     }
 
 
+def wall_of(
+    results: dict[tuple[str, bool, bool], dict[str, Any]], run: tuple[str, bool, bool]
+) -> str:
+    return f"{results[run]['wall']:.0f} s" if run in results else "not run"
+
+
 def fault_summary(seen: dict[str, Any]) -> str:
     faults = seen["faults_injected"]
     before = sum(n for kind, n in faults.items() if not kind.startswith("after_"))
@@ -182,10 +188,15 @@ def main() -> None:
         "connection on an upload or execute is ambiguous, so the client pauses, looks the "
         "file (md5) or execution (client id) up and only then re-sends: three steps, each "
         "of which may fault again. `GET execution/doc` counts polls and those id lookups "
-        "(same route). The diagnostic row lifts the loader's look-ahead window "
-        "(2 x max_concurrency sources): a slow source at the head of the line does not "
-        "explain the wall time. Single runs vary by +-20 % here: which request draws "
-        "which fault depends on arrival order."
+        "(same route).\n\n"
+        "The diagnostic row lifts the loader's look-ahead window (results come in input "
+        "order, and at most 2 x max_concurrency sources are started ahead of the oldest "
+        "unfinished one): a source stuck in retries at the head of the line then no "
+        "longer stops new sources from starting once the 15 behind it are done. "
+        f"This run: {wall_of(results, ('sync', False, False))} with the window, "
+        f"{wall_of(results, ('sync', False, True))} without. Single runs vary a lot here "
+        "(which request draws which fault depends on arrival order); see NOTES.md for "
+        "repeated runs."
     )
     report("faults", f"Faults on every route: {n} files, 30 % faults, default settings", text)
 

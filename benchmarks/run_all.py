@@ -25,9 +25,16 @@ NOTES = HERE / "NOTES.md"
 
 
 def main() -> int:
-    only = sys.argv[1:]
+    """``run_all.py [name ...]``: run those benchmarks (all without names), then rewrite
+    RESULTS.md from every results/<name>.md; ``--report`` only rewrites RESULTS.md."""
+    only = [arg for arg in sys.argv[1:] if arg != "--report"]
+    report_only = "--report" in sys.argv[1:]
+    unknown = [name for name in only if name not in ORDER]
+    if unknown:
+        print(f"unknown benchmark(s) {unknown}; known: {ORDER}", file=sys.stderr)
+        return 2
     failed = []
-    for name in ORDER:
+    for name in [] if report_only else ORDER:
         script = HERE / f"bench_{name}.py"
         if (only and name not in only) or not script.exists():
             continue
