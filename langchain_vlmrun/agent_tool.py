@@ -31,6 +31,7 @@ from langchain_vlmrun._rendering import render_response
 from langchain_vlmrun._settings import ClientSettings
 from langchain_vlmrun._sources import PreparedFile, check_url, is_url, prepare_file, redact_url
 from langchain_vlmrun._structured import validate_response
+from langchain_vlmrun._tracing import aexecution_run, execution_run
 from langchain_vlmrun._validation import check_agent_name
 
 __all__ = ["VLMRunAgentTool", "VLMRunToolArtifact", "VLMRunToolError", "VLMRunToolInput"]
@@ -133,8 +134,6 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
     files outside the folders; refused by default)."""
     max_content_chars: int = Field(default=8000, gt=0)
     """Cap on the text returned to the model."""
-    timeout: float | None = Field(default=None, gt=0)
-    """Seconds to wait for the execution (default: the client's)."""
     callback_url: str | None = None
     """Passed to each execution: VLM Run also POSTs the result there."""
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -184,7 +183,8 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
             "json_schema": self.json_schema,
             "inputs": inputs or None,
             "callback_url": self.callback_url,
-            "timeout": self.timeout,
+            "timeout": self.wait_timeout,
+            "cache": self.cache,
         }
 
     def _result(self, file: str, execution: AgentExecution) -> tuple[str, VLMRunToolArtifact]:
@@ -230,11 +230,12 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
     ) -> tuple[str, VLMRunToolArtifact]:
         request = self._request(file, instructions)
         try:
-            with _as_tool_errors(file):
-                execution = self._sync_client().run(**request)
+            with _as_tool_errors(file), execution_run(run_manager, _traced(file, request)) as run:
+                processed = self._sync_client().process(**request)
+                run.record(processed, self.agent_name)
         finally:
             _close(request["source"])
-        return self._result(file, execution)
+        return self._result(file, processed.execution)
 
     async def _arun(
         self,
@@ -245,10 +246,17 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
         request = await asyncio.to_thread(self._request, file, instructions)  # disk I/O
         try:
             with _as_tool_errors(file):
-                execution = await self._async_client().run(**request)
+                async with aexecution_run(run_manager, _traced(file, request)) as run:
+                    processed = await self._async_client().process(**request)
+                    run.record(processed, self.agent_name)
         finally:
             _close(request["source"])
-        return self._result(file, execution)
+        return self._result(file, processed.execution)
+
+
+def _traced(file: str, request: dict[str, Any]) -> dict[str, Any]:
+    """The execution run's inputs as traces show them (no file handle, no URL secrets)."""
+    return {"source": redact_url(file), "agent": request["name"], "prompt": request["prompt"]}
 
 
 def _close(source: object) -> None:

@@ -356,7 +356,8 @@ def test_constructor_validation() -> None:
         VLMRunLoader("a.pdf", agent_name=AGENT, on_error="ignore")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="at least one"):
         VLMRunLoader([], agent_name=AGENT)
-    assert "agent_name='document-markdown:v1'" in repr(VLMRunLoader("a.pdf", agent_name=AGENT))
+    loader = VLMRunLoader("a.pdf", agent_name=AGENT, api_key="test-key")
+    assert "agent_name='document-markdown:v1'" in repr(loader)
 
 
 # --- progress -----------------------------------------------------------------------------
