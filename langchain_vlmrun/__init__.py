@@ -28,6 +28,7 @@ from langchain_vlmrun._exceptions import (
 from langchain_vlmrun._metering import count_requests
 from langchain_vlmrun._models import AgentExecution, CreditUsage, FileResponse, PresignedUpload
 from langchain_vlmrun._operations import ProcessedSource
+from langchain_vlmrun._options import ExecuteOptions, InlineSkill, SkillReference
 from langchain_vlmrun._polling import PollSchedule
 from langchain_vlmrun._retry import RetryPolicy
 from langchain_vlmrun._sources import SUPPORTED_EXTENSIONS
@@ -62,6 +63,9 @@ __all__ = [
     "ExecutionFailedError",
     "ExecutionTimeoutError",
     "ExtractionWithRaw",
+    "ExecuteOptions",
+    "InlineSkill",
+    "SkillReference",
     "Failure",
     "FileByteStore",
     "FileResponse",

@@ -102,13 +102,13 @@ class ClientSettings(BaseModel):
     )
     """API endpoint (alias ``base_url``). Default: ``VLMRUN_BASE_URL`` or
     ``https://api.vlm.run/v1``."""
-    request_timeout: float | None = Field(default=None, gt=0)
+    request_timeout: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     """Seconds one HTTP request may take (default: 120, connect 10)."""
-    wait_timeout: float | None = Field(default=None, gt=0)
+    wait_timeout: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     """Seconds to wait for an execution to finish (default: the client's, 600)."""
     max_retries: int | None = Field(default=None, ge=0)
     """Cap on the retries of one request (default: none; retrying stops after 90 s)."""
-    requests_per_minute: float | None = Field(default=None, gt=0)
+    requests_per_minute: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     """Client-side request budget, shared by the clients this component creates."""
     cache: ResultCache | None = Field(default=None, exclude=True)
     """Where finished and in-flight executions are recorded (nothing is paid twice)."""

@@ -33,6 +33,7 @@ from langchain_vlmrun._documents import (
 )
 from langchain_vlmrun._exceptions import FileSourceError, VLMRunError
 from langchain_vlmrun._operations import INPUT_FILE_KEY
+from langchain_vlmrun._options import ExecuteOptions
 from langchain_vlmrun._settings import settings_for
 from langchain_vlmrun._sources import SUPPORTED_EXTENSIONS, check_supported, is_url, redact_url
 from langchain_vlmrun._tracing import asource_run, source_run
@@ -147,8 +148,16 @@ def _expand(source: SourceArg) -> list[_Item]:
     text = os.fspath(source)
     if is_url(text):
         return [_Item(text)]
+    try:
+        return _expand_path(text)
+    except (OSError, RuntimeError, ValueError) as exc:  # too long, NUL, loops, no access
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        return [_Item(text, f"{text!r} is not a usable path ({reason})")]
+
+
+def _expand_path(text: str) -> list[_Item]:
     path = Path(text).expanduser()
-    if glob.has_magic(text):
+    if glob.has_magic(text) and not path.exists():  # 'report [draft].pdf' is a file
         pattern = os.path.expanduser(text)
         matches = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
         kept = _contained(matches, _glob_root(pattern))
@@ -228,7 +237,10 @@ class VLMRunLoader(BaseLoader):
             Expanding a directory or glob never leaves it: symlinks pointing outside
             are skipped with a warning. ``file_path=`` is accepted too, as in
             LangChain's file loaders.
-        agent_name: the agent, ``"name:version"``.
+        agent_name: an agent of your workspace, ``"name:version"``. With neither
+            ``agent_name`` nor ``prompt``, each file gets the built-in default of its
+            medium (:mod:`langchain_vlmrun.defaults`): page Documents for documents, one
+            for an image, timed segment Documents for audio and video.
         prompt: instructions (alone: the service picks the agent).
         response_model: pydantic model of the expected output (validated per file).
         json_schema: a JSON schema instead of ``response_model``.
@@ -251,6 +263,11 @@ class VLMRunLoader(BaseLoader):
             across processes and resume executions a crashed run submitted, or
             ``False`` for no cache.
         callback_url: passed to every execution (VLM Run POSTs the result there too).
+        segment_seconds: for audio and video, merge consecutive segments into Documents
+            of about this many seconds (default: one Document per segment); each has
+            ``start_time``/``end_time`` metadata in seconds.
+        options: an :class:`~langchain_vlmrun.ExecuteOptions` (model, skills,
+            service tier, execution mode, toolsets, environment, session id).
         client, async_client: clients to use (not closed by the loader).
         api_key, base_url, client_kwargs: settings of the clients the loader creates
             otherwise (one per load, closed afterwards).
@@ -290,6 +307,8 @@ class VLMRunLoader(BaseLoader):
         client_kwargs: Mapping[str, Any] | None = None,
         cache: CacheOption = None,
         callback_url: str | None = None,
+        segment_seconds: float | None = None,
+        options: ExecuteOptions | None = None,
         callbacks: Callbacks = None,
         timeout: float | None = None,
         **unknown: Any,
@@ -328,6 +347,8 @@ class VLMRunLoader(BaseLoader):
             input_key=input_key,
             timeout=self.settings.wait_timeout,
             callback_url=callback_url,
+            segment_seconds=segment_seconds,
+            options=options,
         )
         self.settings.check(type(self).__name__)  # after the agent and its options
         self.cache = resolve_cache(cache)

@@ -19,6 +19,7 @@ from typing_extensions import TypedDict
 from langchain_vlmrun._exceptions import FileSourceError, ResponseValidationError
 from langchain_vlmrun._models import AgentExecution
 from langchain_vlmrun._operations import ProcessedSource
+from langchain_vlmrun._options import ExecuteOptions
 from langchain_vlmrun._paths import normalise_roots, resolve_allowed_file
 from langchain_vlmrun._settings import ClientSettings
 from langchain_vlmrun._sources import check_url, is_url, redact_url
@@ -66,6 +67,8 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
     None}`` (as ``with_structured_output(..., include_raw=True)``) instead of the object;
     a response that does not match the model is then reported, not raised."""
     callback_url: str | None = None
+    options: ExecuteOptions | None = None
+    """Model, skills, service tier and the rest of the execute configuration."""
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     @field_validator("response_model", mode="before")
@@ -149,6 +152,7 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
             "timeout": self.wait_timeout,
             "cache": self.cache,
             "callback_url": self.callback_url,
+            "options": self.options,
             # a response that does not validate is not cached
             "accept": lambda execution: validate_response(execution, model),
         }
@@ -208,13 +212,13 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
         self, input: ExtractorInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> M:
         """The validated object (with ``include_raw``: the :class:`ExtractionWithRaw` dict)."""
-        return self._call_with_config(self._extract, input, config, run_type="tool")
+        return self._call_with_config(self._extract, input, config)
 
     async def ainvoke(
         self, input: ExtractorInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> M:
         """Async :meth:`invoke` (the async client; ``abatch`` honours ``max_concurrency``)."""
-        return await self._acall_with_config(self._aextract, input, config, run_type="tool")
+        return await self._acall_with_config(self._aextract, input, config)
 
 
 class ExtractionWithRaw(TypedDict, Generic[M]):

@@ -348,8 +348,8 @@ def test_a_glob_matching_nothing_is_a_failure(tmp_path: Path) -> None:
 
 
 def test_constructor_validation() -> None:
-    with pytest.raises(ValueError, match="agent_name"):
-        VLMRunLoader("a.pdf")
+    # no agent, no prompt: defaults
+    assert VLMRunLoader("a.pdf", api_key="test-key").spec.uses_defaults
     with pytest.raises(ValueError, match="max_concurrency"):
         VLMRunLoader("a.pdf", agent_name=AGENT, max_concurrency=0)
     with pytest.raises(ValueError, match="on_error"):
