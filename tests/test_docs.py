@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import pytest
-import tomllib
 
 from tests.cassette_config import CASSETTES
 from tests.docs_runner import DOCS, ROOT, blocks, cassette_for, normalise, run_page
@@ -53,6 +52,7 @@ def test_page_follows_the_integration_template(page: Path) -> None:
 
 
 def test_shell_blocks_install_what_the_package_offers() -> None:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     extras = set(project["optional-dependencies"])
     for page in PAGES:
