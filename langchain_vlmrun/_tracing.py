@@ -20,6 +20,7 @@ from typing import Any
 from langchain_core.callbacks import (
     AsyncCallbackManager,
     AsyncCallbackManagerForChainRun,
+    BaseCallbackHandler,
     BaseCallbackManager,
     CallbackManager,
     CallbackManagerForChainRun,
@@ -116,20 +117,36 @@ async def aexecution_run(
 # -- loader and parser runs ---------------------------------------------------------------
 
 
-def _manager(callbacks: Callbacks, manager_cls: type[BaseCallbackManager]) -> Any:
+def _handlers(callbacks: Callbacks) -> list[BaseCallbackHandler]:
+    if isinstance(callbacks, BaseCallbackManager):
+        return list(callbacks.handlers)
+    return list(callbacks or [])
+
+
+def _manager(callbacks: Callbacks) -> CallbackManager:
     """The context's callbacks (the chain this runs inside, tracing) plus ``callbacks``,
     all inherited by the run's events."""
     config = ensure_config()
-    manager = manager_cls.configure(  # type: ignore[attr-defined]
+    manager = CallbackManager.configure(
         inheritable_callbacks=config.get("callbacks"),
         inheritable_tags=config.get("tags"),
         inheritable_metadata=config.get("metadata"),
     )
-    if isinstance(callbacks, BaseCallbackManager):
-        handlers = list(callbacks.handlers)
-    else:
-        handlers = list(callbacks or [])
-    for handler in handlers:
+    for handler in _handlers(callbacks):
+        if handler not in manager.handlers:
+            manager.add_handler(handler, inherit=True)
+    return manager
+
+
+def _amanager(callbacks: Callbacks) -> AsyncCallbackManager:
+    """Async twin of :func:`_manager`."""
+    config = ensure_config()
+    manager = AsyncCallbackManager.configure(
+        inheritable_callbacks=config.get("callbacks"),
+        inheritable_tags=config.get("tags"),
+        inheritable_metadata=config.get("metadata"),
+    )
+    for handler in _handlers(callbacks):
         if handler not in manager.handlers:
             manager.add_handler(handler, inherit=True)
     return manager
@@ -210,7 +227,7 @@ class _AsyncSourceRun:
 def source_run(name: str, callbacks: Callbacks, sources: list[str]) -> Iterator[_SourceRun]:
     """A run named ``name`` over ``sources``: ends with a summary (documents, failures,
     credits), or the error; a consumer that stops early ends it with ``stopped=True``."""
-    manager: CallbackManager = _manager(callbacks, CallbackManager)
+    manager = _manager(callbacks)
     run = manager.on_chain_start(None, {"sources": sources}, name=name)
     handle = _SourceRun(run, SourceEvents(len(sources)))
     try:
@@ -229,7 +246,7 @@ async def asource_run(
     name: str, callbacks: Callbacks, sources: list[str]
 ) -> AsyncIterator[_AsyncSourceRun]:
     """Async twin of :func:`source_run`."""
-    manager: AsyncCallbackManager = _manager(callbacks, AsyncCallbackManager)
+    manager = _amanager(callbacks)
     run = await manager.on_chain_start(None, {"sources": sources}, name=name)
     handle = _AsyncSourceRun(run, SourceEvents(len(sources)))
     try:

@@ -114,8 +114,17 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
     are refused; URLs must be http(s). Unless you pass your own ``description``, it
     ends by telling the model whether local paths work and where. Problems the model can fix raise
     :class:`VLMRunToolError` (a ``ToolException``; ``handle_tool_error`` is on, so the
-    agent sees the message and can recover). Configuration problems (missing key,
-    401/402/403, unknown agent) raise the typed client errors.
+    agent sees the message and can recover). Configuration problems (401/402/403, unknown
+    agent) raise the typed client errors; a missing key raises
+    :class:`~langchain_vlmrun.MissingAPIKeyError` when the tool is constructed.
+
+    Settings (shared with the other components): ``vlmrun_api_key`` (alias ``api_key``,
+    default ``VLMRUN_API_KEY``), ``vlmrun_base_url`` (alias ``base_url``),
+    ``request_timeout`` (HTTP), ``wait_timeout`` (execution; ``timeout=`` is its
+    deprecated name), ``max_retries``, ``requests_per_minute``, ``cache``, or ready
+    ``client``/``async_client``. Each call runs the execution as a ``vlmrun_execution``
+    child run whose outputs (execution id, agent, status, credits) callback handlers and
+    LangSmith see.
     """
 
     name: str = "vlmrun_read_file"

@@ -254,7 +254,9 @@ class VLMRunLoader(BaseLoader):
             the first failure (in input order), after letting the sources already
             running finish (their results go to the cache; none is abandoned);
             ``"skip"`` logs it, carries on and records it in :attr:`failures`.
-        inputs, config, input_key, timeout: as in ``VLMRunClient.execute``/``wait``.
+        inputs, config, input_key: as in ``VLMRunClient.execute``.
+        wait_timeout: seconds to wait for each execution (default: by medium, unless the
+            client's ``wait_timeout`` is set). ``timeout=`` is its deprecated name.
         cache: where finished and in-flight executions are recorded, so nothing is paid
             twice. Default (None): an in-memory cache of this loader's own, so a second
             ``load()`` pays nothing for sources already read, and when ``on_error="raise"``
@@ -268,9 +270,18 @@ class VLMRunLoader(BaseLoader):
             ``start_time``/``end_time`` metadata in seconds.
         options: an :class:`~langchain_vlmrun.ExecuteOptions` (model, skills,
             service tier, execution mode, toolsets, environment, session id).
-        client, async_client: clients to use (not closed by the loader).
-        api_key, base_url, client_kwargs: settings of the clients the loader creates
-            otherwise (one per load, closed afterwards).
+        client, async_client: clients to use (not closed by the loader); given one, the
+            other kind is made like it. No key is needed then.
+        api_key (or vlmrun_api_key), base_url (or vlmrun_base_url), request_timeout,
+            max_retries, requests_per_minute, client_kwargs: settings of the clients the
+            loader creates otherwise (one per load, closed afterwards); the key defaults
+            to ``VLMRUN_API_KEY``, and without one the constructor raises
+            :class:`~langchain_vlmrun.MissingAPIKeyError`.
+        callbacks: LangChain callback handlers. Each load is a ``VLMRunLoader`` run that
+            dispatches one ``vlmrun_source`` custom event per source as it finishes
+            (source, status, execution id, agent, documents, credits, requests,
+            ``done``/``total``); it also joins the chain the loader is called in
+            (``astream_events``; LangSmith shows the run and its summary).
 
     Attributes:
         failures: the :class:`Failure` list of the last (or current) load.

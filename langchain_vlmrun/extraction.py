@@ -52,6 +52,17 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
     ``invoke`` uses the sync client, ``ainvoke`` the async one; ``batch``/``abatch``
     honour ``max_concurrency``. A response that does not match the model raises
     ``ResponseValidationError`` listing the schema errors, with ``raw_response`` kept.
+    With ``include_raw=True`` it returns an :class:`ExtractionWithRaw` dict instead, as
+    ``with_structured_output(..., include_raw=True)`` does:
+
+        >>> result = VLMRunExtractor(response_model=Invoice, include_raw=True).invoke(
+        ...     "invoice.pdf")  # doctest: +SKIP
+        >>> result["raw"].id, result["parsed"], result["parsing_error"]  # doctest: +SKIP
+
+    Each extraction has a ``vlmrun_execution`` child run (execution id, agent, status,
+    credits) for callback handlers and LangSmith. Settings (key, ``request_timeout``,
+    ``wait_timeout``, ``max_retries``...) are those of
+    :class:`~langchain_vlmrun.VLMRunAgentTool`.
 
     Inputs are chosen by the developer, not by an LLM, so local paths are not confined
     here; give an LLM :class:`~langchain_vlmrun.VLMRunAgentTool` (with ``root_dir``)

@@ -64,15 +64,19 @@ class VLMRunParser(BaseBlobParser):
         mode: ``"page"`` (one Document per page) or ``"single"`` (one per Blob).
         inputs, config: extra execute ``inputs`` / ``config``; ``input_key`` names the
             file input (default ``"file"``).
-        timeout: seconds to wait for each execution.
+        wait_timeout: seconds to wait for each execution (``timeout=``: deprecated name).
         cache: a :class:`~langchain_vlmrun.cache.ResultCache`; default (None) an
             in-memory one of this parser's own (a Blob parsed twice is paid once);
             ``False`` for none (see ``VLMRunLoader``).
         callback_url: passed to every execution.
         segment_seconds, options: as in :class:`~langchain_vlmrun.VLMRunLoader`.
         client: a ``VLMRunClient`` to use (not closed by the parser).
-        api_key, base_url, client_kwargs: settings of the client the parser creates
-            otherwise (close it with :meth:`close`).
+        api_key (or vlmrun_api_key), base_url (or vlmrun_base_url), request_timeout,
+            max_retries, requests_per_minute, client_kwargs: settings of the client the
+            parser creates otherwise (close it with :meth:`close`); without a key or a
+            client the constructor raises :class:`~langchain_vlmrun.MissingAPIKeyError`.
+        callbacks: LangChain callback handlers: each Blob is a ``VLMRunParser`` run with
+            one ``vlmrun_source`` custom event (as in ``VLMRunLoader``).
     """
 
     def __init__(
