@@ -263,3 +263,18 @@ def test_clients_need_a_key_too() -> None:
         VLMRunClient()
     with pytest.raises(MissingAPIKeyError, match="AsyncVLMRunClient needs"):
         AsyncVLMRunClient(poll=PollSchedule.immediate(), retry=RetryPolicy())
+
+
+def test_a_tool_with_a_cache_pays_once_for_the_same_file() -> None:
+    from langchain_core.stores import InMemoryByteStore
+
+    from langchain_vlmrun import ResultCache
+
+    api = ScriptedAPI().on(
+        "POST", "/agent/execute", execution("ex-1", "completed", response={"text": "hello"})
+    )
+    tool = VLMRunAgentTool(
+        prompt="Read it.", cache=ResultCache(InMemoryByteStore()), client=api.client()
+    )
+    assert tool.invoke({"file": URL}) == tool.invoke({"file": URL}) == "hello"
+    assert api.calls("POST", "/agent/execute") == 1
