@@ -18,9 +18,11 @@ How a response becomes Documents:
 
 Metadata keys: ``source``, ``page`` (0-based, page Documents only), ``total_pages``,
 ``execution_id``, ``agent``, ``file_id``, ``credits_used`` (of the whole execution, not
-per page), ``mime_type``, ``response_type`` (``pages``/``json``/``text``) and
-``structured``. Keys whose value would be ``None`` are left out, because several vector
-stores reject ``None`` metadata values.
+per page), ``mime_type``, ``response_type`` (``pages``/``json``/``text``),
+``structured``, ``artifacts`` (ids of the artifacts the response references, see
+:mod:`langchain_vlmrun.artifacts`) and, when the loader saves them, ``artifact_files``.
+Keys whose value would be ``None`` are left out, because several vector stores reject
+``None`` metadata values.
 
 ``Document.id`` is a uuid5 of the source's identity (absolute path or URL), the content
 hash (sha256 of the bytes), the page (``"all"`` for a single Document) and the agent key
@@ -39,7 +41,8 @@ import mimetypes
 import os
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from langchain_core.documents import Document
@@ -59,6 +62,7 @@ from langchain_vlmrun._validation import (
     check_number,
     merge_config,
 )
+from langchain_vlmrun.artifacts import artifact_ids, asave_artifacts, save_artifacts
 from langchain_vlmrun.cache import ResultCache
 
 __all__ = [
@@ -281,6 +285,7 @@ def execution_to_documents(
         "file_id": info.file_id,
         "credits_used": execution.usage.credits_used,
         "mime_type": info.mime_type,
+        "artifacts": artifact_ids(execution.response) or None,
     }
 
     def make(content: str, id_page: int | str, **extra: Any) -> Document:
@@ -428,15 +433,21 @@ def process_source(
     *,
     label: str | None = None,
     cache: ResultCache | None = None,
+    artifacts_dir: str | os.PathLike[str] | None = None,
 ) -> tuple[list[Document], SourceUsage]:
     """Upload ``source`` (or reference it, if it is a URL), run the agent, map the result.
 
     One implementation for both clients: the flow (cache, upload, execute, wait,
-    resume) is ``client.process``; this only maps its result to Documents.
+    resume) is ``client.process``; this only maps its result to Documents. With
+    ``artifacts_dir``, the artifacts the response references are saved there too.
     """
     with count_requests() as counter:
         processed = client.process(source, **_process_options(spec, cache))
-    return _documents_for(source, label, processed, spec, counter.requests)
+        documents, usage = _documents_for(source, label, processed, spec, counter.requests)
+        if artifacts_dir is not None and (ids := artifact_ids(processed.execution.response)):
+            saved = save_artifacts(client, processed.execution.id, ids, artifacts_dir)
+            _note_saved(documents, [item.path for item in saved])
+    return documents, replace(usage, requests=counter.requests)
 
 
 async def aprocess_source(
@@ -446,8 +457,19 @@ async def aprocess_source(
     *,
     label: str | None = None,
     cache: ResultCache | None = None,
+    artifacts_dir: str | os.PathLike[str] | None = None,
 ) -> tuple[list[Document], SourceUsage]:
     """Async twin of :func:`process_source`."""
     with count_requests() as counter:
         processed = await client.process(source, **_process_options(spec, cache))
-    return _documents_for(source, label, processed, spec, counter.requests)
+        documents, usage = _documents_for(source, label, processed, spec, counter.requests)
+        if artifacts_dir is not None and (ids := artifact_ids(processed.execution.response)):
+            saved = await asave_artifacts(client, processed.execution.id, ids, artifacts_dir)
+            _note_saved(documents, [item.path for item in saved])
+    return documents, replace(usage, requests=counter.requests)
+
+
+def _note_saved(documents: list[Document], paths: list[Path]) -> None:
+    """Record where a source's artifacts were saved, on each of its Documents."""
+    for document in documents:
+        document.metadata["artifact_files"] = [str(path) for path in paths]

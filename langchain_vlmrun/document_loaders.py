@@ -249,6 +249,11 @@ class VLMRunLoader(BaseLoader):
             across processes and resume executions a crashed run submitted, or
             ``False`` for no cache.
         callback_url: passed to every execution (VLM Run POSTs the result there too).
+        artifacts_dir: save the artifacts each response references (images, redacted
+            documents, clips: see :mod:`langchain_vlmrun.artifacts`) to
+            ``artifacts_dir/<execution id>/<artifact id>.<ext>``, streamed to disk; their
+            paths go to ``metadata["artifact_files"]`` (ids are always in
+            ``metadata["artifacts"]``). Default: not downloaded.
         client, async_client: clients to use (not closed by the loader).
         api_key, base_url, client_kwargs: settings of the clients the loader creates
             otherwise (one per load, closed afterwards).
@@ -283,6 +288,7 @@ class VLMRunLoader(BaseLoader):
         client_kwargs: Mapping[str, Any] | None = None,
         cache: CacheOption = None,
         callback_url: str | None = None,
+        artifacts_dir: str | os.PathLike[str] | None = None,
         **unknown: Any,
     ) -> None:
         reject_unknown(type(self).__name__, unknown, _LOADER_ARGUMENTS)
@@ -313,6 +319,7 @@ class VLMRunLoader(BaseLoader):
         self._client_settings = client_settings(api_key, base_url, client_kwargs)
         self.failures: list[Failure] = []
         self.usage: list[SourceUsage] = []
+        self.artifacts_dir = artifacts_dir
 
     def __repr__(self) -> str:
         return (
@@ -404,7 +411,14 @@ class VLMRunLoader(BaseLoader):
             try:
                 self._check(item)
                 return self._done(
-                    item, process_source(client, item.source, self.spec, cache=self.cache)
+                    item,
+                    process_source(
+                        client,
+                        item.source,
+                        self.spec,
+                        cache=self.cache,
+                        artifacts_dir=self.artifacts_dir,
+                    ),
                 )
             except Exception as exc:
                 return self._failed(item, exc)
@@ -434,7 +448,13 @@ class VLMRunLoader(BaseLoader):
                 self._check(item)
                 return self._done(
                     item,
-                    await aprocess_source(client, item.source, self.spec, cache=self.cache),
+                    await aprocess_source(
+                        client,
+                        item.source,
+                        self.spec,
+                        cache=self.cache,
+                        artifacts_dir=self.artifacts_dir,
+                    ),
                 )
             except Exception as exc:
                 return self._failed(item, exc)

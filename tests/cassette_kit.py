@@ -9,6 +9,7 @@ with ``VLMRUN_API_KEY=... pytest -m live --record-mode=rewrite`` (see cassettes/
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +147,37 @@ def execute_and_poll(
             )
         )
     return out
+
+
+def agent_info(
+    name: str,
+    *,
+    description: str | None = None,
+    prompt: str | None = None,
+    json_schema: dict[str, Any] | None = None,
+    created_at: str = CREATED,
+) -> dict[str, Any]:
+    """AgentInfo (SDK ``client/types.py``) of a test agent ``name:version``; the id is a
+    uuid derived from the name, so cassettes stay stable when recomposed."""
+    return {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"langchain-vlmrun-test-agent:{name}")),
+        "name": name,
+        "description": description or f"Test agent {name}.",
+        "prompt": prompt or f"Test agent {name}.",
+        "json_schema": json_schema,
+        "json_sample": None,
+        "created_at": created_at,
+        "updated_at": created_at,
+        "status": "completed",
+    }
+
+
+def lookup(name: str, **info: Any) -> dict[str, Any]:
+    """``POST /agent/lookup`` by name, found: what a client sends once per agent name
+    before it uploads anything for that agent."""
+    return interaction(
+        "POST", "/agent/lookup", 200, agent_info(name, **info), request_json={"name": name}
+    )
 
 
 def write(name: str, interactions: list[dict[str, Any]], *, module: str) -> Path:
