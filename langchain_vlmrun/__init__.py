@@ -38,6 +38,7 @@ from langchain_vlmrun._models import (
     PresignedUpload,
 )
 from langchain_vlmrun._operations import ProcessedSource
+from langchain_vlmrun._options import ExecuteOptions, InlineSkill, SkillReference
 from langchain_vlmrun._polling import PollSchedule
 from langchain_vlmrun._retry import RetryPolicy
 from langchain_vlmrun._sources import SUPPORTED_EXTENSIONS
@@ -79,6 +80,9 @@ __all__ = [
     "ExecutionError",
     "ExecutionFailedError",
     "ExecutionTimeoutError",
+    "ExecuteOptions",
+    "InlineSkill",
+    "SkillReference",
     "Failure",
     "FileByteStore",
     "FileResponse",

@@ -50,15 +50,17 @@ from langchain_vlmrun._operations import (
     ProcessedSource,
     Sleep,
 )
+from langchain_vlmrun._options import ExecuteOptions
 from langchain_vlmrun._polling import DurationMemory, PollSchedule
 from langchain_vlmrun._redaction import install_log_filter, redact_request, safe_url
 from langchain_vlmrun._registry_ops import KnownAgents, Pager, SavedArtifact
 from langchain_vlmrun._retry import DEFAULT_RETRY_TIMEOUT, RetryPolicy, parse_retry_after
 from langchain_vlmrun._sources import FileSource, PreparedFile
+from langchain_vlmrun._validation import check_number
 from langchain_vlmrun._version import __version__
 from langchain_vlmrun.cache import ResultCache
 from langchain_vlmrun.completion import CompletionHub, await_completion, await_completion_async
-from langchain_vlmrun.leases import DedupeLeases
+from langchain_vlmrun.leases import DedupeLeases, LocalLeases
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncVLMRunClient", "VLMRunClient"]
 
@@ -68,6 +70,8 @@ DEFAULT_BASE_URL = "https://api.vlm.run/v1"
 DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
 PRESIGNED_THRESHOLD = 32 * 1024 * 1024
 DEFAULT_WAIT_TIMEOUT = 600.0
+#: The largest per-request HTTP timeout accepted (socket timers overflow above ~1e10 s).
+MAX_HTTP_TIMEOUT = 1e9
 
 T = TypeVar("T")
 
@@ -91,7 +95,7 @@ class _BaseClient:
         max_retries: int | None = None,
         retry_timeout: float = DEFAULT_RETRY_TIMEOUT,
         poll: PollSchedule | None = None,
-        wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
+        wait_timeout: float | None = None,
         presigned_threshold: int = PRESIGNED_THRESHOLD,
         hash_lookup_min_size: int = ops.HASH_LOOKUP_MIN_SIZE,
         max_file_size: int | None = None,
@@ -105,6 +109,17 @@ class _BaseClient:
         leases: DedupeLeases | None = None,
         check_agent_names: bool = True,
     ) -> None:
+        check_number("wait_timeout", wait_timeout)
+        check_number("retry_timeout", retry_timeout, inclusive=True, optional=False)
+        check_number("max_retries", max_retries, inclusive=True, integer=True)
+        check_number("requests_per_minute", requests_per_minute)
+        if isinstance(timeout, (int, float)):
+            check_number("timeout", timeout, optional=False)
+            if timeout > MAX_HTTP_TIMEOUT:
+                raise ValueError(
+                    f"timeout={timeout!r} s is beyond what sockets accept; use at most "
+                    f"{MAX_HTTP_TIMEOUT:.0e} s (it is per request; wait_timeout bounds waits)."
+                )
         self.api_key = _resolve_key(api_key)
         self.base_url = (base_url or os.environ.get("VLMRUN_BASE_URL") or DEFAULT_BASE_URL).rstrip(
             "/"
@@ -112,7 +127,9 @@ class _BaseClient:
         self.timeout = DEFAULT_TIMEOUT if timeout is None else timeout
         self.retry = retry or RetryPolicy(timeout=retry_timeout, max_retries=max_retries)
         self.poll = poll or PollSchedule()
-        self.wait_timeout = wait_timeout
+        self.wait_timeout = DEFAULT_WAIT_TIMEOUT if wait_timeout is None else wait_timeout
+        #: Whether wait_timeout was chosen (else built-in defaults may wait per medium).
+        self.wait_timeout_given = wait_timeout is not None
         self.uploads = ops.UploadSettings(
             presigned_threshold=presigned_threshold,
             hash_lookup_min_size=hash_lookup_min_size,
@@ -122,7 +139,8 @@ class _BaseClient:
         self.clock = clock
         self.request_id_factory = request_id_factory
         self.hub = hub
-        self.leases = leases
+        # in-process dedupe by default: one execution per document at a time
+        self.leases: DedupeLeases | LocalLeases = leases if leases is not None else LocalLeases()
         self.budget: Budget | None = budget or (
             RequestBudget(requests_per_minute, clock=clock) if requests_per_minute else None
         )
@@ -239,6 +257,7 @@ class _BaseClient:
         callback_url: str | None,
         model: str | None,
         toolsets: Sequence[str] | None,
+        options: ExecuteOptions | None,
         request_id: str | None,
     ) -> ExecuteRequest:
         return ExecuteRequest(
@@ -251,6 +270,7 @@ class _BaseClient:
             callback_url=callback_url,
             model=model,
             toolsets=toolsets,
+            options=options,
             allow_training=self.allow_training,
             id=request_id or self.request_id_factory(),
         )
@@ -339,7 +359,9 @@ class VLMRunClient(_BaseClient):
             budget decides).
         http_client: your own ``httpx.Client`` (proxies, transports, tests).
         poll: polling schedule for :meth:`wait`; ``PollSchedule.immediate()`` never sleeps.
-        wait_timeout: default seconds :meth:`wait` waits before ``ExecutionTimeoutError``.
+        wait_timeout: default seconds :meth:`wait` waits before ``ExecutionTimeoutError``
+            (600; loaders and tools running the built-in defaults wait by medium
+            instead, up to an hour for video, unless this is set).
         hash_lookup_min_size: files at least this large (default 8 MiB) are looked up
             by md5 first, so an earlier upload is reused without sending the bytes;
             smaller ones are uploaded directly (one request either way).
@@ -466,6 +488,7 @@ class VLMRunClient(_BaseClient):
         callback_url: str | None = None,
         model: str | None = None,
         toolsets: Sequence[str] | None = None,
+        options: ExecuteOptions | None = None,
         request_id: str | None = None,
     ) -> AgentExecution:
         """Start an agent execution (returns at once; see :meth:`wait`)."""
@@ -480,6 +503,7 @@ class VLMRunClient(_BaseClient):
             callback_url=callback_url,
             model=model,
             toolsets=toolsets,
+            options=options,
             request_id=request_id,
         )
         return self._drive(ops.execute(request, self.retry, self.clock))
@@ -507,6 +531,7 @@ class VLMRunClient(_BaseClient):
         callback_url: str | None = None,
         model: str | None = None,
         toolsets: Sequence[str] | None = None,
+        options: ExecuteOptions | None = None,
         timeout: float | None = None,
         input_key: str = ops.INPUT_FILE_KEY,
         filename: str | None = None,
@@ -529,6 +554,7 @@ class VLMRunClient(_BaseClient):
             callback_url=callback_url,
             model=model,
             toolsets=toolsets,
+            options=options,
             request_id=None,
         )
         return self._drive(
@@ -766,6 +792,7 @@ class AsyncVLMRunClient(_BaseClient):
         callback_url: str | None = None,
         model: str | None = None,
         toolsets: Sequence[str] | None = None,
+        options: ExecuteOptions | None = None,
         request_id: str | None = None,
     ) -> AgentExecution:
         request = self._execute_request(
@@ -779,6 +806,7 @@ class AsyncVLMRunClient(_BaseClient):
             callback_url=callback_url,
             model=model,
             toolsets=toolsets,
+            options=options,
             request_id=request_id,
         )
         return await self._drive(ops.execute(request, self.retry, self.clock))
@@ -805,6 +833,7 @@ class AsyncVLMRunClient(_BaseClient):
         callback_url: str | None = None,
         model: str | None = None,
         toolsets: Sequence[str] | None = None,
+        options: ExecuteOptions | None = None,
         timeout: float | None = None,
         input_key: str = ops.INPUT_FILE_KEY,
         filename: str | None = None,
@@ -827,6 +856,7 @@ class AsyncVLMRunClient(_BaseClient):
             callback_url=callback_url,
             model=model,
             toolsets=toolsets,
+            options=options,
             request_id=None,
         )
         return await self._drive(

@@ -30,12 +30,13 @@ from langchain_vlmrun._exceptions import (
     UnreadableResponseError,
 )
 from langchain_vlmrun._models import AgentExecution, FileResponse, PresignedUpload
+from langchain_vlmrun._options import ExecuteOptions
 from langchain_vlmrun._polling import DurationMemory, PollSchedule
 from langchain_vlmrun._retry import RetryMode, RetryPolicy, is_ambiguous, is_transient
 
 if TYPE_CHECKING:
     from langchain_vlmrun.cache import ResultCache
-    from langchain_vlmrun.leases import DedupeLeases
+    from langchain_vlmrun.leases import DedupeLeases, LocalLeases
 
 from langchain_vlmrun._sources import (
     FileSource,
@@ -161,19 +162,37 @@ class ExecuteRequest:
     model: str | None = None
     toolsets: Sequence[str] | None = None
     allow_training: bool = False
+    options: ExecuteOptions | None = None
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     def __post_init__(self) -> None:
         check_agent_name(self.name)
         check_mapping("inputs", self.inputs)
         check_mapping("metadata", self.metadata)
-        # one merge rule: keyword values and config keys combine, conflicts raise
-        config = merge_config(self.config, prompt=self.prompt, json_schema=self.json_schema)
+        options = self.options or ExecuteOptions()
+        if not isinstance(options, ExecuteOptions):
+            raise TypeError(f"options must be an ExecuteOptions, got {type(options).__name__}.")
+        # one merge rule: keyword values, options and config keys combine; conflicts raise
+        config = merge_config(
+            self.config,
+            prompt=self.prompt,
+            json_schema=self.json_schema,
+            **options.config_fields(),
+        )
         prompt = config.pop("prompt", None)
         schema = check_json_schema(config.pop("json_schema", None))
+        top = merge_config(
+            {"model": self.model, "toolsets": list(self.toolsets) if self.toolsets else None},
+            model=options.model,
+            toolsets=options.toolsets,
+        )
+        metadata = merge_config(self.metadata, **options.metadata_fields())
         object.__setattr__(self, "prompt", prompt)
         object.__setattr__(self, "json_schema", schema)
         object.__setattr__(self, "config", config or None)
+        object.__setattr__(self, "metadata", metadata or None)
+        object.__setattr__(self, "model", top.get("model"))
+        object.__setattr__(self, "toolsets", top.get("toolsets"))
         if not self.name and not self.prompt:
             raise ValueError("Give a prompt='...' to run, or name an agent (name='name:version').")
 
@@ -184,7 +203,8 @@ class ExecuteRequest:
             "name": self.name,
             "prompt": self.prompt,
             "json_schema": self.json_schema,
-            "config": self.config,
+            # the tier changes price and routing, not the result
+            "config": {k: v for k, v in (self.config or {}).items() if k != "service_tier"},
             "model": self.model,
             "toolsets": list(self.toolsets or []),
             "inputs": {k: v for k, v in (self.inputs or {}).items() if k != input_key},
@@ -631,7 +651,7 @@ def process(
     cache: ResultCache | None = None,
     accept: Callable[[AgentExecution], Any] | None = None,
     durations: DurationMemory | None = None,
-    leases: DedupeLeases | None = None,
+    leases: DedupeLeases | LocalLeases | None = None,
     callbacks: bool = False,
 ) -> Operation[ProcessedSource]:
     """Upload (or reference a URL), execute, wait: with the result cache and resume.
@@ -680,7 +700,7 @@ def _process(
     cache: ResultCache | None,
     accept: Callable[[AgentExecution], Any] | None,
     durations: DurationMemory | None,
-    leases: DedupeLeases | None,
+    leases: DedupeLeases | LocalLeases | None,
     callbacks: bool,
 ) -> Operation[ProcessedSource]:
     prepared: PreparedFile | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import mimetypes
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from langchain_core.documents.base import Blob
 from langchain_core.tools import ArgsSchema, BaseTool, ToolException
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from langchain_vlmrun._documents import AgentSpec
 from langchain_vlmrun._exceptions import (
     APIConnectionError,
     BadRequestError,
@@ -25,8 +27,10 @@ from langchain_vlmrun._exceptions import (
     RequestTooLargeError,
     ResponseValidationError,
 )
+from langchain_vlmrun._filetypes import Medium, medium_of
 from langchain_vlmrun._models import AgentExecution, AgentInfo, CreditUsage
 from langchain_vlmrun._operations import schema_of
+from langchain_vlmrun._options import ExecuteOptions
 from langchain_vlmrun._paths import checked_file, normalise_roots
 from langchain_vlmrun._rendering import render_response
 from langchain_vlmrun._settings import ClientSettings
@@ -34,6 +38,7 @@ from langchain_vlmrun._sources import PreparedFile, check_url, is_url, prepare_f
 from langchain_vlmrun._structured import validate_response
 from langchain_vlmrun._validation import check_agent_name
 from langchain_vlmrun.artifacts import artifact_blobs
+from langchain_vlmrun.defaults import DEFAULT_WAIT_TIMEOUTS
 
 __all__ = ["VLMRunAgentTool", "VLMRunToolArtifact", "VLMRunToolError", "VLMRunToolInput"]
 
@@ -141,9 +146,9 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
     allow_hard_links: bool = False
     """Read files inside ``root_dir`` that have other hard links (they may be links to
     files outside the folders; refused by default)."""
-    max_content_chars: int = Field(default=8000, gt=0)
+    max_content_chars: int = Field(default=8000, gt=0, strict=True)
     """Cap on the text returned to the model."""
-    timeout: float | None = Field(default=None, gt=0)
+    timeout: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     """Seconds to wait for the execution (default: the client's)."""
     callback_url: str | None = None
     """Passed to each execution: VLM Run also POSTs the result there."""
@@ -151,6 +156,8 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
     """The workspace agent this tool runs (set by :meth:`from_agent`)."""
     artifacts_dir: Path | None = None
     """Where artifacts are saved when read (default: a private temporary folder)."""
+    options: ExecuteOptions | None = None
+    """Model, skills, service tier and the rest of the execute configuration."""
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     @model_validator(mode="before")
@@ -166,8 +173,6 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
     def _check(self) -> VLMRunAgentTool:
         check_agent_name(self.agent_name)
         schema_of(self.response_model, self.json_schema)  # a valid model or JSON Schema
-        if not self.agent_name and not self.prompt:
-            raise ValueError("VLMRunAgentTool needs prompt='...' or agent_name='name:version'.")
         if self.description == _DESCRIPTION:
             self.description = _DESCRIPTION + _local_files_note(self.root_dir)
         return self
@@ -211,23 +216,42 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
         the returned ``source`` is that open file (close it with :func:`_close`).
         """
         with _as_tool_errors(file):
-            source = _checked_source(file.strip(), self.root_dir, self.allow_hard_links)
-        prompt = self.prompt
+            try:
+                source = _checked_source(file, self.root_dir, self.allow_hard_links)
+            except FileSourceError:
+                if _trimmed(file) == file:
+                    raise
+                # models add blanks and newlines around names: the name as given first
+                source = _checked_source(_trimmed(file), self.root_dir, self.allow_hard_links)
+        medium = _medium_of(source)
+        spec = AgentSpec(
+            agent_name=self.agent_name,
+            prompt=self.prompt,
+            response_model=self.response_model,
+            json_schema=self.json_schema,
+            options=self.options,
+        ).for_medium(medium)  # no agent and no prompt: the built-in default of the medium
+        prompt = spec.prompt
         inputs: dict[str, Any] = {}
         if instructions:
             if prompt:
                 prompt = f"{prompt}\n\nAdditional instructions: {instructions}"
             else:
                 inputs["instructions"] = instructions
+        timeout = self.timeout
+        if timeout is None and spec.default is not None:
+            client = self.client or self._own_client
+            if client is None or not client.wait_timeout_given:
+                timeout = DEFAULT_WAIT_TIMEOUTS[medium]
         return {
             "source": source,
             "name": self.agent_name,
             "prompt": prompt,
-            "response_model": self.response_model,
-            "json_schema": self.json_schema,
+            "json_schema": spec.schema,
             "inputs": inputs or None,
             "callback_url": self.callback_url,
-            "timeout": self.timeout,
+            "options": self.options,
+            "timeout": timeout,
         }
 
     def _result(self, file: str, execution: AgentExecution) -> tuple[str, VLMRunToolArtifact]:
@@ -300,6 +324,18 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
         finally:
             _close(request["source"])
         return self._result(file, execution)
+
+
+def _medium_of(source: str | PreparedFile) -> Medium:
+    if isinstance(source, PreparedFile):
+        return medium_of(source.mime_type) or "document"
+    return medium_of(mimetypes.guess_type(source.split("?", 1)[0])[0]) or "document"
+
+
+def _trimmed(file: str) -> str:
+    """The model's input without surrounding ASCII blanks and newlines (models add them);
+    other characters are part of the name: trimming them could name another file."""
+    return file.strip(" \t\r\n")
 
 
 def _close(source: object) -> None:

@@ -33,6 +33,7 @@ from langchain_vlmrun._documents import (
 )
 from langchain_vlmrun._exceptions import FileSourceError, VLMRunError
 from langchain_vlmrun._operations import INPUT_FILE_KEY
+from langchain_vlmrun._options import ExecuteOptions
 from langchain_vlmrun._sources import SUPPORTED_EXTENSIONS, check_supported, is_url, redact_url
 from langchain_vlmrun._validation import check_number, reject_unknown
 from langchain_vlmrun.cache import CacheOption, resolve_cache
@@ -145,8 +146,16 @@ def _expand(source: SourceArg) -> list[_Item]:
     text = os.fspath(source)
     if is_url(text):
         return [_Item(text)]
+    try:
+        return _expand_path(text)
+    except (OSError, RuntimeError, ValueError) as exc:  # too long, NUL, loops, no access
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        return [_Item(text, f"{text!r} is not a usable path ({reason})")]
+
+
+def _expand_path(text: str) -> list[_Item]:
     path = Path(text).expanduser()
-    if glob.has_magic(text):
+    if glob.has_magic(text) and not path.exists():  # 'report [draft].pdf' is a file
         pattern = os.path.expanduser(text)
         matches = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
         kept = _contained(matches, _glob_root(pattern))
@@ -226,7 +235,10 @@ class VLMRunLoader(BaseLoader):
             Expanding a directory or glob never leaves it: symlinks pointing outside
             are skipped with a warning. ``file_path=`` is accepted too, as in
             LangChain's file loaders.
-        agent_name: the agent, ``"name:version"``.
+        agent_name: an agent of your workspace, ``"name:version"``. With neither
+            ``agent_name`` nor ``prompt``, each file gets the built-in default of its
+            medium (:mod:`langchain_vlmrun.defaults`): page Documents for documents, one
+            for an image, timed segment Documents for audio and video.
         prompt: instructions (alone: the service picks the agent).
         response_model: pydantic model of the expected output (validated per file).
         json_schema: a JSON schema instead of ``response_model``.
@@ -254,6 +266,11 @@ class VLMRunLoader(BaseLoader):
             ``artifacts_dir/<execution id>/<artifact id>.<ext>``, streamed to disk; their
             paths go to ``metadata["artifact_files"]`` (ids are always in
             ``metadata["artifacts"]``). Default: not downloaded.
+        segment_seconds: for audio and video, merge consecutive segments into Documents
+            of about this many seconds (default: one Document per segment); each has
+            ``start_time``/``end_time`` metadata in seconds.
+        options: an :class:`~langchain_vlmrun.ExecuteOptions` (model, skills,
+            service tier, execution mode, toolsets, environment, session id).
         client, async_client: clients to use (not closed by the loader).
         api_key, base_url, client_kwargs: settings of the clients the loader creates
             otherwise (one per load, closed afterwards).
@@ -289,6 +306,8 @@ class VLMRunLoader(BaseLoader):
         cache: CacheOption = None,
         callback_url: str | None = None,
         artifacts_dir: str | os.PathLike[str] | None = None,
+        segment_seconds: float | None = None,
+        options: ExecuteOptions | None = None,
         **unknown: Any,
     ) -> None:
         reject_unknown(type(self).__name__, unknown, _LOADER_ARGUMENTS)
@@ -309,6 +328,8 @@ class VLMRunLoader(BaseLoader):
             input_key=input_key,
             timeout=timeout,
             callback_url=callback_url,
+            segment_seconds=segment_seconds,
+            options=options,
         )
         self.cache = resolve_cache(cache)
         self.max_concurrency = max_concurrency

@@ -15,6 +15,7 @@ from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from langchain_vlmrun._exceptions import FileSourceError
+from langchain_vlmrun._options import ExecuteOptions
 from langchain_vlmrun._paths import normalise_roots, resolve_allowed_file
 from langchain_vlmrun._settings import ClientSettings
 from langchain_vlmrun._sources import check_url, is_url
@@ -57,9 +58,11 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
     agent_name: str | None = None
     prompt: str | None = None
     """Defaults to "Extract the <Model> fields from this file." without an agent."""
-    timeout: float | None = Field(default=None, gt=0)
+    timeout: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     cache: ResultCache | None = Field(default=None, exclude=True)
     callback_url: str | None = None
+    options: ExecuteOptions | None = None
+    """Model, skills, service tier and the rest of the execute configuration."""
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     @field_validator("response_model", mode="before")
@@ -141,6 +144,7 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
             "timeout": self.timeout,
             "cache": self.cache,
             "callback_url": self.callback_url,
+            "options": self.options,
             # a response that does not validate is not cached
             "accept": lambda execution: validate_response(execution, model),
         }
@@ -156,12 +160,12 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
     def invoke(
         self, input: ExtractorInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> M:
-        return self._call_with_config(self._extract, input, config, run_type="tool")
+        return self._call_with_config(self._extract, input, config)
 
     async def ainvoke(
         self, input: ExtractorInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> M:
-        return await self._acall_with_config(self._aextract, input, config, run_type="tool")
+        return await self._acall_with_config(self._aextract, input, config)
 
 
 class ExtractorToolInput(BaseModel):

@@ -14,6 +14,7 @@ from pydantic import BaseModel, SecretStr
 from langchain_vlmrun._client import VLMRunClient
 from langchain_vlmrun._documents import AgentSpec, Mode, client_settings, process_source
 from langchain_vlmrun._operations import INPUT_FILE_KEY
+from langchain_vlmrun._options import ExecuteOptions
 from langchain_vlmrun._validation import reject_unknown
 from langchain_vlmrun.cache import CacheOption, resolve_cache
 
@@ -47,7 +48,10 @@ class VLMRunParser(BaseBlobParser):
     natively async.
 
     Args:
-        agent_name: the agent, ``"name:version"``.
+        agent_name: an agent of your workspace, ``"name:version"``. With neither
+            ``agent_name`` nor ``prompt``, each file gets the built-in default of its
+            medium (:mod:`langchain_vlmrun.defaults`): page Documents for documents, one
+            for an image, timed segment Documents for audio and video.
         prompt: instructions (alone: the service picks an agent; with a name: extra
             instructions).
         response_model: pydantic model of the expected output; the validated object is
@@ -61,6 +65,7 @@ class VLMRunParser(BaseBlobParser):
             in-memory one of this parser's own (a Blob parsed twice is paid once);
             ``False`` for none (see ``VLMRunLoader``).
         callback_url: passed to every execution.
+        segment_seconds, options: as in :class:`~langchain_vlmrun.VLMRunLoader`.
         client: a ``VLMRunClient`` to use (not closed by the parser).
         api_key, base_url, client_kwargs: settings of the client the parser creates
             otherwise (close it with :meth:`close`).
@@ -84,6 +89,8 @@ class VLMRunParser(BaseBlobParser):
         client_kwargs: Mapping[str, Any] | None = None,
         cache: CacheOption = None,
         callback_url: str | None = None,
+        segment_seconds: float | None = None,
+        options: ExecuteOptions | None = None,
         **unknown: Any,
     ) -> None:
         reject_unknown(type(self).__name__, unknown, _PARSER_ARGUMENTS)
@@ -99,6 +106,8 @@ class VLMRunParser(BaseBlobParser):
             input_key=input_key,
             timeout=timeout,
             callback_url=callback_url,
+            segment_seconds=segment_seconds,
+            options=options,
         )
         self._client = client
         self._owns_client = client is None

@@ -184,9 +184,14 @@ def test_key_is_secret_and_not_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "sk-live" not in repr(tool) and "sk-live" not in str(tool.model_dump())
 
 
-def test_needs_an_agent_or_prompt() -> None:
-    with pytest.raises(ValueError, match="agent_name"):
-        VLMRunAgentTool()
+def test_runs_the_built_in_default_of_the_medium_without_agent_or_prompt() -> None:
+    api = api_returning({"text": "TOTAL 12.50", "description": "a receipt"})
+    message = call(VLMRunAgentTool(client=api.client()), file="https://example.com/scan.png")
+    body = json_body(next(r for r in api.requests if r.url.path.endswith("/agent/execute")))
+    assert body["name"] is None
+    assert body["config"]["json_schema"]["required"] == ["text", "description"]
+    assert "visible in this image" in body["config"]["prompt"]
+    assert message.content == "TOTAL 12.50\n\na receipt"
 
 
 def test_timeout_names_the_execution_and_how_to_resume() -> None:

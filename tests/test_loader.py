@@ -351,8 +351,7 @@ def test_a_glob_matching_nothing_is_a_failure(tmp_path: Path) -> None:
 
 
 def test_constructor_validation() -> None:
-    with pytest.raises(ValueError, match="agent_name"):
-        VLMRunLoader("a.pdf")
+    assert VLMRunLoader("a.pdf").spec.uses_defaults  # no agent, no prompt: defaults
     with pytest.raises(ValueError, match="max_concurrency"):
         VLMRunLoader("a.pdf", agent_name=AGENT, max_concurrency=0)
     with pytest.raises(ValueError, match="on_error"):
