@@ -108,6 +108,8 @@ _EXTENSIONS = {
 }
 
 DEFAULT_PAGE_SIZE = 100
+#: How alike two names must be (difflib ratio) to be suggested for one another.
+SIMILAR = 0.8
 
 
 # --- the per-client memory of agent names -------------------------------------------
@@ -259,7 +261,8 @@ def create_agent(
 
 
 def closest_names(name: str, names: Sequence[str], n: int = 5) -> list[str]:
-    """The existing agent names most like ``name`` (other versions of it first).
+    """The existing agent names most like ``name``: its other versions if it has some,
+    else the names that differ from it by a typo or two (case ignored).
 
     Example:
         >>> closest_names("invoice-extractr", ["invoice-extractor:v1", "receipts:v2"])
@@ -267,19 +270,20 @@ def closest_names(name: str, names: Sequence[str], n: int = 5) -> list[str]:
         >>> closest_names("receipts:v9", ["invoice-extractor:v1", "receipts:v2"])
         ['receipts:v2']
     """
-    wanted = name.lower()
-    wanted_base = wanted.split(":", 1)[0]
-    same_base = [
-        candidate for candidate in names if candidate.lower().split(":", 1)[0] == wanted_base
-    ]
-    by_key: dict[str, list[str]] = {}
-    for candidate in names:
-        for key in {candidate.lower(), candidate.lower().split(":", 1)[0]}:
-            by_key.setdefault(key, []).append(candidate)
-    close = difflib.get_close_matches(wanted, list(by_key), n=n, cutoff=0.6)
-    close += difflib.get_close_matches(wanted_base, list(by_key), n=n, cutoff=0.6)
-    ordered = same_base + [candidate for key in close for candidate in by_key[key]]
-    return list(dict.fromkeys(ordered))[:n]
+    wanted_base = name.lower().split(":", 1)[0]
+
+    def similarity(candidate: str) -> float:  # of the names without their versions
+        base = candidate.lower().split(":", 1)[0]
+        return difflib.SequenceMatcher(None, wanted_base, base).ratio()
+
+    same_base = [c for c in names if c.lower().split(":", 1)[0] == wanted_base]
+    if same_base:  # the name is right, the version is not
+        return same_base[:n]
+    scored = sorted(
+        ((similarity(c), c) for c in names if c not in same_base), key=lambda pair: -pair[0]
+    )
+    similar = [candidate for score, candidate in scored if score >= SIMILAR]
+    return list(dict.fromkeys(same_base + similar))[:n]
 
 
 def require_agent(name: str, known: KnownAgents) -> Operation[AgentInfo]:

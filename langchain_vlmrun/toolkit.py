@@ -39,8 +39,6 @@ _NOT_ALLOWED = re.compile(r"[^a-zA-Z0-9_-]+")
 _MAX_AGENT_TEXT = 700
 _MAX_FIELDS = 12
 
-READER_PROMPT = "Read this file and return its full content as markdown."
-
 
 def tool_name(agent_name: str) -> str:
     """A tool name tool-calling APIs accept (``^[a-zA-Z0-9_-]{1,64}$``) for an agent name.
@@ -134,7 +132,7 @@ class VLMRunToolkit(ClientSettings, BaseToolkit):
     Example:
         >>> from langchain.agents import create_agent
         >>> from langchain_vlmrun import VLMRunToolkit
-        >>> toolkit = VLMRunToolkit(root_dir="./inbox")  # reads VLMRUN_API_KEY
+        >>> toolkit = VLMRunToolkit(root_dir="./inbox")  # doctest: +SKIP
         >>> tools = toolkit.get_tools()  # doctest: +SKIP
         >>> [t.name for t in tools]  # doctest: +SKIP
         ['invoice-extractor', 'receipt-reader', 'vlmrun_read_file']
@@ -153,8 +151,8 @@ class VLMRunToolkit(ClientSettings, BaseToolkit):
             ``"name:version"``); an unknown one raises
             :class:`~langchain_vlmrun.AgentNotFoundError` with the closest names.
         predicate: only agents for which ``predicate(agent_info)`` is true.
-        include_reader: add the generic reader tool (``vlmrun_read_file``, run by
-            ``reader_prompt``).
+        include_reader: add the generic reader tool (``vlmrun_read_file``: VLM Run's
+            built-in reading of each medium, or ``reader_prompt`` when given).
         root_dir: folders local files may be read from (none: URLs only), for every tool.
         tool_options: more :class:`VLMRunAgentTool` arguments for every tool
             (``timeout``, ``max_content_chars``, ``artifacts_dir``...).
@@ -166,7 +164,7 @@ class VLMRunToolkit(ClientSettings, BaseToolkit):
     predicate: Callable[[AgentInfo], bool] | None = Field(default=None, exclude=True)
     all_versions: bool = False
     include_reader: bool = True
-    reader_prompt: str = READER_PROMPT
+    reader_prompt: str | None = None
     root_dir: list[Path] = Field(default_factory=list)
     tool_options: dict[str, Any] = Field(default_factory=dict)
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -259,7 +257,9 @@ class VLMRunToolkit(ClientSettings, BaseToolkit):
         for agent in agents:
             by_base[agent.base_name] = by_base.get(agent.base_name, 0) + 1
         wanted = [
-            tool_name(agent.name if by_base[agent.base_name] > 1 else agent.base_name)
+            tool_name(
+                agent.name if self.all_versions or by_base[agent.base_name] > 1 else agent.base_name
+            )
             for agent in agents
         ]
         taken = {"vlmrun_read_file"} if self.include_reader else set()
