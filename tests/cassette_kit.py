@@ -50,7 +50,7 @@ def interaction(
         "response": {
             "status": {"code": status, "message": _REASONS.get(status, "")},
             "headers": {"content-type": [content_type]},
-            "body": {"string": json.dumps(body) if not isinstance(body, str) else body},
+            "body": {"string": body if isinstance(body, (str, bytes)) else json.dumps(body)},
         },
     }
 
@@ -180,11 +180,16 @@ def lookup(name: str, **info: Any) -> dict[str, Any]:
     )
 
 
-def write(name: str, interactions: list[dict[str, Any]], *, module: str) -> Path:
+def write(
+    name: str, interactions: list[dict[str, Any]], *, module: str, note: str | None = None
+) -> Path:
+    """Write ``cassettes/<name>.yaml`` with the COMPOSED header (and ``note``, a comment
+    line saying where shapes beyond the API reference come from)."""
     path = CASSETTES / f"{name}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     text = yaml.safe_dump(
         {"interactions": interactions, "version": 1}, sort_keys=False, allow_unicode=True
     )
-    path.write_text(HEADER.format(module=module) + text)
+    header = HEADER.format(module=module) + (f"# {note}\n" if note else "")
+    path.write_text(header + text)
     return path

@@ -22,7 +22,9 @@ from langchain_vlmrun import (
     VLMRunLoader,
 )
 from langchain_vlmrun._registry_ops import KnownAgents, closest_names
+from langchain_vlmrun.artifacts import artifact_ids
 from tests.emulator import Emulator
+from tests.emulator.registry import PNG_1X1
 from tests.mock_api import ScriptedAPI, agent_info, execution, json_body
 from tests.support import emulator_client_settings, make_files
 
@@ -344,3 +346,32 @@ def test_closest_names_ranks_other_versions_then_similar_names() -> None:
     assert closest_names(f"{INVOICES}:v7", names) == [f"{INVOICES}:v1", f"{INVOICES}:v2"]
     assert closest_names("Test-Reciepts", names) == [RECEIPTS]
     assert closest_names("zzz", names) == []
+
+
+def test_registry_and_artifacts_ride_out_emulated_faults(
+    emulator_factory: Callable[..., Emulator], tmp_path: Path
+) -> None:
+    """Every registry route fails often (5xx, 429, dropped connections, bodies cut short
+    or truncated JSON): each call still ends with the right answer."""
+    emu = emulator_factory(known_agents=(), artifact_kinds=("img", "vid"))
+    with VLMRunClient("k", **emulator_client_settings(emu)) as client:
+        client.create_agent("Read receipts.", name=RECEIPTS)
+        done = client.run("https://example.com/r.png", name=f"{RECEIPTS}:v1")
+        client.known_agents = KnownAgents()  # look it up again, under faults
+        emu.config.seed = 11
+        emu.config.fault_rate = 0.5
+        emu.config.fault_kinds = ("500", "503", "429", "drop", "short_body", "truncated_json")
+        emu.config.fault_paths = r"^/v1/(agent$|agent/lookup|agents/|artifacts|agent/executions$)"
+        assert client.require_agent(RECEIPTS).name == f"{RECEIPTS}:v1"
+        assert [a.name for a in client.list_agents(page_size=1)] == [f"{RECEIPTS}:v1"]
+        assert [e.id for e in client.iter_executions(page_size=1)] == [done.id]
+        image, video = (
+            client.download_artifact(done.id, object_id, tmp_path)
+            for object_id in artifact_ids(done.response)
+        )
+    assert image.path.read_bytes() == PNG_1X1 and image.mime_type == "image/png"
+    assert video.path.read_bytes().startswith(b"emulated vid artifact")
+    assert sum(emu.counters.faults_injected.values()) > 0
+    assert sorted(p.name for p in (tmp_path / done.id).iterdir()) == sorted(
+        [image.path.name, video.path.name]
+    )  # no partial file left behind
