@@ -622,7 +622,7 @@ class VLMRunClient(_BaseClient):
     ) -> AgentCreated:
         """Create an agent (``POST /agent/create``); ``name`` gets a ``:vN`` version when
         it has none. It is ``pending`` until built: :meth:`get_agent` shows its status."""
-        return self._drive(
+        created = self._drive(
             registry.create_agent(
                 prompt,
                 name=name,
@@ -632,6 +632,8 @@ class VLMRunClient(_BaseClient):
                 callback_url=callback_url,
             )
         )
+        self.known_agents.forget_missing()  # a name found missing may exist now
+        return created
 
     def list_executions(self, *, skip: int = 0, limit: int = 10) -> list[AgentExecution]:
         """One page of past executions, newest first (``GET /agent/executions``)."""
@@ -921,7 +923,7 @@ class AsyncVLMRunClient(_BaseClient):
         inputs: Mapping[str, Any] | None = None,
         callback_url: str | None = None,
     ) -> AgentCreated:
-        return await self._drive(
+        created = await self._drive(
             registry.create_agent(
                 prompt,
                 name=name,
@@ -931,6 +933,8 @@ class AsyncVLMRunClient(_BaseClient):
                 callback_url=callback_url,
             )
         )
+        self.known_agents.forget_missing()  # a name found missing may exist now
+        return created
 
     async def list_executions(self, *, skip: int = 0, limit: int = 10) -> list[AgentExecution]:
         return await self._drive(registry.list_executions(skip, limit))

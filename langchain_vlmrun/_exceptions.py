@@ -209,6 +209,16 @@ class AgentNotFoundError(NotFoundError):
         self.name = name
         self.suggestions = suggestions
 
+    def copy(self) -> AgentNotFoundError:
+        """The same error as a new exception (one raise per caller, own traceback)."""
+        return AgentNotFoundError(
+            self.message,
+            response=self.response,
+            name=self.name,
+            suggestions=list(self.suggestions),
+            body=self.body,
+        )
+
     @classmethod
     def for_name(
         cls,

@@ -31,6 +31,7 @@ import os
 import re
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,12 +116,20 @@ SIMILAR = 0.8
 # --- the per-client memory of agent names -------------------------------------------
 
 
-class KnownAgents:
-    """Agent names a client has seen exist (thread-safe), so each is looked up once."""
+#: Seconds an unknown name is answered from memory (so a load of many files with a
+#: misspelled name sends one lookup, while an agent created meanwhile is found soon).
+MISSING_FOR = 30.0
 
-    def __init__(self) -> None:
+
+class KnownAgents:
+    """Agent names a client has seen exist (thread-safe), so each is looked up once,
+    and names just found missing (for :data:`MISSING_FOR` seconds)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
+        self._clock = clock
         self._agents: dict[str, AgentInfo] = {}
+        self._missing: dict[str, tuple[float, AgentNotFoundError]] = {}
         self._name_locks: dict[str, threading.Lock] = {}
 
     def get(self, name: str) -> AgentInfo | None:
@@ -133,6 +142,26 @@ class KnownAgents:
             self._agents[info.name] = info
             if asked:
                 self._agents[asked] = info
+            for name in (info.name, info.base_name, asked):
+                self._missing.pop(name or "", None)
+
+    def missing(self, name: str) -> AgentNotFoundError | None:
+        """A fresh copy of the error ``name`` got less than MISSING_FOR seconds ago."""
+        with self._lock:
+            entry = self._missing.get(name)
+            if entry is None or self._clock() - entry[0] >= MISSING_FOR:
+                self._missing.pop(name, None)
+                return None
+            return entry[1].copy()
+
+    def remember_missing(self, error: AgentNotFoundError) -> None:
+        with self._lock:
+            self._missing[error.name] = (self._clock(), error.copy())
+
+    def forget_missing(self) -> None:
+        """After creating an agent: names found missing may exist now."""
+        with self._lock:
+            self._missing.clear()
 
     def lock_for(self, name: str) -> threading.Lock:
         """One lock per name: concurrent first uses of a name send one lookup."""
@@ -293,6 +322,9 @@ def require_agent(name: str, known: KnownAgents) -> Operation[AgentInfo]:
     info = known.get(name)
     if info is not None:
         return info
+    missing = known.missing(name)
+    if missing is not None:
+        raise missing
     response = yield Call("POST", "/agent/lookup", json={"name": name}, accept=frozenset({404}))
     if response.status_code != 404:
         info = _parse(response, AgentInfo)
@@ -304,12 +336,14 @@ def require_agent(name: str, known: KnownAgents) -> Operation[AgentInfo]:
     except APIError as exc:  # the suggestions are a courtesy: the 404 is the answer
         logger.debug("could not list agents for suggestions: %s", exc.message)
         existing = None
-    raise AgentNotFoundError.for_name(
+    error = AgentNotFoundError.for_name(
         name,
         existing=existing,
         suggestions=closest_names(name, existing or []),
         response=response,
     )
+    known.remember_missing(error)
+    raise error
 
 
 # --- executions -------------------------------------------------------------------------

@@ -327,6 +327,46 @@ def test_loader_with_an_unknown_agent_uploads_nothing(
     assert emu.counters.uploads == 0 and emu.counters.executions_created == 0
 
 
+def test_a_missing_name_is_remembered_briefly_and_forgotten_once_created(
+    emulator_factory: Callable[..., Emulator], tmp_path: Path
+) -> None:
+    emu = emulator_factory(known_agents=())
+    with VLMRunClient("k", **emulator_client_settings(emu)) as client:
+        loader = VLMRunLoader(
+            make_files(tmp_path, 6),
+            agent_name=f"{RECEIPTS}:v1",
+            client=client,
+            max_concurrency=3,
+            on_error="skip",
+            mode="single",
+        )
+        assert loader.load() == []
+        assert {type(f.error) for f in loader.failures} == {AgentNotFoundError}
+        assert len(loader.failures) == 6
+        # one lookup and one listing for the six files, and nothing paid
+        assert emu.counters.requests_by_route["POST /agent/lookup"] == 1
+        assert emu.counters.requests_by_route["GET /agent"] == 1
+        assert emu.counters.uploads == 0
+        client.create_agent("Read receipts.", name=RECEIPTS)
+        assert len(loader.load()) == 6 and loader.failures == []
+
+
+def test_a_missing_name_is_looked_up_again_after_a_while() -> None:
+    now = [0.0]
+    known = KnownAgents(clock=lambda: now[0])
+    api = unknown_agent_api()
+    client = api.client()
+    client.known_agents = known
+    for _ in range(2):
+        with pytest.raises(AgentNotFoundError):
+            client.require_agent("test-invoice")
+    assert api.calls("POST", "/agent/lookup") == 1
+    now[0] += 31
+    with pytest.raises(AgentNotFoundError):
+        client.require_agent("test-invoice")
+    assert api.calls("POST", "/agent/lookup") == 2
+
+
 def test_loader_checks_a_known_name_once_for_many_files(
     emulator_factory: Callable[..., Emulator], tmp_path: Path
 ) -> None:
