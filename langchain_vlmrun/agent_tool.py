@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
+from langchain_core.documents.base import Blob
 from langchain_core.tools import ArgsSchema, BaseTool, ToolException
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -27,7 +28,7 @@ from langchain_vlmrun._exceptions import (
     ResponseValidationError,
 )
 from langchain_vlmrun._filetypes import Medium, medium_of
-from langchain_vlmrun._models import AgentExecution, CreditUsage
+from langchain_vlmrun._models import AgentExecution, AgentInfo, CreditUsage
 from langchain_vlmrun._operations import schema_of
 from langchain_vlmrun._options import ExecuteOptions
 from langchain_vlmrun._paths import checked_file, normalise_roots
@@ -37,6 +38,7 @@ from langchain_vlmrun._sources import PreparedFile, check_url, is_url, prepare_f
 from langchain_vlmrun._structured import validate_response
 from langchain_vlmrun._tracing import aexecution_run, execution_run
 from langchain_vlmrun._validation import check_agent_name
+from langchain_vlmrun.artifacts import artifact_blobs
 from langchain_vlmrun.defaults import DEFAULT_WAIT_TIMEOUTS
 
 __all__ = ["VLMRunAgentTool", "VLMRunToolArtifact", "VLMRunToolError", "VLMRunToolInput"]
@@ -68,7 +70,13 @@ class VLMRunToolInput(BaseModel):
 
 
 class VLMRunToolArtifact(BaseModel):
-    """The tool's artifact (kept out of the prompt): the full execution and its cost."""
+    """The tool's artifact (kept out of the prompt): the full execution and its cost.
+
+    ``artifacts`` holds a :class:`~langchain_vlmrun.artifacts.ArtifactBlob` per artifact
+    the response references (images, redacted documents, clips), downloaded when read;
+    ``output_schema`` is the JSON schema the response follows (the agent's, for a tool
+    made by :meth:`VLMRunAgentTool.from_agent`).
+    """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -81,6 +89,8 @@ class VLMRunToolArtifact(BaseModel):
     response: Any = None
     structured: BaseModel | None = None
     truncated: bool = False
+    artifacts: list[Blob] = Field(default_factory=list)
+    output_schema: dict[str, Any] | None = None
 
 
 _DESCRIPTION = (
@@ -150,6 +160,10 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
     """Cap on the text returned to the model."""
     callback_url: str | None = None
     """Passed to each execution: VLM Run also POSTs the result there."""
+    agent: AgentInfo | None = None
+    """The workspace agent this tool runs (set by :meth:`from_agent`)."""
+    artifacts_dir: Path | None = None
+    """Where artifacts are saved when read (default: a private temporary folder)."""
     options: ExecuteOptions | None = None
     """Model, skills, service tier and the rest of the execute configuration."""
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -170,6 +184,35 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
         if self.description == _DESCRIPTION:
             self.description = _DESCRIPTION + _local_files_note(self.root_dir)
         return self
+
+    @classmethod
+    def from_agent(cls, agent: str | AgentInfo, **kwargs: Any) -> VLMRunAgentTool:
+        """A tool for one agent of your workspace, named and described by it.
+
+        ``agent`` is ``"name:version"`` (a bare name: its latest version) or an
+        :class:`AgentInfo`. The name is looked up now: an unknown one raises
+        :class:`~langchain_vlmrun.AgentNotFoundError` with the closest names (nothing is
+        uploaded). The tool's ``name`` is the agent's name made valid for tool-calling
+        APIs, its ``description`` the agent's description, and its artifact carries
+        the agent's ``json_schema`` as ``output_schema``. Other keyword arguments are
+        the tool's (``root_dir``, ``client``, ``timeout``, ``name``, ``description``...).
+
+        Example:
+            >>> tool = VLMRunAgentTool.from_agent(  # doctest: +SKIP
+            ...     "invoice-extractor:v2", root_dir="./inbox")
+            >>> tool.name, tool.description  # doctest: +SKIP
+            ('invoice-extractor', 'Extracts invoice id, dates and totals from invoices. ...')
+        """
+        from langchain_vlmrun.toolkit import agent_tool
+
+        return agent_tool(cls, agent, kwargs)
+
+    @classmethod
+    async def afrom_agent(cls, agent: str | AgentInfo, **kwargs: Any) -> VLMRunAgentTool:
+        """:meth:`from_agent`, looking the name up with the async client."""
+        from langchain_vlmrun.toolkit import aagent_tool
+
+        return await aagent_tool(cls, agent, kwargs)
 
     # -- shared logic --------------------------------------------------------------------
 
@@ -250,6 +293,14 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
             response=execution.response,
             structured=structured,
             truncated=truncated,
+            artifacts=artifact_blobs(
+                execution.id,
+                execution.response,
+                directory=self.artifacts_dir,
+                client=self._sync_client,
+                async_client=self._async_client,
+            ),
+            output_schema=self.agent.json_schema if self.agent is not None else None,
         )
         return text, artifact
 

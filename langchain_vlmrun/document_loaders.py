@@ -265,6 +265,11 @@ class VLMRunLoader(BaseLoader):
             across processes and resume executions a crashed run submitted, or
             ``False`` for no cache.
         callback_url: passed to every execution (VLM Run POSTs the result there too).
+        artifacts_dir: save the artifacts each response references (images, redacted
+            documents, clips: see :mod:`langchain_vlmrun.artifacts`) to
+            ``artifacts_dir/<execution id>/<artifact id>.<ext>``, streamed to disk; their
+            paths go to ``metadata["artifact_files"]`` (ids are always in
+            ``metadata["artifacts"]``). Default: not downloaded.
         segment_seconds: for audio and video, merge consecutive segments into Documents
             of about this many seconds (default: one Document per segment); each has
             ``start_time``/``end_time`` metadata in seconds.
@@ -318,6 +323,7 @@ class VLMRunLoader(BaseLoader):
         client_kwargs: Mapping[str, Any] | None = None,
         cache: CacheOption = None,
         callback_url: str | None = None,
+        artifacts_dir: str | os.PathLike[str] | None = None,
         segment_seconds: float | None = None,
         options: ExecuteOptions | None = None,
         callbacks: Callbacks = None,
@@ -371,6 +377,7 @@ class VLMRunLoader(BaseLoader):
         self.callbacks = callbacks
         self.failures: list[Failure] = []
         self.usage: list[SourceUsage] = []
+        self.artifacts_dir = artifacts_dir
 
     def __repr__(self) -> str:
         return (
@@ -462,7 +469,14 @@ class VLMRunLoader(BaseLoader):
             try:
                 self._check(item)
                 return self._done(
-                    item, process_source(client, item.source, self.spec, cache=self.cache)
+                    item,
+                    process_source(
+                        client,
+                        item.source,
+                        self.spec,
+                        cache=self.cache,
+                        artifacts_dir=self.artifacts_dir,
+                    ),
                 )
             except Exception as exc:
                 return self._failed(item, exc)
@@ -494,7 +508,13 @@ class VLMRunLoader(BaseLoader):
                 self._check(item)
                 return self._done(
                     item,
-                    await aprocess_source(client, item.source, self.spec, cache=self.cache),
+                    await aprocess_source(
+                        client,
+                        item.source,
+                        self.spec,
+                        cache=self.cache,
+                        artifacts_dir=self.artifacts_dir,
+                    ),
                 )
             except Exception as exc:
                 return self._failed(item, exc)

@@ -58,7 +58,7 @@ def test_markdown_pages_become_content_and_execution_the_artifact() -> None:
     assert isinstance(artifact, VLMRunToolArtifact)
     assert artifact.execution_id == "ex-1" and artifact.credits_used == 3
     assert artifact.response == PAGES and artifact.structured is None and not artifact.truncated
-    body = json_body(api.requests[0])
+    body = json_body(api.first("POST", "/agent/execute"))
     assert body["name"] == "doc-md:v1"
     assert body["inputs"]["file"] == {"type": "file_url", "file_url": {"url": URL}}
 
@@ -119,7 +119,9 @@ def test_instructions_refine_the_prompt_or_go_to_the_agent_inputs() -> None:
         file=URL,
         instructions="Only totals.",
     )
-    assert json_body(api.requests[0])["inputs"]["instructions"] == "Only totals."
+    assert (
+        json_body(api.first("POST", "/agent/execute"))["inputs"]["instructions"] == "Only totals."
+    )
 
 
 def test_failed_execution_is_an_error_the_model_can_act_on() -> None:

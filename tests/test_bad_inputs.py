@@ -37,6 +37,7 @@ from langchain_core.stores import InMemoryByteStore
 from pydantic import BaseModel
 
 from langchain_vlmrun import (
+    AgentNotFoundError,
     APIConnectionError,
     APIError,
     AsyncVLMRunClient,
@@ -46,7 +47,6 @@ from langchain_vlmrun import (
     ExecutionTimeoutError,
     FileSourceError,
     InternalServerError,
-    NotFoundError,
     PaymentRequiredError,
     PermissionDeniedError,
     PollSchedule,
@@ -209,9 +209,9 @@ CASES: dict[str, Case] = {
         r"403 .*check the agent name and the key's workspace",
         script=execute_refused(403, "Not allowed for this workspace"),
     ),
-    "404 unknown agent": Case(
-        NotFoundError,
-        r"Agent 'nope:v1' not found.*Check the agent name \('name:version'\)",
+    "404 unknown agent": Case(  # looked up before the upload: nothing is paid
+        AgentNotFoundError,
+        r"No VLM Run agent named 'nope:v1'.*client\.list_agents\(\)",
         emulator={"known_agents": ["document-markdown"]},
         loader={"agent_name": "nope:v1", "prompt": None},
     ),
@@ -454,7 +454,7 @@ def test_catalogue_is_complete() -> None:
         AuthenticationError,
         PaymentRequiredError,
         PermissionDeniedError,
-        NotFoundError,
+        AgentNotFoundError,
         BadRequestError,
         RequestTooLargeError,
         InternalServerError,

@@ -37,6 +37,7 @@ from tests.compose_loader_cassettes import (
     STRUCTURED_EXECUTION,
     URL_EXECUTION,
 )
+from tests.mock_api import found_agent
 
 BASE = "https://api.test/v1"
 AGENT = "document-markdown:v1"
@@ -89,6 +90,8 @@ class FakeVLMRun:
     def route(self, request: httpx.Request) -> httpx.Response:
         request.read()
         path = request.url.path.removeprefix("/v1")
+        if request.method == "POST" and path == "/agent/lookup":
+            return found_agent(request)
         if request.method == "GET" and path.startswith("/files/hash/"):
             return httpx.Response(200, json={"id": None})
         if request.method == "POST" and path == "/files":

@@ -40,6 +40,8 @@ def service(request: httpx.Request) -> httpx.Response:
     ``ex-<name>`` (``broken.pdf`` fails)."""
     request.read()
     path = request.url.path.removeprefix("/v1")
+    if request.method == "POST" and path == "/agent/lookup":  # the name check: it exists
+        return httpx.Response(200, json={"id": "agent-1", "name": AGENT, "status": "active"})
     if request.method == "POST" and path == "/files":
         match = re.search(rb'filename="([^"]+)"', request.content)
         assert match is not None
