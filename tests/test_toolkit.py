@@ -223,8 +223,8 @@ def test_from_agent_names_and_describes_the_tool_after_the_agent(
     workspace: tuple[Emulator, VLMRunClient],
 ) -> None:
     emu, client = workspace
-    tool = VLMRunAgentTool.from_agent(INVOICES, client=client, timeout=30)
-    assert (tool.name, tool.agent_name, tool.timeout) == (INVOICES, f"{INVOICES}:v1", 30)
+    tool = VLMRunAgentTool.from_agent(INVOICES, client=client, wait_timeout=30)
+    assert (tool.name, tool.agent_name, tool.wait_timeout) == (INVOICES, f"{INVOICES}:v1", 30)
     assert tool.description.startswith(f"Emulated agent: {INVOICE_PROMPT}")
     lookups = route(emu, "POST /agent/lookup")
     message = tool.invoke(
