@@ -1,12 +1,14 @@
 """vcrpy settings shared by the tests and the offline examples.
 
-Why these settings (see ../shared/langchain-conventions.md §1.4):
+Why these settings:
 - ``allow_playback_repeats=False``: poll responses replay in recorded order
   (enqueued → running → completed) instead of the first one forever.
 - no ``record_mode`` here: pytest-recording's ``--record-mode`` decides (default none).
 - match on method + URI only: multipart boundaries and client request ids are random.
 - ``Authorization`` and other credentials are filtered; response headers are reduced
   to the few the client reads; presigned-URL signatures are scrubbed.
+- multipart upload bodies (the file's bytes) are not kept: they are never matched on and
+  would only make a recorded cassette large.
 """
 
 from __future__ import annotations
@@ -16,6 +18,18 @@ from pathlib import Path
 from typing import Any
 
 CASSETTES = Path(__file__).resolve().parent.parent / "cassettes"
+
+#: First words of every composed cassette (tests/cassette_kit.py); a cassette recorded
+#: from the live service has no such header.
+COMPOSED_MARKER = "# COMPOSED"
+
+
+def is_composed(name: str) -> bool:
+    """Whether ``cassettes/<name>.yaml`` was composed (not recorded live)."""
+    path = CASSETTES / (name if name.endswith(".yaml") else f"{name}.yaml")
+    with path.open(encoding="utf-8") as file:
+        return file.readline().startswith(COMPOSED_MARKER)
+
 
 _KEEP_RESPONSE_HEADERS = {"content-type", "retry-after", "location", "x-request-id"}
 #: ``name=value`` pairs of signature, credential and token query parameters (presigned
@@ -30,8 +44,15 @@ def scrub(text: str) -> str:
     return SIGNATURE.sub(lambda m: f"{m.group(1)}=REDACTED", text)
 
 
+#: What a recorded cassette holds instead of a multipart upload's body.
+UPLOAD_BODY_PLACEHOLDER = b"(multipart upload: the file bytes are not recorded)"
+
+
 def _scrub_request(request: Any) -> Any:
     request.uri = scrub(request.uri)
+    content_type = str(request.headers.get("content-type", ""))
+    if content_type.lower().startswith("multipart/"):
+        request.body = UPLOAD_BODY_PLACEHOLDER
     return request
 
 

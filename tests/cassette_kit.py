@@ -1,9 +1,11 @@
-"""Compose vcrpy cassettes from the API reference (``../shared/vlmrun-api.md``).
+"""Compose vcrpy cassettes from the VLM Run API reference.
 
 The cassettes in ``cassettes/`` were not recorded from the live service (no key was
 available when they were written); they are *composed* here from the documented
-request/response shapes, and every file says so in its header. Re-record them live
-with ``VLMRUN_API_KEY=... pytest -m live --record-mode=rewrite`` (see cassettes/README.md).
+request/response shapes, and every file says so in its header (:data:`HEADER`). Re-record
+them live with ``make live RECORD=1`` (the examples' cassettes) or ``pytest
+--record-mode=rewrite`` (the tests'); see cassettes/README.md. A recorded cassette has no
+such header.
 """
 
 from __future__ import annotations
@@ -14,12 +16,12 @@ from typing import Any
 
 import yaml
 
-from tests.cassette_config import CASSETTES
+from tests.cassette_config import CASSETTES, COMPOSED_MARKER
 
 BASE = "https://api.vlm.run/v1"
 HEADER = (
-    "# COMPOSED from the VLM Run API reference (../shared/vlmrun-api.md), NOT recorded\n"
-    "# from the live service. Regenerate: python -m {module}. Re-record live: see README.md.\n"
+    f"{COMPOSED_MARKER} from the VLM Run API reference, NOT recorded from the live service.\n"
+    "# Regenerate: python -m {module} (make cassettes). Re-record live: see README.md.\n"
 )
 
 _REASONS = {200: "OK", 201: "Created", 404: "Not Found", 422: "Unprocessable Entity"}

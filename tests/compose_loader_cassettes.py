@@ -19,14 +19,13 @@ from tests.cassette_kit import (
     upload,
     write,
 )
+from tests.compose_media_cassettes import REPORT_DEFAULT
 
 MODULE = "tests.compose_loader_cassettes"
 DATA = Path(__file__).resolve().parent.parent / "examples" / "data"
 REPORT_PDF = DATA / "report.pdf"
 CHART_PNG = DATA / "chart.png"
 
-MARKDOWN_AGENT = "document-markdown:v1"
-CHART_AGENT = "chart-extractor:v1"
 REPORT_FILE_ID = "5d0c2a61-8f3e-4b9a-a1c7-2e4f6b8d0a13"
 CHART_FILE_ID = "9b7e5c3a-1d2f-4e6a-8b0c-4f6a8c0e2b57"
 BYTES_FILE_ID = "c4e6a8b0-2d4f-4a6c-8e0a-6c8e0a2c4e79"
@@ -42,7 +41,12 @@ SAMPLE_URL = "https://example.com/scans/receipt.jpg"
 #: In-memory bytes the parser test hands over as a Blob without a path.
 BLOB_BYTES = b"%PDF-1.4\n% langchain-vlmrun parser test: in-memory blob\n"
 
-# --- what the agents answer ----------------------------------------------------------
+# --- what the service answers --------------------------------------------------------
+# The cassettes run the built-in defaults (no agent, no prompt: what a fresh account
+# has), so their responses have the default schemas' shapes (REPORT_DEFAULT, CHART_IMAGE,
+# URL_IMAGE, BLOB_PAGES) or, given a response_model, that model's (CHART_STRUCTURED).
+# REPORT_PAGES is the richer markdown shape (tables and figures as placeholders) that
+# an agent of one's own may return; test_documents renders it.
 
 REPORT_PAGES: dict[str, Any] = {
     "pages": [
@@ -89,19 +93,12 @@ REPORT_PAGES: dict[str, Any] = {
     ]
 }
 
-CHART_PAGES: dict[str, Any] = {
-    "pages": [
-        {
-            "page": 0,
-            "content": (
-                "# Units shipped per quarter\n\n"
-                "A bar chart of units shipped: Q1 1,200; Q2 1,850; Q3 2,400. "
-                "Q3 is the highest quarter."
-            ),
-            "tables": [],
-            "figures": [],
-        }
-    ]
+CHART_IMAGE: dict[str, Any] = {
+    "text": "",
+    "description": (
+        "A tiny bar chart: three vertical bars (blue, red, green) on a white background "
+        "above a black axis, rising from left to right. No labels or numbers."
+    ),
 }
 
 CHART_STRUCTURED: dict[str, Any] = {
@@ -113,10 +110,13 @@ CHART_STRUCTURED: dict[str, Any] = {
     ],
 }
 
-BLOB_TEXT = {"markdown": "A one-line note: the parser read this from memory."}
+BLOB_PAGES: dict[str, Any] = {
+    "pages": [{"page": 0, "content": "A one-line note: the parser read this from memory."}]
+}
 
-URL_RESPONSE: dict[str, Any] = {
-    "pages": [{"content": "RECEIPT\n\nTotal: 12.50 EUR", "tables": [], "figures": []}]
+URL_IMAGE: dict[str, Any] = {
+    "text": "RECEIPT\n\nTotal: 12.50 EUR",
+    "description": "A photographed paper receipt with a single total.",
 }
 
 
@@ -239,22 +239,22 @@ def md5(data: bytes) -> str:
 
 
 def rag_ingestion() -> list[dict[str, Any]]:
-    """report.pdf then chart.png, new uploads, one markdown execution each."""
+    """report.pdf then chart.png, new uploads, one execution each with its default."""
     report, chart = REPORT_PDF.read_bytes(), CHART_PNG.read_bytes()
     return [
         upload(file_id=REPORT_FILE_ID, filename="report.pdf", size=len(report)),
         *execute_and_poll(
             REPORT_EXECUTION,
-            name=MARKDOWN_AGENT,
-            response=REPORT_PAGES,
+            name=None,
+            response=REPORT_DEFAULT,
             statuses=("running", "completed"),
             usage=_usage(8, 2),
         ),
         upload(file_id=CHART_FILE_ID, filename="chart.png", size=len(chart)),
         *execute_and_poll(
             CHART_EXECUTION,
-            name=MARKDOWN_AGENT,
-            response=CHART_PAGES,
+            name=None,
+            response=CHART_IMAGE,
             statuses=("completed",),
             usage=_usage(4, 1),
         ),
@@ -270,7 +270,7 @@ def main() -> None:
         [
             upload(file_id=REPORT_FILE_ID, filename="report.pdf", size=len(report)),
             *execute_and_poll(
-                SINGLE_EXECUTION, name=MARKDOWN_AGENT, response=REPORT_PAGES, usage=_usage(8, 2)
+                SINGLE_EXECUTION, name=None, response=REPORT_DEFAULT, usage=_usage(8, 2)
             ),
         ],
         module=MODULE,
@@ -281,7 +281,7 @@ def main() -> None:
             upload(file_id=CHART_FILE_ID, filename="chart.png", size=len(chart)),
             *execute_and_poll(
                 STRUCTURED_EXECUTION,
-                name=CHART_AGENT,
+                name=None,
                 response=CHART_STRUCTURED,
                 usage=_usage(2, 1),
             ),
@@ -290,18 +290,14 @@ def main() -> None:
     )
     write(
         "loader_url_source",
-        execute_and_poll(
-            URL_EXECUTION, name=MARKDOWN_AGENT, response=URL_RESPONSE, usage=_usage(1, 1)
-        ),
+        execute_and_poll(URL_EXECUTION, name=None, response=URL_IMAGE, usage=_usage(1, 1)),
         module=MODULE,
     )
     write(
         "loader_parser_bytes_blob",
         [
             upload(file_id=BYTES_FILE_ID, filename="note.pdf", size=len(BLOB_BYTES)),
-            *execute_and_poll(
-                BYTES_EXECUTION, name=MARKDOWN_AGENT, response=BLOB_TEXT, usage=_usage(1, 1)
-            ),
+            *execute_and_poll(BYTES_EXECUTION, name=None, response=BLOB_PAGES, usage=_usage(1, 1)),
         ],
         module=MODULE,
     )
@@ -310,7 +306,7 @@ def main() -> None:
         [
             upload(file_id=REPORT_FILE_ID, filename="report.pdf", size=len(report)),
             *execute_and_poll(
-                PATH_EXECUTION, name=MARKDOWN_AGENT, response=REPORT_PAGES, usage=_usage(8, 2)
+                PATH_EXECUTION, name=None, response=REPORT_DEFAULT, usage=_usage(8, 2)
             ),
         ],
         module=MODULE,

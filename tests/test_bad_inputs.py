@@ -219,7 +219,7 @@ CASES: dict[str, Case] = {
     "404 unknown agent": Case(
         NotFoundError,
         r"Agent 'nope:v1' not found.*Check the agent name \('name:version'\)",
-        emulator={"known_agents": ["document-markdown"]},
+        emulator={"known_agents": ["test-fixture-markdown"]},
         loader={"agent_name": "nope:v1", "prompt": None},
     ),
     "422 bad schema": Case(

@@ -39,7 +39,9 @@ from tests.compose_loader_cassettes import (
 )
 
 BASE = "https://api.test/v1"
-AGENT = "document-markdown:v1"
+#: Stands for an agent of the user's own (a fresh account has none): the unit tests
+#: below run on MockTransport, where the name only has to reach the request.
+AGENT = "test-fixture-markdown:v1"
 
 
 #: Longest a gated request waits (only reached when the behaviour under test is broken).
@@ -355,7 +357,7 @@ def test_constructor_validation() -> None:
         VLMRunLoader("a.pdf", agent_name=AGENT, on_error="ignore")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="at least one"):
         VLMRunLoader([], agent_name=AGENT)
-    assert "agent_name='document-markdown:v1'" in repr(VLMRunLoader("a.pdf", agent_name=AGENT))
+    assert f"agent_name='{AGENT}'" in repr(VLMRunLoader("a.pdf", agent_name=AGENT))
 
 
 # --- progress -----------------------------------------------------------------------------
@@ -379,6 +381,7 @@ def test_show_progress_without_tqdm_explains(
 
 
 # --- cassettes (max_concurrency=1: POST /files and /agent/execute share one URI) ------------
+# No agent and no prompt, as on a fresh account: each file gets its medium's default.
 
 
 @pytest.mark.vcr
@@ -386,7 +389,6 @@ def test_show_progress_without_tqdm_explains(
 def test_single_mode_reuses_an_uploaded_file(cassette_client_kwargs: dict[str, Any]) -> None:
     loader = VLMRunLoader(
         REPORT_PDF,
-        agent_name=AGENT,
         mode="single",
         max_concurrency=1,
         client_kwargs=cassette_client_kwargs,
@@ -413,8 +415,7 @@ class Chart(BaseModel):
 async def test_structured_response_async(cassette_client_kwargs: dict[str, Any]) -> None:
     loader = VLMRunLoader(
         str(CHART_PNG),
-        agent_name="chart-extractor:v1",
-        response_model=Chart,
+        response_model=Chart,  # its JSON schema says what to extract
         max_concurrency=1,
         client_kwargs=cassette_client_kwargs,
     )
@@ -429,7 +430,7 @@ async def test_structured_response_async(cassette_client_kwargs: dict[str, Any])
 @pytest.mark.vcr
 @pytest.mark.default_cassette("loader_url_source.yaml")
 def test_url_sources_are_not_uploaded(cassette_client_kwargs: dict[str, Any], vcr: Any) -> None:
-    loader = VLMRunLoader(SAMPLE_URL, agent_name=AGENT, client_kwargs=cassette_client_kwargs)
+    loader = VLMRunLoader(SAMPLE_URL, client_kwargs=cassette_client_kwargs)
     (doc,) = loader.load()
     assert doc.metadata["source"] == SAMPLE_URL
     assert doc.metadata["mime_type"] == "image/jpeg"
