@@ -480,6 +480,27 @@ class Completion:
     probed: bool
 
 
+def poll(
+    execution_id: str,
+    left: float,
+    status: str | None,
+    started: float,
+    clock: Callable[[], float],
+) -> Operation[AgentExecution]:
+    """One look at an execution, its transient failures retried for the ``left`` seconds
+    of the wait (begun at ``started``): an outage shorter than the wait never ends it.
+    Errors carry the execution id; running out of time is ``ExecutionTimeoutError``."""
+    try:
+        return (yield from get_execution(execution_id, retry_for=max(0.0, left)))
+    except APIError as exc:
+        exc.attach_execution(execution_id)
+        if is_transient(exc):
+            raise ExecutionTimeoutError(
+                execution_id=execution_id, status=status, waited=clock() - started
+            ) from exc
+        raise
+
+
 def wait(
     execution_id: str,
     *,
@@ -507,17 +528,7 @@ def wait(
     while True:
         if execution is None:
             asked = clock() - started
-            try:
-                execution = yield from get_execution(
-                    execution_id, retry_for=max(0.0, timeout - asked)
-                )
-            except APIError as exc:
-                exc.attach_execution(execution_id)
-                if is_transient(exc):
-                    raise ExecutionTimeoutError(
-                        execution_id=execution_id, status=status, waited=clock() - started
-                    ) from exc
-                raise
+            execution = yield from poll(execution_id, timeout - asked, status, started, clock)
         else:
             asked = clock() - started
         if execution.status == "completed":
@@ -582,17 +593,9 @@ def wait_for_callback(
         if pushed is not None:
             execution = pushed
             continue
-        try:
-            execution = yield from get_execution(
-                execution_id, retry_for=max(0.0, timeout - (clock() - started))
-            )
-        except APIError as exc:
-            exc.attach_execution(execution_id)
-            if is_transient(exc):
-                raise ExecutionTimeoutError(
-                    execution_id=execution_id, status=status, waited=clock() - started
-                ) from exc
-            raise
+        execution = yield from poll(
+            execution_id, timeout - (clock() - started), status, started, clock
+        )
 
 
 def server_duration(execution: AgentExecution) -> float | None:
