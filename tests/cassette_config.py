@@ -50,7 +50,7 @@ UPLOAD_BODY_PLACEHOLDER = b"(multipart upload: the file bytes are not recorded)"
 
 def _scrub_request(request: Any) -> Any:
     request.uri = scrub(request.uri)
-    content_type = str(request.headers.get("content-type", ""))
+    content_type = str((getattr(request, "headers", None) or {}).get("content-type", ""))
     if content_type.lower().startswith("multipart/"):
         request.body = UPLOAD_BODY_PLACEHOLDER
     return request

@@ -151,7 +151,12 @@ def execute_and_poll(
 
 
 def write(name: str, interactions: list[dict[str, Any]], *, module: str) -> Path:
+    """Write ``cassettes/<name>.yaml`` with the COMPOSED header, unless a cassette
+    recorded live is there (delete it to compose it again)."""
     path = CASSETTES / f"{name}.yaml"
+    if path.exists() and not path.read_text().startswith(COMPOSED_MARKER):
+        print(f"kept cassettes/{path.name}: recorded live (delete it to compose it again)")
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     text = yaml.safe_dump(
         {"interactions": interactions, "version": 1}, sort_keys=False, allow_unicode=True

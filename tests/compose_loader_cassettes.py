@@ -1,9 +1,9 @@
-"""Write the loader sample files and cassettes: ``python -m tests.compose_loader_cassettes``.
+"""Write the loader cassettes (and ``examples/data/chart.png``):
+``python -m tests.compose_loader_cassettes``.
 
-The sample files (``examples/data/report.pdf``, a real 2-page PDF, and
-``examples/data/chart.png``, a small bar chart) are generated here with the standard
-library only; their bytes are deterministic, so the md5 in each cassette's
-``GET /files/hash/{md5}`` URI is the md5 of the file on disk.
+``chart.png``, a small bar chart, is generated here with the standard library only (its
+bytes are deterministic). ``report.pdf``, a two-page scan, is made by
+``tools/make_scanned_report.py`` (ffmpeg) and only read here.
 """
 
 from __future__ import annotations
@@ -134,50 +134,6 @@ def _usage(credits: float, pages: int) -> dict[str, Any]:
 # --- sample files, pure python -------------------------------------------------------
 
 
-def _pdf_text(lines: list[str]) -> bytes:
-    ops = ["BT", "/F1 20 Tf", "72 720 Td", "24 TL"]
-    for line in lines:
-        escaped = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-        ops.append(f"({escaped}) Tj T*")
-    ops.append("ET")
-    return "\n".join(ops).encode("latin-1")
-
-
-def make_pdf(pages: list[list[str]]) -> bytes:
-    """A minimal valid PDF 1.4: one Helvetica text page per entry of ``pages``."""
-    n = len(pages)
-    font_obj = 3 + 2 * n
-    objects: list[bytes] = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids ["
-        + b" ".join(f"{3 + 2 * i} 0 R".encode() for i in range(n))
-        + f"] /Count {n} >>".encode(),
-    ]
-    for i, lines in enumerate(pages):
-        content = _pdf_text(lines)
-        objects.append(
-            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {4 + 2 * i} 0 R "
-            f"/Resources << /Font << /F1 {font_obj} 0 R >> >> >>".encode()
-        )
-        objects.append(
-            f"<< /Length {len(content)} >>\nstream\n".encode() + content + b"\nendstream"
-        )
-    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    for offset in offsets:
-        out += f"{offset:010d} 00000 n \n".encode()
-    out += (
-        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"
-    ).encode()
-    return bytes(out)
-
-
 def make_png(width: int = 48, height: int = 32) -> bytes:
     """A small RGB bar chart (three bars on white) as a valid PNG."""
     bars = [(6, 14, 12), (18, 26, 19), (30, 38, 26)]  # x from, x to, bar height
@@ -211,23 +167,8 @@ def make_png(width: int = 48, height: int = 32) -> bytes:
     )
 
 
-REPORT_LINES = [
-    [
-        "Acme Corp Quarterly Report Q2 2024",
-        "Revenue grew 12% quarter over quarter.",
-        "EMEA 41.2  Americas 37.9 (USD m)",
-    ],
-    [
-        "Outlook",
-        "The Lisbon warehouse opens in September 2024.",
-        "Average delivery time fell from 5.1 to 3.2 days.",
-    ],
-]
-
-
 def write_samples() -> None:
     DATA.mkdir(parents=True, exist_ok=True)
-    REPORT_PDF.write_bytes(make_pdf(REPORT_LINES))
     CHART_PNG.write_bytes(make_png())
 
 

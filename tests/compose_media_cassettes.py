@@ -4,7 +4,8 @@ A fresh account has no agents, so every example here runs the built-in default o
 file's medium (``langchain_vlmrun.defaults``) and every response below has the shape
 that default's schema asks for, with what the sample file really holds:
 
-- ``examples/data/report.pdf`` (2 pages): ``pages[{page, content}]``;
+- ``examples/data/report.pdf`` (a 2-page scan: page images, no text layer):
+  ``pages[{page, content}]``;
 - ``examples/data/receipt.png``: ``{text, description}``;
 - ``examples/data/meeting.mp3`` (14.5 s, one synthetic voice; sentences end at 1.9,
   6.0, 9.0 and 14.0 s): ``segments[{start, end, speaker, text}]``;
@@ -57,6 +58,7 @@ REPORT_DEFAULT: dict[str, Any] = {
             "content": (
                 "# Acme Corp Quarterly Report Q2 2024\n\n"
                 "Revenue grew 12% quarter over quarter.\n\n"
+                "**Revenue by region**\n\n"
                 "| Region | Revenue (USD m) |\n"
                 "| --- | --- |\n"
                 "| EMEA | 41.2 |\n"

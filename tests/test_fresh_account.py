@@ -78,3 +78,15 @@ def test_composed_cassettes_are_what_make_cassettes_writes(
         assert text.startswith(COMPOSED_MARKER)  # composed cassettes say so
         if is_composed(name):  # a recorded cassette replaces the composed one
             assert on_disk[name].read_text() == text, f"{name}.yaml is stale: run make cassettes"
+
+
+def test_make_cassettes_keeps_a_cassette_recorded_live(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(cassette_kit, "CASSETTES", tmp_path)
+    recorded = "interactions: []\nversion: 1\n"  # what vcrpy writes: no header
+    (tmp_path / "audio_example.yaml").write_text(recorded)
+    cassette_kit.write("audio_example", [], module="tests.compose_media_cassettes")
+    cassette_kit.write("new_one", [], module="tests.compose_media_cassettes")
+    assert (tmp_path / "audio_example.yaml").read_text() == recorded
+    assert (tmp_path / "new_one.yaml").read_text().startswith(COMPOSED_MARKER)
