@@ -41,7 +41,7 @@ from langchain_vlmrun.agent_tool import (
 )
 from langchain_vlmrun.cache import ResultCache
 from langchain_vlmrun.document_loaders import Failure, LoaderError, SourceUsage, VLMRunLoader
-from langchain_vlmrun.extraction import VLMRunExtractor
+from langchain_vlmrun.extraction import ExtractionWithRaw, VLMRunExtractor
 from langchain_vlmrun.parsers import VLMRunParser
 from langchain_vlmrun.storage import FileByteStore
 from langchain_vlmrun.webhooks import verify_webhook_signature
@@ -62,6 +62,7 @@ __all__ = [
     "ExecutionError",
     "ExecutionFailedError",
     "ExecutionTimeoutError",
+    "ExtractionWithRaw",
     "ExecuteOptions",
     "InlineSkill",
     "SkillReference",

@@ -110,6 +110,8 @@ class _BaseClient:
                     f"{MAX_HTTP_TIMEOUT:.0e} s (it is per request; wait_timeout bounds waits)."
                 )
         self.api_key = _resolve_key(api_key)
+        if self.api_key is None:
+            raise MissingAPIKeyError(type(self).__name__)
         self.base_url = (base_url or os.environ.get("VLMRUN_BASE_URL") or DEFAULT_BASE_URL).rstrip(
             "/"
         )
@@ -135,7 +137,30 @@ class _BaseClient:
         )
         self.requests = RequestCounter()
         self.durations = DurationMemory()
+        # what a client of the other kind needs to behave the same (see sibling_settings)
+        self._settings: dict[str, Any] = {
+            "base_url": self.base_url,
+            "timeout": self.timeout,
+            "retry": self.retry,
+            "poll": self.poll,
+            "wait_timeout": wait_timeout,
+            "presigned_threshold": presigned_threshold,
+            "hash_lookup_min_size": hash_lookup_min_size,
+            "max_file_size": max_file_size,
+            "allow_training": allow_training,
+            "clock": clock,
+            "request_id_factory": request_id_factory,
+            "budget": self.budget,
+            "hub": hub,
+            "leases": self.leases,  # one dedupe between the sync and async twins
+        }
         install_log_filter()
+
+    def sibling_settings(self) -> dict[str, Any]:
+        """Keyword arguments (with the key) for a client of the other kind that behaves
+        like this one and shares its request budget:
+        ``AsyncVLMRunClient(**client.sibling_settings())``."""
+        return {"api_key": self.api_key, **self._settings}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
@@ -340,7 +365,8 @@ class VLMRunClient(_BaseClient):
         2338.35
 
     Args:
-        api_key: the key (default: ``VLMRUN_API_KEY``). Stored as a ``SecretStr``.
+        api_key: the key (default: ``VLMRUN_API_KEY``). Stored as a ``SecretStr``; without
+            one the constructor raises :class:`~langchain_vlmrun.MissingAPIKeyError`.
         base_url: default ``VLMRUN_BASE_URL`` or ``https://api.vlm.run/v1``.
         timeout: per-request httpx timeout.
         retry_timeout: seconds one call may keep retrying transient failures (5xx, 429,

@@ -45,7 +45,7 @@ from typing import Any, Literal, Protocol
 
 from langchain_core.documents import Document
 from langchain_core.documents.base import Blob
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel
 
 from langchain_vlmrun._client import AsyncVLMRunClient, VLMRunClient
 from langchain_vlmrun._filetypes import Medium, medium_of
@@ -423,26 +423,17 @@ def source_identity(source: FileSource) -> str:
         return str(where)
 
 
-def client_settings(
-    api_key: str | SecretStr | None, base_url: str | None, extra: Mapping[str, Any] | None
-) -> dict[str, Any]:
-    """Keyword arguments for the clients a loader or parser creates itself."""
-    key = SecretStr(api_key) if isinstance(api_key, str) else api_key  # never a raw str
-    return {
-        **(extra or {}),
-        **({"api_key": key} if key is not None else {}),
-        **({"base_url": base_url} if base_url is not None else {}),
-    }
-
-
 @dataclass(frozen=True)
 class SourceUsage:
-    """What one source cost: HTTP requests sent (0 when cached), credits, cache hit."""
+    """What one source cost: HTTP requests sent (0 when cached), credits, cache hit, and
+    the execution that read it (id and agent)."""
 
     source: str
     requests: int
     credits_used: float
     from_cache: bool
+    execution_id: str | None = None
+    agent: str | None = None
 
 
 def _process_options(
@@ -491,6 +482,8 @@ def _documents_for(
         requests=requests,
         credits_used=0.0 if processed.from_cache else processed.execution.usage.credits_used or 0,
         from_cache=processed.from_cache,
+        execution_id=processed.execution.id,
+        agent=spec.agent_name or processed.execution.name,
     )
     return documents, usage
 

@@ -52,13 +52,18 @@ class VLMRunError(Exception):
 
 
 class MissingAPIKeyError(VLMRunError):
-    """No API key was configured."""
+    """No API key was configured (raised when the component or client is constructed)."""
 
-    def __init__(self) -> None:
+    def __init__(self, component: str | None = None) -> None:
+        who = f"{component} needs a VLM Run API key" if component else "No VLM Run API key"
         super().__init__(
-            "No VLM Run API key configured: pass api_key=... or set the VLMRUN_API_KEY "
-            "environment variable (create a key at https://app.vlm.run)."
+            f"{who}: pass api_key=... or set the VLMRUN_API_KEY environment variable "
+            "(create a key at https://app.vlm.run), or pass a ready client=."
         )
+        self.component = component
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.component,))
 
 
 class FileSourceError(VLMRunError, ValueError):
@@ -72,7 +77,8 @@ class FileSourceError(VLMRunError, ValueError):
 class ResponseValidationError(VLMRunError, ValueError):
     """A completed execution's response does not match the requested schema.
 
-    ``raw_response`` keeps what the server returned; ``errors`` lists the schema errors.
+    ``raw_response`` keeps what the server returned; ``errors`` lists the schema errors;
+    ``execution`` is the completed execution (id, usage), when known.
     """
 
     def __init__(
@@ -82,11 +88,13 @@ class ResponseValidationError(VLMRunError, ValueError):
         raw_response: Any,
         errors: list[Any],
         execution_id: str | None = None,
+        execution: AgentExecution | None = None,
     ) -> None:
         super().__init__(message)
         self.raw_response = raw_response
         self.errors = errors
         self.execution_id = execution_id
+        self.execution = execution
 
 
 class APIError(VLMRunError):

@@ -35,6 +35,7 @@ from langchain_vlmrun._rendering import render_response
 from langchain_vlmrun._settings import ClientSettings
 from langchain_vlmrun._sources import PreparedFile, check_url, is_url, prepare_file, redact_url
 from langchain_vlmrun._structured import validate_response
+from langchain_vlmrun._tracing import aexecution_run, execution_run
 from langchain_vlmrun._validation import check_agent_name
 from langchain_vlmrun.defaults import DEFAULT_WAIT_TIMEOUTS
 
@@ -113,8 +114,17 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
     are refused; URLs must be http(s). Unless you pass your own ``description``, it
     ends by telling the model whether local paths work and where. Problems the model can fix raise
     :class:`VLMRunToolError` (a ``ToolException``; ``handle_tool_error`` is on, so the
-    agent sees the message and can recover). Configuration problems (missing key,
-    401/402/403, unknown agent) raise the typed client errors.
+    agent sees the message and can recover). Configuration problems (401/402/403, unknown
+    agent) raise the typed client errors; a missing key raises
+    :class:`~langchain_vlmrun.MissingAPIKeyError` when the tool is constructed.
+
+    Settings (shared with the other components): ``vlmrun_api_key`` (alias ``api_key``,
+    default ``VLMRUN_API_KEY``), ``vlmrun_base_url`` (alias ``base_url``),
+    ``request_timeout`` (HTTP), ``wait_timeout`` (execution; ``timeout=`` is its
+    deprecated name), ``max_retries``, ``requests_per_minute``, ``cache``, or ready
+    ``client``/``async_client``. Each call runs the execution as a ``vlmrun_execution``
+    child run whose outputs (execution id, agent, status, credits) callback handlers and
+    LangSmith see.
     """
 
     name: str = "vlmrun_read_file"
@@ -138,8 +148,6 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
     files outside the folders; refused by default)."""
     max_content_chars: int = Field(default=8000, gt=0, strict=True)
     """Cap on the text returned to the model."""
-    timeout: float | None = Field(default=None, gt=0, allow_inf_nan=False)
-    """Seconds to wait for the execution (default: the client's)."""
     callback_url: str | None = None
     """Passed to each execution: VLM Run also POSTs the result there."""
     options: ExecuteOptions | None = None
@@ -195,7 +203,7 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
                 prompt = f"{prompt}\n\nAdditional instructions: {instructions}"
             else:
                 inputs["instructions"] = instructions
-        timeout = self.timeout
+        timeout = self.wait_timeout
         if timeout is None and spec.default is not None:
             client = self.client or self._own_client
             if client is None or not client.wait_timeout_given:
@@ -209,6 +217,7 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
             "callback_url": self.callback_url,
             "options": self.options,
             "timeout": timeout,
+            "cache": self.cache,
         }
 
     def _result(self, file: str, execution: AgentExecution) -> tuple[str, VLMRunToolArtifact]:
@@ -254,11 +263,12 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
     ) -> tuple[str, VLMRunToolArtifact]:
         request = self._request(file, instructions)
         try:
-            with _as_tool_errors(file):
-                execution = self._sync_client().run(**request)
+            with _as_tool_errors(file), execution_run(run_manager, _traced(file, request)) as run:
+                processed = self._sync_client().process(**request)
+                run.record(processed, self.agent_name)
         finally:
             _close(request["source"])
-        return self._result(file, execution)
+        return self._result(file, processed.execution)
 
     async def _arun(
         self,
@@ -269,10 +279,17 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
         request = await asyncio.to_thread(self._request, file, instructions)  # disk I/O
         try:
             with _as_tool_errors(file):
-                execution = await self._async_client().run(**request)
+                async with aexecution_run(run_manager, _traced(file, request)) as run:
+                    processed = await self._async_client().process(**request)
+                    run.record(processed, self.agent_name)
         finally:
             _close(request["source"])
-        return self._result(file, execution)
+        return self._result(file, processed.execution)
+
+
+def _traced(file: str, request: dict[str, Any]) -> dict[str, Any]:
+    """The execution run's inputs as traces show them (no file handle, no URL secrets)."""
+    return {"source": redact_url(file), "agent": request["name"], "prompt": request["prompt"]}
 
 
 def _medium_of(source: str | PreparedFile) -> Medium:

@@ -138,8 +138,8 @@ def test_configuration_errors_surface_as_typed_errors(monkeypatch: pytest.Monkey
     with pytest.raises(AuthenticationError):
         call(VLMRunAgentTool(prompt="read", client=api.client()), file=URL)
     monkeypatch.delenv("VLMRUN_API_KEY", raising=False)
-    with pytest.raises(MissingAPIKeyError):
-        call(VLMRunAgentTool(prompt="read"), file=URL)
+    with pytest.raises(MissingAPIKeyError):  # at construction, before any call
+        VLMRunAgentTool(prompt="read")
 
 
 def test_local_file_inside_root_is_uploaded(tmp_path: Path) -> None:
@@ -180,7 +180,7 @@ async def test_arun_uses_the_async_client_only() -> None:
 def test_key_is_secret_and_not_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VLMRUN_API_KEY", "sk-live-very-secret-123456")
     tool = VLMRunAgentTool(prompt="read")
-    assert isinstance(tool.api_key, SecretStr)
+    assert isinstance(tool.vlmrun_api_key, SecretStr)
     assert "sk-live" not in repr(tool) and "sk-live" not in str(tool.model_dump())
 
 
@@ -201,7 +201,7 @@ def test_timeout_names_the_execution_and_how_to_resume() -> None:
         lambda r: httpx.Response(201, json={"id": "ex-1", "status": "enqueued", "usage": {}}),
     )
     api.on("GET", "/agent/executions/ex-1", execution("ex-1", "running"))
-    tool = VLMRunAgentTool(prompt="read", timeout=30, client=api.client())
+    tool = VLMRunAgentTool(prompt="read", wait_timeout=30, client=api.client())
     message = call(tool, file=URL)
     assert message.status == "error"
     assert "ex-1" in message.content and "client.wait('ex-1')" in message.content

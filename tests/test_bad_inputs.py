@@ -46,7 +46,6 @@ from langchain_vlmrun import (
     ExecutionTimeoutError,
     FileSourceError,
     InternalServerError,
-    MissingAPIKeyError,
     NotFoundError,
     PaymentRequiredError,
     PermissionDeniedError,
@@ -194,12 +193,6 @@ CASES: dict[str, Case] = {
         source=lambda t: "https:///doc.pdf",
         offline=True,
     ),
-    "missing API key": Case(
-        MissingAPIKeyError,
-        r"pass api_key=\.\.\. or set the VLMRUN_API_KEY environment variable",
-        client={"api_key": None},
-        offline=True,
-    ),
     # -- the service refuses ----------------------------------------------------------
     "401 invalid key": Case(
         AuthenticationError,
@@ -281,14 +274,14 @@ CASES: dict[str, Case] = {
         ExecutionTimeoutError,
         r"still 'paused' after waiting .*resume with client\.wait\('[0-9a-f-]+'\)",
         emulator={"pause_executions": True},
-        loader={"timeout": 0.3},
+        loader={"wait_timeout": 0.3},
         resumable=True,
     ),
     "wait timeout (carries the id)": Case(
         ExecutionTimeoutError,
         r"execution [0-9a-f-]+ still '(enqueued|running)'.*or raise the timeout",
         emulator={"processing_time": 60.0},
-        loader={"timeout": 0.3},
+        loader={"wait_timeout": 0.3},
         resumable=True,
     ),
     "structured response that does not validate": Case(
@@ -455,9 +448,9 @@ def test_bad_input(
 def test_catalogue_is_complete() -> None:
     assert len(CASES) >= 20
     errors = {case.error for case in CASES.values()}
+    # a missing key fails when the loader is constructed: tests/test_settings.py
     assert {
         FileSourceError,
-        MissingAPIKeyError,
         AuthenticationError,
         PaymentRequiredError,
         PermissionDeniedError,

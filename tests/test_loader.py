@@ -350,14 +350,16 @@ def test_a_glob_matching_nothing_is_a_failure(tmp_path: Path) -> None:
 
 
 def test_constructor_validation() -> None:
-    assert VLMRunLoader("a.pdf").spec.uses_defaults  # no agent, no prompt: defaults
+    # no agent, no prompt: defaults
+    assert VLMRunLoader("a.pdf", api_key="test-key").spec.uses_defaults
     with pytest.raises(ValueError, match="max_concurrency"):
         VLMRunLoader("a.pdf", agent_name=AGENT, max_concurrency=0)
     with pytest.raises(ValueError, match="on_error"):
         VLMRunLoader("a.pdf", agent_name=AGENT, on_error="ignore")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="at least one"):
         VLMRunLoader([], agent_name=AGENT)
-    assert f"agent_name='{AGENT}'" in repr(VLMRunLoader("a.pdf", agent_name=AGENT))
+    loader = VLMRunLoader("a.pdf", agent_name=AGENT, api_key="test-key")
+    assert f"agent_name='{AGENT}'" in repr(loader)
 
 
 # --- progress -----------------------------------------------------------------------------
