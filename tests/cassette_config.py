@@ -7,8 +7,8 @@ Why these settings:
 - match on method + URI only: multipart boundaries and client request ids are random.
 - ``Authorization`` and other credentials are filtered; response headers are reduced
   to the few the client reads; presigned-URL signatures are scrubbed.
-- multipart upload bodies (the file's bytes) are not kept: they are never matched on and
-  would only make a recorded cassette large.
+- the bytes of uploaded files are not kept (the multipart part headers are): they are
+  never matched on and would only make a recorded cassette large.
 """
 
 from __future__ import annotations
@@ -44,15 +44,30 @@ def scrub(text: str) -> str:
     return SIGNATURE.sub(lambda m: f"{m.group(1)}=REDACTED", text)
 
 
-#: What a recorded cassette holds instead of a multipart upload's body.
+#: What a recorded cassette holds instead of the bytes of an uploaded file.
 UPLOAD_BODY_PLACEHOLDER = b"(multipart upload: the file bytes are not recorded)"
+
+
+def without_file_bytes(body: bytes) -> bytes:
+    """A multipart body with each file part's bytes replaced by the placeholder; part
+    headers (``filename=...``) and other fields are kept."""
+    first_line = body.split(b"\r\n", 1)[0]
+    if not first_line.startswith(b"--"):
+        return body
+    parts = body.split(first_line)
+    for index, part in enumerate(parts):
+        head, blank, _data = part.partition(b"\r\n\r\n")
+        if blank and b"filename=" in head:
+            parts[index] = head + blank + UPLOAD_BODY_PLACEHOLDER + b"\r\n"
+    return first_line.join(parts)
 
 
 def _scrub_request(request: Any) -> Any:
     request.uri = scrub(request.uri)
     content_type = str((getattr(request, "headers", None) or {}).get("content-type", ""))
-    if content_type.lower().startswith("multipart/"):
-        request.body = UPLOAD_BODY_PLACEHOLDER
+    body = getattr(request, "body", None)
+    if content_type.lower().startswith("multipart/") and isinstance(body, bytes):
+        request.body = without_file_bytes(body)
     return request
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 import tests.cassette_config
 from tests.cassette_config import COMPOSED_MARKER, UPLOAD_BODY_PLACEHOLDER
@@ -127,7 +128,13 @@ def test_recording_replaces_the_composed_cassette_and_replays_offline(
     recorded = (tmp_path / "audio_example.yaml").read_text()
     assert not recorded.startswith(COMPOSED_MARKER)  # recorded, not composed
     assert KEY not in recorded and "REDACTED" in recorded  # Authorization scrubbed
-    assert UPLOAD_BODY_PLACEHOLDER.decode() in recorded  # the file's bytes are not kept
+    (upload,) = [
+        i["request"]["body"]
+        for i in yaml.safe_load(recorded)["interactions"]
+        if i["request"]["uri"].endswith("/files?purpose=assistants")
+    ]
+    assert 'filename="meeting.mp3"' in upload  # the part headers are kept
+    assert UPLOAD_BODY_PLACEHOLDER.decode() in upload and len(upload) < 1000  # not the bytes
     assert "/agent/execute" in recorded
     live_out = capsys.readouterr().out.split("===== make live =====")[0].rstrip()
 
