@@ -1,4 +1,4 @@
-"""What users copy from (README, examples, cassettes) uses only what a fresh account has:
+"""What users copy from (README, docs, examples, cassettes) uses only what a fresh account has:
 the built-in defaults, a prompt, or a schema; never an agent nobody created.
 
 Also: every cassette is either composed (and says so in its header, and is what
@@ -30,6 +30,7 @@ COMPOSE_MODULES = sorted(p.stem for p in (ROOT / "tests").glob("compose_*_casset
 def copied_from() -> list[Path]:
     return [
         ROOT / "README.md",
+        *sorted((ROOT / "docs").glob("**/*.md")),
         *sorted((ROOT / "examples").glob("*.py")),
         *sorted(CASSETTES.glob("*.yaml")),
         CASSETTES / "README.md",
