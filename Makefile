@@ -1,11 +1,13 @@
 # Two commands do all set-up on a fresh machine with only python3:
 #   make demo   - venv + install + run examples/quickstart.py (offline without VLMRUN_API_KEY)
 #   make test   - venv + install with test extras + check the built sdist/wheel + run the test suite
+#   make live   - every example against the live service, responses checked; RECORD=1
+#                 re-records their cassettes (needs VLMRUN_API_KEY; without it: a note, exit 0)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test dist lint examples bench cassettes clean
+.PHONY: demo test dist lint examples live bench cassettes clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +40,14 @@ lint: $(VENV)/.dev-installed
 
 examples: $(VENV)/.demo-installed
 	for example in examples/[a-z]*.py; do $(BIN)/python $$example || exit 1; done
+
+ifdef VLMRUN_API_KEY
+live: $(VENV)/.demo-installed
+	VLMRUN_RECORD=$(RECORD) $(BIN)/python tools/live_check.py
+else
+live:  # says why nothing runs; needs nothing installed
+	@$(PYTHON) tools/live_check.py
+endif
 
 $(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[bench]"

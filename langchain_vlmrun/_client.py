@@ -370,7 +370,11 @@ class VLMRunClient(_BaseClient):
     Example:
         >>> from langchain_vlmrun import VLMRunClient
         >>> client = VLMRunClient()  # reads VLMRUN_API_KEY
-        >>> execution = client.run("invoice.pdf", name="invoice-extractor:v2")  # doctest: +SKIP
+        >>> execution = client.run(  # doctest: +SKIP
+        ...     "invoice.pdf",
+        ...     prompt="Extract the invoice id and total.",
+        ...     json_schema={"type": "object", "properties": {"total_amount": {"type": "number"}}},
+        ... )
         >>> execution.response["total_amount"]  # doctest: +SKIP
         2338.35
 

@@ -214,8 +214,7 @@ class VLMRunLoader(BaseLoader):
         >>> from langchain_vlmrun import VLMRunLoader
         >>> loader = VLMRunLoader(  # doctest: +SKIP
         ...     ["reports/", "scans/*.png", "https://example.com/invoice.pdf"],
-        ...     agent_name="document-markdown:v1",
-        ...     on_error="skip",
+        ...     on_error="skip",  # no agent or prompt: each medium's built-in default
         ... )
         >>> docs = loader.load()  # doctest: +SKIP
         >>> loader.failures  # doctest: +SKIP

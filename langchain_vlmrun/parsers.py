@@ -35,7 +35,7 @@ class VLMRunParser(BaseBlobParser):
         >>> from langchain_vlmrun import VLMRunParser
         >>> loader = GenericLoader.from_filesystem(  # doctest: +SKIP
         ...     "reports/", glob="**/*.pdf",
-        ...     parser=VLMRunParser(agent_name="document-markdown:v1"),
+        ...     parser=VLMRunParser(),  # no agent needed: each medium's built-in default
         ... )
         >>> docs = loader.load()  # doctest: +SKIP
 

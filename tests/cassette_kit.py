@@ -1,9 +1,11 @@
-"""Compose vcrpy cassettes from the API reference (``../shared/vlmrun-api.md``).
+"""Compose vcrpy cassettes from the VLM Run API reference.
 
 The cassettes in ``cassettes/`` were not recorded from the live service (no key was
 available when they were written); they are *composed* here from the documented
-request/response shapes, and every file says so in its header. Re-record them live
-with ``VLMRUN_API_KEY=... pytest -m live --record-mode=rewrite`` (see cassettes/README.md).
+request/response shapes, and every file says so in its header (:data:`HEADER`). Re-record
+them live with ``make live RECORD=1`` (the examples' cassettes) or ``pytest
+--record-mode=rewrite`` (the tests'); see cassettes/README.md. A recorded cassette has no
+such header.
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ from typing import Any
 
 import yaml
 
-from tests.cassette_config import CASSETTES
+from tests.cassette_config import CASSETTES, COMPOSED_MARKER
 
 BASE = "https://api.vlm.run/v1"
 HEADER = (
-    "# COMPOSED from the VLM Run API reference (../shared/vlmrun-api.md), NOT recorded\n"
-    "# from the live service. Regenerate: python -m {module}. Re-record live: see README.md.\n"
+    f"{COMPOSED_MARKER} from the VLM Run API reference, NOT recorded from the live service.\n"
+    "# Regenerate: python -m {module} (make cassettes). Re-record live: see README.md.\n"
 )
 
 _REASONS = {200: "OK", 201: "Created", 404: "Not Found", 422: "Unprocessable Entity"}
@@ -184,8 +186,12 @@ def write(
     name: str, interactions: list[dict[str, Any]], *, module: str, note: str | None = None
 ) -> Path:
     """Write ``cassettes/<name>.yaml`` with the COMPOSED header (and ``note``, a comment
-    line saying where shapes beyond the API reference come from)."""
+    line saying where shapes beyond the API reference come from), unless a cassette
+    recorded live is there (delete it to compose it again)."""
     path = CASSETTES / f"{name}.yaml"
+    if path.exists() and not path.read_text().startswith(COMPOSED_MARKER):
+        print(f"kept cassettes/{path.name}: recorded live (delete it to compose it again)")
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     text = yaml.safe_dump(
         {"interactions": interactions, "version": 1}, sort_keys=False, allow_unicode=True

@@ -17,6 +17,8 @@ from langchain_vlmrun.agent_tool import VLMRunAgentTool, VLMRunToolArtifact
 from tests.mock_api import ScriptedAPI, execution, json_body
 
 URL = "https://example.com/report.pdf"
+#: Stands for an agent the user created (a fresh account has none): MockTransport only.
+TEST_AGENT = "test-fixture-markdown:v1"
 PAGES = {
     "pages": [
         {
@@ -50,7 +52,7 @@ def call(tool: VLMRunAgentTool, **args: Any) -> ToolMessage:
 
 def test_markdown_pages_become_content_and_execution_the_artifact() -> None:
     api = api_returning(PAGES)
-    message = call(VLMRunAgentTool(agent_name="doc-md:v1", client=api.client()), file=URL)
+    message = call(VLMRunAgentTool(agent_name=TEST_AGENT, client=api.client()), file=URL)
     assert message.tool_call_id == "call-1" and message.status == "success"
     assert "# Q3 report" in message.content and "| 1 | 2 |" in message.content
     assert "Revenue grew 12 %." in message.content
@@ -59,7 +61,7 @@ def test_markdown_pages_become_content_and_execution_the_artifact() -> None:
     assert artifact.execution_id == "ex-1" and artifact.credits_used == 3
     assert artifact.response == PAGES and artifact.structured is None and not artifact.truncated
     body = json_body(api.first("POST", "/agent/execute"))
-    assert body["name"] == "doc-md:v1"
+    assert body["name"] == TEST_AGENT
     assert body["inputs"]["file"] == {"type": "file_url", "file_url": {"url": URL}}
 
 

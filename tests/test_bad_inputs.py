@@ -212,7 +212,7 @@ CASES: dict[str, Case] = {
     "404 unknown agent": Case(  # looked up before the upload: nothing is paid
         AgentNotFoundError,
         r"No VLM Run agent named 'nope:v1'.*client\.list_agents\(\)",
-        emulator={"known_agents": ["document-markdown"]},
+        emulator={"known_agents": ["test-fixture-markdown"]},
         loader={"agent_name": "nope:v1", "prompt": None},
     ),
     "422 bad schema": Case(

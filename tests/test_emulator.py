@@ -198,7 +198,7 @@ def test_execution_lifecycle_markdown(emu: Emulator, clock: ManualClock) -> None
 
 def test_execution_by_wall_clock(emulator: Emulator) -> None:
     with client(emulator) as c:
-        ex = execute(c, name="invoice-extractor:v1").json()
+        ex = execute(c, name="test-fixture-invoices:v1").json()
         seen = {ex["status"]}
         for _ in range(200):
             status = c.get(f"/agent/executions/{ex['id']}").json()["status"]
@@ -293,7 +293,7 @@ def test_unknown_execution_and_listing(emu: Emulator) -> None:
 
 
 def test_execute_validation(emu: Emulator) -> None:
-    emu.config.known_agents = {"invoice-extractor"}
+    emu.config.known_agents = {"test-fixture-invoices"}
     with client(emu) as c:
         r = execute(c, inputs=["not", "an", "object"])
         assert r.status_code == 422
@@ -308,7 +308,7 @@ def test_execute_validation(emu: Emulator) -> None:
         r = execute(c, name="nope:v1")
         assert r.status_code == 404
         assert r.json() == {"detail": "Agent 'nope:v1' not found"}
-        assert execute(c, name="invoice-extractor:v2").status_code == 201
+        assert execute(c, name="test-fixture-invoices:v2").status_code == 201
         r = execute(c, "00000000-0000-0000-0000-000000000000")
         assert r.status_code == 400
     assert emu.counters.executions_created == 1

@@ -187,11 +187,13 @@ def test_local_inputs_are_uploaded(tmp_path: Path, kind: str) -> None:
 
 def test_agent_name_is_sent_without_a_default_prompt() -> None:
     api = api_returning({"invoice_id": "INV-9", "total": 1})
-    VLMRunExtractor(response_model=Invoice, agent_name="invoices:v2", client=api.client()).invoke(
-        "https://example.com/inv.pdf"
-    )
+    VLMRunExtractor(
+        response_model=Invoice, agent_name="test-fixture-invoices:v2", client=api.client()
+    ).invoke("https://example.com/inv.pdf")
     body = json_body(api.requests[0])
-    assert body["name"] == "invoices:v2" and not (body.get("config") or {}).get("prompt")
+    assert body["name"] == "test-fixture-invoices:v2" and not (body.get("config") or {}).get(
+        "prompt"
+    )
 
 
 def test_missing_file_is_a_file_source_error(tmp_path: Path) -> None:

@@ -40,7 +40,9 @@ from tests.compose_loader_cassettes import (
 from tests.mock_api import found_agent
 
 BASE = "https://api.test/v1"
-AGENT = "document-markdown:v1"
+#: Stands for an agent of the user's own (a fresh account has none): the unit tests
+#: below run on MockTransport, where the name only has to reach the request.
+AGENT = "test-fixture-markdown:v1"
 
 
 #: Longest a gated request waits (only reached when the behaviour under test is broken).
@@ -360,7 +362,7 @@ def test_constructor_validation() -> None:
     with pytest.raises(ValueError, match="at least one"):
         VLMRunLoader([], agent_name=AGENT)
     loader = VLMRunLoader("a.pdf", agent_name=AGENT, api_key="test-key")
-    assert "agent_name='document-markdown:v1'" in repr(loader)
+    assert f"agent_name='{AGENT}'" in repr(loader)
 
 
 # --- progress -----------------------------------------------------------------------------
@@ -384,6 +386,7 @@ def test_show_progress_without_tqdm_explains(
 
 
 # --- cassettes (max_concurrency=1: POST /files and /agent/execute share one URI) ------------
+# No agent and no prompt, as on a fresh account: each file gets its medium's default.
 
 
 @pytest.mark.vcr
@@ -391,7 +394,6 @@ def test_show_progress_without_tqdm_explains(
 def test_single_mode_reuses_an_uploaded_file(cassette_client_kwargs: dict[str, Any]) -> None:
     loader = VLMRunLoader(
         REPORT_PDF,
-        agent_name=AGENT,
         mode="single",
         max_concurrency=1,
         client_kwargs=cassette_client_kwargs,
@@ -418,8 +420,7 @@ class Chart(BaseModel):
 async def test_structured_response_async(cassette_client_kwargs: dict[str, Any]) -> None:
     loader = VLMRunLoader(
         str(CHART_PNG),
-        agent_name="chart-extractor:v1",
-        response_model=Chart,
+        response_model=Chart,  # its JSON schema says what to extract
         max_concurrency=1,
         client_kwargs=cassette_client_kwargs,
     )
@@ -434,7 +435,7 @@ async def test_structured_response_async(cassette_client_kwargs: dict[str, Any])
 @pytest.mark.vcr
 @pytest.mark.default_cassette("loader_url_source.yaml")
 def test_url_sources_are_not_uploaded(cassette_client_kwargs: dict[str, Any], vcr: Any) -> None:
-    loader = VLMRunLoader(SAMPLE_URL, agent_name=AGENT, client_kwargs=cassette_client_kwargs)
+    loader = VLMRunLoader(SAMPLE_URL, client_kwargs=cassette_client_kwargs)
     (doc,) = loader.load()
     assert doc.metadata["source"] == SAMPLE_URL
     assert doc.metadata["mime_type"] == "image/jpeg"
