@@ -1,11 +1,13 @@
 # Two commands do all set-up on a fresh machine with only python3:
 #   make demo   - venv + install + run examples/quickstart.py (offline without VLMRUN_API_KEY)
-#   make test   - venv + install with test extras + run the test suite
+#   make test   - venv + install with test extras + check the built sdist/wheel + run the test suite
+#   make live   - every example against the live service, responses checked; RECORD=1
+#                 re-records their cassettes (needs VLMRUN_API_KEY; without it: a note, exit 0)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint examples bench cassettes clean
+.PHONY: demo test dist lint examples live bench cassettes clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +24,14 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.demo-installed
 	$(BIN)/python examples/quickstart.py
 
+# the dist check first, so that pytest's summary closes the output
 test: $(VENV)/.dev-installed
+	PYTHON=$(BIN)/python tools/check_dist.sh
 	$(BIN)/python -m pytest -q
+
+# build the sdist and wheel, twine-check them, install the wheel in a clean venv, import it
+dist: $(VENV)/.dev-installed
+	PYTHON=$(BIN)/python tools/check_dist.sh
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
@@ -32,6 +40,14 @@ lint: $(VENV)/.dev-installed
 
 examples: $(VENV)/.demo-installed
 	for example in examples/[a-z]*.py; do $(BIN)/python $$example || exit 1; done
+
+ifdef VLMRUN_API_KEY
+live: $(VENV)/.demo-installed
+	VLMRUN_RECORD=$(RECORD) $(BIN)/python tools/live_check.py
+else
+live:  # says why nothing runs; needs nothing installed
+	@$(PYTHON) tools/live_check.py
+endif
 
 $(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
@@ -45,4 +61,4 @@ cassettes: $(VENV)/.dev-installed
 		$(BIN)/python -m tests.$$(basename $$module .py) || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info build dist

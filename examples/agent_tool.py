@@ -8,6 +8,9 @@ a file outside the folder the tool may read (refused: no request is sent, the ag
 sees the error and carries on), then for ``receipt.png``, and answers from the
 ToolMessage, so the tool's real output flows into the answer. Swap in any
 tool-calling chat model (e.g. ChatOpenAI) for a real agent.
+
+The tool has no agent and no prompt: on a fresh account it sends the built-in default
+of the file's medium (for an image: all visible text, then a description).
 """
 
 from __future__ import annotations
@@ -55,11 +58,10 @@ class ScriptedModel(BaseChatModel):
         return AIMessage(content="", tool_calls=[{**call, "type": "tool_call"}])
 
 
-def main() -> None:
+def main() -> list[BaseMessage]:
     print("[model] scripted chat model (no LLM key needed)")
     with live_or_cassette("tool_agent_example") as settings:
         tool = VLMRunAgentTool(
-            prompt="Read this receipt: the shop, the date, each item with its price, the total.",
             root_dir=DATA,  # the only folder the model may read local files from
             client=VLMRunClient(**settings),
             async_client=AsyncVLMRunClient(**settings),
@@ -75,6 +77,7 @@ def main() -> None:
         f"credits used {artifact.credits_used}"
     )
     print(f"\nagent answer:\n{result['messages'][-1].content}")
+    return list(result["messages"])
 
 
 if __name__ == "__main__":

@@ -1,38 +1,36 @@
-"""RAG ingestion: load a 2-page PDF and a PNG through VLM Run, index them, ask a question.
+"""RAG over a PDF and a recording: index both, ask, get the page or the moment.
 
-    python examples/rag_ingestion.py                   # offline: replays cassettes
+    python examples/rag_ingestion.py                    # offline: replays a cassette
     VLMRUN_API_KEY=... python examples/rag_ingestion.py # live
 
-Pipeline: ``VLMRunLoader`` (one Document per page, tables and figures rendered into
-markdown) → ``RecursiveCharacterTextSplitter`` → ``InMemoryVectorStore`` → retriever.
+Pipeline: ``VLMRunLoader`` with the built-in defaults (one Document per PDF page, one
+per timed segment of the recording) → ``split_documents`` (stable chunk ids) →
+``InMemoryVectorStore`` → retriever. The answer says where it came from: a page, or a
+``start``-``end`` time in the recording.
 
 The embeddings here are a tiny bag-of-words hashing model so the example runs with
 no embedding provider and no network; it matches on shared words only. Swap in a real
 model (``OpenAIEmbeddings``, ``HuggingFaceEmbeddings``...) for semantic search.
-Set ``VLMRUN_MARKDOWN_AGENT`` to use another markdown agent when running live.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-import os
 import re
-import uuid
 from pathlib import Path
 
-from _offline import live_or_cassette
+from _offline import live_or_cassette, max_concurrency
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import InMemoryVectorStore
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from langchain_vlmrun.document_loaders import VLMRunLoader
+from langchain_vlmrun import VLMRunLoader, split_documents
 
 DATA = Path(__file__).parent / "data"
-FILES = [DATA / "report.pdf", DATA / "chart.png"]
-AGENT = os.environ.get("VLMRUN_MARKDOWN_AGENT", "document-markdown:v1")
-QUESTION = "When does the Lisbon warehouse open?"
+FILES = [DATA / "report.pdf", DATA / "meeting.mp3"]
+QUESTION = "When does the Denver warehouse open?"
 
 
 class BagOfWordsEmbeddings(Embeddings):
@@ -57,41 +55,30 @@ class BagOfWordsEmbeddings(Embeddings):
         return self._embed(text)
 
 
-def split_with_ids(
-    docs: list[Document], splitter: RecursiveCharacterTextSplitter
-) -> list[Document]:
-    """Split, giving each chunk an id derived from its Document's stable id, so running
-    this again upserts the same chunks instead of adding duplicates."""
-    chunks = []
-    for doc in docs:
-        for index, chunk in enumerate(splitter.split_documents([doc])):
-            chunk.id = str(uuid.uuid5(uuid.UUID(doc.id), str(index))) if doc.id else None
-            chunks.append(chunk)
-    return chunks
+def clock(seconds: float) -> str:
+    """``m:ss.s``, e.g. 0:06.4."""
+    return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
 
 
-def main() -> None:
-    with live_or_cassette("loader_rag_ingestion") as settings:
-        offline = bool(settings)
-        loader = VLMRunLoader(
-            FILES,
-            agent_name=AGENT,
-            # Offline, the cassette answers uploads and executions in recorded order.
-            max_concurrency=1 if offline else 4,
-            client_kwargs=settings,
-        )
+def where(doc: Document) -> str:
+    """A page of a document, or a time span of a recording."""
+    meta = doc.metadata
+    name = Path(meta["source"]).name
+    if "start_time" in meta:
+        return f"{name} [{clock(meta['start_time'])}-{clock(meta['end_time'])}]"
+    return f"{name} page {meta.get('page')}"
+
+
+def main() -> list[Document]:
+    with live_or_cassette("rag_example") as settings:
+        loader = VLMRunLoader(FILES, max_concurrency=max_concurrency(4), client_kwargs=settings)
         docs = loader.load()
 
     print(f"\nloaded {len(docs)} Documents:")
     for doc in docs:
-        meta = doc.metadata
-        print(
-            f"  {Path(meta['source']).name} page {meta.get('page')} / {meta.get('total_pages')}"
-            f"  execution {meta['execution_id']}  credits {meta.get('credits_used')}"
-        )
+        print(f"  {where(doc)}  execution {doc.metadata['execution_id']}")
 
-    splitter = RecursiveCharacterTextSplitter(chunk_size=300, chunk_overlap=30)
-    chunks = split_with_ids(docs, splitter)
+    chunks = split_documents(docs, RecursiveCharacterTextSplitter(chunk_size=300))
     store = InMemoryVectorStore(BagOfWordsEmbeddings())
     store.add_documents(chunks)
     store.add_documents(chunks)  # re-ingesting upserts: same ids, no duplicates
@@ -99,8 +86,9 @@ def main() -> None:
 
     (best,) = store.as_retriever(search_kwargs={"k": 1}).invoke(QUESTION)
     print(f"\nQ: {QUESTION}")
-    print(f"best chunk: {Path(best.metadata['source']).name}, page {best.metadata.get('page')}")
+    print(f"A: from {where(best)}:")
     print("  " + best.page_content.replace("\n", "\n  "))
+    return docs
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ python examples/structured_extraction.py                     # offline, on casse
 VLMRUN_API_KEY=... python examples/structured_extraction.py  # live
 
 The extractor's inputs come from the developer (not from an LLM), so unlike
-VLMRunAgentTool it reads any path, URL, bytes or Blob it is given.
+VLMRunAgentTool it reads any path, URL, bytes or Blob it is given. No agent and no
+prompt: the pydantic model's JSON schema says what to extract.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class Receipt(BaseModel):
     currency: str = Field(description="ISO 4217 code")
 
 
-def main() -> None:
+def main() -> str:
     with live_or_cassette("extractor_example") as settings:
         extract = VLMRunExtractor(response_model=Receipt, client=VLMRunClient(**settings))
         chain = extract | RunnableLambda(
@@ -35,6 +36,7 @@ def main() -> None:
         )
         receipt_line = chain.invoke(RECEIPT)
     print(f"validated Receipt -> {receipt_line}")
+    return receipt_line
 
 
 if __name__ == "__main__":

@@ -18,9 +18,11 @@ How a response becomes Documents:
 
 Metadata keys: ``source``, ``page`` (0-based, page Documents only), ``total_pages``,
 ``execution_id``, ``agent``, ``file_id``, ``credits_used`` (of the whole execution, not
-per page), ``mime_type``, ``response_type`` (``pages``/``json``/``text``) and
-``structured``. Keys whose value would be ``None`` are left out, because several vector
-stores reject ``None`` metadata values.
+per page), ``mime_type``, ``response_type`` (``pages``/``json``/``text``),
+``structured``, ``artifacts`` (ids of the artifacts the response references, see
+:mod:`langchain_vlmrun.artifacts`) and, when the loader saves them, ``artifact_files``.
+Keys whose value would be ``None`` are left out, because several vector stores reject
+``None`` metadata values.
 
 ``Document.id`` is a uuid5 of the source's identity (absolute path or URL), the content
 hash (sha256 of the bytes), the page (``"all"`` for a single Document) and the agent key
@@ -41,11 +43,12 @@ import os
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from langchain_core.documents import Document
 from langchain_core.documents.base import Blob
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel
 
 from langchain_vlmrun._client import AsyncVLMRunClient, VLMRunClient
 from langchain_vlmrun._filetypes import Medium, medium_of
@@ -69,6 +72,7 @@ from langchain_vlmrun._validation import (
     check_number,
     merge_config,
 )
+from langchain_vlmrun.artifacts import artifact_ids, asave_artifacts, save_artifacts
 from langchain_vlmrun.cache import ResultCache
 from langchain_vlmrun.defaults import DEFAULT_WAIT_TIMEOUTS, MediumDefault, default_for
 
@@ -332,6 +336,7 @@ def execution_to_documents(
         "file_id": info.file_id,
         "credits_used": execution.usage.credits_used,
         "mime_type": info.mime_type,
+        "artifacts": artifact_ids(execution.response) or None,
     }
 
     def make(content: str, id_page: int | str, **extra: Any) -> Document:
@@ -423,26 +428,17 @@ def source_identity(source: FileSource) -> str:
         return str(where)
 
 
-def client_settings(
-    api_key: str | SecretStr | None, base_url: str | None, extra: Mapping[str, Any] | None
-) -> dict[str, Any]:
-    """Keyword arguments for the clients a loader or parser creates itself."""
-    key = SecretStr(api_key) if isinstance(api_key, str) else api_key  # never a raw str
-    return {
-        **(extra or {}),
-        **({"api_key": key} if key is not None else {}),
-        **({"base_url": base_url} if base_url is not None else {}),
-    }
-
-
 @dataclass(frozen=True)
 class SourceUsage:
-    """What one source cost: HTTP requests sent (0 when cached), credits, cache hit."""
+    """What one source cost: HTTP requests sent (0 when cached), credits, cache hit, and
+    the execution that read it (id and agent)."""
 
     source: str
     requests: int
     credits_used: float
     from_cache: bool
+    execution_id: str | None = None
+    agent: str | None = None
 
 
 def _process_options(
@@ -491,6 +487,8 @@ def _documents_for(
         requests=requests,
         credits_used=0.0 if processed.from_cache else processed.execution.usage.credits_used or 0,
         from_cache=processed.from_cache,
+        execution_id=processed.execution.id,
+        agent=spec.agent_name or processed.execution.name,
     )
     return documents, usage
 
@@ -528,11 +526,13 @@ def process_source(
     *,
     label: str | None = None,
     cache: ResultCache | None = None,
+    artifacts_dir: str | os.PathLike[str] | None = None,
 ) -> tuple[list[Document], SourceUsage]:
     """Upload ``source`` (or reference it, if it is a URL), run the agent, map the result.
 
     One implementation for both clients: the flow (cache, upload, execute, wait,
-    resume) is ``client.process``; this only maps its result to Documents.
+    resume) is ``client.process``; this only maps its result to Documents. With
+    ``artifacts_dir``, the artifacts the response references are saved there too.
     """
     target, medium = _open_source(client, source)
     try:
@@ -541,9 +541,15 @@ def process_source(
             processed = client.process(
                 target, **_process_options(resolved, cache, _timeout(client, resolved, medium))
             )
+            if artifacts_dir is not None and (ids := artifact_ids(processed.execution.response)):
+                saved = save_artifacts(client, processed.execution.id, ids, artifacts_dir)
+            else:
+                saved = []
     finally:
         _close(target)
-    return _documents_for(source, label, processed, resolved, counter.requests)
+    documents, usage = _documents_for(source, label, processed, resolved, counter.requests)
+    _note_saved(documents, [item.path for item in saved])
+    return documents, usage
 
 
 async def aprocess_source(
@@ -553,6 +559,7 @@ async def aprocess_source(
     *,
     label: str | None = None,
     cache: ResultCache | None = None,
+    artifacts_dir: str | os.PathLike[str] | None = None,
 ) -> tuple[list[Document], SourceUsage]:
     """Async twin of :func:`process_source`."""
     target, medium = await asyncio.to_thread(_open_source, client, source)
@@ -562,6 +569,19 @@ async def aprocess_source(
             processed = await client.process(
                 target, **_process_options(resolved, cache, _timeout(client, resolved, medium))
             )
+            if artifacts_dir is not None and (ids := artifact_ids(processed.execution.response)):
+                saved = await asave_artifacts(client, processed.execution.id, ids, artifacts_dir)
+            else:
+                saved = []
     finally:
         _close(target)
-    return _documents_for(source, label, processed, resolved, counter.requests)
+    documents, usage = _documents_for(source, label, processed, resolved, counter.requests)
+    _note_saved(documents, [item.path for item in saved])
+    return documents, usage
+
+
+def _note_saved(documents: list[Document], paths: list[Path]) -> None:
+    """Record where a source's artifacts were saved, on each of its Documents."""
+    if paths:
+        for document in documents:
+            document.metadata["artifact_files"] = [str(path) for path in paths]

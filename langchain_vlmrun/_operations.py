@@ -14,6 +14,7 @@ import logging
 import uuid
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import quote
 
@@ -81,6 +82,9 @@ class Call:
     accept: frozenset[int] = frozenset()
     retry_for: float | None = None
     """Seconds transient failures may be retried (default: the client's RetryPolicy)."""
+    download: Path | None = None
+    """Stream a successful body into this file (rewritten on every attempt) instead of
+    reading it into memory; the returned response's body is then not readable."""
 
 
 @dataclass
@@ -110,7 +114,19 @@ class AwaitCompletion:
     timeout: float
 
 
-Effect = Call | Sleep | Blocking | AwaitCompletion
+@dataclass(frozen=True)
+class EnsureAgent:
+    """Check that the agent ``name`` exists before paying for anything.
+
+    Result: its ``AgentInfo`` (None when the client does not check names). The client
+    looks each name up once (``POST /agent/lookup``) and remembers it; an unknown name
+    raises :class:`~langchain_vlmrun.AgentNotFoundError` with the closest names.
+    """
+
+    name: str
+
+
+Effect = Call | Sleep | Blocking | AwaitCompletion | EnsureAgent
 Operation = Generator[Effect, Any, T]
 
 INPUT_FILE_KEY = "file"
@@ -799,6 +815,8 @@ def _process(
                 )
                 yield Blocking(lambda: cache.forget(key))
 
+    if request.name:
+        yield EnsureAgent(request.name)  # an unknown name fails here, before any upload
     file_id: str | None = None
     if prepared is not None:
         uploaded = yield from upload_prepared(prepared, uploads, retry, clock)

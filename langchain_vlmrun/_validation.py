@@ -34,8 +34,8 @@ def check_agent_name(name: object) -> str | None:
     """``name`` if it is a valid agent name (or None), else ValueError.
 
     Example:
-        >>> check_agent_name("invoice-extractor:v2")
-        'invoice-extractor:v2'
+        >>> check_agent_name("my-agent:v2")
+        'my-agent:v2'
         >>> check_agent_name("../../x y")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...

@@ -1,12 +1,14 @@
 """vcrpy settings shared by the tests and the offline examples.
 
-Why these settings (see ../shared/langchain-conventions.md §1.4):
+Why these settings:
 - ``allow_playback_repeats=False``: poll responses replay in recorded order
   (enqueued → running → completed) instead of the first one forever.
 - no ``record_mode`` here: pytest-recording's ``--record-mode`` decides (default none).
 - match on method + URI only: multipart boundaries and client request ids are random.
 - ``Authorization`` and other credentials are filtered; response headers are reduced
   to the few the client reads; presigned-URL signatures are scrubbed.
+- the bytes of uploaded files are not kept (the multipart part headers are): they are
+  never matched on and would only make a recorded cassette large.
 """
 
 from __future__ import annotations
@@ -16,6 +18,18 @@ from pathlib import Path
 from typing import Any
 
 CASSETTES = Path(__file__).resolve().parent.parent / "cassettes"
+
+#: First words of every composed cassette (tests/cassette_kit.py); a cassette recorded
+#: from the live service has no such header.
+COMPOSED_MARKER = "# COMPOSED"
+
+
+def is_composed(name: str) -> bool:
+    """Whether ``cassettes/<name>.yaml`` was composed (not recorded live)."""
+    path = CASSETTES / (name if name.endswith(".yaml") else f"{name}.yaml")
+    with path.open(encoding="utf-8") as file:
+        return file.readline().startswith(COMPOSED_MARKER)
+
 
 _KEEP_RESPONSE_HEADERS = {"content-type", "retry-after", "location", "x-request-id"}
 #: ``name=value`` pairs of signature, credential and token query parameters (presigned
@@ -30,8 +44,30 @@ def scrub(text: str) -> str:
     return SIGNATURE.sub(lambda m: f"{m.group(1)}=REDACTED", text)
 
 
+#: What a recorded cassette holds instead of the bytes of an uploaded file.
+UPLOAD_BODY_PLACEHOLDER = b"(multipart upload: the file bytes are not recorded)"
+
+
+def without_file_bytes(body: bytes) -> bytes:
+    """A multipart body with each file part's bytes replaced by the placeholder; part
+    headers (``filename=...``) and other fields are kept."""
+    first_line = body.split(b"\r\n", 1)[0]
+    if not first_line.startswith(b"--"):
+        return body
+    parts = body.split(first_line)
+    for index, part in enumerate(parts):
+        head, blank, _data = part.partition(b"\r\n\r\n")
+        if blank and b"filename=" in head:
+            parts[index] = head + blank + UPLOAD_BODY_PLACEHOLDER + b"\r\n"
+    return first_line.join(parts)
+
+
 def _scrub_request(request: Any) -> Any:
     request.uri = scrub(request.uri)
+    content_type = str((getattr(request, "headers", None) or {}).get("content-type", ""))
+    body = getattr(request, "body", None)
+    if content_type.lower().startswith("multipart/") and isinstance(body, bytes):
+        request.body = without_file_bytes(body)
     return request
 
 
@@ -43,7 +79,11 @@ def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
     }
     body = response.get("body", {}).get("string")
     if isinstance(body, bytes):
-        response["body"]["string"] = scrub(body.decode("utf-8", "replace")).encode()
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return response  # binary (an artifact's bytes): no URL to scrub, keep it intact
+        response["body"]["string"] = scrub(text).encode()
     return response
 
 

@@ -1,25 +1,28 @@
-"""Compose vcrpy cassettes from the API reference (``../shared/vlmrun-api.md``).
+"""Compose vcrpy cassettes from the VLM Run API reference.
 
 The cassettes in ``cassettes/`` were not recorded from the live service (no key was
 available when they were written); they are *composed* here from the documented
-request/response shapes, and every file says so in its header. Re-record them live
-with ``VLMRUN_API_KEY=... pytest -m live --record-mode=rewrite`` (see cassettes/README.md).
+request/response shapes, and every file says so in its header (:data:`HEADER`). Re-record
+them live with ``make live RECORD=1`` (the examples' cassettes) or ``pytest
+--record-mode=rewrite`` (the tests'); see cassettes/README.md. A recorded cassette has no
+such header.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tests.cassette_config import CASSETTES
+from tests.cassette_config import CASSETTES, COMPOSED_MARKER
 
 BASE = "https://api.vlm.run/v1"
 HEADER = (
-    "# COMPOSED from the VLM Run API reference (../shared/vlmrun-api.md), NOT recorded\n"
-    "# from the live service. Regenerate: python -m {module}. Re-record live: see README.md.\n"
+    f"{COMPOSED_MARKER} from the VLM Run API reference, NOT recorded from the live service.\n"
+    "# Regenerate: python -m {module} (make cassettes). Re-record live: see README.md.\n"
 )
 
 _REASONS = {200: "OK", 201: "Created", 404: "Not Found", 422: "Unprocessable Entity"}
@@ -49,7 +52,7 @@ def interaction(
         "response": {
             "status": {"code": status, "message": _REASONS.get(status, "")},
             "headers": {"content-type": [content_type]},
-            "body": {"string": json.dumps(body) if not isinstance(body, str) else body},
+            "body": {"string": body if isinstance(body, (str, bytes)) else json.dumps(body)},
         },
     }
 
@@ -148,11 +151,51 @@ def execute_and_poll(
     return out
 
 
-def write(name: str, interactions: list[dict[str, Any]], *, module: str) -> Path:
+def agent_info(
+    name: str,
+    *,
+    description: str | None = None,
+    prompt: str | None = None,
+    json_schema: dict[str, Any] | None = None,
+    created_at: str = CREATED,
+) -> dict[str, Any]:
+    """AgentInfo (SDK ``client/types.py``) of a test agent ``name:version``; the id is a
+    uuid derived from the name, so cassettes stay stable when recomposed."""
+    return {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"langchain-vlmrun-test-agent:{name}")),
+        "name": name,
+        "description": description or f"Test agent {name}.",
+        "prompt": prompt or f"Test agent {name}.",
+        "json_schema": json_schema,
+        "json_sample": None,
+        "created_at": created_at,
+        "updated_at": created_at,
+        "status": "completed",
+    }
+
+
+def lookup(name: str, **info: Any) -> dict[str, Any]:
+    """``POST /agent/lookup`` by name, found: what a client sends once per agent name
+    before it uploads anything for that agent."""
+    return interaction(
+        "POST", "/agent/lookup", 200, agent_info(name, **info), request_json={"name": name}
+    )
+
+
+def write(
+    name: str, interactions: list[dict[str, Any]], *, module: str, note: str | None = None
+) -> Path:
+    """Write ``cassettes/<name>.yaml`` with the COMPOSED header (and ``note``, a comment
+    line saying where shapes beyond the API reference come from), unless a cassette
+    recorded live is there (delete it to compose it again)."""
     path = CASSETTES / f"{name}.yaml"
+    if path.exists() and not path.read_text().startswith(COMPOSED_MARKER):
+        print(f"kept cassettes/{path.name}: recorded live (delete it to compose it again)")
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     text = yaml.safe_dump(
         {"interactions": interactions, "version": 1}, sort_keys=False, allow_unicode=True
     )
-    path.write_text(HEADER.format(module=module) + text)
+    header = HEADER.format(module=module) + (f"# {note}\n" if note else "")
+    path.write_text(header + text)
     return path

@@ -42,6 +42,24 @@ INVOICE = {
     "balance_due": 2338.35,
 }
 SCHEMA_RESPONSE = {"invoice_id": "INV-000001", "total_amount": 2338.35}
+#: What the quickstart's prompt and schema get back for examples/data/invoice.pdf.
+QUICKSTART_INVOICE = {
+    "invoice_id": "INV-000001",
+    "issuer_name": "Zylker Electronics Hub",
+    "customer_name": "Ms. Mary D. Dunton",
+    "currency": "USD",
+    "items": [
+        {
+            "description": "Camera, DSLR camera",
+            "quantity": 1.0,
+            "unit_price": 899.0,
+            "total_price": 899.0,
+        }
+    ],
+    "subtotal": 2227.0,
+    "tax_percentage": 5.0,
+    "total_amount": 2338.35,
+}
 
 
 def md5(data: bytes) -> str:
@@ -66,13 +84,10 @@ def main() -> None:
         module=MODULE,
     )
     write(
-        "test_execute_by_name",
+        "test_execute_by_prompt",
         [
             interaction(
-                "POST",
-                "/agent/execute",
-                201,
-                execution(INVOICE_EXECUTION, "enqueued", name="invoice-extractor:v2"),
+                "POST", "/agent/execute", 201, execution(INVOICE_EXECUTION, "enqueued", name=None)
             )
         ],
         module=MODULE,
@@ -81,7 +96,7 @@ def main() -> None:
         "test_execute_by_prompt_with_schema_and_wait",
         execute_and_poll(
             PROMPT_EXECUTION,
-            name="auto-invoice-agent:v1",
+            name=None,
             response=SCHEMA_RESPONSE,
             statuses=("running", "completed"),
         ),
@@ -97,7 +112,7 @@ def main() -> None:
                 execution(
                     INVOICE_EXECUTION,
                     status,
-                    name="invoice-extractor:v2",
+                    name=None,
                     response=INVOICE if status == "completed" else None,
                 ),
             )
@@ -112,8 +127,8 @@ def main() -> None:
             upload(file_id=NEW_FILE_ID, filename="invoice.pdf", size=len(invoice)),
             *execute_and_poll(
                 INVOICE_EXECUTION,
-                name="invoice-extractor:v2",
-                response=INVOICE,
+                name=None,
+                response=QUICKSTART_INVOICE,
                 statuses=("running", "running", "completed"),
             ),
         ],

@@ -1,9 +1,9 @@
-"""Write the loader sample files and cassettes: ``python -m tests.compose_loader_cassettes``.
+"""Write the loader cassettes (and ``examples/data/chart.png``):
+``python -m tests.compose_loader_cassettes``.
 
-The sample files (``examples/data/report.pdf``, a real 2-page PDF, and
-``examples/data/chart.png``, a small bar chart) are generated here with the standard
-library only; their bytes are deterministic, so the md5 in each cassette's
-``GET /files/hash/{md5}`` URI is the md5 of the file on disk.
+``chart.png``, a small bar chart, is generated here with the standard library only (its
+bytes are deterministic). ``report.pdf``, a two-page scan, is made by
+``tools/make_scanned_report.py`` (ffmpeg) and only read here.
 """
 
 from __future__ import annotations
@@ -19,14 +19,13 @@ from tests.cassette_kit import (
     upload,
     write,
 )
+from tests.compose_media_cassettes import REPORT_DEFAULT
 
 MODULE = "tests.compose_loader_cassettes"
 DATA = Path(__file__).resolve().parent.parent / "examples" / "data"
 REPORT_PDF = DATA / "report.pdf"
 CHART_PNG = DATA / "chart.png"
 
-MARKDOWN_AGENT = "document-markdown:v1"
-CHART_AGENT = "chart-extractor:v1"
 REPORT_FILE_ID = "5d0c2a61-8f3e-4b9a-a1c7-2e4f6b8d0a13"
 CHART_FILE_ID = "9b7e5c3a-1d2f-4e6a-8b0c-4f6a8c0e2b57"
 BYTES_FILE_ID = "c4e6a8b0-2d4f-4a6c-8e0a-6c8e0a2c4e79"
@@ -42,7 +41,12 @@ SAMPLE_URL = "https://example.com/scans/receipt.jpg"
 #: In-memory bytes the parser test hands over as a Blob without a path.
 BLOB_BYTES = b"%PDF-1.4\n% langchain-vlmrun parser test: in-memory blob\n"
 
-# --- what the agents answer ----------------------------------------------------------
+# --- what the service answers --------------------------------------------------------
+# The cassettes run the built-in defaults (no agent, no prompt: what a fresh account
+# has), so their responses have the default schemas' shapes (REPORT_DEFAULT, CHART_IMAGE,
+# URL_IMAGE, BLOB_PAGES) or, given a response_model, that model's (CHART_STRUCTURED).
+# REPORT_PAGES is the richer markdown shape (tables and figures as placeholders) that
+# an agent of one's own may return; test_documents renders it.
 
 REPORT_PAGES: dict[str, Any] = {
     "pages": [
@@ -89,19 +93,12 @@ REPORT_PAGES: dict[str, Any] = {
     ]
 }
 
-CHART_PAGES: dict[str, Any] = {
-    "pages": [
-        {
-            "page": 0,
-            "content": (
-                "# Units shipped per quarter\n\n"
-                "A bar chart of units shipped: Q1 1,200; Q2 1,850; Q3 2,400. "
-                "Q3 is the highest quarter."
-            ),
-            "tables": [],
-            "figures": [],
-        }
-    ]
+CHART_IMAGE: dict[str, Any] = {
+    "text": "",
+    "description": (
+        "A tiny bar chart: three vertical bars (blue, red, green) on a white background "
+        "above a black axis, rising from left to right. No labels or numbers."
+    ),
 }
 
 CHART_STRUCTURED: dict[str, Any] = {
@@ -113,10 +110,13 @@ CHART_STRUCTURED: dict[str, Any] = {
     ],
 }
 
-BLOB_TEXT = {"markdown": "A one-line note: the parser read this from memory."}
+BLOB_PAGES: dict[str, Any] = {
+    "pages": [{"page": 0, "content": "A one-line note: the parser read this from memory."}]
+}
 
-URL_RESPONSE: dict[str, Any] = {
-    "pages": [{"content": "RECEIPT\n\nTotal: 12.50 EUR", "tables": [], "figures": []}]
+URL_IMAGE: dict[str, Any] = {
+    "text": "RECEIPT\n\nTotal: 12.50 EUR",
+    "description": "A photographed paper receipt with a single total.",
 }
 
 
@@ -132,50 +132,6 @@ def _usage(credits: float, pages: int) -> dict[str, Any]:
 
 
 # --- sample files, pure python -------------------------------------------------------
-
-
-def _pdf_text(lines: list[str]) -> bytes:
-    ops = ["BT", "/F1 20 Tf", "72 720 Td", "24 TL"]
-    for line in lines:
-        escaped = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-        ops.append(f"({escaped}) Tj T*")
-    ops.append("ET")
-    return "\n".join(ops).encode("latin-1")
-
-
-def make_pdf(pages: list[list[str]]) -> bytes:
-    """A minimal valid PDF 1.4: one Helvetica text page per entry of ``pages``."""
-    n = len(pages)
-    font_obj = 3 + 2 * n
-    objects: list[bytes] = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids ["
-        + b" ".join(f"{3 + 2 * i} 0 R".encode() for i in range(n))
-        + f"] /Count {n} >>".encode(),
-    ]
-    for i, lines in enumerate(pages):
-        content = _pdf_text(lines)
-        objects.append(
-            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {4 + 2 * i} 0 R "
-            f"/Resources << /Font << /F1 {font_obj} 0 R >> >> >>".encode()
-        )
-        objects.append(
-            f"<< /Length {len(content)} >>\nstream\n".encode() + content + b"\nendstream"
-        )
-    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    for offset in offsets:
-        out += f"{offset:010d} 00000 n \n".encode()
-    out += (
-        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"
-    ).encode()
-    return bytes(out)
 
 
 def make_png(width: int = 48, height: int = 32) -> bytes:
@@ -211,23 +167,8 @@ def make_png(width: int = 48, height: int = 32) -> bytes:
     )
 
 
-REPORT_LINES = [
-    [
-        "Acme Corp Quarterly Report Q2 2024",
-        "Revenue grew 12% quarter over quarter.",
-        "EMEA 41.2  Americas 37.9 (USD m)",
-    ],
-    [
-        "Outlook",
-        "The Lisbon warehouse opens in September 2024.",
-        "Average delivery time fell from 5.1 to 3.2 days.",
-    ],
-]
-
-
 def write_samples() -> None:
     DATA.mkdir(parents=True, exist_ok=True)
-    REPORT_PDF.write_bytes(make_pdf(REPORT_LINES))
     CHART_PNG.write_bytes(make_png())
 
 
@@ -239,22 +180,22 @@ def md5(data: bytes) -> str:
 
 
 def rag_ingestion() -> list[dict[str, Any]]:
-    """report.pdf then chart.png, new uploads, one markdown execution each."""
+    """report.pdf then chart.png, new uploads, one execution each with its default."""
     report, chart = REPORT_PDF.read_bytes(), CHART_PNG.read_bytes()
     return [
         upload(file_id=REPORT_FILE_ID, filename="report.pdf", size=len(report)),
         *execute_and_poll(
             REPORT_EXECUTION,
-            name=MARKDOWN_AGENT,
-            response=REPORT_PAGES,
+            name=None,
+            response=REPORT_DEFAULT,
             statuses=("running", "completed"),
             usage=_usage(8, 2),
         ),
         upload(file_id=CHART_FILE_ID, filename="chart.png", size=len(chart)),
         *execute_and_poll(
             CHART_EXECUTION,
-            name=MARKDOWN_AGENT,
-            response=CHART_PAGES,
+            name=None,
+            response=CHART_IMAGE,
             statuses=("completed",),
             usage=_usage(4, 1),
         ),
@@ -270,7 +211,7 @@ def main() -> None:
         [
             upload(file_id=REPORT_FILE_ID, filename="report.pdf", size=len(report)),
             *execute_and_poll(
-                SINGLE_EXECUTION, name=MARKDOWN_AGENT, response=REPORT_PAGES, usage=_usage(8, 2)
+                SINGLE_EXECUTION, name=None, response=REPORT_DEFAULT, usage=_usage(8, 2)
             ),
         ],
         module=MODULE,
@@ -281,7 +222,7 @@ def main() -> None:
             upload(file_id=CHART_FILE_ID, filename="chart.png", size=len(chart)),
             *execute_and_poll(
                 STRUCTURED_EXECUTION,
-                name=CHART_AGENT,
+                name=None,
                 response=CHART_STRUCTURED,
                 usage=_usage(2, 1),
             ),
@@ -290,18 +231,14 @@ def main() -> None:
     )
     write(
         "loader_url_source",
-        execute_and_poll(
-            URL_EXECUTION, name=MARKDOWN_AGENT, response=URL_RESPONSE, usage=_usage(1, 1)
-        ),
+        execute_and_poll(URL_EXECUTION, name=None, response=URL_IMAGE, usage=_usage(1, 1)),
         module=MODULE,
     )
     write(
         "loader_parser_bytes_blob",
         [
             upload(file_id=BYTES_FILE_ID, filename="note.pdf", size=len(BLOB_BYTES)),
-            *execute_and_poll(
-                BYTES_EXECUTION, name=MARKDOWN_AGENT, response=BLOB_TEXT, usage=_usage(1, 1)
-            ),
+            *execute_and_poll(BYTES_EXECUTION, name=None, response=BLOB_PAGES, usage=_usage(1, 1)),
         ],
         module=MODULE,
     )
@@ -310,7 +247,7 @@ def main() -> None:
         [
             upload(file_id=REPORT_FILE_ID, filename="report.pdf", size=len(report)),
             *execute_and_poll(
-                PATH_EXECUTION, name=MARKDOWN_AGENT, response=REPORT_PAGES, usage=_usage(8, 2)
+                PATH_EXECUTION, name=None, response=REPORT_DEFAULT, usage=_usage(8, 2)
             ),
         ],
         module=MODULE,

@@ -1,10 +1,16 @@
-"""Compose the tool and extractor cassettes: ``python -m tests.compose_tool_cassettes``."""
+"""Compose the tool and extractor cassettes: ``python -m tests.compose_tool_cassettes``.
+
+The tool runs with no agent and no prompt (a fresh account), so it sends the image
+default and gets ``{text, description}`` back (``RECEIPT_DEFAULT``); the extractor sends
+its model's schema and gets that shape (``RECEIPT``).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from tests.cassette_kit import execute_and_poll, upload, write
+from tests.compose_media_cassettes import RECEIPT_DEFAULT
 
 MODULE = "tests.compose_tool_cassettes"
 
@@ -14,30 +20,6 @@ RECEIPT_PNG = Path(__file__).resolve().parent.parent / "examples" / "data" / "re
 RECEIPT_FILE_ID = "5c1d7a2e-8f3b-4e6a-9d0c-2b7f4e1a9c35"
 RECEIPT_URL = "https://example.com/receipts/coffee-2026-07-20.jpg"
 RECEIPT = {"merchant": "Blue Bottle Coffee", "date": "2026-07-20", "total": 9.75, "currency": "USD"}
-MARKDOWN = {
-    "pages": [
-        {
-            "content": (
-                '# Blue Bottle Coffee\n\nReceipt, 2026-07-20\n\n<Table id="tb-0"/>\n\n'
-                "**Total: USD 9.75**"
-            ),
-            "tables": [
-                {
-                    "headers": [
-                        {"id": "item_0", "column": 0, "name": "Item"},
-                        {"id": "price_1", "column": 1, "name": "Price"},
-                    ],
-                    "data": [
-                        {"item_0": "Latte", "price_1": "5.25"},
-                        {"item_0": "Croissant", "price_1": "4.50"},
-                    ],
-                    "content": None,
-                }
-            ],
-            "figures": [],
-        }
-    ]
-}
 STANDARD_TESTS = [
     "test_invoke_matches_output_schema",
     "test_async_invoke_matches_output_schema",
@@ -61,12 +43,12 @@ def main() -> None:
     for n, test in enumerate(STANDARD_TESTS, 1):
         write(
             f"TestVLMRunAgentToolIntegration.{test}",
-            execute_and_poll(execution_id(n), name="receipt-reader:v1", response=MARKDOWN),
+            execute_and_poll(execution_id(n), name=None, response=RECEIPT_DEFAULT),
             module=MODULE,
         )
     write(
         "tool_agent_example",
-        receipt_upload() + execute_and_poll(execution_id(10), name=None, response=MARKDOWN),
+        receipt_upload() + execute_and_poll(execution_id(10), name=None, response=RECEIPT_DEFAULT),
         module=MODULE,
     )
     write(

@@ -17,6 +17,8 @@ from langchain_vlmrun.agent_tool import VLMRunAgentTool, VLMRunToolArtifact
 from tests.mock_api import ScriptedAPI, execution, json_body
 
 URL = "https://example.com/report.pdf"
+#: Stands for an agent the user created (a fresh account has none): MockTransport only.
+TEST_AGENT = "test-fixture-markdown:v1"
 PAGES = {
     "pages": [
         {
@@ -50,7 +52,7 @@ def call(tool: VLMRunAgentTool, **args: Any) -> ToolMessage:
 
 def test_markdown_pages_become_content_and_execution_the_artifact() -> None:
     api = api_returning(PAGES)
-    message = call(VLMRunAgentTool(agent_name="doc-md:v1", client=api.client()), file=URL)
+    message = call(VLMRunAgentTool(agent_name=TEST_AGENT, client=api.client()), file=URL)
     assert message.tool_call_id == "call-1" and message.status == "success"
     assert "# Q3 report" in message.content and "| 1 | 2 |" in message.content
     assert "Revenue grew 12 %." in message.content
@@ -58,8 +60,8 @@ def test_markdown_pages_become_content_and_execution_the_artifact() -> None:
     assert isinstance(artifact, VLMRunToolArtifact)
     assert artifact.execution_id == "ex-1" and artifact.credits_used == 3
     assert artifact.response == PAGES and artifact.structured is None and not artifact.truncated
-    body = json_body(api.requests[0])
-    assert body["name"] == "doc-md:v1"
+    body = json_body(api.first("POST", "/agent/execute"))
+    assert body["name"] == TEST_AGENT
     assert body["inputs"]["file"] == {"type": "file_url", "file_url": {"url": URL}}
 
 
@@ -119,7 +121,9 @@ def test_instructions_refine_the_prompt_or_go_to_the_agent_inputs() -> None:
         file=URL,
         instructions="Only totals.",
     )
-    assert json_body(api.requests[0])["inputs"]["instructions"] == "Only totals."
+    assert (
+        json_body(api.first("POST", "/agent/execute"))["inputs"]["instructions"] == "Only totals."
+    )
 
 
 def test_failed_execution_is_an_error_the_model_can_act_on() -> None:
@@ -136,8 +140,8 @@ def test_configuration_errors_surface_as_typed_errors(monkeypatch: pytest.Monkey
     with pytest.raises(AuthenticationError):
         call(VLMRunAgentTool(prompt="read", client=api.client()), file=URL)
     monkeypatch.delenv("VLMRUN_API_KEY", raising=False)
-    with pytest.raises(MissingAPIKeyError):
-        call(VLMRunAgentTool(prompt="read"), file=URL)
+    with pytest.raises(MissingAPIKeyError):  # at construction, before any call
+        VLMRunAgentTool(prompt="read")
 
 
 def test_local_file_inside_root_is_uploaded(tmp_path: Path) -> None:
@@ -178,7 +182,7 @@ async def test_arun_uses_the_async_client_only() -> None:
 def test_key_is_secret_and_not_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VLMRUN_API_KEY", "sk-live-very-secret-123456")
     tool = VLMRunAgentTool(prompt="read")
-    assert isinstance(tool.api_key, SecretStr)
+    assert isinstance(tool.vlmrun_api_key, SecretStr)
     assert "sk-live" not in repr(tool) and "sk-live" not in str(tool.model_dump())
 
 
@@ -199,7 +203,7 @@ def test_timeout_names_the_execution_and_how_to_resume() -> None:
         lambda r: httpx.Response(201, json={"id": "ex-1", "status": "enqueued", "usage": {}}),
     )
     api.on("GET", "/agent/executions/ex-1", execution("ex-1", "running"))
-    tool = VLMRunAgentTool(prompt="read", timeout=30, client=api.client())
+    tool = VLMRunAgentTool(prompt="read", wait_timeout=30, client=api.client())
     message = call(tool, file=URL)
     assert message.status == "error"
     assert "ex-1" in message.content and "client.wait('ex-1')" in message.content

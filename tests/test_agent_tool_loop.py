@@ -72,7 +72,11 @@ def receipt_api() -> ScriptedAPI:
         execution(
             "ex-1",
             "completed",
-            response={"pages": [{"content": "Total due: USD 9.75\nLatte 5.25"}]},
+            # what the image default asks for: all visible text, then a description
+            response={
+                "text": "Total due: USD 9.75\nLatte 5.25",
+                "description": "A printed coffee-shop receipt.",
+            },
             usage={"credits_used": 2},
         ),
     )
@@ -88,16 +92,14 @@ def check(messages: list[BaseMessage]) -> None:
 
 
 def test_agent_reads_the_file_and_answers_from_it() -> None:
-    tool = VLMRunAgentTool(agent_name="receipt-reader:v1", client=receipt_api().client())
+    tool = VLMRunAgentTool(client=receipt_api().client())  # no agent or prompt: defaults
     agent = create_agent(ReadThenAnswer(file=URL), tools=[tool])
     result = agent.invoke({"messages": [HumanMessage("What is the total on the receipt?")]})
     check(result["messages"])
 
 
 async def test_agent_async() -> None:
-    tool = VLMRunAgentTool(
-        agent_name="receipt-reader:v1", async_client=receipt_api().async_client()
-    )
+    tool = VLMRunAgentTool(async_client=receipt_api().async_client())
     agent = create_agent(ReadThenAnswer(file=URL), tools=[tool])
     result = await agent.ainvoke({"messages": [HumanMessage("What is the total on the receipt?")]})
     check(result["messages"])
@@ -105,7 +107,7 @@ async def test_agent_async() -> None:
 
 def test_agent_recovers_from_a_refused_path(tmp_path: Path) -> None:
     api = ScriptedAPI()
-    tool = VLMRunAgentTool(agent_name="receipt-reader:v1", root_dir=tmp_path, client=api.client())
+    tool = VLMRunAgentTool(root_dir=tmp_path, client=api.client())
     agent = create_agent(ReadThenAnswer(file="../../etc/passwd"), tools=[tool])
     result = agent.invoke({"messages": [HumanMessage("Read it")]})
     tool_message = next(m for m in result["messages"] if isinstance(m, ToolMessage))
@@ -117,9 +119,7 @@ def test_agent_recovers_from_a_refused_path(tmp_path: Path) -> None:
 async def test_agent_recovers_from_a_refused_path_async(tmp_path: Path) -> None:
     api = ScriptedAPI()
     (tmp_path / ".env").write_text("VLMRUN_API_KEY=sk-secret")
-    tool = VLMRunAgentTool(
-        agent_name="receipt-reader:v1", root_dir=tmp_path, async_client=api.async_client()
-    )
+    tool = VLMRunAgentTool(root_dir=tmp_path, async_client=api.async_client())
     agent = create_agent(ReadThenAnswer(file=".env"), tools=[tool])
     result = await agent.ainvoke({"messages": [HumanMessage("Read it")]})
     tool_message = next(m for m in result["messages"] if isinstance(m, ToolMessage))

@@ -21,7 +21,7 @@ class TestVLMRunAgentToolUnit(ToolsUnitTests):
 
     @property
     def tool_constructor_params(self) -> dict[str, Any]:
-        return {"agent_name": "receipt-reader:v1", "api_key": "test-key"}
+        return {"api_key": "test-key"}  # no agent, no prompt: the medium's default
 
     @property
     def tool_invoke_params_example(self) -> dict[str, Any]:
@@ -29,7 +29,7 @@ class TestVLMRunAgentToolUnit(ToolsUnitTests):
 
     @property
     def init_from_env_params(self) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
-        return {"VLMRUN_API_KEY": "env-key"}, {"prompt": "Read it."}, {"api_key": "env-key"}
+        return {"VLMRUN_API_KEY": "env-key"}, {"prompt": "Read it."}, {"vlmrun_api_key": "env-key"}
 
 
 @pytest.mark.vcr
@@ -40,8 +40,7 @@ class TestVLMRunAgentToolIntegration(ToolsIntegrationTests):
 
     @property
     def tool_constructor_params(self) -> dict[str, Any]:
-        return {
-            "agent_name": "receipt-reader:v1",
+        return {  # no agent, no prompt (a fresh account): the image default
             "client": VLMRunClient(**client_settings()),
             "async_client": AsyncVLMRunClient(**client_settings()),
         }

@@ -62,18 +62,20 @@ def test_upload_hash_hit_reuses_file(
     assert [r.method for r in vcr.requests] == ["GET"]  # no bytes re-sent
 
 
-def test_execute_by_name(cassette_client_kwargs: dict[str, Any]) -> None:
+def test_execute_by_prompt(cassette_client_kwargs: dict[str, Any]) -> None:
     http, sent = recording_http()
     with VLMRunClient(**cassette_client_kwargs, http_client=http) as client:
         execution = client.execute(
-            name="invoice-extractor:v2",
+            prompt="Extract the invoice id and total.",
             inputs={"file": {"type": "input_file", "file_id": NEW_FILE_ID}},
         )
     assert execution.id == INVOICE_EXECUTION
     assert execution.status == "enqueued"
     assert not execution.is_terminal
     (body,) = sent
-    assert body["name"] == "invoice-extractor:v2"
+    assert body["name"] is None  # no agent needed: the prompt says what to do
+    assert body["config"] == {"prompt": "Extract the invoice id and total."}
+    assert body["inputs"] == {"file": {"type": "input_file", "file_id": NEW_FILE_ID}}
     assert body["batch"] is True
     assert body["metadata"]["allow_training"] is False
     assert body["id"] == "00000000-0000-4000-8000-000000000001"  # client request id

@@ -27,11 +27,15 @@ INFO = SourceInfo(
 )
 
 
+#: The execution's ``name`` as the server reports it (a test-only value).
+SERVER_NAME = "test-fixture-server-picked:v1"
+
+
 def done(response: Any, credits: float | None = 8) -> AgentExecution:
     return AgentExecution.model_validate(
         {
             "id": "ex-1",
-            "name": "document-markdown:v1",
+            "name": SERVER_NAME,
             "status": "completed",
             "response": response,
             "usage": {"credits_used": credits},
@@ -98,7 +102,7 @@ def test_structured_response_without_model_uses_the_raw_json() -> None:
     spec = AgentSpec(prompt="Extract the chart", json_schema={"type": "object"})
     (doc,) = execution_to_documents(INFO, done(CHART_STRUCTURED), spec)
     assert doc.metadata["structured"] == CHART_STRUCTURED
-    assert doc.metadata["agent"] == "document-markdown:v1"  # the agent the server picked
+    assert doc.metadata["agent"] == SERVER_NAME  # the agent the server picked
 
 
 def test_response_not_matching_the_model_raises() -> None:

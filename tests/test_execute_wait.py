@@ -404,3 +404,20 @@ def test_learned_timing_with_exact_stamps_probes_once_per_job() -> None:
         client.run(URL, prompt="p")
     polls_last_five = sum(api.calls("GET", f"/agent/executions/job-{i}") for i in range(5, 10))
     assert polls_last_five == 5  # one poll each, at the learned end
+
+
+#: Stands for an agent the user created: a fresh account has none (MockTransport only).
+TEST_AGENT = "test-fixture-agent:v1"
+
+
+def test_execute_by_name_sends_the_agent_and_no_prompt() -> None:
+    api = ScriptedAPI().on("POST", EXECUTE, started)
+    inputs = {"file": {"type": "input_file", "file_id": "file-1"}}
+    execution_ = api.client(request_id_factory=lambda: "req-1").execute(
+        name=TEST_AGENT, inputs=inputs
+    )
+    assert execution_.id == "req-1" and execution_.status == "enqueued"
+    (body,) = [json_body(r) for r in api.requests]
+    assert body["name"] == TEST_AGENT and body["inputs"] == inputs
+    assert "prompt" not in (body.get("config") or {})
+    assert body["batch"] is True and body["metadata"]["allow_training"] is False

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import threading
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -186,11 +187,13 @@ def test_local_inputs_are_uploaded(tmp_path: Path, kind: str) -> None:
 
 def test_agent_name_is_sent_without_a_default_prompt() -> None:
     api = api_returning({"invoice_id": "INV-9", "total": 1})
-    VLMRunExtractor(response_model=Invoice, agent_name="invoices:v2", client=api.client()).invoke(
-        "https://example.com/inv.pdf"
-    )
+    VLMRunExtractor(
+        response_model=Invoice, agent_name="test-fixture-invoices:v2", client=api.client()
+    ).invoke("https://example.com/inv.pdf")
     body = json_body(api.requests[0])
-    assert body["name"] == "invoices:v2" and not (body.get("config") or {}).get("prompt")
+    assert body["name"] == "test-fixture-invoices:v2" and not (body.get("config") or {}).get(
+        "prompt"
+    )
 
 
 def test_missing_file_is_a_file_source_error(tmp_path: Path) -> None:
@@ -198,3 +201,78 @@ def test_missing_file_is_a_file_source_error(tmp_path: Path) -> None:
     with pytest.raises(FileSourceError, match="File not found"):
         VLMRunExtractor(response_model=Invoice, client=api.client()).invoke(tmp_path / "no.png")
     assert api.requests == []
+
+
+# --- include_raw ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
+async def test_include_raw_returns_raw_parsed_and_no_error(use_async: bool) -> None:
+    api = api_returning({"invoice_id": "INV-9", "total": 41.5})
+    api.routes[("GET", "/agent/executions/ex-1")].clear()
+    api.on(
+        "GET",
+        "/agent/executions/ex-1",
+        execution(
+            "ex-1",
+            "completed",
+            response={"invoice_id": "INV-9", "total": 41.5},
+            usage={"credits_used": 4},
+        ),
+    )
+    extract = VLMRunExtractor(
+        response_model=Invoice,
+        include_raw=True,
+        client=api.client(),
+        async_client=api.async_client(),
+    )
+    url = "https://example.com/inv.pdf"
+    result: Any = await extract.ainvoke(url) if use_async else extract.invoke(url)
+    assert set(result) == {"raw", "parsed", "parsing_error"}
+    assert result["parsed"] == Invoice(invoice_id="INV-9", total=41.5)
+    assert result["parsing_error"] is None
+    raw = result["raw"]
+    assert raw.id == "ex-1" and raw.status == "completed" and raw.usage.credits_used == 4
+
+
+@pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
+async def test_include_raw_reports_a_mismatch_instead_of_raising(use_async: bool) -> None:
+    api = api_returning({"invoice_id": "INV-9", "total": "n/a"})
+    extract = VLMRunExtractor(
+        response_model=Invoice,
+        include_raw=True,
+        client=api.client(),
+        async_client=api.async_client(),
+    )
+    url = "https://example.com/inv.pdf"
+    result: Any = await extract.ainvoke(url) if use_async else extract.invoke(url)
+    assert result["parsed"] is None
+    assert isinstance(result["parsing_error"], ResponseValidationError)
+    assert "total" in str(result["parsing_error"])
+    assert result["raw"].id == "ex-1"
+    assert result["raw"].response == {"invoice_id": "INV-9", "total": "n/a"}
+
+
+def test_include_raw_does_not_cache_a_mismatch(tmp_path: Path) -> None:
+    from langchain_core.stores import InMemoryByteStore
+
+    from langchain_vlmrun import ResultCache
+
+    api = api_returning({"invoice_id": "INV-9", "total": "n/a"})
+    cache = ResultCache(InMemoryByteStore())
+    extract = VLMRunExtractor(
+        response_model=Invoice, include_raw=True, cache=cache, client=api.client()
+    )
+    for _ in range(2):
+        result: Any = extract.invoke("https://example.com/inv.pdf")
+        assert result["parsed"] is None
+    assert api.calls("POST", "/agent/execute") == 2  # asked again: a mismatch is not kept
+
+
+def test_include_raw_as_tool_still_returns_the_fields() -> None:
+    api = api_returning({"invoice_id": "INV-9", "total": 41.5})
+    tool = VLMRunExtractor(response_model=Invoice, include_raw=True, client=api.client()).as_tool()
+    assert tool.invoke({"file": "https://example.com/inv.pdf"}) == {
+        "invoice_id": "INV-9",
+        "total": 41.5,
+    }

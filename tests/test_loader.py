@@ -37,9 +37,12 @@ from tests.compose_loader_cassettes import (
     STRUCTURED_EXECUTION,
     URL_EXECUTION,
 )
+from tests.mock_api import found_agent
 
 BASE = "https://api.test/v1"
-AGENT = "document-markdown:v1"
+#: Stands for an agent of the user's own (a fresh account has none): the unit tests
+#: below run on MockTransport, where the name only has to reach the request.
+AGENT = "test-fixture-markdown:v1"
 
 
 #: Longest a gated request waits (only reached when the behaviour under test is broken).
@@ -89,6 +92,8 @@ class FakeVLMRun:
     def route(self, request: httpx.Request) -> httpx.Response:
         request.read()
         path = request.url.path.removeprefix("/v1")
+        if request.method == "POST" and path == "/agent/lookup":
+            return found_agent(request)
         if request.method == "GET" and path.startswith("/files/hash/"):
             return httpx.Response(200, json={"id": None})
         if request.method == "POST" and path == "/files":
@@ -348,14 +353,16 @@ def test_a_glob_matching_nothing_is_a_failure(tmp_path: Path) -> None:
 
 
 def test_constructor_validation() -> None:
-    assert VLMRunLoader("a.pdf").spec.uses_defaults  # no agent, no prompt: defaults
+    # no agent, no prompt: defaults
+    assert VLMRunLoader("a.pdf", api_key="test-key").spec.uses_defaults
     with pytest.raises(ValueError, match="max_concurrency"):
         VLMRunLoader("a.pdf", agent_name=AGENT, max_concurrency=0)
     with pytest.raises(ValueError, match="on_error"):
         VLMRunLoader("a.pdf", agent_name=AGENT, on_error="ignore")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="at least one"):
         VLMRunLoader([], agent_name=AGENT)
-    assert "agent_name='document-markdown:v1'" in repr(VLMRunLoader("a.pdf", agent_name=AGENT))
+    loader = VLMRunLoader("a.pdf", agent_name=AGENT, api_key="test-key")
+    assert f"agent_name='{AGENT}'" in repr(loader)
 
 
 # --- progress -----------------------------------------------------------------------------
@@ -379,6 +386,7 @@ def test_show_progress_without_tqdm_explains(
 
 
 # --- cassettes (max_concurrency=1: POST /files and /agent/execute share one URI) ------------
+# No agent and no prompt, as on a fresh account: each file gets its medium's default.
 
 
 @pytest.mark.vcr
@@ -386,7 +394,6 @@ def test_show_progress_without_tqdm_explains(
 def test_single_mode_reuses_an_uploaded_file(cassette_client_kwargs: dict[str, Any]) -> None:
     loader = VLMRunLoader(
         REPORT_PDF,
-        agent_name=AGENT,
         mode="single",
         max_concurrency=1,
         client_kwargs=cassette_client_kwargs,
@@ -413,8 +420,7 @@ class Chart(BaseModel):
 async def test_structured_response_async(cassette_client_kwargs: dict[str, Any]) -> None:
     loader = VLMRunLoader(
         str(CHART_PNG),
-        agent_name="chart-extractor:v1",
-        response_model=Chart,
+        response_model=Chart,  # its JSON schema says what to extract
         max_concurrency=1,
         client_kwargs=cassette_client_kwargs,
     )
@@ -429,7 +435,7 @@ async def test_structured_response_async(cassette_client_kwargs: dict[str, Any])
 @pytest.mark.vcr
 @pytest.mark.default_cassette("loader_url_source.yaml")
 def test_url_sources_are_not_uploaded(cassette_client_kwargs: dict[str, Any], vcr: Any) -> None:
-    loader = VLMRunLoader(SAMPLE_URL, agent_name=AGENT, client_kwargs=cassette_client_kwargs)
+    loader = VLMRunLoader(SAMPLE_URL, client_kwargs=cassette_client_kwargs)
     (doc,) = loader.load()
     assert doc.metadata["source"] == SAMPLE_URL
     assert doc.metadata["mime_type"] == "image/jpeg"

@@ -23,7 +23,7 @@ FAST = PollSchedule(initial=0.02, multiplier=1.5, maximum=0.05)
 PAGES = 2
 N_FILES = 10
 URL = "https://example.com/reports/remote-report.pdf"
-AGENT = "document-markdown:v1"
+AGENT = "test-fixture-markdown:v1"  # an agent of the user's own, for the emulator
 
 
 def shrinking_processing_time() -> Callable[[dict[str, Any]], float]:
