@@ -201,3 +201,38 @@ def test_missing_extra_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "starlette.applications", None)
     with pytest.raises(ImportError, match=r"langchain-vlmrun\[webhooks\]"):
         WebhookReceiver(SECRET)
+
+
+# --- end to end: the emulator calls back a real receiver; the client never polls -------
+
+
+@pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
+def test_callbacks_from_the_service_end_waits_without_polls(
+    emulator_factory: Any, tmp_path: Any, use_async: bool
+) -> None:
+    from langchain_vlmrun import AsyncVLMRunClient, VLMRunClient, VLMRunLoader
+
+    hub = CompletionHub()
+    receiver = WebhookReceiver(SECRET, hub)
+    with serving(receiver) as url:
+        emu = emulator_factory(queue_time=0.0, processing_time=0.2, webhook_secret=SECRET)
+        files = []
+        for i in range(6):
+            path = tmp_path / f"doc-{i}.pdf"
+            path.write_bytes(f"%PDF-1.4 document {i}".encode())
+            files.append(str(path))
+        options = {"prompt": "Read it", "callback_url": url + "/", "max_concurrency": 3}
+        if use_async:
+            client = AsyncVLMRunClient("k", base_url=emu.base_url, hub=hub)
+            docs = asyncio.run(VLMRunLoader(files, async_client=client, **options).aload())
+        else:
+            with VLMRunClient("k", base_url=emu.base_url, hub=hub) as sync_client:
+                docs = VLMRunLoader(files, client=sync_client, **options).load()
+        # a forged delivery is refused and counted, and changes nothing
+        forged = post(url, *delivery("x", secret="wrong"))
+    assert forged.status_code == 401 and receiver.stats.bad_signature == 1
+    assert {d.metadata["source"] for d in docs} == set(files)
+    counters = emu.counters.snapshot()
+    assert counters["callbacks_delivered"] == 6 and receiver.stats.completed == 6
+    assert sum(counters["polls_per_execution"].values()) == 0  # upload + execute only
+    assert counters["requests_total"] == 2 * len(files)
