@@ -115,9 +115,13 @@ class APIError(VLMRunError):
         self.message = f"{self.message} {text}"
         self.args = (self.message,)
 
+    #: What to do once retrying has not helped (set for retried statuses).
+    advice_after_retries: str | None = None
+
     def note_retries(self, attempts: int, seconds: float) -> None:
-        """Say in the message that the call was tried ``attempts`` times."""
-        self._amend(f"[gave up after {attempts} attempts in {seconds:.1f}s]")
+        """Say in the message that the call was tried ``attempts`` times, and what now."""
+        advice = f" {self.advice_after_retries}" if self.advice_after_retries else ""
+        self._amend(f"[gave up after {attempts} attempts in {seconds:.1f}s]{advice}")
 
     def attach_execution(self, execution_id: str) -> None:
         """Record that execution ``execution_id`` exists and say how to resume it."""
@@ -279,11 +283,6 @@ _HINTS: dict[int, str] = {
     403: "This key may not use that resource; check the agent name and the key's workspace.",
     404: "Check the agent name ('name:version'), file id or execution id.",
     413: "The file is too large for a single upload; split it or use a smaller file.",
-    429: (
-        "Rate limited: the account's request budget is spent for now (every upload, "
-        "execute and poll counts). Calls retry within RetryPolicy(timeout=...); if this "
-        "persists, several clients share the key: pace them with requests_per_minute."
-    ),
 }
 
 _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
@@ -359,15 +358,11 @@ def status_error_from_response(
     status = response.status_code
     summary = f"{status} {response.reason_phrase or 'Error'}"
     text = f"{summary}: {message}" if message else summary
-    hint = _HINTS.get(status) or (
-        "VLM Run failed on its side and retrying did not help; try again later."
-        if status >= 500
-        else None
-    )
+    hint = _HINTS.get(status)
     if hint:
         text = f"{text} ({hint})"
     cls = _STATUS_CLASSES.get(status) or (InternalServerError if status >= 500 else APIStatusError)
-    return cls(
+    error = cls(
         text,
         response=response,
         body=body,
@@ -375,6 +370,21 @@ def status_error_from_response(
         request_id=response.headers.get("x-request-id") or error_id,
         retry_after=retry_after,
     )
+    error.advice_after_retries = _ADVICE_AFTER_RETRIES.get(status) or (
+        _ADVICE_AFTER_RETRIES[500] if status >= 500 else None
+    )
+    return error
+
+
+#: Said only once the retry budget is spent (while retrying, it would be wrong advice).
+_ADVICE_AFTER_RETRIES: dict[int, str] = {
+    429: (
+        "Still rate limited: the account's request budget (every upload, execute and "
+        "poll counts) is being spent faster than it refills, probably by several clients "
+        "sharing the key: pace them with requests_per_minute (or one shared budget)."
+    ),
+    500: "VLM Run is failing on its side; try again later.",
+}
 
 
 class ExecutionError(VLMRunError):

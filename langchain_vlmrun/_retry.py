@@ -212,6 +212,6 @@ def _gave_up(state: RetryCallState) -> Any:
     """Re-raise the last error, saying how long it was retried."""
     exc = state.outcome.exception() if state.outcome else None
     assert exc is not None
-    if isinstance(exc, APIError) and state.attempt_number > 1:
+    if isinstance(exc, APIError):
         exc.note_retries(state.attempt_number, max(state.idle_for, state.seconds_since_start or 0))
     raise exc

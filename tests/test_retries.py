@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 from email.utils import format_datetime
 
@@ -138,3 +139,19 @@ async def test_async_non_retryable_not_retried() -> None:
         with pytest.raises(AuthenticationError):
             await client.get_execution("ex-1")
     assert api.calls("GET", PATH) == 1
+
+
+def test_retries_are_logged_as_they_happen(caplog: pytest.LogCaptureFixture) -> None:
+    api = ScriptedAPI().on(
+        "GET",
+        "/agent/executions/ex-1",
+        httpx.Response(503, text="busy"),
+        httpx.Response(503, text="busy"),
+        execution("ex-1", "completed"),
+    )
+    with caplog.at_level(logging.INFO, logger="langchain_vlmrun"):
+        api.client(retry=RetryPolicy(jitter=lambda: 1.0)).get_execution("ex-1")
+    lines = [r.getMessage() for r in caplog.records if "attempt" in r.getMessage()]
+    assert lines[0].startswith("attempt 1 failed (503") and lines[0].endswith("next try in 0.5s")
+    assert lines[1].startswith("attempt 2 failed (503") and lines[1].endswith("next try in 1.0s")
+    assert not any("try again later" in r.getMessage() for r in caplog.records)
