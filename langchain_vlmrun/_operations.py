@@ -583,12 +583,17 @@ def wait_for_callback(
     clock: Callable[[], float],
     current: AgentExecution | None = None,
     safety: PollSchedule = SAFETY_POLLS,
+    expected: float | None = None,
+    on_complete: Callable[[float], None] | None = None,
 ) -> Operation[AgentExecution]:
     """:func:`wait` driven by webhooks: return on ``completed``, raise on ``failed``.
 
     Each round waits for the callback (:class:`AwaitCompletion`) up to the next
     ``safety`` interval, then polls once, since a delivery can be lost or the receiver
-    down: about one request per safety interval instead of one per poll.
+    down: about one request per safety interval instead of one per poll. With
+    ``expected`` (seconds, learned from earlier executions), the first safety poll waits
+    until twice that, so a job longer than the first interval costs no poll when its
+    callback arrives. ``on_complete`` gets the seconds until completion was known.
     """
     started = clock()
     rounds = 0
@@ -597,6 +602,8 @@ def wait_for_callback(
     while True:
         if execution is not None:
             if execution.status == "completed":
+                if on_complete is not None:
+                    on_complete(clock() - started)
                 return execution
             if execution.is_failed:
                 raise ExecutionFailedError(execution)
@@ -604,7 +611,10 @@ def wait_for_callback(
         waited = clock() - started
         if waited >= timeout:
             raise ExecutionTimeoutError(execution_id=execution_id, status=status, waited=waited)
-        pushed = yield AwaitCompletion(execution_id, min(safety.interval(rounds), timeout - waited))
+        interval = safety.interval(rounds)
+        if rounds == 0 and expected is not None:
+            interval = max(interval, 2 * expected)
+        pushed = yield AwaitCompletion(execution_id, min(interval, timeout - waited))
         rounds += 1
         if pushed is not None:
             execution = pushed
@@ -736,13 +746,24 @@ def _process(
     def waiting(
         execution_id: str, current: AgentExecution | None = None
     ) -> Operation[AgentExecution]:
+        memory = durations if schedule.learn_durations else None
         if callbacks:
+            fresh_push = memory is not None and current is not None
+
+            def learn_push(took: float) -> None:  # an upper bound: the delivery's arrival
+                assert memory is not None
+                memory.observe(agent_key, lower=0.0, upper=took, server=None, probed=False)
+
             return (
                 yield from wait_for_callback(
-                    execution_id, timeout=timeout, clock=clock, current=current
+                    execution_id,
+                    timeout=timeout,
+                    clock=clock,
+                    current=current,
+                    expected=memory.expected(agent_key) if fresh_push and memory else None,
+                    on_complete=learn_push if fresh_push else None,
                 )
             )
-        memory = durations if schedule.learn_durations else None
         # only a fresh submission starts the clock the memory measures from
         fresh = memory is not None and current is not None
 

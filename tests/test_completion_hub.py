@@ -164,6 +164,23 @@ def test_without_a_callback_it_polls_at_the_safety_pace() -> None:
     assert [e.timeout for e in seen if isinstance(e, AwaitCompletion)] == [15.0, 30.0]
 
 
+def test_a_learned_duration_moves_the_first_safety_poll_past_the_expected_end() -> None:
+    now = [0.0]
+    learned: list[float] = []
+    operation = wait_for_callback(
+        "ex-1", timeout=600, clock=lambda: now[0], expected=20.0, on_complete=learned.append
+    )
+
+    def callback_at_25s(effect: AwaitCompletion) -> AgentExecution:
+        now[0] += 25.0
+        return done()
+
+    result, seen = drive(operation, callback_at_25s, None, now)
+    assert result == done()
+    assert seen == [AwaitCompletion("ex-1", 40.0)]  # no safety poll before the callback
+    assert learned == [25.0]
+
+
 def test_a_failed_delivery_raises() -> None:
     now = [0.0]
     operation = wait_for_callback("ex-1", timeout=600, clock=lambda: now[0])
