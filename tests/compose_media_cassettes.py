@@ -207,6 +207,11 @@ def main() -> None:
     for name, path in EXAMPLE_CASSETTES.items():
         write(name, load_one(path, EXECUTIONS[path]), module=MODULE)
     write(
+        "loader_every_medium",
+        [interaction for path, ex in EXECUTIONS.items() for interaction in load_one(path, ex)],
+        module=MODULE,
+    )
+    write(
         "rag_example",
         [interaction for path, ex in RAG_EXECUTIONS.items() for interaction in load_one(path, ex)],
         module=MODULE,

@@ -144,3 +144,20 @@ def test_execute_options_reach_the_wire(emulator_factory: Any, media: list[str])
     assert body["config"]["service_tier"] == "flex"
     assert body["config"]["mode"] == "agent" and body["config"]["orchestration_mode"] is True
     assert body["metadata"] == {"allow_training": False, "environment": "prod", "session_id": "s-1"}
+
+
+@pytest.mark.vcr
+@pytest.mark.default_cassette("loader_every_medium.yaml")
+def test_every_medium_offline_on_the_cassette(cassette_client_kwargs: dict[str, Any]) -> None:
+    """The same four files, no agent and no prompt, replayed from a composed cassette."""
+    paths = [str(DATA / name) for name in MEDIA]
+    loader = VLMRunLoader(paths, client_kwargs=cassette_client_kwargs, max_concurrency=1)
+    grouped = _by_source(loader.load())
+    assert [d.metadata["page"] for d in grouped["report.pdf"]] == [0, 1]
+    (image,) = grouped["receipt.png"]
+    assert image.metadata["response_type"] == "text" and image.page_content
+    for name in ("meeting.mp3", "demo.mp4"):
+        times = [(d.metadata["start_time"], d.metadata["end_time"]) for d in grouped[name]]
+        assert len(times) >= 2 and times == sorted(times)
+    assert any("Denver" in d.page_content for d in grouped["meeting.mp3"])
+    assert any("[shown]" in d.page_content for d in grouped["demo.mp4"])
