@@ -1,7 +1,8 @@
 """A loopback HTTP emulator of the VLM Run API (stdlib only).
 
-Used by tests and benchmarks; it is not part of the shipped package. It follows
-/work/shared/vlmrun-api.md: FastAPI-style error bodies, 201 on upload/execute,
+Used by tests and benchmarks; it is not part of the shipped package. It follows the
+VLM Run API reference (and the official SDK where the reference is silent; see
+README.md here): FastAPI-style error bodies, 201 on upload/execute,
 200 ``{"id": null}`` on a hash miss, a presigned PUT that refuses Authorization,
 executions that move ``enqueued -> running -> completed|failed`` by wall clock.
 
