@@ -45,8 +45,9 @@ class ResultCache:
 
     Example:
         >>> from langchain_core.stores import InMemoryByteStore
+        >>> from langchain_vlmrun import VLMRunLoader
         >>> cache = ResultCache(InMemoryByteStore())
-        >>> loader = VLMRunLoader("docs/", prompt="...", cache=cache)  # doctest: +SKIP
+        >>> loader = VLMRunLoader("docs/", prompt="Transcribe the pages", cache=cache)
 
     Args:
         store: where records live; default a :class:`FileByteStore` under

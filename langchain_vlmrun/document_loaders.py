@@ -122,9 +122,9 @@ class VLMRunLoader(BaseLoader):
 
     Example:
         >>> from langchain_vlmrun import VLMRunLoader
-        >>> loader = VLMRunLoader(  # doctest: +SKIP
+        >>> loader = VLMRunLoader(
         ...     ["reports/", "scans/*.png", "https://example.com/invoice.pdf"],
-        ...     agent_name="document-markdown:v1",
+        ...     prompt="Transcribe each page as markdown.",
         ...     on_error="skip",
         ... )
         >>> docs = loader.load()  # doctest: +SKIP

@@ -30,7 +30,7 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
         >>> class Invoice(BaseModel):
         ...     invoice_id: str
         ...     total_amount: float
-        >>> extract = VLMRunExtractor(response_model=Invoice)  # doctest: +SKIP
+        >>> extract = VLMRunExtractor(response_model=Invoice)
         >>> extract.invoke("invoice.pdf")  # doctest: +SKIP
         Invoice(invoice_id='INV-000001', total_amount=2338.35)
         >>> extract.batch(paths, config={"max_concurrency": 4})  # doctest: +SKIP

@@ -26,9 +26,9 @@ class VLMRunParser(BaseBlobParser):
     Example:
         >>> from langchain_community.document_loaders.generic import GenericLoader
         >>> from langchain_vlmrun import VLMRunParser
-        >>> loader = GenericLoader.from_filesystem(  # doctest: +SKIP
+        >>> loader = GenericLoader.from_filesystem(
         ...     "reports/", glob="**/*.pdf",
-        ...     parser=VLMRunParser(agent_name="document-markdown:v1"),
+        ...     parser=VLMRunParser(prompt="Transcribe each page as markdown."),
         ... )
         >>> docs = loader.load()  # doctest: +SKIP
 
