@@ -38,14 +38,18 @@ MODULES: dict[str, list[str]] = {
         "tests/test_errors.py",
         "tests/test_execute_wait.py",
         "tests/test_upload.py",
+        "tests/test_bad_inputs.py::test_unreadable_answer_to_an_execute_is_not_paid_twice",
         "langchain_vlmrun/_retry.py",
     ],
     "langchain_vlmrun/_paths.py": [
         "tests/test_agent_tool_safety.py",
         "tests/test_agent_tool.py",
+        "tests/test_agent_tool_loop.py",
     ],
     "langchain_vlmrun/_polling.py": [
         "tests/test_execute_wait.py",
+        "tests/test_extraction.py",
+        "tests/test_loader.py",
         "langchain_vlmrun/_polling.py",
     ],
     "langchain_vlmrun/webhooks.py": [
