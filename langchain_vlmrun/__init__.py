@@ -2,6 +2,7 @@
 
 from langchain_vlmrun._budget import RequestBudget
 from langchain_vlmrun._client import DEFAULT_BASE_URL, AsyncVLMRunClient, VLMRunClient
+from langchain_vlmrun._documents import split_documents
 from langchain_vlmrun._exceptions import (
     APIConnectionError,
     APIError,
@@ -91,5 +92,6 @@ __all__ = [
     "VLMRunToolInput",
     "__version__",
     "count_requests",
+    "split_documents",
     "verify_webhook_signature",
 ]

@@ -11,6 +11,7 @@ import logging
 import os
 import time
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
@@ -39,7 +40,7 @@ from langchain_vlmrun._operations import (
     Sleep,
 )
 from langchain_vlmrun._polling import DurationMemory, PollSchedule
-from langchain_vlmrun._retry import RetryPolicy, parse_retry_after
+from langchain_vlmrun._retry import DEFAULT_RETRY_TIMEOUT, RetryPolicy, parse_retry_after
 from langchain_vlmrun._sources import FileSource, PreparedFile
 from langchain_vlmrun._version import __version__
 from langchain_vlmrun.cache import ResultCache
@@ -77,10 +78,12 @@ class _BaseClient:
         *,
         base_url: str | None = None,
         timeout: float | httpx.Timeout | None = None,
-        max_retries: int = 3,
+        max_retries: int | None = None,
+        retry_timeout: float = DEFAULT_RETRY_TIMEOUT,
         poll: PollSchedule | None = None,
         wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
         presigned_threshold: int = PRESIGNED_THRESHOLD,
+        hash_lookup_min_size: int = ops.HASH_LOOKUP_MIN_SIZE,
         max_file_size: int | None = None,
         allow_training: bool = False,
         clock: Callable[[], float] = time.time,
@@ -94,11 +97,14 @@ class _BaseClient:
             "/"
         )
         self.timeout = DEFAULT_TIMEOUT if timeout is None else timeout
-        self.retry = retry or RetryPolicy(max_retries=max_retries, clock=clock)
+        self.retry = retry or RetryPolicy(timeout=retry_timeout, max_retries=max_retries)
         self.poll = poll or PollSchedule()
         self.wait_timeout = wait_timeout
-        self.presigned_threshold = presigned_threshold
-        self.max_file_size = max_file_size
+        self.uploads = ops.UploadSettings(
+            presigned_threshold=presigned_threshold,
+            hash_lookup_min_size=hash_lookup_min_size,
+            max_file_size=max_file_size,
+        )
         self.allow_training = allow_training
         self.clock = clock
         self.request_id_factory = request_id_factory
@@ -258,14 +264,13 @@ class _BaseClient:
         return ops.process(
             source,
             request,
+            uploads=self.uploads,
             retry=self.retry,
-            presigned_threshold=self.presigned_threshold,
             timeout=self.wait_timeout if timeout is None else timeout,
             schedule=self.poll,
             clock=self.clock,
             input_key=input_key,
             filename=filename,
-            max_file_size=self.max_file_size,
             cache=cache,
             accept=accept,
             durations=self.durations,
@@ -276,10 +281,11 @@ class _BaseClient:
     ) -> Operation[FileResponse]:
         return ops.upload_file(
             source,
+            settings=self.uploads,
+            retry=self.retry,
+            clock=self.clock,
             filename=filename,
             purpose=purpose,
-            presigned_threshold=self.presigned_threshold,
-            max_file_size=self.max_file_size,
         )
 
 
@@ -297,10 +303,17 @@ class VLMRunClient(_BaseClient):
         api_key: the key (default: ``VLMRUN_API_KEY``). Stored as a ``SecretStr``.
         base_url: default ``VLMRUN_BASE_URL`` or ``https://api.vlm.run/v1``.
         timeout: per-request httpx timeout.
-        max_retries: retries of a failed request (see :mod:`langchain_vlmrun._retry`).
+        retry_timeout: seconds one call may keep retrying transient failures (5xx, 429,
+            lost connections) before raising (default 90; polls inside :meth:`wait`
+            keep trying until the wait's own timeout). See :mod:`langchain_vlmrun._retry`.
+        max_retries: optional cap on the retries of one call (default: none, the time
+            budget decides).
         http_client: your own ``httpx.Client`` (proxies, transports, tests).
         poll: polling schedule for :meth:`wait`; ``PollSchedule.immediate()`` never sleeps.
         wait_timeout: default seconds :meth:`wait` waits before ``ExecutionTimeoutError``.
+        hash_lookup_min_size: files at least this large (default 8 MiB) are looked up
+            by md5 first, so an earlier upload is reused without sending the bytes;
+            smaller ones are uploaded directly (one request either way).
         max_file_size: refuse uploads larger than this many bytes (default: no limit;
             VLM Run documents none).
         allow_training: let VLM Run train on your data (default False).
@@ -346,7 +359,9 @@ class VLMRunClient(_BaseClient):
             return None
         if isinstance(effect, Blocking):
             return effect.function()
-        retrying = Retrying(sleep=self._sleep, **self.retry.tenacity_kwargs(effect.retry))
+        retrying = Retrying(
+            sleep=self._sleep, **self.retry.tenacity_kwargs(effect.retry, effect.retry_for)
+        )
         return retrying(self._send, effect)
 
     def _send(self, call: Call) -> httpx.Response:
@@ -409,7 +424,7 @@ class VLMRunClient(_BaseClient):
             toolsets=toolsets,
             request_id=request_id,
         )
-        return self._drive(ops.execute(request, self.retry))
+        return self._drive(ops.execute(request, self.retry, self.clock))
 
     def get_execution(self, execution_id: str) -> AgentExecution:
         return self._drive(ops.get_execution(execution_id))
@@ -514,9 +529,23 @@ class AsyncVLMRunClient(_BaseClient):
         **settings: Any,
     ) -> None:
         super().__init__(api_key, **settings)
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(follow_redirects=True)
+        self._given_http = http_client
+        # httpx's connection pool belongs to the event loop that opened it: one pool per
+        # running loop, so the client works across asyncio.run() calls
+        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+            weakref.WeakKeyDictionary()
+        )
         self._sleep = sleep
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        if self._given_http is not None:
+            return self._given_http
+        loop = asyncio.get_running_loop()
+        pool = self._pools.get(loop)
+        if pool is None:
+            pool = self._pools[loop] = httpx.AsyncClient(follow_redirects=True)
+        return pool
 
     async def _drive(self, operation: Operation[T]) -> T:
         value: Any = None
@@ -538,7 +567,9 @@ class AsyncVLMRunClient(_BaseClient):
             return None
         if isinstance(effect, Blocking):
             return await asyncio.to_thread(effect.function)
-        retrying = AsyncRetrying(sleep=self._sleep, **self.retry.tenacity_kwargs(effect.retry))
+        retrying = AsyncRetrying(
+            sleep=self._sleep, **self.retry.tenacity_kwargs(effect.retry, effect.retry_for)
+        )
         return await retrying(self._send, effect)
 
     async def _send(self, call: Call) -> httpx.Response:
@@ -596,7 +627,7 @@ class AsyncVLMRunClient(_BaseClient):
             toolsets=toolsets,
             request_id=request_id,
         )
-        return await self._drive(ops.execute(request, self.retry))
+        return await self._drive(ops.execute(request, self.retry, self.clock))
 
     async def get_execution(self, execution_id: str) -> AgentExecution:
         return await self._drive(ops.get_execution(execution_id))
@@ -666,8 +697,11 @@ class AsyncVLMRunClient(_BaseClient):
         return (await self.process(source, **options)).execution
 
     async def aclose(self) -> None:
-        if self._owns_http:
-            await self._http.aclose()
+        """Close the connections this client opened on the running event loop."""
+        if self._given_http is None:
+            pool = self._pools.pop(asyncio.get_running_loop(), None)
+            if pool is not None:
+                await pool.aclose()
 
     async def __aenter__(self) -> AsyncVLMRunClient:
         return self

@@ -8,6 +8,11 @@ not the running of the items after it (within the look-ahead window of
 
 An exception raised by ``function`` is re-raised when its turn comes; wrap
 ``function`` to turn errors into values if the caller wants to carry on.
+
+Closing a map early (an error raised by the consumer, ``break``) cancels the calls that
+have not started and **waits for the running ones**: a call may have paid for work
+server-side, and finishing it lets its result reach a cache instead of being lost.
+Only a cancellation of the consuming task itself cancels running calls.
 """
 
 from __future__ import annotations
@@ -36,8 +41,8 @@ def map_ordered(
 ) -> Generator[R, None, None]:
     """``map(function, items)`` on a thread pool of ``max_concurrency`` workers.
 
-    Closing the iterator early cancels the calls that have not started; running calls
-    are left to finish in the background.
+    Closing the iterator early cancels the calls that have not started and waits for
+    the running ones to finish.
     """
     window = _check(max_concurrency)
     source = iter(items)
@@ -54,7 +59,7 @@ def map_ordered(
     finally:
         for future in pending:
             future.cancel()
-        executor.shutdown(wait=False, cancel_futures=True)
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 async def amap_ordered(
@@ -62,15 +67,20 @@ async def amap_ordered(
 ) -> AsyncGenerator[R, None]:
     """``map`` over coroutines, at most ``max_concurrency`` running (an asyncio semaphore).
 
-    Closing the iterator early cancels the tasks still pending or running.
+    Closing the iterator early cancels the tasks that have not started and waits for
+    the running ones; cancelling the consumer cancels them all.
     """
     window = _check(max_concurrency)
     semaphore = asyncio.Semaphore(max_concurrency)
     source = iter(items)
     pending: deque[asyncio.Task[R]] = deque()
+    running: set[asyncio.Task[R]] = set()
 
     async def bounded(item: T) -> R:
         async with semaphore:
+            task = asyncio.current_task()
+            assert task is not None
+            running.add(task)
             return await function(item)
 
     try:
@@ -81,8 +91,13 @@ async def amap_ordered(
             for item in itertools.islice(source, 1):
                 pending.append(asyncio.ensure_future(bounded(item)))
             yield result
-    finally:
+    except asyncio.CancelledError:
         for task in pending:
             task.cancel()
+        raise
+    finally:
+        for task in pending:
+            if task not in running:
+                task.cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)

@@ -22,9 +22,12 @@ per page), ``mime_type``, ``response_type`` (``pages``/``json``/``text``) and
 ``structured``. Keys whose value would be ``None`` are left out, because several vector
 stores reject ``None`` metadata values.
 
-``Document.id`` is a uuid5 of the content hash (md5 of the bytes, or the URL), the page
-(``"all"`` for a single Document) and the agent key (agent name, prompt hash and
-schema hash), so re-ingesting the same file with the same agent upserts.
+``Document.id`` is a uuid5 of the source's identity (absolute path or URL), the content
+hash (sha256 of the bytes), the page (``"all"`` for a single Document) and the agent key
+(agent name, prompt hash and schema hash): re-ingesting the same file with the same
+agent upserts, and byte-identical files at two paths stay two sets of Documents (the
+result cache still pays for the content once). :func:`split_documents` keeps ids
+stable through a text splitter.
 """
 
 from __future__ import annotations
@@ -33,10 +36,11 @@ import hashlib
 import json
 import logging
 import mimetypes
+import os
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from langchain_core.documents import Document
 from langchain_core.documents.base import Blob
@@ -47,8 +51,14 @@ from langchain_vlmrun._metering import count_requests
 from langchain_vlmrun._models import AgentExecution
 from langchain_vlmrun._operations import INPUT_FILE_KEY, ProcessedSource, schema_of
 from langchain_vlmrun._rendering import PAGE_SEPARATOR, render_response
-from langchain_vlmrun._sources import FileSource
+from langchain_vlmrun._sources import FileSource, redact_url
 from langchain_vlmrun._structured import validate_response
+from langchain_vlmrun._validation import (
+    check_agent_name,
+    check_mapping,
+    check_number,
+    merge_config,
+)
 from langchain_vlmrun.cache import ResultCache
 
 __all__ = [
@@ -93,13 +103,23 @@ class AgentSpec:
     schema: dict[str, Any] | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
-        if not self.agent_name and not self.prompt:
-            raise ValueError(
-                "Name an agent (agent_name='agent-name:version') or give a prompt=... to run."
-            )
+        check_agent_name(self.agent_name)
+        check_number("timeout", self.timeout)
+        check_mapping("inputs", self.inputs)
+        if not isinstance(self.input_key, str) or not self.input_key:
+            raise TypeError(f"input_key must be a non-empty string, got {self.input_key!r}.")
         if self.mode not in ("page", "single"):
             raise ValueError(f"mode must be 'page' or 'single', got {self.mode!r}.")
-        object.__setattr__(self, "schema", schema_of(self.response_model, self.json_schema))
+        schema = schema_of(self.response_model, self.json_schema)
+        # one merge rule with config (conflicts raise now, not after an upload)
+        config = merge_config(self.config, prompt=self.prompt, json_schema=schema)
+        object.__setattr__(self, "prompt", config.pop("prompt", None))
+        object.__setattr__(self, "schema", config.pop("json_schema", None))
+        object.__setattr__(self, "config", config or None)
+        if not self.agent_name and not self.prompt:
+            raise ValueError(
+                "Give a prompt='...' to run, or name an agent (agent_name='name:version')."
+            )
 
     @property
     def key(self) -> str:
@@ -114,26 +134,84 @@ class AgentSpec:
 
 @dataclass(frozen=True)
 class SourceInfo:
-    """One input as the Documents describe it."""
+    """One input as the Documents describe it.
+
+    ``identity`` names where the input came from (an absolute path or a URL without
+    credentials; empty for bare bytes): two files with the same bytes at two paths
+    are two sources, and keep distinct Document ids.
+    """
 
     source: str
     content_hash: str
     mime_type: str | None = None
     file_id: str | None = None
     extra_metadata: Mapping[str, Any] = field(default_factory=dict)
+    identity: str = ""
 
     @classmethod
     def for_url(cls, url: str) -> SourceInfo:
+        shown = redact_url(url)
         return cls(
-            source=url,
-            content_hash=f"url:{hashlib.sha256(url.encode()).hexdigest()}",
-            mime_type=mimetypes.guess_type(url.split("?", 1)[0])[0],
+            source=shown,
+            content_hash=f"url:{hashlib.sha256(shown.encode()).hexdigest()}",
+            mime_type=mimetypes.guess_type(shown.split("?", 1)[0])[0],
+            identity=shown,
         )
 
 
-def document_id(content_hash: str, page: int | str, agent_key: str) -> str:
-    """A stable id: the same bytes, page and agent always give the same id."""
-    return str(uuid.uuid5(DOCUMENT_NAMESPACE, f"{content_hash}:{page}:{agent_key}"))
+def document_id(content_hash: str, page: int | str, agent_key: str, identity: str = "") -> str:
+    """A stable id from where the input came from, its bytes, the page and the agent.
+
+    Example:
+        >>> a = document_id("sha256:ab", 0, "agent", "/docs/a.pdf")
+        >>> a == document_id("sha256:ab", 0, "agent", "/docs/a.pdf")  # stable
+        True
+        >>> a == document_id("sha256:ab", 0, "agent", "/docs/copy-of-a.pdf")  # 2 sources
+        False
+    """
+    return str(uuid.uuid5(DOCUMENT_NAMESPACE, f"{identity}\n{content_hash}:{page}:{agent_key}"))
+
+
+def chunk_id(parent_id: str, index: int) -> str:
+    """The id of chunk ``index`` of the Document ``parent_id`` (stable across re-splits)."""
+    return str(uuid.uuid5(DOCUMENT_NAMESPACE, f"{parent_id}#chunk{index}"))
+
+
+class _Splitter(Protocol):
+    def split_documents(self, documents: Iterable[Document]) -> list[Document]: ...
+
+
+def split_documents(documents: Iterable[Document], splitter: _Splitter) -> list[Document]:
+    """Split Documents with a LangChain text splitter, giving every chunk a stable id.
+
+    Splitters drop ``Document.id``, so re-ingesting split pages would add every chunk
+    again. Here chunk ``i`` of a page gets ``uuid5(page id, i)`` and keeps the page's id
+    in ``metadata["parent_id"]`` and its position in ``metadata["chunk"]``: the same file
+    split the same way upserts onto the same ids.
+
+    Example:
+        >>> from langchain_text_splitters import RecursiveCharacterTextSplitter
+        >>> page = Document("word " * 60, id="p1", metadata={"source": "a.pdf"})
+        >>> chunks = split_documents([page], RecursiveCharacterTextSplitter(chunk_size=100))
+        >>> [c.metadata["chunk"] for c in chunks], chunks[0].metadata["parent_id"]
+        ([0, 1, 2, 3], 'p1')
+        >>> again = split_documents([page], RecursiveCharacterTextSplitter(chunk_size=100))
+        >>> [c.id for c in again] == [c.id for c in chunks]
+        True
+    """
+    out: list[Document] = []
+    for document in documents:
+        parent = document.id or str(
+            uuid.uuid5(
+                DOCUMENT_NAMESPACE,
+                json.dumps([document.page_content, document.metadata], sort_keys=True, default=str),
+            )
+        )
+        for index, chunk in enumerate(splitter.split_documents([document])):
+            chunk.id = chunk_id(parent, index)
+            chunk.metadata = {**chunk.metadata, "parent_id": parent, "chunk": index}
+            out.append(chunk)
+    return out
 
 
 def _scalar(value: Any) -> str:
@@ -210,7 +288,7 @@ def execution_to_documents(
         return Document(
             page_content=content,
             metadata=_json_safe(metadata),
-            id=document_id(info.content_hash, id_page, spec.key),
+            id=document_id(info.content_hash, id_page, spec.key, info.identity),
         )
 
     if spec.response_model is not None:
@@ -258,13 +336,30 @@ def _describe(source: FileSource, label: str | None) -> tuple[str, dict[str, Any
     return label or str(source), {}
 
 
+def source_identity(source: FileSource) -> str:
+    """Where an input came from, normalised: an absolute path (symlinks kept as named),
+    a Blob's path or ``source``, or empty for bare bytes."""
+    where: Any = source
+    if isinstance(source, Blob):
+        where = source.path if source.path is not None else source.source
+    if isinstance(where, (bytes, bytearray, memoryview)) or where is None:
+        return ""
+    if isinstance(where, str) and "://" in where:
+        return redact_url(where)
+    try:
+        return str(os.path.abspath(os.path.expanduser(os.fspath(where))))
+    except (TypeError, ValueError):
+        return str(where)
+
+
 def client_settings(
     api_key: str | SecretStr | None, base_url: str | None, extra: Mapping[str, Any] | None
 ) -> dict[str, Any]:
     """Keyword arguments for the clients a loader or parser creates itself."""
+    key = SecretStr(api_key) if isinstance(api_key, str) else api_key  # never a raw str
     return {
         **(extra or {}),
-        **({"api_key": api_key} if api_key is not None else {}),
+        **({"api_key": key} if key is not None else {}),
         **({"base_url": base_url} if base_url is not None else {}),
     }
 
@@ -314,6 +409,7 @@ def _documents_for(
             mime_type=processed.mime_type,
             file_id=processed.file_id,
             extra_metadata=extra,
+            identity=source_identity(source),
         )
     documents = execution_to_documents(info, processed.execution, spec)
     usage = SourceUsage(

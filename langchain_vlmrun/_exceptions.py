@@ -90,11 +90,34 @@ class ResponseValidationError(VLMRunError, ValueError):
 
 
 class APIError(VLMRunError):
-    """A request to the VLM Run API did not succeed."""
+    """A request to the VLM Run API did not succeed.
+
+    ``execution_id`` is set when the error happened after an execution was created
+    (while waiting for it): the execution goes on server-side, and
+    ``client.wait(err.execution_id)`` resumes it without paying again.
+    """
 
     def __init__(self, message: str, *, request: httpx.Request | None = None) -> None:
         super().__init__(message)
         self.request = request
+        self.execution_id: str | None = None
+
+    def _amend(self, text: str) -> None:
+        self.message = f"{self.message} {text}"
+        self.args = (self.message,)
+
+    def note_retries(self, attempts: int, seconds: float) -> None:
+        """Say in the message that the call was tried ``attempts`` times."""
+        self._amend(f"[gave up after {attempts} attempts in {seconds:.1f}s]")
+
+    def attach_execution(self, execution_id: str) -> None:
+        """Record that execution ``execution_id`` exists and say how to resume it."""
+        if self.execution_id is None:
+            self.execution_id = execution_id
+            self._amend(
+                f"Execution {execution_id} goes on server-side: resume it with "
+                f"client.wait('{execution_id}') instead of running the file again."
+            )
 
 
 class UnreadableResponseError(APIError):
@@ -189,7 +212,11 @@ _HINTS: dict[int, str] = {
     403: "This key may not use that resource; check the agent name and the key's workspace.",
     404: "Check the agent name ('name:version'), file id or execution id.",
     413: "The file is too large for a single upload; split it or use a smaller file.",
-    429: "Rate limited; lower concurrency or set requests_per_minute on the client.",
+    429: (
+        "Rate limited: the account's request budget is spent for now (every upload, "
+        "execute and poll counts). Calls retry within RetryPolicy(timeout=...); if this "
+        "persists, several clients share the key: pace them with requests_per_minute."
+    ),
 }
 
 _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
@@ -266,7 +293,9 @@ def status_error_from_response(
     summary = f"{status} {response.reason_phrase or 'Error'}"
     text = f"{summary}: {message}" if message else summary
     hint = _HINTS.get(status) or (
-        "VLM Run failed on its side; it was retried, try again later." if status >= 500 else None
+        "VLM Run failed on its side and retrying did not help; try again later."
+        if status >= 500
+        else None
     )
     if hint:
         text = f"{text} ({hint})"

@@ -29,7 +29,7 @@ from langchain_vlmrun._exceptions import (
 )
 from langchain_vlmrun._models import AgentExecution, FileResponse, PresignedUpload
 from langchain_vlmrun._polling import DurationMemory, PollSchedule
-from langchain_vlmrun._retry import RetryMode, RetryPolicy, is_ambiguous
+from langchain_vlmrun._retry import RetryMode, RetryPolicy, is_ambiguous, is_transient
 
 if TYPE_CHECKING:
     from langchain_vlmrun.cache import ResultCache
@@ -40,6 +40,13 @@ from langchain_vlmrun._sources import (
     check_url,
     is_url,
     prepare_file,
+)
+from langchain_vlmrun._validation import (
+    check_agent_name,
+    check_json_schema,
+    check_mapping,
+    check_response_model,
+    merge_config,
 )
 
 logger = logging.getLogger("langchain_vlmrun")
@@ -69,6 +76,8 @@ class Call:
     authenticated: bool = True
     retry: RetryMode = "safe"
     accept: frozenset[int] = frozenset()
+    retry_for: float | None = None
+    """Seconds transient failures may be retried (default: the client's RetryPolicy)."""
 
 
 @dataclass
@@ -98,9 +107,10 @@ def schema_of(
     """The JSON schema to send: a pydantic model's, or the one given (not both)."""
     if response_model is not None and json_schema is not None:
         raise ValueError("Pass either response_model or json_schema, not both.")
-    if response_model is not None:
-        return response_model.model_json_schema()
-    return dict(json_schema) if json_schema is not None else None
+    model = check_response_model(response_model)
+    if model is not None:
+        return model.model_json_schema()
+    return check_json_schema(json_schema)
 
 
 @dataclass(frozen=True)
@@ -124,10 +134,18 @@ class ExecuteRequest:
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     def __post_init__(self) -> None:
+        check_agent_name(self.name)
+        check_mapping("inputs", self.inputs)
+        check_mapping("metadata", self.metadata)
+        # one merge rule: keyword values and config keys combine, conflicts raise
+        config = merge_config(self.config, prompt=self.prompt, json_schema=self.json_schema)
+        prompt = config.pop("prompt", None)
+        schema = check_json_schema(config.pop("json_schema", None))
+        object.__setattr__(self, "prompt", prompt)
+        object.__setattr__(self, "json_schema", schema)
+        object.__setattr__(self, "config", config or None)
         if not self.name and not self.prompt:
-            raise ValueError(
-                "Name an agent (name='agent-name:version') or give a prompt=... to run."
-            )
+            raise ValueError("Give a prompt='...' to run, or name an agent (name='name:version').")
 
     def cache_fields(self, input_key: str) -> dict[str, Any]:
         """What determines the result (for cache keys): not the id, metadata or callback."""
@@ -196,39 +214,101 @@ def get_file(file_id: str) -> Operation[FileResponse]:
     return _parse(response, FileResponse)
 
 
-def find_file_by_hash(md5: str) -> Operation[FileResponse | None]:
-    """The already-uploaded file with this md5, or None (200 ``id: null`` or 404)."""
+def find_file_by_hash(md5: str, size: int) -> Operation[FileResponse | None]:
+    """The already-uploaded file with this md5 and size, or None (200 ``id: null``, 404).
+
+    The size must match too: md5 collisions are public, and a file of another size is
+    certainly another file.
+    """
     response = yield Call("GET", f"/files/hash/{md5}", accept=frozenset({404}))
     if response.status_code == 404:
         return None
     found = _parse(response, FileResponse)
-    return found if found.id else None
+    if not found.id:
+        return None
+    if found.bytes is not None and found.bytes != size:
+        logger.warning(
+            "the server's file %s has md5 %s but %s bytes, not %s: uploading ours",
+            found.id,
+            md5,
+            found.bytes,
+            size,
+        )
+        return None
+    return found
+
+
+#: Files at least this large are looked up by md5 before uploading (default 8 MiB).
+#: Below it, a lookup cannot pay for itself: uploading is one request either way.
+HASH_LOOKUP_MIN_SIZE = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class UploadSettings:
+    """How files are uploaded.
+
+    ``hash_lookup_min_size``: files at least this large are first looked up by md5
+    (a hit sends no bytes; a miss costs one more request). ``presigned_threshold``:
+    files larger than this go through a presigned URL. ``max_file_size``: refuse
+    larger files before any request.
+    """
+
+    presigned_threshold: int = 32 * 1024 * 1024
+    hash_lookup_min_size: int = HASH_LOOKUP_MIN_SIZE
+    max_file_size: int | None = None
 
 
 def upload_file(
     source: FileSource | PreparedFile,
     *,
+    settings: UploadSettings,
+    retry: RetryPolicy,
+    clock: Callable[[], float],
     filename: str | None = None,
     purpose: str = "assistants",
-    presigned_threshold: int,
-    max_file_size: int | None = None,
 ) -> Operation[FileResponse]:
-    """md5 → reuse an existing upload, else multipart (or presigned above the threshold)."""
-    prepared = (
-        source
-        if isinstance(source, PreparedFile)
-        else (
-            yield Blocking(lambda: prepare_file(source, filename=filename, max_size=max_file_size))
+    """Upload a path, bytes or Blob (opened once, closed afterwards)."""
+    if isinstance(source, PreparedFile):
+        return (yield from upload_prepared(source, settings, retry, clock, purpose))
+    prepared = yield Blocking(
+        lambda: prepare_file(source, filename=filename, max_size=settings.max_file_size)
+    )
+    try:
+        return (yield from upload_prepared(prepared, settings, retry, clock, purpose))
+    finally:
+        prepared.close()
+
+
+def upload_prepared(
+    prepared: PreparedFile,
+    settings: UploadSettings,
+    retry: RetryPolicy,
+    clock: Callable[[], float],
+    purpose: str = "assistants",
+) -> Operation[FileResponse]:
+    """Reuse an earlier upload of a large file (md5 lookup), else multipart (or presigned
+    above the threshold).
+
+    A multipart upload whose answer is lost is not sent twice: the md5 is looked up
+    first (see :func:`create_once`).
+    """
+    if prepared.size >= settings.hash_lookup_min_size:
+        existing = yield from find_file_by_hash(prepared.md5, prepared.size)
+        if existing is not None:
+            logger.debug("reusing uploaded file %s for md5 %s", existing.id, prepared.md5)
+            return existing
+    if prepared.size > settings.presigned_threshold:
+        return (yield from _upload_presigned(prepared, purpose))
+    return (
+        yield from create_once(
+            Call("POST", "/files", params={"purpose": purpose}, upload=prepared),
+            FileResponse,
+            lambda: find_file_by_hash(prepared.md5, prepared.size),
+            retry,
+            clock,
+            f"upload of {prepared.filename}",
         )
     )
-    existing = yield from find_file_by_hash(prepared.md5)
-    if existing is not None:
-        logger.debug("reusing uploaded file %s for md5 %s", existing.id, prepared.md5)
-        return existing
-    if prepared.size > presigned_threshold:
-        return (yield from _upload_presigned(prepared, purpose))
-    response = yield Call("POST", "/files", params={"purpose": purpose}, upload=prepared)
-    return _parse(response, FileResponse)
 
 
 def _upload_presigned(prepared: PreparedFile, purpose: str) -> Operation[FileResponse]:
@@ -254,39 +334,101 @@ def _upload_presigned(prepared: PreparedFile, purpose: str) -> Operation[FileRes
     return _parse(verified, FileResponse)
 
 
-def get_execution(execution_id: str) -> Operation[AgentExecution]:
-    response = yield Call("GET", f"/agent/executions/{execution_id}")
+def get_execution(
+    execution_id: str, *, retry_for: float | None = None
+) -> Operation[AgentExecution]:
+    response = yield Call("GET", f"/agent/executions/{execution_id}", retry_for=retry_for)
     return _parse(response, AgentExecution)
 
 
-def execute(request: ExecuteRequest, retry: RetryPolicy) -> Operation[AgentExecution]:
-    """``POST /agent/execute`` without ever paying twice for one call.
+def create_once(
+    call: Call,
+    model: type[T],
+    lookup: Callable[[], Operation[T | None]],
+    retry: RetryPolicy,
+    clock: Callable[[], float],
+    what: str,
+) -> Operation[T]:
+    """Send a request that creates something (an execution, a file) without creating it
+    twice.
 
     Failures the server cannot have acted on (no connection, 429) are retried inside
-    the ``Call``. After an ambiguous failure (timeout after sending, 5xx) the request
-    ``id`` is looked up first: if the server knows it, that execution is adopted;
-    only on 404 is the request re-sent, with the same ``id``.
+    the ``Call`` (``retry="unambiguous"``). After an ambiguous failure (timeout after
+    sending, 5xx, an unreadable 2xx) ``lookup`` asks the server whether the first
+    request took effect: if so, that object is adopted; otherwise the same request is
+    sent again. This goes on for the retry policy's time budget.
     """
-    body = request.body()
+    started = clock()
+    slept = 0.0
     attempt = 0
     while True:
         try:
-            response = yield Call("POST", "/agent/execute", json=body, retry="unambiguous")
-            return _parse(response, AgentExecution)
+            response = yield replace(call, retry="unambiguous")
+            return _parse(response, model)
         except APIError as exc:
-            if not is_ambiguous(exc) or attempt >= retry.max_retries:
-                raise
             attempt += 1
+            used = max(clock() - started, slept)
+            pause = retry.pause(attempt, exc, retry.timeout - used)
+            if (
+                not is_ambiguous(exc)
+                or used >= retry.timeout
+                or not retry.allows(attempt, used + pause)
+            ):
+                raise
             logger.warning(
-                "execute %s failed ambiguously (%s); checking before re-sending",
-                request.id,
+                "%s failed ambiguously (%s); checking in %.1fs before re-sending",
+                what,
                 exc.message,
+                pause,
             )
-            yield Sleep(retry.wait_before(attempt, exc))
-            known = yield Call("GET", f"/agent/executions/{request.id}", accept=frozenset({404}))
-            if known.status_code != 404:
-                logger.info("execute %s had reached the server; adopting it", request.id)
-                return _parse(known, AgentExecution)
+            yield Sleep(pause)
+            slept += pause
+            known = yield from lookup()
+            if known is not None:
+                logger.info("%s had reached the server; adopting it", what)
+                return known
+
+
+def find_execution(execution_id: str) -> Operation[AgentExecution | None]:
+    """The execution with this id, or None when the server does not know it (404)."""
+    response = yield Call("GET", f"/agent/executions/{execution_id}", accept=frozenset({404}))
+    return None if response.status_code == 404 else _parse(response, AgentExecution)
+
+
+def execute(
+    request: ExecuteRequest, retry: RetryPolicy, clock: Callable[[], float]
+) -> Operation[AgentExecution]:
+    """``POST /agent/execute`` without ever paying twice for one call.
+
+    The client request ``id`` is what makes it safe: after an ambiguous failure it is
+    looked up (``GET /agent/executions/{id}``) before the request is re-sent with the
+    same ``id`` (see :func:`create_once`).
+    """
+    return (
+        yield from create_once(
+            Call("POST", "/agent/execute", json=request.body()),
+            AgentExecution,
+            lambda: find_execution(request.id),
+            retry,
+            clock,
+            f"execute {request.id}",
+        )
+    )
+
+
+#: After a learned first poll finds the job still running, look again after this share
+#: of the expected duration (then the schedule takes over).
+FOLLOW_UP = 0.15
+
+
+@dataclass(frozen=True)
+class Completion:
+    """How a wait saw an execution finish (what ``DurationMemory.observe`` learns from)."""
+
+    execution: AgentExecution
+    lower: float
+    upper: float
+    probed: bool
 
 
 def wait(
@@ -297,31 +439,58 @@ def wait(
     clock: Callable[[], float],
     current: AgentExecution | None = None,
     expected: float | None = None,
+    on_complete: Callable[[Completion], None] | None = None,
 ) -> Operation[AgentExecution]:
     """Poll until a terminal status: return on ``completed``, raise at once on ``failed``.
 
     ``expected`` (seconds from now, e.g. from :class:`DurationMemory`) delays the first
-    poll until the execution is likely done; after that the schedule starts over.
+    poll until the execution is likely done. Transient poll failures (5xx, 429, lost
+    connections) are retried until ``timeout``, so an outage shorter than the wait
+    never ends it; any error raised carries ``execution_id`` for ``client.wait``.
     """
     started = clock()
     pauses = 0
     execution = current
+    lower = 0.0
+    probe = expected
+    probed = False
+    status = current.status if current is not None else None
     while True:
         if execution is None:
-            execution = yield from get_execution(execution_id)
+            asked = clock() - started
+            try:
+                execution = yield from get_execution(
+                    execution_id, retry_for=max(0.0, timeout - asked)
+                )
+            except APIError as exc:
+                exc.attach_execution(execution_id)
+                if is_transient(exc):
+                    raise ExecutionTimeoutError(
+                        execution_id=execution_id, status=status, waited=clock() - started
+                    ) from exc
+                raise
+        else:
+            asked = clock() - started
         if execution.status == "completed":
+            if on_complete is not None:
+                on_complete(Completion(execution, lower, asked, probed and lower == 0))
             return execution
         if execution.is_failed:
             raise ExecutionFailedError(execution)
+        status = execution.status
+        lower = asked if execution is not current else 0.0
         waited = clock() - started
         if waited >= timeout:
             raise ExecutionTimeoutError(
                 execution_id=execution_id, status=execution.status, waited=waited
             )
-        pause = schedule.interval(pauses)
-        if expected is not None:
-            pause, expected = max(pause, expected - waited), None
+        if probe is not None:
+            pause, probed, probe = max(0.0, probe - waited), True, None
+        elif probed and pauses == 0 and expected is not None:
+            pause = min(schedule.interval(0), max(0.05, FOLLOW_UP * expected))
+            pauses += 1
         else:
+            pause = schedule.interval(pauses)
             pauses += 1
         yield Sleep(min(pause, timeout - waited), poll=True)
         execution = None
@@ -338,7 +507,7 @@ def server_duration(execution: AgentExecution) -> float | None:
 class ProcessedSource:
     """A completed execution for one source, with where it came from.
 
-    ``content_hash`` is the md5 of the bytes (``url:<url>`` for URLs); ``from_cache`` is
+    ``content_hash`` is ``sha256:<hex>`` of the bytes (``url:<url>`` for URLs); ``from_cache`` is
     True when no request was paid for (see :class:`~langchain_vlmrun.cache.ResultCache`).
     """
 
@@ -357,14 +526,13 @@ def process(
     source: FileSource | PreparedFile,
     request: ExecuteRequest,
     *,
+    uploads: UploadSettings,
     retry: RetryPolicy,
-    presigned_threshold: int,
     timeout: float,
     schedule: PollSchedule,
     clock: Callable[[], float],
     input_key: str = INPUT_FILE_KEY,
     filename: str | None = None,
-    max_file_size: int | None = None,
     cache: ResultCache | None = None,
     accept: Callable[[AgentExecution], Any] | None = None,
     durations: DurationMemory | None = None,
@@ -372,21 +540,53 @@ def process(
     """Upload (or reference a URL), execute, wait: with the result cache and resume.
 
     ``accept`` checks a completed execution (e.g. validates it against a schema) before
-    it is cached; if it raises, nothing is cached and the error propagates.
+    it is cached; if it raises, nothing is cached and the error propagates. A local
+    file is opened once (and closed at the end unless a ``PreparedFile`` was given).
     """
+    options: dict[str, Any] = {
+        "uploads": uploads,
+        "retry": retry,
+        "timeout": timeout,
+        "schedule": schedule,
+        "clock": clock,
+        "input_key": input_key,
+        "cache": cache,
+        "accept": accept,
+        "durations": durations,
+    }
+    if isinstance(source, PreparedFile) or (isinstance(source, str) and is_url(source)):
+        return (yield from _process(source, request, **options))
+    prepared = yield Blocking(
+        lambda: prepare_file(source, filename=filename, max_size=uploads.max_file_size)
+    )
+    try:
+        return (yield from _process(prepared, request, **options))
+    finally:
+        prepared.close()
+
+
+def _process(
+    source: PreparedFile | str,
+    request: ExecuteRequest,
+    *,
+    uploads: UploadSettings,
+    retry: RetryPolicy,
+    timeout: float,
+    schedule: PollSchedule,
+    clock: Callable[[], float],
+    input_key: str,
+    cache: ResultCache | None,
+    accept: Callable[[AgentExecution], Any] | None,
+    durations: DurationMemory | None,
+) -> Operation[ProcessedSource]:
     prepared: PreparedFile | None = None
     url: str | None = None
-    if isinstance(source, str) and is_url(source):
+    if isinstance(source, str):
         url = check_url(source)
         content_hash = f"url:{url}"
-    elif isinstance(source, PreparedFile):
-        prepared = source
-        content_hash = prepared.md5
     else:
-        prepared = yield Blocking(
-            lambda: prepare_file(source, filename=filename, max_size=max_file_size)
-        )
-        content_hash = prepared.md5
+        prepared = source
+        content_hash = f"sha256:{prepared.sha256}"
 
     def done(execution: AgentExecution, file_id: str | None, **flags: bool) -> ProcessedSource:
         return ProcessedSource(
@@ -410,19 +610,30 @@ def process(
         execution_id: str, current: AgentExecution | None = None
     ) -> Operation[AgentExecution]:
         memory = durations if schedule.learn_durations else None
-        expected = memory.expected(agent_key) if memory is not None and current else None
-        execution = yield from wait(
-            execution_id,
-            timeout=timeout,
-            schedule=schedule,
-            clock=clock,
-            current=current,
-            expected=expected,
+        # only a fresh submission starts the clock the memory measures from
+        fresh = memory is not None and current is not None
+
+        def learn(done: Completion) -> None:
+            assert memory is not None
+            memory.observe(
+                agent_key,
+                lower=done.lower,
+                upper=done.upper,
+                server=server_duration(done.execution),
+                probed=done.probed,
+            )
+
+        return (
+            yield from wait(
+                execution_id,
+                timeout=timeout,
+                schedule=schedule,
+                clock=clock,
+                current=current,
+                expected=memory.expected(agent_key) if fresh and memory else None,
+                on_complete=learn if fresh else None,
+            )
         )
-        took = server_duration(execution)
-        if memory is not None and took is not None:
-            memory.record(agent_key, took)
-        return execution
 
     key = cache.key(content_hash, request.cache_fields(input_key)) if cache else None
     if cache is not None and key is not None:
@@ -447,7 +658,7 @@ def process(
 
     file_id: str | None = None
     if prepared is not None:
-        uploaded = yield from upload_file(prepared, presigned_threshold=presigned_threshold)
+        uploaded = yield from upload_prepared(prepared, uploads, retry, clock)
         file_id = uploaded.id
         assert file_id is not None
         file_value = file_input(file_id)
@@ -460,7 +671,7 @@ def process(
         # while the request is in flight resumes by looking that id up (404: re-send)
         yield Blocking(lambda: cache.mark_submitted(key, request.id, file_id))
     try:
-        started = yield from execute(replace(request, inputs=inputs), retry)
+        started = yield from execute(replace(request, inputs=inputs), retry, clock)
     except APIError as exc:
         if cache is not None and key is not None and not is_ambiguous(exc):
             yield Blocking(lambda: cache.forget(key))  # refused: nothing to resume

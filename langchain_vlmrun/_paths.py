@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from langchain_vlmrun._exceptions import FileSourceError
-from langchain_vlmrun._sources import check_supported
+from langchain_vlmrun._sources import FileIdentity, check_supported
 
-__all__ = ["normalise_roots", "resolve_allowed_file"]
+__all__ = ["checked_file", "normalise_roots", "resolve_allowed_file"]
 
 
 def normalise_roots(
@@ -65,7 +65,7 @@ def resolve_allowed_file(file: str, roots: Sequence[Path]) -> Path:
     if not roots:
         raise FileSourceError(
             "Reading local files is disabled for this tool: pass an http(s) URL instead. "
-            "(Developers: allow a folder with VLMRunAgentTool(root_dir=...).)",
+            "(Developers: allow a folder with root_dir=...)",
             source=file,
         )
     allowed = ", ".join(str(r) for r in roots)
@@ -99,3 +99,19 @@ def resolve_allowed_file(file: str, roots: Sequence[Path]) -> Path:
         raise FileSourceError(f"{file} is not a regular file; name a file.", source=file)
     check_supported(resolved.name)
     return resolved
+
+
+def checked_file(file: str, roots: Sequence[Path]) -> tuple[Path, FileIdentity]:
+    """:func:`resolve_allowed_file` plus the identity (device, inode) of what was checked.
+
+    The caller opens the path without following a final symlink and compares the
+    identity of what it opened (see ``prepare_file``): a file or folder swapped for a
+    symlink between this check and the open is refused.
+    """
+    resolved = resolve_allowed_file(file, roots)
+    try:
+        return resolved, FileIdentity.of(resolved.stat())
+    except OSError as exc:
+        raise FileSourceError(
+            f"Cannot access {file}: {exc.strerror or exc}.", source=file
+        ) from None

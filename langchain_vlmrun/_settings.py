@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from langchain_core.utils import secret_from_env
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from langchain_vlmrun._client import AsyncVLMRunClient, VLMRunClient
+from langchain_vlmrun._validation import reject_unknown
 
 __all__ = ["ClientSettings"]
 
@@ -25,6 +28,19 @@ class ClientSettings(BaseModel):
     """A configured sync client (retries, budget, transport...) to use instead."""
     async_client: AsyncVLMRunClient | None = Field(default=None, exclude=True, repr=False)
     """A configured async client to use instead."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_arguments(cls, values: Any) -> Any:
+        """A misspelled argument is an error with a did-you-mean hint, not dropped."""
+        if isinstance(values, dict):
+            known = set()
+            for name, info in cls.model_fields.items():
+                known.add(name)
+                if isinstance(info.alias, str):
+                    known.add(info.alias)
+            reject_unknown(cls.__name__, [k for k in values if k not in known], sorted(known))
+        return values
 
     _own_client: VLMRunClient | None = PrivateAttr(default=None)
     _own_async_client: AsyncVLMRunClient | None = PrivateAttr(default=None)

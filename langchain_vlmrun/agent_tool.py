@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -24,11 +25,13 @@ from langchain_vlmrun._exceptions import (
     ResponseValidationError,
 )
 from langchain_vlmrun._models import AgentExecution, CreditUsage
-from langchain_vlmrun._paths import normalise_roots, resolve_allowed_file
+from langchain_vlmrun._operations import schema_of
+from langchain_vlmrun._paths import checked_file, normalise_roots
 from langchain_vlmrun._rendering import render_response
 from langchain_vlmrun._settings import ClientSettings
-from langchain_vlmrun._sources import check_url, is_url
+from langchain_vlmrun._sources import PreparedFile, check_url, is_url, prepare_file
 from langchain_vlmrun._structured import validate_response
+from langchain_vlmrun._validation import check_agent_name
 
 __all__ = ["VLMRunAgentTool", "VLMRunToolArtifact", "VLMRunToolError", "VLMRunToolInput"]
 
@@ -127,9 +130,12 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
     """A JSON schema instead of ``response_model``."""
     root_dir: list[Path] = Field(default_factory=list)
     """Directories local files may be read from (none: URLs only)."""
-    max_content_chars: int = 8000
+    allow_hard_links: bool = False
+    """Read files inside ``root_dir`` that have other hard links (they may be links to
+    files outside the folders; refused by default)."""
+    max_content_chars: int = Field(default=8000, gt=0)
     """Cap on the text returned to the model."""
-    timeout: float | None = None
+    timeout: float | None = Field(default=None, gt=0)
     """Seconds to wait for the execution (default: the client's)."""
     callback_url: str | None = None
     """Passed to each execution: VLM Run also POSTs the result there."""
@@ -146,10 +152,10 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
 
     @model_validator(mode="after")
     def _check(self) -> VLMRunAgentTool:
+        check_agent_name(self.agent_name)
+        schema_of(self.response_model, self.json_schema)  # a valid model or JSON Schema
         if not self.agent_name and not self.prompt:
-            raise ValueError("VLMRunAgentTool needs agent_name='name:version' or prompt='...'.")
-        if self.response_model is not None and self.json_schema is not None:
-            raise ValueError("Pass either response_model or json_schema, not both.")
+            raise ValueError("VLMRunAgentTool needs prompt='...' or agent_name='name:version'.")
         if self.description == _DESCRIPTION:
             self.description = _DESCRIPTION + _local_files_note(self.root_dir)
         return self
@@ -157,9 +163,14 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
     # -- shared logic --------------------------------------------------------------------
 
     def _request(self, file: str, instructions: str | None) -> dict[str, Any]:
-        """Validate the model's input and build the ``run`` arguments (no request sent)."""
+        """Validate the model's input and build the ``run`` arguments (no request sent).
+
+        A local file is checked against the roots and then opened once, without
+        following a final symlink, and only if it is still the file that was checked;
+        the returned ``source`` is that open file (close it with :func:`_close`).
+        """
         with _as_tool_errors(file):
-            source = _checked_source(file.strip(), self.root_dir)
+            source = _checked_source(file.strip(), self.root_dir, self.allow_hard_links)
         prompt = self.prompt
         inputs: dict[str, Any] = {}
         if instructions:
@@ -220,8 +231,11 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
         run_manager: CallbackManagerForToolRun | None = None,
     ) -> tuple[str, VLMRunToolArtifact]:
         request = self._request(file, instructions)
-        with _as_tool_errors(file):
-            execution = self._sync_client().run(**request)
+        try:
+            with _as_tool_errors(file):
+                execution = self._sync_client().run(**request)
+        finally:
+            _close(request["source"])
         return self._result(file, execution)
 
     async def _arun(
@@ -230,10 +244,18 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
         instructions: str | None = None,
         run_manager: AsyncCallbackManagerForToolRun | None = None,
     ) -> tuple[str, VLMRunToolArtifact]:
-        request = self._request(file, instructions)
-        with _as_tool_errors(file):
-            execution = await self._async_client().run(**request)
+        request = await asyncio.to_thread(self._request, file, instructions)  # disk I/O
+        try:
+            with _as_tool_errors(file):
+                execution = await self._async_client().run(**request)
+        finally:
+            _close(request["source"])
         return self._result(file, execution)
+
+
+def _close(source: object) -> None:
+    if isinstance(source, PreparedFile):
+        source.close()
 
 
 def _local_files_note(roots: Sequence[Path]) -> str:
@@ -244,9 +266,12 @@ def _local_files_note(roots: Sequence[Path]) -> str:
     return f" Local paths must be inside {folders} (relative paths are looked up there)."
 
 
-def _checked_source(file: str, roots: Sequence[Path]) -> str:
-    """An http(s) URL or the real path of an allowed local file; nothing is sent."""
-    return check_url(file) if is_url(file) else str(resolve_allowed_file(file, roots))
+def _checked_source(file: str, roots: Sequence[Path], hard_links: bool) -> str | PreparedFile:
+    """An http(s) URL, or the allowed local file opened once; nothing is sent."""
+    if is_url(file):
+        return check_url(file)
+    path, identity = checked_file(file, roots)
+    return prepare_file(path, follow_symlinks=False, expect=identity, allow_hardlinks=hard_links)
 
 
 @contextmanager

@@ -22,14 +22,14 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
-from langchain_core.stores import BaseStore
+from langchain_core.stores import BaseStore, InMemoryByteStore
 
 from langchain_vlmrun._models import AgentExecution
 from langchain_vlmrun.storage import FileByteStore
 
-__all__ = ["CacheRecord", "ResultCache"]
+__all__ = ["CacheOption", "CacheRecord", "ResultCache", "resolve_cache"]
 
 
 @dataclass(frozen=True)
@@ -110,3 +110,29 @@ class ResultCache:
     def clear(self) -> None:
         """Remove every record of this namespace."""
         self.store.mdelete(list(self.store.yield_keys(prefix=f"{self.namespace}:")))
+
+
+#: What loaders and parsers accept as ``cache``: a cache, ``None`` for a private
+#: in-memory one (the default), or ``False`` for none.
+CacheOption: TypeAlias = ResultCache | Literal[False] | None
+
+
+def resolve_cache(option: CacheOption) -> ResultCache | None:
+    """The cache a loader or parser uses: by default an in-memory one of its own.
+
+    Example:
+        >>> resolve_cache(False) is None
+        True
+        >>> resolve_cache(None)
+        ResultCache(InMemoryByteStore(...), namespace='vlmrun')
+    """
+    if option is False:
+        return None
+    if option is None:
+        return ResultCache(InMemoryByteStore())
+    if not isinstance(option, ResultCache):
+        raise TypeError(
+            f"cache must be a ResultCache, None (in-memory) or False (none), got "
+            f"{type(option).__name__}; wrap a LangChain store as ResultCache(store)."
+        )
+    return option

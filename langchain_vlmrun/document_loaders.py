@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import glob
 import importlib
+import inspect
+import itertools
 import logging
 import os
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from langchain_core.document_loaders import BaseLoader
 from langchain_core.documents import Document
 from pydantic import BaseModel, SecretStr
+
+if TYPE_CHECKING:
+    from langchain_text_splitters import TextSplitter
 
 from langchain_vlmrun._client import AsyncVLMRunClient, VLMRunClient
 from langchain_vlmrun._concurrency import amap_ordered, map_ordered
@@ -24,11 +29,13 @@ from langchain_vlmrun._documents import (
     aprocess_source,
     client_settings,
     process_source,
+    split_documents,
 )
 from langchain_vlmrun._exceptions import FileSourceError, VLMRunError
 from langchain_vlmrun._operations import INPUT_FILE_KEY
-from langchain_vlmrun._sources import SUPPORTED_EXTENSIONS, check_supported, is_url
-from langchain_vlmrun.cache import ResultCache
+from langchain_vlmrun._sources import SUPPORTED_EXTENSIONS, check_supported, is_url, redact_url
+from langchain_vlmrun._validation import check_number, reject_unknown
+from langchain_vlmrun.cache import CacheOption, resolve_cache
 
 __all__ = ["Failure", "LoaderError", "SourceUsage", "VLMRunLoader"]
 
@@ -54,10 +61,19 @@ class LoaderError(VLMRunError):
 
 @dataclass(frozen=True)
 class Failure:
-    """A source that could not be loaded, and why (see ``VLMRunLoader.failures``)."""
+    """A source that could not be loaded, and why (see ``VLMRunLoader.failures``).
+
+    ``execution_id`` is set when an execution was created before the failure (a wait
+    that timed out or lost the service): ``client.wait(failure.execution_id)`` resumes
+    it without paying again.
+    """
 
     source: str
     error: BaseException
+
+    @property
+    def execution_id(self) -> str | None:
+        return getattr(self.error, "execution_id", None)
 
 
 @dataclass(frozen=True)
@@ -66,6 +82,11 @@ class _Item:
 
     source: str
     problem: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How the source is named in failures and usage (a URL without credentials)."""
+        return redact_url(self.source)
 
 
 @dataclass(frozen=True)
@@ -84,26 +105,61 @@ class _Progress(Protocol):
     def close(self) -> Any: ...
 
 
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path``, with every symlink resolved, lies inside ``folder``."""
+    try:
+        return path.resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError):
+        return False
+
+
+def _contained(paths: Iterable[Path], folder: Path) -> list[str]:
+    """The paths whose real location is inside ``folder``; others are skipped, logged."""
+    kept = []
+    for path in paths:
+        if _inside(path, folder):
+            kept.append(str(path))
+        else:
+            logger.warning(
+                "Skipping %s: it is a symbolic link to a file outside %s (expanding a folder "
+                "or glob never leaves it; name the file directly to load it).",
+                path,
+                folder,
+            )
+    return kept
+
+
+def _glob_root(pattern: str) -> Path:
+    """The folder a glob searches: the part of the pattern before its first wildcard."""
+    parts = Path(pattern).parts
+    fixed = list(itertools.takewhile(lambda part: not glob.has_magic(part), parts))
+    return Path(*fixed) if fixed else Path(".")
+
+
 def _expand(source: SourceArg) -> list[_Item]:
     """A URL as is; a directory → its supported files (recursive, sorted); a glob → its
-    matching files (sorted); anything else → that path (checked when it is loaded)."""
+    matching files (sorted); anything else → that path (checked when it is loaded).
+
+    Expanding a directory or glob never leaves it: a symlink found there that points
+    outside is skipped with a warning (a file named directly is read as named)."""
     text = os.fspath(source)
     if is_url(text):
         return [_Item(text)]
     path = Path(text).expanduser()
     if glob.has_magic(text):
-        matches = sorted(
-            p for p in glob.glob(os.path.expanduser(text), recursive=True) if os.path.isfile(p)
-        )
-        return [_Item(p) for p in matches] or [_Item(text, f"no file matches {text!r}")]
+        pattern = os.path.expanduser(text)
+        matches = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
+        kept = _contained(matches, _glob_root(pattern))
+        return [_Item(p) for p in kept] or [_Item(text, f"no file matches {text!r}")]
     if path.is_dir():
-        files = sorted(
-            str(p)
+        candidates = sorted(
+            p
             for p in path.rglob("*")
             if p.is_file()
             and p.suffix.lower() in SUPPORTED_EXTENSIONS
             and not any(part.startswith(".") for part in p.relative_to(path).parts)
         )
+        files = _contained(candidates, path)
         return [_Item(f) for f in files] or [
             _Item(
                 text,
@@ -111,6 +167,29 @@ def _expand(source: SourceArg) -> list[_Item]:
             )
         ]
     return [_Item(text)]
+
+
+def _source_list(sources: object) -> list[SourceArg]:
+    """The loader's inputs as a list, refusing what is not a path, glob or URL."""
+    advice = (
+        "Pass a path, directory, glob or http(s) URL (str or pathlib.Path), or a list of "
+        "them; for bytes in memory use VLMRunParser with Blob.from_data(...)."
+    )
+    if sources is None:
+        raise TypeError(f"VLMRunLoader needs files to load. {advice}")
+    items = [sources] if isinstance(sources, (str, os.PathLike, bytes)) else sources
+    if not isinstance(items, Iterable):
+        raise TypeError(f"Unsupported source {sources!r}. {advice}")
+    checked: list[SourceArg] = []
+    for item in items:
+        if not isinstance(item, (str, os.PathLike)) or isinstance(item, bytes):
+            raise TypeError(f"Unsupported source of type {type(item).__name__}. {advice}")
+        if isinstance(os.fspath(item), bytes):
+            raise TypeError(f"Unsupported bytes path {item!r}. {advice}")
+        checked.append(item)
+    if not checked:
+        raise ValueError("VLMRunLoader needs at least one path, directory, glob or URL.")
+    return checked
 
 
 class VLMRunLoader(BaseLoader):
@@ -144,6 +223,9 @@ class VLMRunLoader(BaseLoader):
     Args:
         sources: one or many paths, directories (recursive, supported extensions,
             hidden files skipped), globs (``**`` allowed) and http(s) URLs, mixed.
+            Expanding a directory or glob never leaves it: symlinks pointing outside
+            are skipped with a warning. ``file_path=`` is accepted too, as in
+            LangChain's file loaders.
         agent_name: the agent, ``"name:version"``.
         prompt: instructions (alone: the service picks the agent).
         response_model: pydantic model of the expected output (validated per file).
@@ -155,12 +237,17 @@ class VLMRunLoader(BaseLoader):
         show_progress: show a tqdm bar (files done, failed, credits); needs ``tqdm``
             (``pip install langchain-vlmrun[progress]``).
         on_error: ``"raise"`` (default) raises :class:`LoaderError` naming the source at
-            the first failure (in input order); ``"skip"`` logs it, carries on and
-            records it in :attr:`failures`.
+            the first failure (in input order), after letting the sources already
+            running finish (their results go to the cache; none is abandoned);
+            ``"skip"`` logs it, carries on and records it in :attr:`failures`.
         inputs, config, input_key, timeout: as in ``VLMRunClient.execute``/``wait``.
-        cache: a :class:`~langchain_vlmrun.cache.ResultCache`: sources processed before
-            with the same configuration cost nothing, and executions submitted by a run
-            that died are waited on instead of paid again.
+        cache: where finished and in-flight executions are recorded, so nothing is paid
+            twice. Default (None): an in-memory cache of this loader's own, so a second
+            ``load()`` pays nothing for sources already read, and when ``on_error="raise"``
+            stops a load, the executions already running are finished and kept. Pass a
+            :class:`~langchain_vlmrun.cache.ResultCache` (e.g. on disk) to keep results
+            across processes and resume executions a crashed run submitted, or
+            ``False`` for no cache.
         callback_url: passed to every execution (VLM Run POSTs the result there too).
         client, async_client: clients to use (not closed by the loader).
         api_key, base_url, client_kwargs: settings of the clients the loader creates
@@ -174,8 +261,9 @@ class VLMRunLoader(BaseLoader):
 
     def __init__(
         self,
-        sources: SourceArg | Sequence[SourceArg],
+        sources: SourceArg | Sequence[SourceArg] | None = None,
         *,
+        file_path: SourceArg | Sequence[SourceArg] | None = None,
         agent_name: str | None = None,
         prompt: str | None = None,
         response_model: type[BaseModel] | None = None,
@@ -193,16 +281,15 @@ class VLMRunLoader(BaseLoader):
         api_key: str | SecretStr | None = None,
         base_url: str | None = None,
         client_kwargs: Mapping[str, Any] | None = None,
-        cache: ResultCache | None = None,
+        cache: CacheOption = None,
         callback_url: str | None = None,
+        **unknown: Any,
     ) -> None:
-        if isinstance(sources, (str, os.PathLike)):
-            sources = [sources]
-        self.sources: list[SourceArg] = list(sources)
-        if not self.sources:
-            raise ValueError("VLMRunLoader needs at least one path, directory, glob or URL.")
-        if max_concurrency < 1:
-            raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}.")
+        reject_unknown(type(self).__name__, unknown, _LOADER_ARGUMENTS)
+        if sources is not None and file_path is not None:
+            raise TypeError("Pass the files as sources or as file_path, not both.")
+        self.sources: list[SourceArg] = _source_list(file_path if sources is None else sources)
+        check_number("max_concurrency", max_concurrency, minimum=1, inclusive=True, integer=True)
         if on_error not in ("raise", "skip"):
             raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}.")
         self.spec = AgentSpec(
@@ -217,7 +304,7 @@ class VLMRunLoader(BaseLoader):
             timeout=timeout,
             callback_url=callback_url,
         )
-        self.cache = cache
+        self.cache = resolve_cache(cache)
         self.max_concurrency = max_concurrency
         self.show_progress = show_progress
         self.on_error: OnError = on_error
@@ -276,20 +363,35 @@ class VLMRunLoader(BaseLoader):
 
     @staticmethod
     def _failed(item: _Item, exc: BaseException) -> _Outcome:
-        return _Outcome(item.source, [], exc)
+        return _Outcome(item.label, [], exc)
 
     @staticmethod
     def _done(item: _Item, result: tuple[list[Document], SourceUsage]) -> _Outcome:
         documents, usage = result
-        return _Outcome(item.source, documents, None, usage)
+        return _Outcome(item.label, documents, None, usage)
 
     @staticmethod
     def _check(item: _Item) -> None:
         """Refuse an explicitly named file VLM Run cannot read (before any request)."""
         if item.problem:
-            raise FileSourceError(item.problem, source=item.source)
+            raise FileSourceError(item.problem, source=item.label)
         if not is_url(item.source):
             check_supported(item.source)
+
+    def load_and_split(self, text_splitter: TextSplitter | None = None) -> list[Document]:
+        """Load, then split with ``text_splitter`` (default: LangChain's recursive
+        splitter), giving each chunk a stable id derived from its page's id (see
+        :func:`~langchain_vlmrun.split_documents`), so re-ingesting upserts."""
+        if text_splitter is None:
+            try:
+                from langchain_text_splitters import RecursiveCharacterTextSplitter
+            except ImportError as exc:
+                raise ImportError(
+                    "load_and_split needs langchain-text-splitters: pip install "
+                    "langchain-text-splitters, or pass text_splitter=..."
+                ) from exc
+            text_splitter = RecursiveCharacterTextSplitter()
+        return split_documents(self.load(), text_splitter)
 
     # -- sync --------------------------------------------------------------------------
 
@@ -350,3 +452,6 @@ class VLMRunLoader(BaseLoader):
                 progress.close()
             if self.async_client is None:
                 await client.aclose()
+
+
+_LOADER_ARGUMENTS = tuple(inspect.signature(VLMRunLoader.__init__).parameters)[1:-1]

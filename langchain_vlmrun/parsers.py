@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -13,7 +14,8 @@ from pydantic import BaseModel, SecretStr
 from langchain_vlmrun._client import VLMRunClient
 from langchain_vlmrun._documents import AgentSpec, Mode, client_settings, process_source
 from langchain_vlmrun._operations import INPUT_FILE_KEY
-from langchain_vlmrun.cache import ResultCache
+from langchain_vlmrun._validation import reject_unknown
+from langchain_vlmrun.cache import CacheOption, resolve_cache
 
 __all__ = ["VLMRunParser"]
 
@@ -55,7 +57,9 @@ class VLMRunParser(BaseBlobParser):
         inputs, config: extra execute ``inputs`` / ``config``; ``input_key`` names the
             file input (default ``"file"``).
         timeout: seconds to wait for each execution.
-        cache: a :class:`~langchain_vlmrun.cache.ResultCache` (see ``VLMRunLoader``).
+        cache: a :class:`~langchain_vlmrun.cache.ResultCache`; default (None) an
+            in-memory one of this parser's own (a Blob parsed twice is paid once);
+            ``False`` for none (see ``VLMRunLoader``).
         callback_url: passed to every execution.
         client: a ``VLMRunClient`` to use (not closed by the parser).
         api_key, base_url, client_kwargs: settings of the client the parser creates
@@ -78,10 +82,12 @@ class VLMRunParser(BaseBlobParser):
         api_key: str | SecretStr | None = None,
         base_url: str | None = None,
         client_kwargs: Mapping[str, Any] | None = None,
-        cache: ResultCache | None = None,
+        cache: CacheOption = None,
         callback_url: str | None = None,
+        **unknown: Any,
     ) -> None:
-        self.cache = cache
+        reject_unknown(type(self).__name__, unknown, _PARSER_ARGUMENTS)
+        self.cache = resolve_cache(cache)
         self.spec = AgentSpec(
             agent_name=agent_name,
             prompt=prompt,
@@ -120,3 +126,6 @@ class VLMRunParser(BaseBlobParser):
         return (
             f"{type(self).__name__}(agent_name={self.spec.agent_name!r}, mode={self.spec.mode!r})"
         )
+
+
+_PARSER_ARGUMENTS = tuple(inspect.signature(VLMRunParser.__init__).parameters)[1:-1]

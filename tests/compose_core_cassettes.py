@@ -8,7 +8,6 @@ from tests.cassette_kit import (
     execute_and_poll,
     execution,
     hash_hit,
-    hash_miss,
     interaction,
     upload,
     write,
@@ -58,10 +57,7 @@ def quickstart_invoice() -> bytes:
 def main() -> None:
     write(
         "test_upload_new_file",
-        [
-            hash_miss(md5(NEW_FILE)),
-            upload(file_id=NEW_FILE_ID, filename="new.pdf", size=len(NEW_FILE)),
-        ],
+        [upload(file_id=NEW_FILE_ID, filename="new.pdf", size=len(NEW_FILE))],
         module=MODULE,
     )
     write(
@@ -113,7 +109,6 @@ def main() -> None:
     write(
         "quickstart",
         [
-            hash_miss(md5(invoice)),
             upload(file_id=NEW_FILE_ID, filename="invoice.pdf", size=len(invoice)),
             *execute_and_poll(
                 INVOICE_EXECUTION,

@@ -16,8 +16,6 @@ from typing import Any
 
 from tests.cassette_kit import (
     execute_and_poll,
-    hash_hit,
-    hash_miss,
     upload,
     write,
 )
@@ -244,7 +242,6 @@ def rag_ingestion() -> list[dict[str, Any]]:
     """report.pdf then chart.png, new uploads, one markdown execution each."""
     report, chart = REPORT_PDF.read_bytes(), CHART_PNG.read_bytes()
     return [
-        hash_miss(md5(report)),
         upload(file_id=REPORT_FILE_ID, filename="report.pdf", size=len(report)),
         *execute_and_poll(
             REPORT_EXECUTION,
@@ -253,7 +250,6 @@ def rag_ingestion() -> list[dict[str, Any]]:
             statuses=("running", "completed"),
             usage=_usage(8, 2),
         ),
-        hash_miss(md5(chart)),
         upload(file_id=CHART_FILE_ID, filename="chart.png", size=len(chart)),
         *execute_and_poll(
             CHART_EXECUTION,
@@ -272,7 +268,7 @@ def main() -> None:
     write(
         "loader_single_mode",
         [
-            hash_hit(md5(report), file_id=REPORT_FILE_ID, filename="report.pdf", size=len(report)),
+            upload(file_id=REPORT_FILE_ID, filename="report.pdf", size=len(report)),
             *execute_and_poll(
                 SINGLE_EXECUTION, name=MARKDOWN_AGENT, response=REPORT_PAGES, usage=_usage(8, 2)
             ),
@@ -282,7 +278,7 @@ def main() -> None:
     write(
         "loader_structured",
         [
-            hash_hit(md5(chart), file_id=CHART_FILE_ID, filename="chart.png", size=len(chart)),
+            upload(file_id=CHART_FILE_ID, filename="chart.png", size=len(chart)),
             *execute_and_poll(
                 STRUCTURED_EXECUTION,
                 name=CHART_AGENT,
@@ -302,7 +298,6 @@ def main() -> None:
     write(
         "loader_parser_bytes_blob",
         [
-            hash_miss(md5(BLOB_BYTES)),
             upload(file_id=BYTES_FILE_ID, filename="note.pdf", size=len(BLOB_BYTES)),
             *execute_and_poll(
                 BYTES_EXECUTION, name=MARKDOWN_AGENT, response=BLOB_TEXT, usage=_usage(1, 1)
@@ -313,7 +308,7 @@ def main() -> None:
     write(
         "loader_parser_path_blob",
         [
-            hash_hit(md5(report), file_id=REPORT_FILE_ID, filename="report.pdf", size=len(report)),
+            upload(file_id=REPORT_FILE_ID, filename="report.pdf", size=len(report)),
             *execute_and_poll(
                 PATH_EXECUTION, name=MARKDOWN_AGENT, response=REPORT_PAGES, usage=_usage(8, 2)
             ),

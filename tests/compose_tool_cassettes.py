@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
-from tests.cassette_kit import execute_and_poll, hash_miss, upload, write
+from tests.cassette_kit import execute_and_poll, upload, write
 
 MODULE = "tests.compose_tool_cassettes"
 
@@ -54,7 +53,6 @@ def execution_id(n: int) -> str:
 def receipt_upload() -> list[dict[str, object]]:
     data = RECEIPT_PNG.read_bytes()
     return [
-        hash_miss(hashlib.md5(data).hexdigest()),
         upload(file_id=RECEIPT_FILE_ID, filename="receipt.png", size=len(data)),
     ]
 

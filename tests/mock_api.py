@@ -64,7 +64,7 @@ class ScriptedAPI:
     # -- clients ----------------------------------------------------------------------
 
     def client(self, **kwargs: Any) -> VLMRunClient:
-        kwargs.setdefault("retry", RetryPolicy(max_retries=3, jitter=lambda: 1.0, clock=self.clock))
+        kwargs.setdefault("retry", RetryPolicy(max_retries=3, jitter=lambda: 1.0))
         return VLMRunClient(
             "sk-test-SECRET-0123456789",
             base_url=BASE,
@@ -76,7 +76,7 @@ class ScriptedAPI:
         )
 
     def async_client(self, **kwargs: Any) -> AsyncVLMRunClient:
-        kwargs.setdefault("retry", RetryPolicy(max_retries=3, jitter=lambda: 1.0, clock=self.clock))
+        kwargs.setdefault("retry", RetryPolicy(max_retries=3, jitter=lambda: 1.0))
         return AsyncVLMRunClient(
             "sk-test-SECRET-0123456789",
             base_url=BASE,

@@ -141,11 +141,11 @@ def test_configuration_errors_surface_as_typed_errors(monkeypatch: pytest.Monkey
 
 
 def test_local_file_inside_root_is_uploaded(tmp_path: Path) -> None:
-    (tmp_path / "scan.png").write_bytes(b"\x89PNG scan")
+    (tmp_path / "scan.png").write_bytes(b"\x89PNG\r\n\x1a\n scan")
     api = api_returning({"caption": "a receipt"})
     api.on(
         "GET",
-        "/files/hash/" + hashlib.md5(b"\x89PNG scan").hexdigest(),
+        "/files/hash/" + hashlib.md5(b"\x89PNG\r\n\x1a\n scan").hexdigest(),
         httpx.Response(200, json={"id": None}),
     )
     api.on("POST", "/files", httpx.Response(201, json={"id": "file-7", "filename": "scan.png"}))

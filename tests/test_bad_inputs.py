@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -245,12 +246,12 @@ CASES: dict[str, Case] = {
     ),
     "429 rate limited, retries exhausted": Case(
         RateLimitError,
-        r"429 .*lower concurrency or set requests_per_minute",
+        r"429 .*request budget.*requests_per_minute",
         emulator={"rate_limit_per_minute": 0},
     ),
     "non-JSON 502 body": Case(
         InternalServerError,
-        r"502 Bad Gateway.*it was retried, try again later",
+        r"502 Bad Gateway.*try again later",
         emulator={"fault_rate": 1.0, "fault_kinds": ("502",)},
     ),
     "malformed JSON body": Case(
@@ -261,6 +262,7 @@ CASES: dict[str, Case] = {
             f"/files/hash/{MD5}",
             httpx.Response(200, text='{"id": "f', headers={"content-type": "application/json"}),
         ),
+        client={"hash_lookup_min_size": 0},  # a file large enough to be looked up
     ),
     "network down": Case(
         APIConnectionError,
@@ -394,14 +396,14 @@ def test_bad_input(
     monkeypatch.delenv("VLMRUN_API_KEY", raising=False)
     source = case.source(tmp_path)
     if name == "unreadable file":  # chmod does not stop root: refuse the open itself
-        real_open = Path.open
+        real_open = os.open
 
-        def locked(self: Path, *args: Any, **kwargs: Any) -> Any:
-            if self.name == "locked.pdf":
-                raise PermissionError(13, "Permission denied", str(self))
-            return real_open(self, *args, **kwargs)
+        def locked(path: Any, *args: Any, **kwargs: Any) -> Any:
+            if os.fspath(path).endswith("locked.pdf"):
+                raise PermissionError(13, "Permission denied", os.fspath(path))
+            return real_open(path, *args, **kwargs)
 
-        monkeypatch.setattr(Path, "open", locked)
+        monkeypatch.setattr(os, "open", locked)
 
     backend = Backend(case, emulator_factory, use_async)
     store = InMemoryByteStore()

@@ -22,6 +22,7 @@ from tests.support import Crash
 
 DATA = b"%PDF-1.4 cached document"
 MD5 = hashlib.md5(DATA).hexdigest()
+CONTENT = f"sha256:{hashlib.sha256(DATA).hexdigest()}"
 
 
 class TestFileByteStoreSync(BaseStoreSyncTests[bytes]):
@@ -117,7 +118,7 @@ def test_failed_recorded_execution_is_resubmitted_once_visibly(
     store = InMemoryByteStore()
     cache = ResultCache(store)
     api = api_for_one_document()
-    key = cache.key(MD5, _fields())
+    key = cache.key(CONTENT, _fields())
     cache.mark_submitted(key, "old-1", "file-1")
     api.on(
         "GET",

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import httpx
 import pytest
 from pydantic import BaseModel
 
 from langchain_vlmrun import (
+    APIStatusError,
     APITimeoutError,
     ExecutionFailedError,
     ExecutionTimeoutError,
     InternalServerError,
     PollSchedule,
     RateLimitError,
+    RetryPolicy,
 )
 from tests.mock_api import ScriptedAPI, execution, json_body
 
 EXECUTE = "/agent/execute"
+URL = "https://example.com/a.pdf"
 
 
 def started(request: httpx.Request) -> httpx.Response:
@@ -153,7 +158,7 @@ def test_run_with_url_does_not_upload() -> None:
 def test_run_uploads_then_executes_with_the_file_id(tmp_path: object) -> None:
     api = ScriptedAPI().on(
         "GET",
-        "/files/hash/900150983cd24fb0d6963f7d28e17f72",
+        "/files/hash/unused",
         httpx.Response(200, json={"id": None}),
     )
     api.on(
@@ -166,7 +171,7 @@ def test_run_uploads_then_executes_with_the_file_id(tmp_path: object) -> None:
         "GET", "/agent/executions/req-1", execution("req-1", "completed", response={"text": "hi"})
     )
     result = api.client(request_id_factory=lambda: "req-1").run(
-        b"abc", name="a:v1", filename="x.pdf"
+        b"%PDF-abc", name="a:v1", filename="x.pdf"
     )
     assert result.status == "completed"
     post = next(r for r in api.requests if r.url.path.endswith(EXECUTE))
@@ -238,7 +243,7 @@ def test_learned_duration_delays_the_first_poll_of_the_next_execution() -> None:
     api.on(
         "GET",
         "/agent/executions/req-1",
-        *[execution("req-1", "running")] * 6,
+        *[execution("req-1", "running")] * 5,  # the last at 6.6 s: the server's 9 s lies after it
         execution("req-1", "completed", response={"a": 1}, **took_9s),
     )
     client = api.client(request_id_factory=lambda: "req-1")
@@ -256,3 +261,146 @@ def test_learned_duration_delays_the_first_poll_of_the_next_execution() -> None:
     client.run("https://example.com/b.pdf", name="a:v1")
     assert api.sleeps == [9.0]  # slept until the expected end, then one poll
     assert api.calls("GET", "/agent/executions/req-1") == first_run_polls + 1
+
+
+# --- a wait outlives transient errors; errors after submission carry the id ----------
+
+
+def test_wait_survives_an_outage_shorter_than_its_timeout() -> None:
+    outage = [httpx.Response(503, text="<html>down</html>")] * 40 + [
+        httpx.ConnectError("refused")
+    ] * 10
+    api = ScriptedAPI().on(
+        "GET", "/agent/executions/ex-1", *outage, execution("ex-1", "completed", response={})
+    )
+    client = api.client(retry=None)  # the default RetryPolicy: 90 s per call
+    start = api.now
+    done = client.wait("ex-1", timeout=300)
+    assert done.status == "completed"
+    assert api.now - start > 20  # the outage lasted longer than one call's usual retries
+    assert api.calls("GET", "/agent/executions/ex-1") == 51
+
+
+def test_an_outage_longer_than_the_wait_times_out_with_the_execution_id() -> None:
+    api = ScriptedAPI().on("GET", "/agent/executions/ex-1", httpx.Response(502))
+    with pytest.raises(ExecutionTimeoutError) as raised:
+        api.client(retry=None).wait("ex-1", timeout=20)
+    assert raised.value.execution_id == "ex-1"
+    assert isinstance(raised.value.__cause__, InternalServerError)
+    assert raised.value.__cause__.execution_id == "ex-1"
+    assert "client.wait('ex-1')" in str(raised.value)
+
+
+@pytest.mark.parametrize("failure", [401, 404])
+def test_a_lasting_error_while_waiting_carries_the_execution_id(failure: int) -> None:
+    api = ScriptedAPI().on("POST", EXECUTE, started)
+    api.on("GET", "/agent/executions/req-1", httpx.Response(failure, json={"detail": "no"}))
+    with pytest.raises(APIStatusError) as raised:
+        api.client(request_id_factory=lambda: "req-1").run(URL, prompt="p")
+    assert raised.value.status_code == failure
+    assert raised.value.execution_id == "req-1"
+    assert "client.wait('req-1')" in str(raised.value)
+
+
+async def test_async_wait_survives_an_outage_too() -> None:
+    api = ScriptedAPI().on(
+        "GET",
+        "/agent/executions/ex-1",
+        *[httpx.Response(500)] * 30,
+        execution("ex-1", "completed", response={}),
+    )
+    done = await api.async_client(retry=None).wait("ex-1", timeout=300)
+    assert done.status == "completed"
+
+
+def test_retries_of_one_call_end_by_time_not_by_count() -> None:
+    api = ScriptedAPI().on("GET", "/files/f-1", httpx.Response(503))
+    with pytest.raises(InternalServerError, match=r"gave up after \d+ attempts") as raised:
+        api.client(retry=RetryPolicy(timeout=30, jitter=lambda: 1.0)).get_file("f-1")
+    assert sum(api.sleeps) == 30  # kept trying for the whole budget, no longer
+    assert api.calls("GET", "/files/f-1") > 4  # more than any fixed small count
+    assert raised.value.execution_id is None  # nothing was submitted
+
+
+# --- learned poll timing corrects itself ---------------------------------------------
+
+
+class LazyStampingServer:
+    """Jobs take ``duration`` s; ``completed_at`` is stamped when a poll first sees one
+    done (or never, or late), as some servers do. Time is the API's virtual clock."""
+
+    def __init__(self, api: ScriptedAPI, duration: float, stamp: str = "lazy") -> None:
+        self.api, self.duration, self.stamp = api, duration, stamp
+        self.jobs: dict[str, tuple[float, float | None]] = {}
+        api.on("POST", EXECUTE, self.execute)
+
+    def execute(self, request: httpx.Request) -> httpx.Response:
+        job_id = json_body(request)["id"]
+        self.jobs[job_id] = (self.api.now, None)
+        self.api.on("GET", f"/agent/executions/{job_id}", self.poll)
+        return httpx.Response(201, json={"id": job_id, "status": "enqueued", "usage": {}})
+
+    def poll(self, request: httpx.Request) -> httpx.Response:
+        job_id = request.url.path.rsplit("/", 1)[1]
+        created, stamped = self.jobs[job_id]
+        if self.api.now < created + self.duration:
+            return execution(job_id, "running")
+        if stamped is None:
+            stamped = self.api.now if self.stamp == "lazy" else created + 3600
+            self.jobs[job_id] = (created, stamped)
+        stamps = {"created_at": _iso(created)}
+        if self.stamp != "missing":
+            stamps["completed_at"] = _iso(stamped)
+        return execution(job_id, "completed", response={"ok": True}, **stamps)
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat()
+
+
+def _sequential_times(stamp: str, learn: bool, jobs: int = 30) -> list[float]:
+    api = ScriptedAPI()
+    LazyStampingServer(api, duration=1.0, stamp=stamp)
+    ids = iter(range(jobs))
+    client = api.client(
+        poll=PollSchedule(learn_durations=learn), request_id_factory=lambda: f"job-{next(ids)}"
+    )
+    times = []
+    for _ in range(jobs):
+        start = api.now
+        client.run(URL, prompt="p")
+        times.append(api.now - start)
+    return times
+
+
+@pytest.mark.parametrize("stamp", ["lazy", "late", "missing"])
+def test_learned_timing_does_not_drift_up_when_the_server_stamps_lazily(stamp: str) -> None:
+    learned = _sequential_times(stamp, learn=True)
+    unlearned = _sequential_times(stamp, learn=False)
+    assert all(t >= 1.0 for t in learned)  # never reports before the job is done
+    # no upward drift: the last ten jobs are no slower than the first ten
+    assert sum(learned[-10:]) <= sum(learned[:10])
+    # and learning is never worse than the plain schedule (virtual time: deterministic)
+    assert sum(learned[-10:]) <= 1.1 * sum(unlearned[-10:])
+    assert sum(learned[-10:]) / 10 < 1.15  # within 15 % of the true 1.0 s
+
+
+def test_learned_timing_with_exact_stamps_probes_once_per_job() -> None:
+    api = ScriptedAPI()
+    server = LazyStampingServer(api, duration=1.0)
+    server.stamp = "exact"
+    original = server.poll
+
+    def exact(request: httpx.Request) -> httpx.Response:
+        job_id = request.url.path.rsplit("/", 1)[1]
+        created, _ = server.jobs[job_id]
+        server.jobs[job_id] = (created, created + server.duration)
+        return original(request)
+
+    server.poll = exact  # type: ignore[method-assign]
+    ids = iter(range(10))
+    client = api.client(request_id_factory=lambda: f"job-{next(ids)}")
+    for _ in range(10):
+        client.run(URL, prompt="p")
+    polls_last_five = sum(api.calls("GET", f"/agent/executions/job-{i}") for i in range(5, 10))
+    assert polls_last_five == 5  # one poll each, at the learned end

@@ -46,7 +46,7 @@ def make_sources(tmp_path: Path) -> list[str]:
     paths = []
     for i in reversed(range(N_FILES)):
         path = tmp_path / f"scan-{i:02d}.png"
-        path.write_bytes(f"\x89PNG emulated scan number {i}".encode())
+        path.write_bytes(b"\x89PNG\r\n\x1a\n" + f"emulated scan number {i}".encode())
         paths.append(str(path))
     return [*paths[:5], URL, *paths[5:]]
 
@@ -85,6 +85,10 @@ def check_usage(loader: VLMRunLoader, sources: list[str], minimum: dict[str, int
         assert u.requests >= floor, (source, u.requests)
 
 
+# The clients look every file up by md5 (hash_lookup_min_size=0), as they do by default
+# for files of 8 MiB and more, so the second load reuses the uploads.
+
+
 def test_sync_load_in_order_then_second_load_reuses_uploads(
     emulator_factory: Callable[..., Emulator], tmp_path: Path
 ) -> None:
@@ -92,7 +96,7 @@ def test_sync_load_in_order_then_second_load_reuses_uploads(
         queue_time=0.0, processing_time=shrinking_processing_time(), pages_per_file=PAGES
     )
     sources = make_sources(tmp_path)
-    with VLMRunClient("k", base_url=emu.base_url, poll=FAST) as client:
+    with VLMRunClient("k", base_url=emu.base_url, poll=FAST, hash_lookup_min_size=0) as client:
         loader = VLMRunLoader(sources, agent_name=AGENT, client=client, max_concurrency=4)
         first = loader.load()
         check_documents(emu, first, sources)
@@ -132,7 +136,9 @@ async def test_async_load_in_order_then_second_load_reuses_uploads(
         queue_time=0.0, processing_time=shrinking_processing_time(), pages_per_file=PAGES
     )
     sources = make_sources(tmp_path)
-    async with AsyncVLMRunClient("k", base_url=emu.base_url, poll=FAST) as client:
+    async with AsyncVLMRunClient(
+        "k", base_url=emu.base_url, poll=FAST, hash_lookup_min_size=0
+    ) as client:
         loader = VLMRunLoader(sources, agent_name=AGENT, async_client=client, max_concurrency=4)
         first = [doc async for doc in loader.alazy_load()]
         check_documents(emu, first, sources)

@@ -15,6 +15,7 @@ from tests.mock_api import ScriptedAPI
 
 DATA = b"%PDF-1.4 upload test" * 1000
 MD5 = hashlib.md5(DATA).hexdigest()
+MP4 = b"\x00\x00\x00\x18ftypmp42" + DATA  # an ISO media header, then filler
 FILE = {"id": "file-1", "filename": "doc.pdf", "bytes": len(DATA), "purpose": "assistants"}
 
 
@@ -46,8 +47,23 @@ def test_path_files_are_streamed_not_loaded(tmp_path: Path) -> None:
 
 def test_hash_hit_sends_no_bytes() -> None:
     api = ScriptedAPI().on("GET", f"/files/hash/{MD5}", httpx.Response(200, json=FILE))
-    assert api.client().upload_file(DATA).id == "file-1"
+    assert api.client(hash_lookup_min_size=0).upload_file(DATA).id == "file-1"
     assert api.calls("POST", "/files") == 0
+
+
+def test_small_files_are_uploaded_without_a_hash_lookup() -> None:
+    api = new_file_api()
+    assert api.client().upload_file(DATA).id == "file-1"  # DATA is far below 8 MiB
+    assert [r.method for r in api.requests] == ["POST"]
+
+
+def test_a_hash_hit_of_another_size_is_not_reused() -> None:
+    api = new_file_api()  # e.g. an md5 collision: same md5, different file
+    api.routes[("GET", f"/files/hash/{MD5}")].appendleft(
+        httpx.Response(200, json={**FILE, "bytes": len(DATA) + 1})
+    )
+    assert api.client(hash_lookup_min_size=0).upload_file(DATA).id == "file-1"
+    assert api.calls("POST", "/files") == 1
 
 
 def test_hash_lookup_does_not_swallow_auth_errors() -> None:
@@ -55,7 +71,7 @@ def test_hash_lookup_does_not_swallow_auth_errors() -> None:
         "GET", f"/files/hash/{MD5}", httpx.Response(401, json={"detail": "bad key"})
     )
     with pytest.raises(AuthenticationError):
-        api.client().upload_file(DATA)
+        api.client(hash_lookup_min_size=0).upload_file(DATA)
     assert api.calls("POST", "/files") == 0
 
 
@@ -71,7 +87,7 @@ def test_retried_multipart_upload_resends_the_whole_file(tmp_path: Path) -> None
 
 def test_presigned_flow_above_threshold(tmp_path: Path) -> None:
     path = tmp_path / "clip.mp4"
-    path.write_bytes(DATA)
+    path.write_bytes(MP4)
     api = ScriptedAPI().on("GET", f"/files/hash/{MD5}", httpx.Response(200, json={"id": None}))
     api.on(
         "POST",
@@ -93,14 +109,14 @@ def test_presigned_flow_above_threshold(tmp_path: Path) -> None:
     put = next(r for r in api.requests if r.method == "PUT")
     assert "authorization" not in put.headers
     assert put.headers["content-type"] == "video/mp4"
-    assert put.headers["content-length"] == str(len(DATA))
-    assert put.content == DATA
+    assert put.headers["content-length"] == str(len(MP4))
+    assert put.content == MP4
     assert api.calls("POST", "/files") == 0
 
 
 def test_blob_from_memory_and_path(tmp_path: Path) -> None:
     api = ScriptedAPI().on("GET", f"/files/hash/{MD5}", httpx.Response(200, json=FILE))
-    client = api.client()
+    client = api.client(hash_lookup_min_size=0)
     assert client.upload_file(Blob.from_data(DATA, path="in-memory.pdf")).id == "file-1"
     path = tmp_path / "doc.pdf"
     path.write_bytes(DATA)
@@ -135,7 +151,7 @@ async def test_async_multipart_upload(tmp_path: Path) -> None:
 
 async def test_async_presigned_flow(tmp_path: Path) -> None:
     path = tmp_path / "clip.mp4"
-    path.write_bytes(DATA)
+    path.write_bytes(MP4)
     api = ScriptedAPI().on("GET", f"/files/hash/{MD5}", httpx.Response(200, json={"id": None}))
     api.on(
         "POST",
@@ -146,4 +162,23 @@ async def test_async_presigned_flow(tmp_path: Path) -> None:
     api.on("GET", "/files/verify-upload/f9", httpx.Response(200, json={"id": "f9"}))
     async with api.async_client(presigned_threshold=10) as client:
         assert (await client.upload_file(path)).id == "f9"
-    assert next(r for r in api.requests if r.method == "PUT").content == DATA
+    assert next(r for r in api.requests if r.method == "PUT").content == MP4
+
+
+def test_an_upload_whose_answer_was_lost_is_adopted_not_sent_twice() -> None:
+    api = ScriptedAPI().on(
+        "GET",
+        f"/files/hash/{MD5}",
+        httpx.Response(200, json=FILE),  # after the lost answer: it was stored
+    )
+    api.on("POST", "/files", httpx.ReadTimeout("answer lost"))
+    assert api.client().upload_file(DATA, filename="doc.pdf").id == "file-1"
+    assert api.calls("POST", "/files") == 1
+
+
+def test_an_upload_the_server_never_stored_is_sent_again() -> None:
+    api = ScriptedAPI().on("GET", f"/files/hash/{MD5}", httpx.Response(200, json={"id": None}))
+    api.on("POST", "/files", httpx.Response(502), httpx.Response(201, json=FILE))
+    assert api.client().upload_file(DATA, filename="doc.pdf").id == "file-1"
+    assert api.calls("POST", "/files") == 2
+    assert api.calls("GET", f"/files/hash/{MD5}") == 1  # checked before re-sending

@@ -7,6 +7,7 @@ with running_emulator(processing_time=0.1, fault_rate=0.1) as emu:
     print(emu.counters.snapshot())
 """
 
+from .content import Inputs, schema_content, schema_errors
 from .server import (
     Counters,
     Emulator,
@@ -21,8 +22,11 @@ __all__ = [
     "Counters",
     "Emulator",
     "EmulatorConfig",
+    "Inputs",
     "ManualClock",
     "parse_multipart",
     "running_emulator",
+    "schema_content",
+    "schema_errors",
     "wait_until",
 ]

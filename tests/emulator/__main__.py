@@ -30,6 +30,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--fault-paths", default=None, help="regex on the URL path")
     parser.add_argument("--fault-after-processing", type=float, default=0.0)
+    parser.add_argument("--fault-burst-length", type=int, default=0)
+    parser.add_argument("--fault-burst-rate", type=float, default=1.0)
+    parser.add_argument("--ignore-request-ids", action="store_true")
+    parser.add_argument(
+        "--timestamp-mode",
+        choices=["accurate", "naive", "lazy", "missing", "early", "late"],
+        default="naive",
+    )
+    parser.add_argument("--lazy-completed-at", action="store_true")
     parser.add_argument("--rate-limit-per-minute", type=int, default=None)
     parser.add_argument("--retry-after", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
@@ -50,6 +59,11 @@ def main(argv: list[str] | None = None) -> int:
         "fault_kinds": tuple(k.strip() for k in args.fault_kinds.split(",") if k.strip()),
         "fault_paths": args.fault_paths,
         "fault_after_processing": args.fault_after_processing,
+        "fault_burst_length": args.fault_burst_length,
+        "fault_burst_rate": args.fault_burst_rate,
+        "ignore_request_ids": args.ignore_request_ids,
+        "timestamp_mode": args.timestamp_mode,
+        "lazy_completed_at": args.lazy_completed_at,
         "rate_limit_per_minute": args.rate_limit_per_minute,
         "retry_after": args.retry_after,
         "seed": args.seed,

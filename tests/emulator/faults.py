@@ -14,10 +14,19 @@ import threading
 from collections import deque
 from collections.abc import Callable, Collection
 
-#: Fault kinds that can be injected *before* a request is processed.
-FAULT_KINDS: frozenset[str] = frozenset({"500", "502", "503", "504", "429", "drop", "slow"})
+#: Faults that mangle the (real) answer, so the request *is* processed first:
+#: ``truncated_json`` a 200 whose body is cut short (honest Content-Length, invalid JSON);
+#: ``short_body`` Content-Length larger than what is sent, then the connection closes;
+#: ``slow_body`` the answer trickles out in small chunks over ``slow_body_seconds``.
+BODY_KINDS: frozenset[str] = frozenset({"truncated_json", "short_body", "slow_body"})
+#: Fault kinds that can be injected *before* a request is processed (BODY_KINDS: see above).
+FAULT_KINDS: frozenset[str] = frozenset(
+    {"500", "502", "503", "504", "429", "drop", "slow"} | BODY_KINDS
+)
 #: Fault kinds that can be injected *after* a request was processed (state changed).
-AFTER_PROCESSING_KINDS: frozenset[str] = frozenset({"500", "502", "503", "504", "drop"})
+AFTER_PROCESSING_KINDS: frozenset[str] = frozenset(
+    {"500", "502", "503", "504", "drop"} | BODY_KINDS
+)
 
 BAD_GATEWAY_HTML = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 GATEWAY_TIMEOUT_HTML = b"<html><body><h1>504 Gateway Time-out</h1></body></html>"
@@ -30,15 +39,50 @@ def validate_kinds(kinds: Collection[str], allowed: frozenset[str], what: str) -
 
 
 class FaultInjector:
-    """Seeded, thread-safe decisions: which request gets which fault."""
+    """Seeded, thread-safe decisions: which request gets which fault.
+
+    Bursts: after a fault fires, ``burst()`` (or ``next_fault`` with a burst length)
+    makes the next N requests fail with the same kind, in arrival order.
+    """
 
     def __init__(self, seed: int) -> None:
         self._lock = threading.Lock()
         self._rng = random.Random(seed)
+        self._burst_left = 0
+        self._burst_kind = ""
 
     def reseed(self, seed: int) -> None:
         with self._lock:
             self._rng = random.Random(seed)
+            self._burst_left = 0
+
+    def next_fault(
+        self, rate: float, kinds: Collection[str], burst_length: int, burst_rate: float
+    ) -> tuple[str, bool] | None:
+        """(kind, is_burst_continuation) for this request, or None.
+
+        A running burst wins; else an independent draw with probability `rate`, which
+        starts a burst of `burst_length` more requests with probability `burst_rate`.
+        No extra random numbers are drawn while bursts are off (same seeds, same faults).
+        """
+        with self._lock:
+            if self._burst_left > 0:
+                self._burst_left -= 1
+                return self._burst_kind, True
+        kind = self.draw(rate, kinds)
+        if kind is not None:
+            self.maybe_burst(kind, burst_length, burst_rate)
+            return kind, False
+        return None
+
+    def maybe_burst(self, kind: str, length: int, rate: float) -> None:
+        """Start a burst of `length` further `kind` faults with probability `rate`."""
+        if length <= 0 or rate <= 0:
+            return
+        with self._lock:
+            if rate >= 1 or self._rng.random() < rate:
+                self._burst_left = length
+                self._burst_kind = kind
 
     def draw(self, rate: float, kinds: Collection[str]) -> str | None:
         """Return a fault kind with probability `rate`, else None."""
@@ -55,6 +99,37 @@ class FaultInjector:
             return False
         with self._lock:
             return self._rng.random() < rate
+
+
+class OutageWindows:
+    """Intervals of the emulator clock during which every request fails with one kind."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._windows: list[tuple[float, float, str]] = []
+
+    def set_clock(self, clock: Callable[[], float]) -> None:
+        with self._lock:
+            self._clock = clock
+
+    def add(self, start: float, end: float, kind: str) -> None:
+        validate_kinds([kind], FAULT_KINDS, "outage kind")
+        with self._lock:
+            self._windows.append((start, end, kind))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._windows.clear()
+
+    def active(self) -> tuple[str, float] | None:
+        """(kind, seconds left) of an outage covering now, else None."""
+        with self._lock:
+            now = self._clock()
+            for start, end, kind in self._windows:
+                if start <= now < end:
+                    return kind, end - now
+        return None
 
 
 def path_matches(pattern: str | re.Pattern[str] | None, path: str) -> bool:

@@ -29,7 +29,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from email.message import Message
@@ -40,15 +40,26 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from .content import Inputs, markdown_response, schema_content, schema_response
 from .faults import (
     AFTER_PROCESSING_KINDS,
     BAD_GATEWAY_HTML,
+    BODY_KINDS,
     FAULT_KINDS,
     GATEWAY_TIMEOUT_HTML,
     FaultInjector,
+    OutageWindows,
     SlidingWindowLimiter,
     path_matches,
     validate_kinds,
+)
+from .registry import (
+    ARTIFACT_KINDS,
+    AgentRegistry,
+    ArtifactStore,
+    Invalid,
+    NotFound,
+    artifact_id,
 )
 
 JSONDict = dict[str, Any]
@@ -57,6 +68,7 @@ ResponseFactory = Callable[[JSONDict, "str | None"], JSONDict]
 FailPredicate = Callable[[JSONDict, "str | None"], bool]
 
 _CHUNK = 64 * 1024
+_TIMESTAMP_MODES = ("accurate", "naive", "lazy", "missing", "early", "late")
 FILE_PURPOSES = frozenset(
     {"assistants", "assistants_output", "batch", "batch_output", "fine-tune", "vision", "datasets"}
 )
@@ -89,7 +101,13 @@ class EmulatorConfig:
     processing_time: ProcessingTime = 2.0
     """Seconds from creation to completion, or callable(execution_body) -> seconds."""
     response_mode: Literal["markdown", "json"] = "markdown"
+    """Without a ``config.json_schema``: markdown pages, or ``{"text": ...}`` for json."""
     pages_per_file: int = 2
+    follow_json_schema: bool = True
+    """With a ``config.json_schema`` (any response_mode): realistic content conforming to
+    it, shaped by the input's media type (see ``content.py``)."""
+    segments_per_file: int = 4
+    """Segments per audio/video file in schema-driven content."""
     response_factory: ResponseFactory | None = None
     """Override: callable(execution_body, first_filename) -> response object."""
     fail_rate: float = 0.0
@@ -100,6 +118,28 @@ class EmulatorConfig:
     known_agents: Collection[str] | None = None
     """None: any agent name exists. Else names (with or without ``:version``) that exist."""
     credits_per_page: int = 1
+    agent_creation_time: float = 0.0
+    """Seconds (emulator clock) an agent made by ``POST /agent/create`` stays ``pending``."""
+    artifact_kinds: Collection[str] = ()
+    """Artifacts every execution produces, one per kind (``img``, ``vid``, ``aud``, ``doc``,
+    ``recon``, ``arr``, ``url``), listed in its response under ``"artifacts"`` (schema-driven
+    responses reference artifacts where a string's ``pattern`` asks for ``img_\\w{6}`` etc.)."""
+    ignore_request_ids: bool = False
+    """Ignore the client's execute ``id``: every execute creates a new execution under a
+    server uuid, so ``GET /agent/executions/{client id}`` is 404 and a re-send pays twice
+    (see ``Counters.paid_twice``)."""
+
+    # --- timestamps of executions
+    timestamp_mode: Literal["accurate", "naive", "lazy", "missing", "early", "late"] = "naive"
+    """``naive`` (default, as the real service): ``created_at`` without UTC offset,
+    ``completed_at`` with one, at the true finish. ``accurate``: both with offsets.
+    ``lazy``: like naive, plus ``lazy_completed_at``. ``missing``: ``completed_at`` stays
+    null when finished. ``early``: ``completed_at`` ``timestamp_skew`` seconds *before*
+    ``created_at``. ``late``: ``completed_at`` ``timestamp_skew`` seconds after the finish."""
+    lazy_completed_at: bool = False
+    """Stamp ``completed_at`` when a poll (GET, list, duplicate execute) first observes the
+    finished execution, not at the true finish (emulator clock)."""
+    timestamp_skew: float = 86400.0
 
     # --- files
     generate_public_url: bool = True
@@ -125,10 +165,28 @@ class EmulatorConfig:
     """Fraction of state-changing requests (POST/PUT/DELETE) that are processed
     (execution/file created) and then answered with a fault: the ambiguous failure."""
     fault_after_processing_kinds: Collection[str] = ("500", "drop")
+    fault_burst_length: int = 0
+    """Correlated faults: once a fault fires (before or after processing), the next N
+    requests matching ``fault_paths`` fail with the same kind."""
+    fault_burst_rate: float = 1.0
+    """Probability that a fired fault starts a burst (when ``fault_burst_length`` > 0)."""
+    outages: Collection[tuple[float, float]] = ()
+    """``(start, seconds)`` pairs, emulator-clock seconds after start(): every request
+    (any path, auth or not) fails with ``outage_kind``. See also ``Emulator.start_outage``."""
+    outage_kind: str = "503"
+    slow_body_seconds: float = 1.0
+    """Time over which a ``slow_body`` answer trickles out."""
+    slow_body_chunks: int = 10
     rate_limit_per_minute: int | None = None
 
     def __post_init__(self) -> None:
         validate_kinds(self.fault_kinds, FAULT_KINDS, "fault_kinds")
+        validate_kinds([self.outage_kind], FAULT_KINDS, "outage_kind")
+        validate_kinds(self.artifact_kinds, frozenset(ARTIFACT_KINDS), "artifact_kinds")
+        if self.timestamp_mode not in _TIMESTAMP_MODES:
+            raise ValueError(
+                f"timestamp_mode must be one of {_TIMESTAMP_MODES}: {self.timestamp_mode!r}"
+            )
         validate_kinds(
             self.fault_after_processing_kinds,
             AFTER_PROCESSING_KINDS,
@@ -175,10 +233,12 @@ _MAPS = (
     "requests_by_route",
     "responses_by_status",
     "executions_by_request_id",
+    "executions_by_input",
     "polls_per_execution",
     "faults_injected",
     "creation_time",
     "completion_time",
+    "completion_observed_time",
 )
 
 
@@ -193,6 +253,9 @@ class Counters:
     executions_by_request_id: dict[str, int] = field(default_factory=dict)
     """Client-supplied execute ``id`` -> number of execute requests carrying it (>1: resent)."""
     duplicate_execute_ids: int = 0
+    """Execute requests carrying an ``id`` the server had already seen (client re-sends)."""
+    executions_by_input: dict[str, int] = field(default_factory=dict)
+    """Input (``file_id`` or URL) -> executions *created* on it; see ``paid_twice``."""
     polls_per_execution: dict[str, int] = field(default_factory=dict)
     """Execution id -> number of ``GET /agent/executions/{id}`` (unknown ids included)."""
     uploads: int = 0
@@ -211,21 +274,37 @@ class Counters:
     completion_time: dict[str, float] = field(default_factory=dict)
     """Execution id -> clock() instant it completes/fails (creation + processing_time).
     Paused executions have none."""
+    completion_observed_time: dict[str, float] = field(default_factory=dict)
+    """Execution id -> clock() when a poll first saw it finished (the lazy ``completed_at``)."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def incr(self, name: str, n: int = 1) -> None:
         with self._lock:
             setattr(self, name, getattr(self, name) + n)
 
-    def incr_key(self, name: str, key: str, n: int = 1) -> None:
+    def incr_key(self, name: str, key: str, n: int = 1) -> int:
+        """Add `n` to ``name[key]``; return the new value."""
         with self._lock:
             mapping: dict[str, int] = getattr(self, name)
             mapping[key] = mapping.get(key, 0) + n
+            return mapping[key]
 
     def set_key(self, name: str, key: str, value: float) -> None:
         with self._lock:
             mapping: dict[str, float] = getattr(self, name)
             mapping[key] = value
+
+    def set_key_once(self, name: str, key: str, value: float) -> float:
+        """Set `key` unless present; return the stored value."""
+        with self._lock:
+            mapping: dict[str, float] = getattr(self, name)
+            return mapping.setdefault(key, value)
+
+    @property
+    def paid_twice(self) -> int:
+        """Executions beyond the first on the same input: sum over inputs of (count - 1)."""
+        with self._lock:
+            return sum(n - 1 for n in self.executions_by_input.values() if n > 1)
 
     def enter_request(self) -> None:
         with self._lock:
@@ -264,6 +343,7 @@ class Counters:
             for name in _MAPS:
                 snap[name] = dict(getattr(self, name))
             snap["max_concurrent_executions"] = self._max_concurrent_executions_locked()
+            snap["paid_twice"] = sum(n - 1 for n in self.executions_by_input.values() if n > 1)
             return snap
 
     def reset(self) -> None:
@@ -304,9 +384,11 @@ class _Execution:
     filenames: list[str]
     will_fail: bool
     paused: bool
-    response: JSONDict | None
+    response: Any
     pages: int
     failure_message: str
+    observed_done: float | None = None
+    """clock() when a poll first saw the execution finished (lazy ``completed_at``)."""
 
     @property
     def completes_at(self) -> float:
@@ -336,6 +418,8 @@ class _Response:
     content_type: str = "application/json"
     headers: list[tuple[str, str]] = field(default_factory=list)
     drop: bool = False
+    mangle: str | None = None
+    """A BODY_KINDS fault applied when sending: truncated_json, short_body, slow_body."""
 
 
 _RouteHandler = Callable[[_Request], _Response]
@@ -431,92 +515,6 @@ def parse_multipart(body: bytes, content_type: str) -> list[MultipartPart]:
         pos = end + 2 + len(delim)
 
 
-# --------------------------------------------------------------------------- responses
-
-
-def _schema_type(prop: Any) -> Any:
-    if not isinstance(prop, Mapping):
-        return None
-    if prop.get("enum"):
-        return ("enum", prop["enum"][0])
-    typ = prop.get("type")
-    if isinstance(typ, list):
-        typ = next((t for t in typ if t != "null"), None)
-    if typ is None:
-        for key in ("anyOf", "oneOf", "allOf"):
-            options = prop.get(key)
-            if isinstance(options, list):
-                for option in options:
-                    sub = _schema_type(option)
-                    if sub not in (None, "null"):
-                        return sub
-    return typ
-
-
-def schema_response(schema: Mapping[str, Any], filename: str | None) -> JSONDict:
-    """An object with the schema's top-level properties, values chosen by type."""
-    props = schema.get("properties")
-    out: JSONDict = {}
-    if not isinstance(props, Mapping):
-        return out
-    source = filename or "input"
-    for prop, spec in props.items():
-        typ = _schema_type(spec)
-        if isinstance(typ, tuple):
-            out[prop] = typ[1]
-        elif typ == "string":
-            out[prop] = f"{prop}-value from {source}"
-        elif typ == "number":
-            out[prop] = 1.5
-        elif typ == "integer":
-            out[prop] = 1
-        elif typ == "boolean":
-            out[prop] = True
-        elif typ == "array":
-            out[prop] = []
-        elif typ == "object":
-            out[prop] = {}
-        else:
-            out[prop] = None
-    return out
-
-
-def markdown_response(filenames: list[str], pages_per_file: int) -> JSONDict:
-    pages: list[JSONDict] = []
-    for filename in filenames or ["input"]:
-        for i in range(pages_per_file):
-            number = i + 1
-            tables: list[JSONDict] = []
-            text = (
-                f"# {filename}: page {number}\n\n"
-                f"Emulated text of page {number} of {pages_per_file} of {filename}.\n"
-            )
-            if i == 0:
-                text += '\n<Table id="tb-0"/>\n\nThe table above lists the emulated items.\n'
-                tables.append(
-                    {
-                        "metadata": {
-                            "title": f"Items in {filename}",
-                            "caption": None,
-                            "notes": None,
-                        },
-                        "headers": [
-                            {"id": "item_0", "column": 0, "name": "Item", "dtype": "str"},
-                            {"id": "amount_1", "column": 1, "name": "Amount", "dtype": "float"},
-                        ],
-                        "data": [
-                            {"item_0": "Widget", "amount_1": "1.50"},
-                            {"item_0": "Gadget", "amount_1": "2.25"},
-                        ],
-                        "content": None,
-                        "bbox": None,
-                        "cells": None,
-                    }
-                )
-            pages.append({"content": text, "tables": tables, "figures": []})
-    return {"pages": pages}
-
-
 # --------------------------------------------------------------------------- emulator
 
 
@@ -564,9 +562,13 @@ class Emulator:
         self._md5_index: dict[str, str] = {}
         self._executions: dict[str, _Execution] = {}
         self._order: list[str] = []
+        self.agents = AgentRegistry()
+        self.artifacts = ArtifactStore()
         self._faults = FaultInjector(self.config.seed)
         self._outcomes = FaultInjector(self.config.seed + 1)
         self._limiter = SlidingWindowLimiter(self._clock)
+        self._outages = OutageWindows(self._clock)
+        self._started_clock = 0.0
         self._server: _Server | None = None
         self._port: int | None = None
         self._thread: threading.Thread | None = None
@@ -595,11 +597,19 @@ class Emulator:
             daemon=True,
         )
         self._thread.start()
+        self._started_clock = self._clock()
+        self._install_outages()
         if self.config.max_lifetime is not None:
             self._watchdog = threading.Timer(self.config.max_lifetime, self.stop)
             self._watchdog.daemon = True
             self._watchdog.start()
         return self
+
+    def _install_outages(self) -> None:
+        self._outages.clear()
+        for start, seconds in self.config.outages:
+            begin = self._started_clock + start
+            self._outages.add(begin, begin + seconds, self.config.outage_kind)
 
     def stop(self) -> None:
         """Stop serving and close every open connection. Idempotent, thread-safe."""
@@ -626,6 +636,10 @@ class Emulator:
     @property
     def stopping(self) -> bool:
         return self._stopping.is_set()
+
+    def wait_stopping(self, seconds: float) -> bool:
+        """Sleep up to `seconds`; True (early) if the emulator is stopping."""
+        return self._stopping.wait(seconds) if seconds > 0 else self._stopping.is_set()
 
     def wait_stopped(self, timeout: float | None = None) -> bool:
         """Block until stop() has completed (e.g. by the max_lifetime watchdog)."""
@@ -655,7 +669,8 @@ class Emulator:
         return f"{self.root_url}/v1"
 
     def reset(self, state: bool = False) -> None:
-        """Zero the counters; with ``state=True`` also forget files, executions, rate window."""
+        """Zero the counters; with ``state=True`` also forget files, executions, rate window,
+        outages started since (the configured ``outages`` stay), and reseed the faults."""
         self.counters.reset()
         if state:
             with self._state_lock:
@@ -663,7 +678,10 @@ class Emulator:
                 self._md5_index.clear()
                 self._executions.clear()
                 self._order.clear()
+            self.agents.clear()
+            self.artifacts.clear()
             self._limiter.reset()
+            self._install_outages()
             self._faults.reseed(self.config.seed)
             self._outcomes.reseed(self.config.seed + 1)
 
@@ -686,7 +704,7 @@ class Emulator:
     # ----------------------------------------------------------------- request pipeline
 
     def handle(self, req: _Request) -> _Response:
-        """Faults, auth, rate limit, routing. Called by the handler once the body is read."""
+        """Outages, faults, auth, rate limit, routing. Called once the body is read."""
         cfg = self.config
         route_key, handler, needs_auth, params = self._route(req)
         req.params = params
@@ -694,41 +712,60 @@ class Emulator:
         counters.incr("requests_total")
         counters.incr_key("requests_by_route", route_key)
         if cfg.latency > 0:
-            time.sleep(cfg.latency)
+            self.wait_stopping(cfg.latency)
+
+        outage = self._outages.active()
+        if outage is not None:
+            kind = outage[0]
+            counters.incr_key("faults_injected", f"outage_{kind}")
+            return self._fault_response(kind, lambda: self._process(req, handler, needs_auth))
 
         fault_here = path_matches(cfg.fault_paths, req.path)
         if fault_here:
-            kind = self._faults.draw(cfg.fault_rate, cfg.fault_kinds)
-            if kind is not None:
-                counters.incr_key("faults_injected", kind)
+            drawn = self._faults.next_fault(
+                cfg.fault_rate, cfg.fault_kinds, cfg.fault_burst_length, cfg.fault_burst_rate
+            )
+            if drawn is not None:
+                kind, in_burst = drawn
+                counters.incr_key("faults_injected", f"burst_{kind}" if in_burst else kind)
                 if kind == "slow":
-                    time.sleep(cfg.slow_seconds)
+                    self.wait_stopping(cfg.slow_seconds)
                 else:
-                    return self._fault_response(kind)
+                    return self._fault_response(
+                        kind, lambda: self._process(req, handler, needs_auth)
+                    )
 
-        try:
-            if needs_auth:
-                self._authenticate(req)
-                retry_after = self._limiter.acquire(cfg.rate_limit_per_minute)
-                if retry_after is not None:
-                    counters.incr("rate_limited")
-                    return _detail(429, "Rate limit exceeded", [("Retry-After", str(retry_after))])
-            response = handler(req)
-        except HTTPError as exc:
-            return _detail(exc.status, exc.detail, exc.headers)
-
+        response = self._process(req, handler, needs_auth)
         if (
             fault_here
             and req.method in ("POST", "PUT", "DELETE", "PATCH")
             and 200 <= response.status < 300
         ):
-            kind = self._faults.draw(cfg.fault_after_processing, cfg.fault_after_processing_kinds)
-            if kind is not None:
-                counters.incr_key("faults_injected", f"after_processing_{kind}")
-                return self._fault_response(kind)
+            after = self._faults.draw(cfg.fault_after_processing, cfg.fault_after_processing_kinds)
+            if after is not None:
+                counters.incr_key("faults_injected", f"after_processing_{after}")
+                self._faults.maybe_burst(after, cfg.fault_burst_length, cfg.fault_burst_rate)
+                return self._fault_response(after, lambda: response)
         return response
 
-    def _fault_response(self, kind: str) -> _Response:
+    def _process(self, req: _Request, handler: _RouteHandler, needs_auth: bool) -> _Response:
+        try:
+            if needs_auth:
+                self._authenticate(req)
+                retry_after = self._limiter.acquire(self.config.rate_limit_per_minute)
+                if retry_after is not None:
+                    self.counters.incr("rate_limited")
+                    return _detail(429, "Rate limit exceeded", [("Retry-After", str(retry_after))])
+            return handler(req)
+        except HTTPError as exc:
+            return _detail(exc.status, exc.detail, exc.headers)
+
+    def _fault_response(self, kind: str, answer: Callable[[], _Response]) -> _Response:
+        """The faulty answer; body-mangling kinds call `answer()` (the server acts)."""
+        if kind in BODY_KINDS:
+            real = answer()
+            real.mangle = kind
+            return real
         if kind == "drop":
             return _Response(0, drop=True)
         if kind == "429":
@@ -741,7 +778,20 @@ class Emulator:
             return _Response(504, GATEWAY_TIMEOUT_HTML, "text/html")
         if kind == "503":
             return _detail(503, "Service temporarily unavailable")
+        if kind == "slow":  # only reachable for outages: a hung gateway, then 504
+            self.wait_stopping(self.config.slow_seconds)
+            return _Response(504, GATEWAY_TIMEOUT_HTML, "text/html")
         return _Response(500, b"Internal Server Error", "text/plain; charset=utf-8")
+
+    def start_outage(self, seconds: float, kind: str | None = None) -> None:
+        """Every request fails with `kind` (default ``outage_kind``) for the next `seconds`
+        of the emulator clock. Also ``POST /_admin/outage?seconds=S&kind=503``."""
+        now = self._clock()
+        self._outages.add(now, now + seconds, kind or self.config.outage_kind)
+
+    def end_outages(self) -> None:
+        """Cancel every outage (including the configured ``outages``)."""
+        self._outages.clear()
 
     def _authenticate(self, req: _Request) -> None:
         auth = req.headers.get("authorization")
@@ -982,16 +1032,21 @@ class Emulator:
 
     # ----------------------------------------------------------------- executions
 
-    def _collect_filenames(self, value: Any, out: list[str], depth: int = 0) -> None:
+    def _collect_filenames(
+        self, value: Any, out: list[str], depth: int = 0, keys: list[str] | None = None
+    ) -> None:
+        """Append the input files' names to `out` and their file_id/URL to `keys`."""
+        keys = [] if keys is None else keys
         if depth > 8:
             return
         if isinstance(value, str):
             if value.startswith(("http://", "https://")):
                 out.append(self._filename_from_url(value))
+                keys.append(value)
             return
         if isinstance(value, list):
             for item in value:
-                self._collect_filenames(item, out, depth + 1)
+                self._collect_filenames(item, out, depth + 1, keys)
             return
         if not isinstance(value, dict):
             return
@@ -1003,6 +1058,7 @@ class Emulator:
             if f is None or not f.uploaded:
                 raise HTTPError(400, f"File not found: {file_id}")
             out.append(f.filename)
+            keys.append(f.id)
             return
         if isinstance(typ, str):
             inner = value.get(typ)
@@ -1013,9 +1069,10 @@ class Emulator:
                     url = url.get("url")
             if isinstance(url, str):
                 out.append(self._filename_from_url(url))
+                keys.append(url)
             return
         for item in value.values():
-            self._collect_filenames(item, out, depth + 1)
+            self._collect_filenames(item, out, depth + 1, keys)
 
     def _filename_from_url(self, url: str) -> str:
         path = urlsplit(url).path
@@ -1058,32 +1115,53 @@ class Emulator:
             raise HTTPError(400, "Agent executions only support batch=true")
         if not name and not config.get("prompt"):
             raise HTTPError(400, "Either `name` or `config.prompt` must be provided")
-        if name and cfg.known_agents is not None:
+        agent = self.agents.by_name(name) if name else None
+        if name and agent is None and cfg.known_agents is not None:
             known = set(cfg.known_agents)
             if name not in known and name.split(":", 1)[0] not in known:
                 raise HTTPError(404, f"Agent '{name}' not found")
+        if agent is not None:  # a created agent answers with its own schema
+            schema = schema or agent.json_schema
 
         if request_id is not None:
-            self.counters.incr_key("executions_by_request_id", request_id)
-            with self._state_lock:
-                existing = self._executions.get(request_id)
-            if existing is not None:
-                self.counters.incr("duplicate_execute_ids")
-                return _json(201, self._render_execution(existing))
+            seen = self.counters.incr_key("executions_by_request_id", request_id)
+            if cfg.ignore_request_ids:
+                if seen > 1:
+                    self.counters.incr("duplicate_execute_ids")
+                request_id = None
+            else:
+                with self._state_lock:
+                    existing = self._executions.get(request_id)
+                if existing is not None:
+                    self.counters.incr("duplicate_execute_ids")
+                    return _json(201, self._render_execution(existing, observe=True))
 
         filenames: list[str] = []
-        self._collect_filenames(inputs or {}, filenames)
+        input_keys: list[str] = []
+        self._collect_filenames(inputs or {}, filenames, keys=input_keys)
         first = filenames[0] if filenames else None
         processing = cfg.processing_time
         processing_time = float(processing(body) if callable(processing) else processing)
         will_fail = (
             cfg.fail_predicate(body, first) if cfg.fail_predicate is not None else False
         ) or self._outcomes.chance(cfg.fail_rate)
-        response: JSONDict | None = None
+        response: Any = None
         pages = max(1, len(filenames)) * cfg.pages_per_file
+        execution_id = request_id or str(uuid.uuid4())
+        artifact_kinds: list[str] = []  # stored once the execution is registered
+
+        def new_artifact(kind: str) -> str:
+            artifact_kinds.append(kind)
+            return artifact_id(execution_id, kind, len(artifact_kinds) - 1)
+
         if not will_fail:
             if cfg.response_factory is not None:
                 response = cfg.response_factory(body, first)
+            elif schema and cfg.follow_json_schema:
+                response = schema_content(
+                    schema,
+                    Inputs(filenames, cfg.pages_per_file, cfg.segments_per_file, new_artifact),
+                )
             elif cfg.response_mode == "json":
                 if schema:
                     response = schema_response(schema, first)
@@ -1092,8 +1170,11 @@ class Emulator:
                     response = {"text": f"Emulated answer about {first or 'the input'}: {prompt}"}
             else:
                 response = markdown_response(filenames, cfg.pages_per_file)
+            listed = [new_artifact(kind) for kind in cfg.artifact_kinds]
+            if listed and isinstance(response, dict) and not (schema and cfg.follow_json_schema):
+                response["artifacts"] = listed
         execution = _Execution(
-            id=request_id or str(uuid.uuid4()),
+            id=execution_id,
             name=name or "prompt-agent:latest",
             body=body,
             created_wall=_utcnow(),
@@ -1114,26 +1195,145 @@ class Emulator:
                 self._order.append(execution.id)
         if existing is not None:  # lost a race with a concurrent duplicate
             self.counters.incr("duplicate_execute_ids")
-            return _json(201, self._render_execution(existing))
+            return _json(201, self._render_execution(existing, observe=True))
         self.counters.incr("executions_created")
+        for kind in artifact_kinds:
+            self.artifacts.add(execution.id, kind, self.root_url)
+        for key in dict.fromkeys(input_keys):
+            self.counters.incr_key("executions_by_input", key)
         self.counters.set_key("creation_time", execution.id, execution.created_clock)
         if not execution.paused:
             self.counters.set_key("completion_time", execution.id, execution.completes_at)
         return _json(201, self._render_execution(execution, status="enqueued"))
 
-    def _render_execution(self, e: _Execution, status: str | None = None) -> JSONDict:
-        elapsed = self._clock() - e.created_clock
-        if status is None:
-            if elapsed < min(e.queue_time, e.processing_time) or (
-                e.paused and elapsed < e.queue_time
-            ):
-                status = "enqueued"
-            elif e.paused:
-                status = "paused"
-            elif elapsed < e.processing_time:
-                status = "running"
-            else:
-                status = "failed" if e.will_fail else "completed"
+    # ----------------------------------------------------------------- agents, artifacts
+
+    def _agent_info(self, agent_id: str | None = None, body: JSONDict | None = None) -> JSONDict:
+        try:
+            agent = self.agents.get(agent_id) if agent_id else self.agents.lookup(body or {})
+        except NotFound as exc:
+            raise HTTPError(404, str(exc)) from None
+        except Invalid as exc:
+            raise HTTPError(400, str(exc)) from None
+        return agent.info(self._clock(), _aware_iso)
+
+    def _agent_create(self, req: _Request) -> _Response:
+        body = _json_object(req.body)
+        config = body.get("config")
+        if not isinstance(config, dict):
+            raise _validation_error(["body", "config"], "Field required", "missing")
+        prompt = config.get("prompt")
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise HTTPError(400, "`config.prompt` is required to create an agent")
+        schema = config.get("json_schema")
+        if schema is not None and not isinstance(schema, dict):
+            raise _validation_error(
+                ["body", "config", "json_schema"], "Input should be a valid dictionary", "dict_type"
+            )
+        name = body.get("name")
+        if name is not None and not isinstance(name, str):
+            raise _validation_error(
+                ["body", "name"], "Input should be a valid string", "string_type"
+            )
+        sample = schema_content(schema) if schema else None
+        try:
+            agent = self.agents.create(
+                name,
+                prompt,
+                schema,
+                sample if isinstance(sample, dict) else None,
+                _utcnow(),
+                self._clock(),
+                self.config.agent_creation_time,
+            )
+        except Invalid as exc:
+            raise HTTPError(400, str(exc)) from None
+        info = agent.info(self._clock(), _aware_iso)
+        keys = ("id", "name", "created_at", "updated_at")
+        return _json(201, {**{k: info[k] for k in keys}, "status": "pending"})
+
+    def _agent_lookup(self, req: _Request) -> _Response:
+        return _json(200, self._agent_info(body=_json_object(req.body)))
+
+    def _agent_get(self, req: _Request) -> _Response:
+        return _json(200, self._agent_info(req.params["id"]))
+
+    def _agent_list(self, req: _Request) -> _Response:
+        skip, limit = _paging(req, default_limit=1000)
+        now = self._clock()
+        agents = self.agents.newest_first()[skip : skip + limit]
+        return _json(200, [a.info(now, _aware_iso) for a in agents])
+
+    def _artifact_namespace(self, req: _Request) -> str:
+        """The execution whose artifacts are asked for (they exist once it completed)."""
+        execution_id, session_id = req.q("execution_id"), req.q("session_id")
+        if (execution_id is None) == (session_id is None):
+            raise HTTPError(400, "Exactly one of `execution_id` or `session_id` is required")
+        namespace = execution_id or session_id or ""
+        with self._state_lock:
+            execution = self._executions.get(namespace)
+        if execution is None or self._status(execution, self._clock()) != "completed":
+            raise HTTPError(404, "Artifact not found")
+        return namespace
+
+    def _artifact_get(self, req: _Request) -> _Response:
+        object_id, filename = req.q("object_id"), req.q("filename")
+        if (object_id is None) == (filename is None):
+            raise HTTPError(400, "Exactly one of `object_id` or `filename` is required")
+        namespace = self._artifact_namespace(req)
+        try:
+            item = self.artifacts.find(namespace, object_id, filename)
+        except NotFound as exc:
+            raise HTTPError(404, str(exc)) from None
+        return _Response(200, item.data, item.content_type)
+
+    def _artifact_list(self, req: _Request) -> _Response:
+        namespace = self._artifact_namespace(req)
+        items = [
+            {"object_id": a.object_id, "filename": a.filename, "source": "store"}
+            for a in self.artifacts.items(namespace)
+        ]
+        return _json(200, {"namespace_id": namespace, "items": items})
+
+    def _completed_at(self, e: _Execution, now: float, observe: bool) -> str | None:
+        cfg = self.config
+        mode = cfg.timestamp_mode
+        if mode == "missing":
+            return None
+        if mode == "early":
+            return _aware_iso(e.created_wall - timedelta(seconds=cfg.timestamp_skew))
+        finished_after = e.processing_time
+        if cfg.lazy_completed_at or mode == "lazy":
+            if e.observed_done is None and observe:
+                with self._state_lock:
+                    if e.observed_done is None:
+                        e.observed_done = now
+                self.counters.set_key_once("completion_observed_time", e.id, e.observed_done)
+            # Not observed yet (introspection only): what a poll right now would stamp.
+            seen = e.observed_done if e.observed_done is not None else now
+            finished_after = max(e.processing_time, seen - e.created_clock)
+        if mode == "late":
+            finished_after += cfg.timestamp_skew
+        return _aware_iso(e.created_wall + timedelta(seconds=finished_after))
+
+    @staticmethod
+    def _status(e: _Execution, now: float) -> str:
+        elapsed = now - e.created_clock
+        if elapsed < min(e.queue_time, e.processing_time) or (e.paused and elapsed < e.queue_time):
+            return "enqueued"
+        if e.paused:
+            return "paused"
+        if elapsed < e.processing_time:
+            return "running"
+        return "failed" if e.will_fail else "completed"
+
+    def _render_execution(
+        self, e: _Execution, status: str | None = None, observe: bool = False
+    ) -> JSONDict:
+        """The execution as the API shows it now; `observe`: a client sees this answer."""
+        now = self._clock()
+        elapsed = now - e.created_clock
+        status = status or self._status(e, now)
         usage: JSONDict = {
             "elements_processed": None,
             "element_type": None,
@@ -1145,7 +1345,11 @@ class Emulator:
         out: JSONDict = {
             "id": e.id,
             "name": e.name,
-            "created_at": _naive_iso(e.created_wall),
+            "created_at": (
+                _aware_iso(e.created_wall)
+                if self.config.timestamp_mode == "accurate"
+                else _naive_iso(e.created_wall)
+            ),
             "completed_at": None,
             "response": None,
             "status": status,
@@ -1155,7 +1359,7 @@ class Emulator:
             usage["steps"] = 1
             usage["duration_seconds"] = int(max(0.0, elapsed - e.queue_time))
         elif status in ("completed", "failed"):
-            out["completed_at"] = _aware_iso(e.created_wall + timedelta(seconds=e.processing_time))
+            out["completed_at"] = self._completed_at(e, now, observe)
             usage["duration_seconds"] = int(e.processing_time)
             usage["element_type"] = "page"
             if status == "completed":
@@ -1179,14 +1383,14 @@ class Emulator:
             execution = self._executions.get(execution_id)
         if execution is None:
             raise HTTPError(404, "Execution not found")
-        return _json(200, self._render_execution(execution))
+        return _json(200, self._render_execution(execution, observe=True))
 
     def _execution_list(self, req: _Request) -> _Response:
         skip, limit = _paging(req)
         with self._state_lock:
             ids = list(reversed(self._order))[skip : skip + limit]
             executions = [self._executions[i] for i in ids]
-        return _json(200, [self._render_execution(e) for e in executions])
+        return _json(200, [self._render_execution(e, observe=True) for e in executions])
 
 
 def _method_not_allowed(req: _Request) -> _Response:
@@ -1215,9 +1419,9 @@ def _json_object(body: bytes) -> JSONDict:
     return value
 
 
-def _paging(req: _Request) -> tuple[int, int]:
+def _paging(req: _Request, default_limit: int = 10) -> tuple[int, int]:
     out: list[int] = []
-    for name, default, low, high in (("skip", 0, 0, None), ("limit", 10, 1, 1000)):
+    for name, default, low, high in (("skip", 0, 0, None), ("limit", default_limit, 1, 1000)):
         raw = req.q(name)
         try:
             value = default if raw is None else int(raw)
@@ -1257,6 +1461,12 @@ _ROUTES: list[tuple[str, re.Pattern[str], str, str, bool]] = [
             True,
         ),
         ("GET", r"^/v1/agent/executions$", "GET /agent/executions", "_execution_list", True),
+        ("POST", r"^/v1/agent/create$", "POST /agent/create", "_agent_create", True),
+        ("POST", r"^/v1/agent/lookup$", "POST /agent/lookup", "_agent_lookup", True),
+        ("GET", r"^/v1/agent$", "GET /agent", "_agent_list", True),
+        ("GET", r"^/v1/agents/(?P<id>[^/]+)$", "GET /agents/{id}", "_agent_get", True),
+        ("GET", r"^/v1/artifacts$", "GET /artifacts", "_artifact_get", True),
+        ("GET", r"^/v1/artifacts/list$", "GET /artifacts/list", "_artifact_list", True),
         (
             "PUT",
             r"^/storage/upload/(?P<id>[^/]+)$",
@@ -1408,6 +1618,19 @@ class _Handler(BaseHTTPRequestHandler):
             state = "state=1" in (urlsplit(self.path).query or "")
             emulator.reset(state=state)
             self._send(_json(200, {"status": "reset", "state": state}))
+        elif self.command == "POST" and path == "/_admin/outage":
+            query = parse_qs(urlsplit(self.path).query)
+            try:
+                seconds = float(query.get("seconds", ["0"])[-1])
+                kind = query.get("kind", [emulator.config.outage_kind])[-1]
+                emulator.start_outage(seconds, kind)
+            except ValueError as exc:
+                self._send(_detail(422, str(exc)))
+                return
+            self._send(_json(200, {"status": "outage", "seconds": seconds, "kind": kind}))
+        elif self.command == "DELETE" and path == "/_admin/outage":
+            emulator.end_outages()
+            self._send(_json(200, {"status": "outages ended"}))
         else:
             self._send(_detail(404, "Not Found"))
 
@@ -1424,12 +1647,21 @@ class _Handler(BaseHTTPRequestHandler):
             reason = HTTPStatus(response.status).phrase
         except ValueError:
             reason = "Unknown"
+        body = response.body
+        declared = len(body)
+        if response.mangle == "truncated_json":
+            body = body[: len(body) // 2]  # an object/array cut short is never valid JSON
+            declared = len(body)
+        elif response.mangle == "short_body":
+            body = body[: len(body) // 2]
+            declared = max(declared, 1)  # promise at least one byte more than is sent
+            self.close_connection = True
         lines = [
             f"HTTP/1.1 {response.status} {reason}",
             f"Server: {self.server_version}",
             f"Date: {self.date_time_string()}",
             f"Content-Type: {response.content_type}",
-            f"Content-Length: {len(response.body)}",
+            f"Content-Length: {declared}",
         ]
         lines.extend(f"{k}: {v}" for k, v in response.headers)
         if self.close_connection or emulator.stopping:
@@ -1438,11 +1670,35 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             lines.append("Connection: keep-alive")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        payload = head if self.command == "HEAD" else head + response.body
+        if self.command == "HEAD":
+            body = b""
         try:
-            self.wfile.write(payload)
+            if response.mangle == "slow_body":
+                self._trickle(head, body)
+            else:
+                self.wfile.write(head + body)
+            if response.mangle == "short_body":
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
             self.close_connection = True
+
+    def _trickle(self, head: bytes, body: bytes) -> None:
+        """Send the head, then the body in ``slow_body_chunks`` pieces spread over
+        ``slow_body_seconds`` (stops early, closing the connection, if the emulator stops)."""
+        emulator = self.server.emulator
+        cfg = emulator.config
+        self.wfile.write(head)
+        self.wfile.flush()
+        chunks = max(1, min(cfg.slow_body_chunks, len(body)))
+        size = -(-len(body) // chunks) if body else 0
+        pause = cfg.slow_body_seconds / chunks
+        for start in range(0, len(body), max(size, 1)):
+            if emulator.stopping or emulator.wait_stopping(pause):
+                self.close_connection = True
+                return
+            self.wfile.write(body[start : start + size])
+            self.wfile.flush()
 
 
 # --------------------------------------------------------------------------- helpers
