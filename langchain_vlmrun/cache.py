@@ -124,7 +124,7 @@ def resolve_cache(option: CacheOption) -> ResultCache | None:
         >>> resolve_cache(False) is None
         True
         >>> resolve_cache(None)
-        ResultCache(InMemoryByteStore(...), namespace='vlmrun')
+        ResultCache(<langchain_core.stores.InMemoryByteStore object at ...>, namespace='vlmrun')
     """
     if option is False:
         return None

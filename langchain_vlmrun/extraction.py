@@ -93,8 +93,15 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
         ``ToolException`` message.
 
         Example:
-            >>> tool = VLMRunExtractor(response_model=Invoice).as_tool(  # doctest: +SKIP
-            ...     name="extract_invoice", root_dir="./inbox")
+            >>> import tempfile
+            >>> from pydantic import BaseModel
+            >>> class Invoice(BaseModel):
+            ...     total_amount: float
+            >>> inbox = tempfile.mkdtemp()
+            >>> tool = VLMRunExtractor(response_model=Invoice).as_tool(
+            ...     name="extract_invoice", root_dir=inbox)
+            >>> tool.name
+            'extract_invoice'
         """
         roots = normalise_roots(root_dir)
         model = self.response_model

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import ToolMessage
 
-from langchain_vlmrun import FileSourceError
-from langchain_vlmrun._paths import normalise_roots, resolve_allowed_file
+from langchain_vlmrun import FileSourceError, _paths
+from langchain_vlmrun._paths import checked_file, normalise_roots, resolve_allowed_file
 from langchain_vlmrun.agent_tool import VLMRunAgentTool, VLMRunToolError
 from tests.mock_api import ScriptedAPI
 
@@ -188,7 +188,7 @@ def test_without_roots_local_files_are_disabled() -> None:
         resolve_allowed_file("scan.png", [])
     assert str(raised.value) == (
         "Reading local files is disabled for this tool: pass an http(s) URL instead. "
-        "(Developers: allow a folder with VLMRunAgentTool(root_dir=...).)"
+        "(Developers: allow a folder with root_dir=...)"
     )
     assert raised.value.source == "scan.png"
 
@@ -213,4 +213,21 @@ def test_an_unusable_path_says_why(
     assert str(raised.value) == (
         f"'scan.png' is not a usable file path ({reason}); name a file by its path."
     )
+    assert raised.value.source == "scan.png"
+
+
+def test_a_file_that_cannot_be_examined_says_why(
+    two_roots: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (two_roots[1] / "scan.png").write_bytes(b"\x89PNG fake")
+
+    class Unreadable:
+        @staticmethod
+        def of(stat: os.stat_result) -> None:
+            raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(_paths, "FileIdentity", Unreadable)
+    with pytest.raises(FileSourceError) as raised:
+        checked_file("scan.png", two_roots)
+    assert str(raised.value) == "Cannot access scan.png: Permission denied."
     assert raised.value.source == "scan.png"

@@ -115,7 +115,9 @@ def mutmut(sandbox: Path, *args: str, log: Path | None = None) -> str:
     if log is not None:
         log.write_text(done.stdout + done.stderr)
     if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed in {sandbox}:\n{done.stdout}{done.stderr}")
+        lines = [line for line in (done.stdout + done.stderr).splitlines() if "⠋" not in line]
+        tail = "\n".join(lines[-40:])
+        raise RuntimeError(f"{' '.join(command)} failed in {sandbox}:\n{tail}")
     return done.stdout
 
 
