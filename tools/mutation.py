@@ -115,7 +115,11 @@ def mutmut(sandbox: Path, *args: str, log: Path | None = None) -> str:
     if log is not None:
         log.write_text(done.stdout + done.stderr)
     if done.returncode != 0:
-        lines = [line for line in (done.stdout + done.stderr).splitlines() if "⠋" not in line]
+        lines = [  # without mutmut's spinner frames (braille characters)
+            line
+            for line in (done.stdout + done.stderr).splitlines()
+            if not line.strip().startswith(tuple(map(chr, range(0x2800, 0x2900))))
+        ]
         tail = "\n".join(lines[-40:])
         raise RuntimeError(f"{' '.join(command)} failed in {sandbox}:\n{tail}")
     return done.stdout
