@@ -73,7 +73,7 @@ MODULES: dict[str, list[str]] = {
 }
 
 #: What a sandbox needs besides the package and the tests (copied by mutmut itself).
-SANDBOX_COPIES = ("langchain_vlmrun", "tests", "cassettes")
+SANDBOX_COPIES = ("langchain_vlmrun", "tests", "cassettes", "examples/data")
 
 KILLED = {"killed", "timeout", "caught by type check"}
 SURVIVED = {"survived", "no tests"}
