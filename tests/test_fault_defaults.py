@@ -26,6 +26,7 @@ from langchain_vlmrun import (
     VLMRunLoader,
 )
 from tests.emulator import Emulator
+from tests.support import make_files
 
 N_FILES = 200
 
@@ -49,16 +50,6 @@ SCALED_DEFAULTS: dict[str, Any] = {
 }
 
 
-def make_files(folder: Path, n: int = N_FILES) -> list[str]:
-    folder.mkdir()
-    paths = []
-    for i in range(n):
-        path = folder / f"doc-{i:03d}.pdf"
-        path.write_bytes(f"%PDF-1.4 document number {i}".encode())
-        paths.append(str(path))
-    return paths
-
-
 def check(emu: Emulator, loader: VLMRunLoader, docs: list[Any], paths: list[str]) -> None:
     assert loader.failures == []
     sources = [doc.metadata["source"] for doc in docs]
@@ -74,7 +65,7 @@ def check(emu: Emulator, loader: VLMRunLoader, docs: list[Any], paths: list[str]
 
 def test_defaults_survive_faults_on_every_route_sync(emulator_factory: Any, tmp_path: Path) -> None:
     emu = emulator_factory(**EVERY_ROUTE_FAULTS)
-    paths = make_files(tmp_path / "docs")
+    paths = make_files(tmp_path / "docs", N_FILES)
     loader = VLMRunLoader(
         paths, prompt="Read it", api_key="k", base_url=emu.base_url, client_kwargs=SCALED_DEFAULTS
     )
@@ -86,7 +77,7 @@ def test_defaults_survive_faults_on_every_route_async(
     emulator_factory: Any, tmp_path: Path
 ) -> None:
     emu = emulator_factory(**EVERY_ROUTE_FAULTS)
-    paths = make_files(tmp_path / "docs")
+    paths = make_files(tmp_path / "docs", N_FILES)
     loader = VLMRunLoader(
         paths, prompt="Read it", api_key="k", base_url=emu.base_url, client_kwargs=SCALED_DEFAULTS
     )
@@ -106,7 +97,7 @@ def test_raise_finishes_the_executions_in_flight_and_keeps_them(
     emulator_factory: Any, tmp_path: Path, mode: str
 ) -> None:
     emu = emulator_factory(queue_time=0.0, processing_time=0.05, fail_predicate=_first_fails)
-    paths = make_files(tmp_path / "docs", n=8)
+    paths = make_files(tmp_path / "docs", 8)
     loader = VLMRunLoader(
         paths,
         prompt="Read it",
@@ -118,7 +109,8 @@ def test_raise_finishes_the_executions_in_flight_and_keeps_them(
     with pytest.raises(LoaderError) as raised:
         loader.load() if mode == "sync" else asyncio.run(loader.aload())
     assert raised.value.source == paths[0]
-    assert isinstance(raised.value.cause, ExecutionFailedError)
+    assert type(raised.value.cause) is ExecutionFailedError
+    assert raised.value.cause.execution_id in str(raised.value)
     assert emu.counters.executions_created == 8  # all eight were paid for...
 
     loader.on_error = "skip"
