@@ -10,7 +10,7 @@ from pathlib import Path
 from _harness import RESULTS_DIR, machine
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["ingestion", "polling", "upload_memory", "cpu", "budget"]
+ORDER = ["ingestion", "polling", "upload_memory", "cpu", "budget", "scaleout"]
 NOTES = HERE / "NOTES.md"
 
 

@@ -22,6 +22,7 @@ from tenacity import AsyncRetrying, Retrying
 
 from langchain_vlmrun import _operations as ops
 from langchain_vlmrun._budget import RequestBudget
+from langchain_vlmrun._budget_protocol import Budget
 from langchain_vlmrun._exceptions import (
     APIConnectionError,
     APITimeoutError,
@@ -31,6 +32,7 @@ from langchain_vlmrun._exceptions import (
 from langchain_vlmrun._metering import RequestCounter, record_request
 from langchain_vlmrun._models import AgentExecution, FileResponse
 from langchain_vlmrun._operations import (
+    AwaitCompletion,
     Blocking,
     Call,
     Effect,
@@ -40,10 +42,14 @@ from langchain_vlmrun._operations import (
     Sleep,
 )
 from langchain_vlmrun._polling import DurationMemory, PollSchedule
+from langchain_vlmrun._redaction import install_log_filter, redact_request, safe_url
 from langchain_vlmrun._retry import DEFAULT_RETRY_TIMEOUT, RetryPolicy, parse_retry_after
 from langchain_vlmrun._sources import FileSource, PreparedFile
+from langchain_vlmrun._validation import check_number
 from langchain_vlmrun._version import __version__
 from langchain_vlmrun.cache import ResultCache
+from langchain_vlmrun.completion import CompletionHub, await_completion, await_completion_async
+from langchain_vlmrun.leases import DedupeLeases
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncVLMRunClient", "VLMRunClient"]
 
@@ -53,6 +59,8 @@ DEFAULT_BASE_URL = "https://api.vlm.run/v1"
 DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
 PRESIGNED_THRESHOLD = 32 * 1024 * 1024
 DEFAULT_WAIT_TIMEOUT = 600.0
+#: The largest per-request HTTP timeout accepted (socket timers overflow above ~1e10 s).
+MAX_HTTP_TIMEOUT = 1e9
 
 T = TypeVar("T")
 
@@ -62,11 +70,6 @@ def _resolve_key(api_key: str | SecretStr | None) -> SecretStr | None:
         return api_key if api_key.get_secret_value() else None
     value = api_key or os.environ.get("VLMRUN_API_KEY")
     return SecretStr(value) if value else None
-
-
-def _safe_url(url: httpx.URL) -> str:
-    """A URL fit for messages: presigned query strings (signatures) removed."""
-    return str(url.copy_with(query=None))
 
 
 class _BaseClient:
@@ -90,8 +93,21 @@ class _BaseClient:
         retry: RetryPolicy | None = None,
         request_id_factory: Callable[[], str] = lambda: str(uuid.uuid4()),
         requests_per_minute: float | None = None,
-        budget: RequestBudget | None = None,
+        budget: Budget | None = None,
+        hub: CompletionHub | None = None,
+        leases: DedupeLeases | None = None,
     ) -> None:
+        check_number("wait_timeout", wait_timeout, optional=False)
+        check_number("retry_timeout", retry_timeout, inclusive=True, optional=False)
+        check_number("max_retries", max_retries, inclusive=True, integer=True)
+        check_number("requests_per_minute", requests_per_minute)
+        if isinstance(timeout, (int, float)):
+            check_number("timeout", timeout, optional=False)
+            if timeout > MAX_HTTP_TIMEOUT:
+                raise ValueError(
+                    f"timeout={timeout!r} s is beyond what sockets accept; use at most "
+                    f"{MAX_HTTP_TIMEOUT:.0e} s (it is per request; wait_timeout bounds waits)."
+                )
         self.api_key = _resolve_key(api_key)
         self.base_url = (base_url or os.environ.get("VLMRUN_BASE_URL") or DEFAULT_BASE_URL).rstrip(
             "/"
@@ -108,11 +124,14 @@ class _BaseClient:
         self.allow_training = allow_training
         self.clock = clock
         self.request_id_factory = request_id_factory
-        self.budget = budget or (
+        self.hub = hub
+        self.leases = leases
+        self.budget: Budget | None = budget or (
             RequestBudget(requests_per_minute, clock=clock) if requests_per_minute else None
         )
         self.requests = RequestCounter()
         self.durations = DurationMemory()
+        install_log_filter()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
@@ -167,9 +186,11 @@ class _BaseClient:
         return effect.seconds
 
     def _handle(self, call: Call, response: httpx.Response) -> httpx.Response:
+        # what is handed back (and may end up in an error) carries no API key
+        response.request = redact_request(response.request)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
-                "%s %s -> %s", call.method, _safe_url(response.request.url), response.status_code
+                "%s %s -> %s", call.method, safe_url(response.request.url), response.status_code
             )
         if response.is_success or response.status_code in call.accept:
             if self.budget is not None and call.authenticated:
@@ -187,20 +208,20 @@ class _BaseClient:
 
     @staticmethod
     def _transport_error(exc: httpx.TransportError, request: httpx.Request) -> APIConnectionError:
-        where = _safe_url(request.url)
+        where = safe_url(request.url)
         not_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
         if isinstance(exc, httpx.TimeoutException):
             return APITimeoutError(
                 f"Request to {where} timed out ({type(exc).__name__}); raise timeout=... "
                 "if the network is slow.",
-                request=request,
+                request=redact_request(request),
                 request_sent=not not_sent,
             )
         return APIConnectionError(
             f"Could not reach VLM Run at {where}: {type(exc).__name__}: "
             f"{str(exc).rstrip('.') or 'no detail'}. "
             "Check the network and VLMRUN_BASE_URL.",
-            request=request,
+            request=redact_request(request),
             request_sent=not not_sent,
         )
 
@@ -242,6 +263,13 @@ class _BaseClient:
         poll: PollSchedule | None,
         current: AgentExecution | None = None,
     ) -> Operation[AgentExecution]:
+        if self.hub is not None and poll is None:
+            return ops.wait_for_callback(
+                execution_id,
+                timeout=self.wait_timeout if timeout is None else timeout,
+                clock=self.clock,
+                current=current,
+            )
         return ops.wait(
             execution_id,
             timeout=self.wait_timeout if timeout is None else timeout,
@@ -271,9 +299,11 @@ class _BaseClient:
             clock=self.clock,
             input_key=input_key,
             filename=filename,
-            cache=cache,
+            cache=cache.scoped(self.base_url) if cache is not None else None,
             accept=accept,
             durations=self.durations,
+            leases=self.leases,
+            callbacks=self.hub is not None and bool(request.callback_url),
         )
 
     def _upload_op(
@@ -319,7 +349,15 @@ class VLMRunClient(_BaseClient):
         allow_training: let VLM Run train on your data (default False).
         requests_per_minute: client-side request budget (None: unlimited); every
             request of this client waits for a slot. Pass one ``budget=RequestBudget(...)``
-            to several clients (e.g. a sync and an async one) to share it.
+            to several clients (e.g. a sync and an async one) to share it, or a
+            ``RedisRequestBudget`` to share it between processes and machines.
+        hub: a :class:`~langchain_vlmrun.completion.CompletionHub` fed by a
+            :class:`~langchain_vlmrun.webhook_app.WebhookReceiver`: :meth:`wait`, and
+            :meth:`process` with a ``callback_url``, wake on the callback and only poll
+            now and then as a safety net.
+        leases: :class:`~langchain_vlmrun.leases.DedupeLeases`: with a shared ``cache``
+            in :meth:`process`, a document another worker is running is waited for
+            instead of submitted again.
         request_id_factory: makes the client request ``id`` of each execute call.
         sleep, clock: injectable for tests.
     """
@@ -359,6 +397,11 @@ class VLMRunClient(_BaseClient):
             return None
         if isinstance(effect, Blocking):
             return effect.function()
+        if isinstance(effect, AwaitCompletion):
+            if self.hub is None:
+                self._sleep(effect.timeout)
+                return None
+            return await_completion(self.hub, effect)
         retrying = Retrying(
             sleep=self._sleep, **self.retry.tenacity_kwargs(effect.retry, effect.retry_for)
         )
@@ -370,13 +413,16 @@ class VLMRunClient(_BaseClient):
         content = _iter_upload(call.upload) if call.upload_as == "raw" else None
         request, stream = self._build(self._http, call, content)
         self._count(call)
+        error: APIConnectionError | None = None
         try:
             response = self._http.send(request)
         except httpx.TransportError as exc:
-            raise self._transport_error(exc, request) from None
+            error = self._transport_error(exc, request)
         finally:
             if stream is not None:
                 stream.close()
+        if error is not None:
+            raise error  # outside the except block: no httpx error (with the key) as context
         return self._handle(call, response)
 
     # -- public API ------------------------------------------------------------------
@@ -567,6 +613,11 @@ class AsyncVLMRunClient(_BaseClient):
             return None
         if isinstance(effect, Blocking):
             return await asyncio.to_thread(effect.function)
+        if isinstance(effect, AwaitCompletion):
+            if self.hub is None:
+                await self._sleep(effect.timeout)
+                return None
+            return await await_completion_async(self.hub, effect)
         retrying = AsyncRetrying(
             sleep=self._sleep, **self.retry.tenacity_kwargs(effect.retry, effect.retry_for)
         )
@@ -578,13 +629,16 @@ class AsyncVLMRunClient(_BaseClient):
         content = _aiter_upload(call.upload) if call.upload_as == "raw" else None
         request, stream = self._build(self._http, call, content)
         self._count(call)
+        error: APIConnectionError | None = None
         try:
             response = await self._http.send(request)
         except httpx.TransportError as exc:
-            raise self._transport_error(exc, request) from None
+            error = self._transport_error(exc, request)
         finally:
             if stream is not None:
                 stream.close()
+        if error is not None:
+            raise error  # outside the except block: no httpx error (with the key) as context
         return self._handle(call, response)
 
     async def health(self) -> bool:

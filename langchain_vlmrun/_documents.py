@@ -169,7 +169,10 @@ def document_id(content_hash: str, page: int | str, agent_key: str, identity: st
         >>> a == document_id("sha256:ab", 0, "agent", "/docs/copy-of-a.pdf")  # 2 sources
         False
     """
-    return str(uuid.uuid5(DOCUMENT_NAMESPACE, f"{identity}\n{content_hash}:{page}:{agent_key}"))
+    name = f"{identity}\n{content_hash}:{page}:{agent_key}"
+    # file names the OS could not decode carry surrogates: keep them distinct, encodable
+    name = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return str(uuid.uuid5(DOCUMENT_NAMESPACE, name))
 
 
 def chunk_id(parent_id: str, index: int) -> str:

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel
@@ -33,6 +34,7 @@ from langchain_vlmrun._retry import RetryMode, RetryPolicy, is_ambiguous, is_tra
 
 if TYPE_CHECKING:
     from langchain_vlmrun.cache import ResultCache
+    from langchain_vlmrun.leases import DedupeLeases
 
 from langchain_vlmrun._sources import (
     FileSource,
@@ -95,7 +97,19 @@ class Blocking:
     function: Callable[[], Any]
 
 
-Effect = Call | Sleep | Blocking
+@dataclass(frozen=True)
+class AwaitCompletion:
+    """Wait up to ``timeout`` s for ``execution_id``'s webhook delivery.
+
+    Result: the delivered execution, or None when the time ran out. Performed by a
+    client that has a :class:`~langchain_vlmrun.completion.CompletionHub`.
+    """
+
+    execution_id: str
+    timeout: float
+
+
+Effect = Call | Sleep | Blocking | AwaitCompletion
 Operation = Generator[Effect, Any, T]
 
 INPUT_FILE_KEY = "file"
@@ -148,7 +162,8 @@ class ExecuteRequest:
             raise ValueError("Give a prompt='...' to run, or name an agent (name='name:version').")
 
     def cache_fields(self, input_key: str) -> dict[str, Any]:
-        """What determines the result (for cache keys): not the id, metadata or callback."""
+        """What determines the result or its handling (cache keys): not the request id,
+        the callback or the metadata that only labels the run."""
         return {
             "name": self.name,
             "prompt": self.prompt,
@@ -158,6 +173,7 @@ class ExecuteRequest:
             "toolsets": list(self.toolsets or []),
             "inputs": {k: v for k, v in (self.inputs or {}).items() if k != input_key},
             "input_key": input_key,
+            "allow_training": self.allow_training,
         }
 
     def body(self) -> dict[str, Any]:
@@ -197,6 +213,17 @@ def url_input(url: str) -> dict[str, Any]:
 # --- operations -------------------------------------------------------------------
 
 
+def segment(identifier: str) -> str:
+    """An id as one URL path segment: ``/``, ``..`` or ``?`` in an id from a server or
+    a cache record can never reach another endpoint.
+
+    Example:
+        >>> segment("../../files/hash/0")
+        '..%2F..%2Ffiles%2Fhash%2F0'
+    """
+    return quote(str(identifier), safe="")
+
+
 def _parse(response: httpx.Response, model: type[T]) -> T:
     try:
         return model.model_validate(response.json())  # type: ignore[attr-defined, no-any-return]
@@ -210,7 +237,7 @@ def _parse(response: httpx.Response, model: type[T]) -> T:
 
 
 def get_file(file_id: str) -> Operation[FileResponse]:
-    response = yield Call("GET", f"/files/{file_id}")
+    response = yield Call("GET", f"/files/{segment(file_id)}")
     return _parse(response, FileResponse)
 
 
@@ -330,14 +357,14 @@ def _upload_presigned(prepared: PreparedFile, purpose: str) -> Operation[FileRes
         absolute=True,
         authenticated=False,
     )
-    verified = yield Call("GET", f"/files/verify-upload/{target.id}")
+    verified = yield Call("GET", f"/files/verify-upload/{segment(target.id)}")
     return _parse(verified, FileResponse)
 
 
 def get_execution(
     execution_id: str, *, retry_for: float | None = None
 ) -> Operation[AgentExecution]:
-    response = yield Call("GET", f"/agent/executions/{execution_id}", retry_for=retry_for)
+    response = yield Call("GET", f"/agent/executions/{segment(execution_id)}", retry_for=retry_for)
     return _parse(response, AgentExecution)
 
 
@@ -391,7 +418,9 @@ def create_once(
 
 def find_execution(execution_id: str) -> Operation[AgentExecution | None]:
     """The execution with this id, or None when the server does not know it (404)."""
-    response = yield Call("GET", f"/agent/executions/{execution_id}", accept=frozenset({404}))
+    response = yield Call(
+        "GET", f"/agent/executions/{segment(execution_id)}", accept=frozenset({404})
+    )
     return None if response.status_code == 404 else _parse(response, AgentExecution)
 
 
@@ -496,6 +525,56 @@ def wait(
         execution = None
 
 
+SAFETY_POLLS = PollSchedule(initial=15.0, multiplier=2.0, maximum=120.0, learn_durations=False)
+"""With webhooks: how long to wait for a callback before polling once anyway."""
+
+
+def wait_for_callback(
+    execution_id: str,
+    *,
+    timeout: float,
+    clock: Callable[[], float],
+    current: AgentExecution | None = None,
+    safety: PollSchedule = SAFETY_POLLS,
+) -> Operation[AgentExecution]:
+    """:func:`wait` driven by webhooks: return on ``completed``, raise on ``failed``.
+
+    Each round waits for the callback (:class:`AwaitCompletion`) up to the next
+    ``safety`` interval, then polls once, since a delivery can be lost or the receiver
+    down: about one request per safety interval instead of one per poll.
+    """
+    started = clock()
+    rounds = 0
+    execution = current
+    status = current.status if current is not None else None
+    while True:
+        if execution is not None:
+            if execution.status == "completed":
+                return execution
+            if execution.is_failed:
+                raise ExecutionFailedError(execution)
+            status = execution.status
+        waited = clock() - started
+        if waited >= timeout:
+            raise ExecutionTimeoutError(execution_id=execution_id, status=status, waited=waited)
+        pushed = yield AwaitCompletion(execution_id, min(safety.interval(rounds), timeout - waited))
+        rounds += 1
+        if pushed is not None:
+            execution = pushed
+            continue
+        try:
+            execution = yield from get_execution(
+                execution_id, retry_for=max(0.0, timeout - (clock() - started))
+            )
+        except APIError as exc:
+            exc.attach_execution(execution_id)
+            if is_transient(exc):
+                raise ExecutionTimeoutError(
+                    execution_id=execution_id, status=status, waited=clock() - started
+                ) from exc
+            raise
+
+
 def server_duration(execution: AgentExecution) -> float | None:
     """Seconds the server spent, from its own timestamps (None when unknown)."""
     if execution.created_at is None or execution.completed_at is None:
@@ -536,12 +615,17 @@ def process(
     cache: ResultCache | None = None,
     accept: Callable[[AgentExecution], Any] | None = None,
     durations: DurationMemory | None = None,
+    leases: DedupeLeases | None = None,
+    callbacks: bool = False,
 ) -> Operation[ProcessedSource]:
     """Upload (or reference a URL), execute, wait: with the result cache and resume.
 
     ``accept`` checks a completed execution (e.g. validates it against a schema) before
     it is cached; if it raises, nothing is cached and the error propagates. A local
     file is opened once (and closed at the end unless a ``PreparedFile`` was given).
+    With ``leases`` (and a shared ``cache``), a document another worker is running is
+    waited for instead of submitted again. With ``callbacks``, waiting is done by
+    :func:`wait_for_callback` (the request should carry a ``callback_url``).
     """
     options: dict[str, Any] = {
         "uploads": uploads,
@@ -553,6 +637,8 @@ def process(
         "cache": cache,
         "accept": accept,
         "durations": durations,
+        "leases": leases,
+        "callbacks": callbacks,
     }
     if isinstance(source, PreparedFile) or (isinstance(source, str) and is_url(source)):
         return (yield from _process(source, request, **options))
@@ -578,6 +664,8 @@ def _process(
     cache: ResultCache | None,
     accept: Callable[[AgentExecution], Any] | None,
     durations: DurationMemory | None,
+    leases: DedupeLeases | None,
+    callbacks: bool,
 ) -> Operation[ProcessedSource]:
     prepared: PreparedFile | None = None
     url: str | None = None
@@ -609,6 +697,12 @@ def _process(
     def waiting(
         execution_id: str, current: AgentExecution | None = None
     ) -> Operation[AgentExecution]:
+        if callbacks:
+            return (
+                yield from wait_for_callback(
+                    execution_id, timeout=timeout, clock=clock, current=current
+                )
+            )
         memory = durations if schedule.learn_durations else None
         # only a fresh submission starts the clock the memory measures from
         fresh = memory is not None and current is not None
@@ -640,6 +734,32 @@ def _process(
         record = yield Blocking(lambda: cache.get(key))
         if record is not None and record.state == "completed" and record.execution:
             return done(record.execution, record.file_id, from_cache=True)
+        if leases is not None:
+            from langchain_vlmrun.leases import claim, holding
+
+            claimed = yield from claim(
+                key, cache=cache, leases=leases, timeout=timeout, clock=clock
+            )
+            if claimed.lease is None:
+                assert claimed.record is not None and claimed.record.execution is not None
+                return done(claimed.record.execution, claimed.record.file_id, from_cache=True)
+            # ours now: run it as without leases (re-reading the record under the lease)
+            again = _process(
+                source,
+                request,
+                uploads=uploads,
+                retry=retry,
+                timeout=timeout,
+                schedule=schedule,
+                clock=clock,
+                input_key=input_key,
+                cache=cache,
+                accept=accept,
+                durations=durations,
+                leases=None,
+                callbacks=callbacks,
+            )
+            return (yield from holding(claimed.lease, again))
         if record is not None:
             try:
                 execution = yield from waiting(record.execution_id)

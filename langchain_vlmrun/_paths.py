@@ -35,7 +35,8 @@ def _resolve(candidate: Path, file: str) -> Path:
     ``~user`` for an unknown user. Each becomes a ``FileSourceError``, never a crash.
     """
     try:
-        return candidate.expanduser().resolve()
+        home = candidate.parts[:1] == ("~",)
+        return (candidate.expanduser() if home else candidate).resolve()
     except (OSError, RuntimeError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         raise FileSourceError(
@@ -75,7 +76,7 @@ def resolve_allowed_file(file: str, roots: Sequence[Path]) -> Path:
             source=file,
         )
     given = Path(file)
-    if given.is_absolute() or file.startswith("~"):
+    if given.is_absolute() or file == "~" or file.startswith("~/"):
         candidates = [_resolve(given, file)]
     else:
         candidates = [_resolve(root / given, file) for root in roots]

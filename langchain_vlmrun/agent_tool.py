@@ -29,7 +29,7 @@ from langchain_vlmrun._operations import schema_of
 from langchain_vlmrun._paths import checked_file, normalise_roots
 from langchain_vlmrun._rendering import render_response
 from langchain_vlmrun._settings import ClientSettings
-from langchain_vlmrun._sources import PreparedFile, check_url, is_url, prepare_file
+from langchain_vlmrun._sources import PreparedFile, check_url, is_url, prepare_file, redact_url
 from langchain_vlmrun._structured import validate_response
 from langchain_vlmrun._validation import check_agent_name
 
@@ -133,9 +133,9 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
     allow_hard_links: bool = False
     """Read files inside ``root_dir`` that have other hard links (they may be links to
     files outside the folders; refused by default)."""
-    max_content_chars: int = Field(default=8000, gt=0)
+    max_content_chars: int = Field(default=8000, gt=0, strict=True)
     """Cap on the text returned to the model."""
-    timeout: float | None = Field(default=None, gt=0)
+    timeout: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     """Seconds to wait for the execution (default: the client's)."""
     callback_url: str | None = None
     """Passed to each execution: VLM Run also POSTs the result there."""
@@ -170,7 +170,13 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
         the returned ``source`` is that open file (close it with :func:`_close`).
         """
         with _as_tool_errors(file):
-            source = _checked_source(file.strip(), self.root_dir, self.allow_hard_links)
+            try:
+                source = _checked_source(file, self.root_dir, self.allow_hard_links)
+            except FileSourceError:
+                if _trimmed(file) == file:
+                    raise
+                # models add blanks and newlines around names: the name as given first
+                source = _checked_source(_trimmed(file), self.root_dir, self.allow_hard_links)
         prompt = self.prompt
         inputs: dict[str, Any] = {}
         if instructions:
@@ -210,7 +216,7 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
                 shown=self.max_content_chars, total=len(text)
             )
         artifact = VLMRunToolArtifact(
-            source=file,
+            source=redact_url(file),
             execution_id=execution.id,
             status=execution.status,
             agent=self.agent_name or execution.name,
@@ -253,6 +259,12 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
         return self._result(file, execution)
 
 
+def _trimmed(file: str) -> str:
+    """The model's input without surrounding ASCII blanks and newlines (models add them);
+    other characters are part of the name: trimming them could name another file."""
+    return file.strip(" \t\r\n")
+
+
 def _close(source: object) -> None:
     if isinstance(source, PreparedFile):
         source.close()
@@ -277,6 +289,7 @@ def _checked_source(file: str, roots: Sequence[Path], hard_links: bool) -> str |
 @contextmanager
 def _as_tool_errors(file: str) -> Iterator[None]:
     """Turn errors the calling model can act on into ``VLMRunToolError``."""
+    file = redact_url(file)
     try:
         yield
     except FileSourceError as exc:

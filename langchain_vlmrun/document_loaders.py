@@ -145,8 +145,16 @@ def _expand(source: SourceArg) -> list[_Item]:
     text = os.fspath(source)
     if is_url(text):
         return [_Item(text)]
+    try:
+        return _expand_path(text)
+    except (OSError, RuntimeError, ValueError) as exc:  # too long, NUL, loops, no access
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        return [_Item(text, f"{text!r} is not a usable path ({reason})")]
+
+
+def _expand_path(text: str) -> list[_Item]:
     path = Path(text).expanduser()
-    if glob.has_magic(text):
+    if glob.has_magic(text) and not path.exists():  # 'report [draft].pdf' is a file
         pattern = os.path.expanduser(text)
         matches = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
         kept = _contained(matches, _glob_root(pattern))

@@ -57,7 +57,7 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
     agent_name: str | None = None
     prompt: str | None = None
     """Defaults to "Extract the <Model> fields from this file." without an agent."""
-    timeout: float | None = Field(default=None, gt=0)
+    timeout: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     cache: ResultCache | None = Field(default=None, exclude=True)
     callback_url: str | None = None
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -163,12 +163,12 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
     def invoke(
         self, input: ExtractorInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> M:
-        return self._call_with_config(self._extract, input, config, run_type="tool")
+        return self._call_with_config(self._extract, input, config)
 
     async def ainvoke(
         self, input: ExtractorInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> M:
-        return await self._acall_with_config(self._aextract, input, config, run_type="tool")
+        return await self._acall_with_config(self._aextract, input, config)
 
 
 class ExtractorToolInput(BaseModel):

@@ -3,7 +3,8 @@
 The default backing store of :class:`~langchain_vlmrun.cache.ResultCache`. One file per
 key (key percent-encoded into the file name), written atomically (temp file +
 ``os.replace``), so a crash never leaves a half-written entry and concurrent writers
-from threads or processes never interleave.
+from threads or processes never interleave. The folder it creates is 0700 and every
+file 0600 (``mkstemp``), whatever the umask.
 """
 
 from __future__ import annotations
@@ -60,7 +61,10 @@ class FileByteStore(BaseStore[str, bytes]):
         return values
 
     def mset(self, key_value_pairs: Sequence[tuple[str, bytes]]) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
+        if not self.root.is_dir():
+            # private to this user whatever the umask: results can hold document text
+            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(self.root, 0o700)
         for key, value in key_value_pairs:
             fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-")
             try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 
 from pydantic import SecretStr
 
@@ -19,12 +20,23 @@ SIGNATURE_HEADER = "X-VLMRun-Signature"
 
 
 def verify_webhook_signature(
-    raw_body: bytes, signature_header: str | None, secret: str | SecretStr
+    raw_body: bytes, signature_header: object, secret: str | SecretStr
 ) -> bool:
     """True only if ``signature_header`` is a valid ``sha256=`` HMAC of ``raw_body``.
 
     Verify the raw request bytes (before any JSON parsing). The comparison runs in
-    constant time.
+    constant time. A malformed header (missing, not text, not ASCII, another scheme,
+    not 64 hex digits) is simply False: it never raises. An empty secret is a
+    configuration error (anyone could sign with it) and raises ``ValueError``.
+
+    Replays: the signature has no timestamp, so a captured delivery verifies again.
+    Deduplicate by execution id, e.g. keep the ids already handled::
+
+        if not verify_webhook_signature(body, headers.get(SIGNATURE_HEADER), secret):
+            return 401
+        execution = json.loads(body)
+        if execution["id"] in handled:  # a retry or a replay: nothing more to do
+            return 200
 
     Example:
         >>> import hashlib, hmac
@@ -34,12 +46,24 @@ def verify_webhook_signature(
         True
         >>> verify_webhook_signature(body + b" ", header, "s3cret")
         False
+        >>> verify_webhook_signature(body, "sha256=\u00e9" * 3, "s3cret")
+        False
+        >>> verify_webhook_signature(body, header, "")
+        Traceback (most recent call last):
+        ...
+        ValueError: The webhook secret is empty: set the secret from the VLM Run dashboard.
     """
-    if not signature_header:
+    key = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+    if not isinstance(key, str) or not key:
+        raise ValueError("The webhook secret is empty: set the secret from the VLM Run dashboard.")
+    if not isinstance(signature_header, str) or not signature_header.isascii():
         return False
     scheme, _, received = signature_header.strip().partition("=")
-    if scheme.strip().lower() != "sha256" or not received:
+    received = received.strip().lower()
+    if scheme.strip().lower() != "sha256" or not _HEX_DIGEST.fullmatch(received):
         return False
-    key = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
     expected = hmac.new(key.encode(), raw_body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, received.strip().lower())
+    return hmac.compare_digest(expected.encode("ascii"), received.encode("ascii"))
+
+
+_HEX_DIGEST = re.compile(r"[0-9a-f]{64}")

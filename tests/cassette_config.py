@@ -18,18 +18,32 @@ from typing import Any
 CASSETTES = Path(__file__).resolve().parent.parent / "cassettes"
 
 _KEEP_RESPONSE_HEADERS = {"content-type", "retry-after", "location", "x-request-id"}
-_SIGNATURE = re.compile(r"(?i)(x-amz-signature|x-goog-signature|signature|sig|token)=[^&\"\s]+")
+#: ``name=value`` pairs of signature, credential and token query parameters (presigned
+#: URLs in response bodies, ``location`` headers and request URIs).
+SIGNATURE = re.compile(
+    r"(?i)\b((?:x-amz-|x-goog-)?(?:signature|sig|credential|security-token|token))"
+    r"=[^&\"\s]+"
+)
+
+
+def scrub(text: str) -> str:
+    return SIGNATURE.sub(lambda m: f"{m.group(1)}=REDACTED", text)
+
+
+def _scrub_request(request: Any) -> Any:
+    request.uri = scrub(request.uri)
+    return request
 
 
 def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
     response["headers"] = {
-        k: v for k, v in response["headers"].items() if k.lower() in _KEEP_RESPONSE_HEADERS
+        k: [scrub(str(item)) for item in (v if isinstance(v, list) else [v])]
+        for k, v in response["headers"].items()
+        if k.lower() in _KEEP_RESPONSE_HEADERS
     }
     body = response.get("body", {}).get("string")
     if isinstance(body, bytes):
-        response["body"]["string"] = _SIGNATURE.sub(
-            lambda m: f"{m.group(1)}=REDACTED", body.decode("utf-8", "replace")
-        ).encode()
+        response["body"]["string"] = scrub(body.decode("utf-8", "replace")).encode()
     return response
 
 
@@ -47,6 +61,7 @@ def vcr_settings() -> dict[str, Any]:
             ("X-Amz-Signature", "REDACTED"),
             ("X-Goog-Signature", "REDACTED"),
         ],
+        "before_record_request": _scrub_request,
         "before_record_response": _scrub_response,
         "match_on": ["method", "scheme", "host", "port", "path", "query"],
         "allow_playback_repeats": False,

@@ -9,7 +9,7 @@ import pytest
 
 from tests.cassette_config import client_settings, vcr_settings
 
-pytest_plugins = ["tests.emulator.pytest_plugin"]
+pytest_plugins = ["tests.emulator.pytest_plugin", "tests.redis_server"]
 
 LIVE = bool(os.environ.get("VLMRUN_API_KEY"))
 

@@ -61,7 +61,7 @@ REFUSED = [
     ("~/secret.pdf", "outside the folders"),
     # inputs that would crash a naive resolver: each is a ToolException instead
     ("scan\x00.png", "not a usable file path"),
-    ("~no-such-user-xyz/scan.png", "not a usable file path"),
+    ("~no-such-user-xyz/scan.png", "File not found"),  # a relative name, not a home
     ("loop.pdf", "not a usable file path"),
     ("x" * 5000 + ".png", "File not found"),
     ("folder.pdf", "not a regular file"),

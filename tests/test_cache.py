@@ -17,7 +17,7 @@ from langchain_vlmrun import ExecutionFailedError, PaymentRequiredError, Respons
 from langchain_vlmrun._structured import validate_response
 from langchain_vlmrun.cache import ResultCache
 from langchain_vlmrun.storage import FileByteStore
-from tests.mock_api import ScriptedAPI, execution, json_body
+from tests.mock_api import BASE, ScriptedAPI, execution, json_body
 from tests.support import Crash
 
 DATA = b"%PDF-1.4 cached document"
@@ -118,7 +118,7 @@ def test_failed_recorded_execution_is_resubmitted_once_visibly(
     store = InMemoryByteStore()
     cache = ResultCache(store)
     api = api_for_one_document()
-    key = cache.key(CONTENT, _fields())
+    key = cache.scoped(BASE).key(CONTENT, _fields())  # keys are per service
     cache.mark_submitted(key, "old-1", "file-1")
     api.on(
         "GET",

@@ -20,7 +20,10 @@ KEY_PATTERNS = [
     re.compile(
         r"(?i)(api[_-]?key|authorization)[\"':= ]+(?!REDACTED|PLACEHOLDER)[A-Za-z0-9._\-]{16,}"
     ),
-    re.compile(r"(?i)x-(amz|goog)-signature=(?!REDACTED)[0-9a-f]{16,}"),
+    re.compile(
+        r"(?i)\b((x-amz-|x-goog-)?(signature|sig|credential|security-token|token))"
+        r"=(?!REDACTED)[^&\"\s]+"
+    ),
 ]
 
 
@@ -66,3 +69,40 @@ def test_no_secret_in_any_cassette() -> None:
 def test_scanner_catches_a_leaked_key(tmp_path: Path) -> None:
     leaked = "headers:\n  Authorization:\n  - Bearer abcdefgh12345678\n"
     assert any(p.search(leaked) for p in KEY_PATTERNS)
+
+
+@pytest.mark.parametrize(
+    "leak",
+    [
+        "uri: https://storage.test/up/f?sig=abc123",
+        "uri: https://s3.test/b/k?X-Amz-Credential=AKIA%2F2026&X-Amz-Signature=deadbeef",
+        "location: https://storage.test/up/f?Signature=abc&token=xyz",
+    ],
+)
+def test_scanner_and_scrubber_agree_on_presigned_parameters(leak: str) -> None:
+    from tests.cassette_config import scrub
+
+    assert any(p.search(leak) for p in KEY_PATTERNS)  # the scan would fail on it
+    assert not any(p.search(scrub(leak)) for p in KEY_PATTERNS)  # the recorder removes it
+
+
+def test_recording_scrubs_request_uris_and_location_headers() -> None:
+    from tests.cassette_config import vcr_settings
+
+    settings = vcr_settings()
+
+    class Recorded:
+        uri = "https://storage.test/up/f-1?X-Amz-Signature=abc&X-Amz-Credential=AKIA&x=1"
+
+    request = settings["before_record_request"](Recorded())
+    assert request.uri == (
+        "https://storage.test/up/f-1?X-Amz-Signature=REDACTED&X-Amz-Credential=REDACTED&x=1"
+    )
+    response = settings["before_record_response"](
+        {
+            "headers": {"Location": ["https://s.test/a?sig=abc"], "Set-Cookie": ["s=1"]},
+            "body": {"string": b'{"url": "https://s.test/a?token=xyz"}'},
+        }
+    )
+    assert response["headers"] == {"Location": ["https://s.test/a?sig=REDACTED"]}
+    assert response["body"]["string"] == b'{"url": "https://s.test/a?token=REDACTED"}'

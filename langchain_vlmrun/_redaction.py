@@ -1,0 +1,88 @@
+"""Keeping secrets out of everything the package hands back or writes down.
+
+The API key travels only in the ``Authorization`` header of requests being sent.
+Errors carry a copy of the request with that header redacted; URLs shown in messages
+and logs lose presigned signatures; httpx's own INFO log line for a presigned upload is
+redacted by a logging filter installed on the ``httpx`` logger.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import httpx
+
+__all__ = ["REDACTED", "install_log_filter", "redact_request", "safe_url"]
+
+REDACTED = "[redacted]"
+
+#: Query parameters that carry signatures, credentials or tokens (presigned URLs).
+SENSITIVE_QUERY = re.compile(
+    r"(^|[-_.])(sig|signature|token|credential|key|secret|x-amz-[a-z-]+|x-goog-[a-z-]+)$",
+    re.IGNORECASE,
+)
+
+
+def safe_url(url: httpx.URL | str) -> str:
+    """``url`` fit for messages and logs: credentials and the query string removed.
+
+    Example:
+        >>> safe_url("https://u:p@storage.test/up/f-1?X-Amz-Signature=abc&x=1")
+        'https://storage.test/up/f-1'
+    """
+    parsed = httpx.URL(str(url))
+    return str(parsed.copy_with(query=None, username=None, password=None))
+
+
+def redact_query(url: httpx.URL) -> httpx.URL:
+    """``url`` with the values of signature-like query parameters replaced."""
+    if not url.query:
+        return url
+    params = [
+        (name, REDACTED if SENSITIVE_QUERY.search(name) else value)
+        for name, value in url.params.multi_items()
+    ]
+    return url.copy_with(params=params)
+
+
+def redact_request(request: httpx.Request) -> httpx.Request:
+    """A copy of ``request`` (method, redacted URL, headers) without the API key.
+
+    Example:
+        >>> key = {"Authorization": "Bearer k"}
+        >>> sent = httpx.Request("GET", "https://api.test/v1/x", headers=key)
+        >>> redact_request(sent).headers["authorization"]
+        '[redacted]'
+    """
+    headers = httpx.Headers(request.headers)
+    for name in ("authorization", "proxy-authorization", "cookie"):
+        if name in headers:
+            headers[name] = REDACTED
+    return httpx.Request(request.method, redact_query(request.url), headers=headers)
+
+
+class _PresignedLogFilter(logging.Filter):
+    """Redacts signature-like query parameters in URLs that httpx logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(
+            isinstance(arg, httpx.URL) for arg in record.args
+        ):
+            record.args = tuple(_redact_arg(arg) for arg in record.args)
+        return True
+
+
+def _redact_arg(arg: Any) -> Any:
+    return redact_query(arg) if isinstance(arg, httpx.URL) else arg
+
+
+_FILTER = _PresignedLogFilter()
+
+
+def install_log_filter() -> None:
+    """Add the filter to the ``httpx`` logger (once)."""
+    target = logging.getLogger("httpx")
+    if _FILTER not in target.filters:
+        target.addFilter(_FILTER)

@@ -1,0 +1,226 @@
+"""CompletionHub (threads and event loops) and the callback-driven wait operation."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from langchain_vlmrun import AgentExecution, ExecutionFailedError, ExecutionTimeoutError
+from langchain_vlmrun._operations import Call
+from langchain_vlmrun.completion import AwaitCompletion, CompletionHub, wait_for_callback
+from tests.mock_api import ScriptedAPI, execution, json_body
+
+DATA = b"%PDF-1.4 a document"
+
+
+def done(execution_id: str = "ex-1", status: str = "completed") -> AgentExecution:
+    return AgentExecution(id=execution_id, status=status, response={"total": 12})
+
+
+def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Until ``condition`` holds, e.g. a waiter has registered (a counter, not a guess)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition never held"
+        time.sleep(0.001)
+
+
+def test_a_delivery_wakes_every_waiter_of_that_execution() -> None:
+    hub = CompletionHub()
+    first, second, other = hub.expect("ex-1"), hub.expect("ex-1"), hub.expect("ex-2")
+    assert hub.complete(done("ex-1")) == 2
+    assert first.wait(0) == done("ex-1") and second.wait(0) == done("ex-1")
+    assert not other.done and hub.waiting() == 1
+
+
+def test_a_blocked_thread_is_woken() -> None:
+    hub = CompletionHub()
+    results: list[AgentExecution | None] = []
+    waiter = threading.Thread(target=lambda: results.append(hub.wait("ex-1", timeout=30)))
+    waiter.start()
+    until(lambda: hub.waiting("ex-1") == 1)
+    hub.complete(done())
+    waiter.join(timeout=30)
+    assert results == [done()] and hub.waiting() == 0
+
+
+def test_a_delivery_before_anyone_waits_is_remembered() -> None:
+    now = [0.0]
+    hub = CompletionHub(remember=2, remember_for=60.0, clock=lambda: now[0])
+    hub.complete(done("ex-1"))
+    assert hub.wait("ex-1", timeout=0) == done("ex-1")
+    hub.complete(done("ex-2"))
+    hub.complete(done("ex-3"))  # only two are remembered
+    assert hub.delivered("ex-1") is None and hub.delivered("ex-2") is not None
+    now[0] = 61.0  # and only for a minute
+    assert hub.wait("ex-3", timeout=0) is None
+
+
+def test_a_wait_that_times_out_leaves_nothing_behind() -> None:
+    hub = CompletionHub()
+    assert hub.wait("ex-1", timeout=0.01) is None
+    assert hub.waiting() == 0
+
+
+async def test_an_async_waiter_is_woken_from_another_thread() -> None:
+    hub = CompletionHub()
+    waiting = asyncio.create_task(hub.await_("ex-1", timeout=30))
+    await asyncio.sleep(0)  # the task runs up to its first await: registered
+    assert hub.waiting("ex-1") == 1
+    completer = threading.Thread(target=hub.complete, args=(done(),))
+    completer.start()
+    assert await waiting == done()
+    completer.join()
+    assert hub.waiting() == 0
+
+
+def test_waiters_on_two_event_loops_are_woken_on_their_own_loops() -> None:
+    hub = CompletionHub()
+    results: dict[str, Any] = {}
+
+    def waiter(name: str) -> None:
+        async def main() -> None:
+            loop = asyncio.get_running_loop()
+            execution = await hub.await_("ex-1", timeout=30)
+            results[name] = (execution, asyncio.get_running_loop() is loop)
+
+        asyncio.run(main())
+
+    threads = [threading.Thread(target=waiter, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    until(lambda: hub.waiting("ex-1") == 2)
+    assert hub.complete(done()) == 2
+    for thread in threads:
+        thread.join(timeout=30)
+    assert results == {"a": (done(), True), "b": (done(), True)}
+
+
+async def test_a_cancelled_async_waiter_unregisters() -> None:
+    hub = CompletionHub()
+    waiting = asyncio.create_task(hub.await_("ex-1", timeout=30))
+    await asyncio.sleep(0)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert hub.waiting() == 0
+    assert hub.complete(done()) == 0
+
+
+async def test_an_async_wait_times_out_with_none() -> None:
+    hub = CompletionHub()
+    assert await hub.await_("ex-1", timeout=0.01) is None
+    assert hub.waiting() == 0
+
+
+# -- the wait operation --------------------------------------------------------------
+
+
+def drive(operation: Any, on_await: Any, on_call: Any, clock: list[float]) -> Any:
+    """Run an operation with scripted effects; returns (result, effects seen)."""
+    seen: list[Any] = []
+    value: Any = None
+    while True:
+        try:
+            effect = operation.send(value)
+        except StopIteration as finished:
+            return finished.value, seen
+        seen.append(effect)
+        if isinstance(effect, AwaitCompletion):
+            value = on_await(effect)
+            if value is None:
+                clock[0] += effect.timeout
+        else:
+            assert isinstance(effect, Call)
+            value = on_call(effect)
+
+
+def status_response(status: str) -> httpx.Response:
+    request = httpx.Request("GET", "https://api.test/v1/agent/executions/ex-1")
+    return httpx.Response(200, json={"id": "ex-1", "status": status}, request=request)
+
+
+def test_the_callback_ends_the_wait_without_any_poll() -> None:
+    now = [0.0]
+    operation = wait_for_callback("ex-1", timeout=600, clock=lambda: now[0])
+    result, seen = drive(operation, lambda effect: done(), None, now)
+    assert result == done()
+    assert seen == [AwaitCompletion("ex-1", 15.0)]
+
+
+def test_without_a_callback_it_polls_at_the_safety_pace() -> None:
+    now = [0.0]
+    polls = iter([status_response("running"), status_response("completed")])
+    operation = wait_for_callback("ex-1", timeout=600, clock=lambda: now[0])
+    result, seen = drive(operation, lambda effect: None, lambda call: next(polls), now)
+    assert result.status == "completed"
+    assert [type(e).__name__ for e in seen] == ["AwaitCompletion", "Call"] * 2
+    assert [e.timeout for e in seen if isinstance(e, AwaitCompletion)] == [15.0, 30.0]
+
+
+def test_a_failed_delivery_raises() -> None:
+    now = [0.0]
+    operation = wait_for_callback("ex-1", timeout=600, clock=lambda: now[0])
+    with pytest.raises(ExecutionFailedError) as raised:
+        drive(operation, lambda effect: done(status="failed"), None, now)
+    assert raised.value.execution.id == "ex-1"
+
+
+def test_the_last_wait_is_capped_by_the_timeout() -> None:
+    now = [0.0]
+    operation = wait_for_callback(
+        "ex-1", timeout=20, clock=lambda: now[0], current=AgentExecution(id="ex-1")
+    )
+    with pytest.raises(ExecutionTimeoutError) as raised:
+        drive(operation, lambda effect: None, lambda call: status_response("running"), now)
+    assert raised.value.status == "running"
+
+
+def test_a_client_with_a_hub_waits_for_the_callback_instead_of_polling() -> None:
+    api = ScriptedAPI().on("GET", "/agent/executions/ex-1", execution(status="running"))
+    hub = CompletionHub()
+    client = api.client(hub=hub)
+    results: list[AgentExecution] = []
+    waiter = threading.Thread(target=lambda: results.append(client.wait("ex-1")))
+    waiter.start()
+    until(lambda: hub.waiting("ex-1") == 1)
+    hub.complete(done())
+    waiter.join(timeout=30)
+    assert results == [done()]
+    assert api.calls("GET", "/agent/executions/ex-1") == 0
+
+
+async def test_an_async_client_with_a_hub_waits_for_the_callback() -> None:
+    api = ScriptedAPI().on("GET", "/agent/executions/ex-1", execution(status="running"))
+    hub = CompletionHub()
+    async with api.async_client(hub=hub) as client:
+        waiting = asyncio.create_task(client.wait("ex-1"))
+        await asyncio.sleep(0)  # the task runs up to its first await: registered
+        assert hub.waiting("ex-1") == 1
+        completer = threading.Thread(target=hub.complete, args=(done(),))
+        completer.start()
+        assert await waiting == done()
+        completer.join()
+    assert api.calls("GET", "/agent/executions/ex-1") == 0
+
+
+def test_process_with_a_callback_url_takes_the_delivered_result() -> None:
+    api = (
+        ScriptedAPI()
+        .on("POST", "/files", httpx.Response(201, json={"id": "file-1", "filename": "doc.pdf"}))
+        .on("POST", "/agent/execute", execution(status="enqueued"))
+        .on("GET", "/agent/executions/ex-1", execution(status="running"))
+    )
+    hub = CompletionHub()
+    hub.complete(done())  # delivered while the execute response was on its way
+    client = api.client(hub=hub)
+    result = client.process(DATA, filename="doc.pdf", prompt="Total?", callback_url="https://me/")
+    assert result.execution == done() and result.file_id == "file-1"
+    assert api.calls("GET", "/agent/executions/ex-1") == 0
+    assert json_body(api.requests[-1])["callback_url"] == "https://me/"
