@@ -231,3 +231,15 @@ def test_a_file_that_cannot_be_examined_says_why(
         checked_file("scan.png", two_roots)
     assert str(raised.value) == "Cannot access scan.png: Permission denied."
     assert raised.value.source == "scan.png"
+
+
+def test_home_paths_expand_to_the_home_folder(
+    two_roots: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(two_roots[1]))
+    (two_roots[1] / "scan.png").write_bytes(b"\x89PNG fake")
+    assert resolve_allowed_file("~/scan.png", two_roots) == two_roots[1] / "scan.png"
+    with pytest.raises(FileSourceError) as raised:  # "~" alone is the home folder itself
+        resolve_allowed_file("~", two_roots)
+    assert str(raised.value) == "~ is not a regular file; name a file."
+    assert raised.value.source == "~"
