@@ -41,7 +41,7 @@ from langchain_vlmrun import (
     VLMRunLoader,
 )
 from tests.emulator import Emulator
-from tests.support import Crash, Sleeps, emulator_client_settings, make_files
+from tests.support import EMULATOR_POLL, Crash, Sleeps, emulator_client_settings, make_files
 
 N_FILES = 200
 PROMPT = "Transcribe the document"
@@ -61,8 +61,6 @@ FAULTY: dict[str, Any] = {
 
 #: Short backoffs; a Retry-After of 1 s is honoured exactly (capped at 1 s).
 RETRY = RetryPolicy(max_retries=10, initial_backoff=0.01, max_backoff=0.05, max_retry_after=1.0)
-#: The poll schedule of ``emulator_client_settings``: 0.02 s, x1.5, at most 0.2 s.
-POLL_DELAYS = (0.02, 1.5, 0.2)
 
 
 def client_options(emu: Emulator) -> dict[str, Any]:
@@ -72,11 +70,10 @@ def client_options(emu: Emulator) -> dict[str, Any]:
 def polls_to_cover(seconds: float) -> int:
     """Polls the schedule makes before its pauses add up to ``seconds`` (one more, in
     case the first poll goes out at once)."""
-    initial, multiplier, maximum = POLL_DELAYS
-    waited, delay, polls = 0.0, initial, 1
+    waited, delay, polls = 0.0, EMULATOR_POLL.initial, 1
     while waited < seconds:
         waited += delay
-        delay = min(maximum, delay * multiplier)
+        delay = min(EMULATOR_POLL.maximum, delay * EMULATOR_POLL.multiplier)
         polls += 1
     return polls
 

@@ -45,6 +45,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_agent_tool_safety.py",
         "tests/test_agent_tool.py",
         "tests/test_agent_tool_loop.py",
+        "tests/test_security.py",
     ],
     "langchain_vlmrun/_polling.py": [
         "tests/test_execute_wait.py",
@@ -54,11 +55,13 @@ MODULES: dict[str, list[str]] = {
     ],
     "langchain_vlmrun/webhooks.py": [
         "tests/test_budget.py",
+        "tests/test_security.py",
         "langchain_vlmrun/webhooks.py",
     ],
     "langchain_vlmrun/cache.py": [
         "tests/test_cache.py",
         "tests/test_bad_inputs.py",
+        "tests/test_security.py",
         "langchain_vlmrun/cache.py",
     ],
     "langchain_vlmrun/_operations.py": [
