@@ -72,6 +72,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_cache.py",
         "tests/test_documents.py",
         "tests/test_client_cassettes.py",
+        "tests/test_completion_hub.py",
     ],
 }
 
