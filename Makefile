@@ -1,11 +1,11 @@
 # Two commands do all set-up on a fresh machine with only python3:
 #   make demo   - venv + install + run examples/quickstart.py (offline without VLMRUN_API_KEY)
-#   make test   - venv + install with test extras + run the test suite
+#   make test   - venv + install with test extras + check the built sdist/wheel + run the test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint examples bench cassettes mutation clean
+.PHONY: demo test dist lint examples bench cassettes mutation clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,14 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.demo-installed
 	$(BIN)/python examples/quickstart.py
 
+# the dist check first, so that pytest's summary closes the output
 test: $(VENV)/.dev-installed
+	PYTHON=$(BIN)/python tools/check_dist.sh
 	$(BIN)/python -m pytest -q
+
+# build the sdist and wheel, twine-check them, install the wheel in a clean venv, import it
+dist: $(VENV)/.dev-installed
+	PYTHON=$(BIN)/python tools/check_dist.sh
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
@@ -54,4 +60,4 @@ cassettes: $(VENV)/.dev-installed
 		$(BIN)/python -m tests.$$(basename $$module .py) || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info .mutation mutants
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info build dist .mutation mutants

@@ -4,6 +4,7 @@ from langchain_vlmrun._budget import RequestBudget
 from langchain_vlmrun._client import DEFAULT_BASE_URL, AsyncVLMRunClient, VLMRunClient
 from langchain_vlmrun._documents import split_documents
 from langchain_vlmrun._exceptions import (
+    AgentNotFoundError,
     APIConnectionError,
     APIError,
     APIStatusError,
@@ -26,8 +27,18 @@ from langchain_vlmrun._exceptions import (
     VLMRunError,
 )
 from langchain_vlmrun._metering import count_requests
-from langchain_vlmrun._models import AgentExecution, CreditUsage, FileResponse, PresignedUpload
+from langchain_vlmrun._models import (
+    AgentCreated,
+    AgentExecution,
+    AgentInfo,
+    ArtifactItem,
+    ArtifactList,
+    CreditUsage,
+    FileResponse,
+    PresignedUpload,
+)
 from langchain_vlmrun._operations import ProcessedSource
+from langchain_vlmrun._options import ExecuteOptions, InlineSkill, SkillReference
 from langchain_vlmrun._polling import PollSchedule
 from langchain_vlmrun._retry import RetryPolicy
 from langchain_vlmrun._sources import SUPPORTED_EXTENSIONS
@@ -38,11 +49,13 @@ from langchain_vlmrun.agent_tool import (
     VLMRunToolError,
     VLMRunToolInput,
 )
+from langchain_vlmrun.artifacts import ArtifactBlob, SavedArtifact
 from langchain_vlmrun.cache import ResultCache
 from langchain_vlmrun.document_loaders import Failure, LoaderError, SourceUsage, VLMRunLoader
-from langchain_vlmrun.extraction import VLMRunExtractor
+from langchain_vlmrun.extraction import ExtractionWithRaw, VLMRunExtractor
 from langchain_vlmrun.parsers import VLMRunParser
 from langchain_vlmrun.storage import FileByteStore
+from langchain_vlmrun.toolkit import VLMRunToolkit
 from langchain_vlmrun.webhooks import verify_webhook_signature
 
 __all__ = [
@@ -52,7 +65,13 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AgentCreated",
     "AgentExecution",
+    "AgentInfo",
+    "AgentNotFoundError",
+    "ArtifactBlob",
+    "ArtifactItem",
+    "ArtifactList",
     "AsyncVLMRunClient",
     "AuthenticationError",
     "BadRequestError",
@@ -61,6 +80,10 @@ __all__ = [
     "ExecutionError",
     "ExecutionFailedError",
     "ExecutionTimeoutError",
+    "ExtractionWithRaw",
+    "ExecuteOptions",
+    "InlineSkill",
+    "SkillReference",
     "Failure",
     "FileByteStore",
     "FileResponse",
@@ -80,6 +103,7 @@ __all__ = [
     "ResponseValidationError",
     "ResultCache",
     "RetryPolicy",
+    "SavedArtifact",
     "SourceUsage",
     "VLMRunAgentTool",
     "VLMRunClient",
@@ -90,6 +114,7 @@ __all__ = [
     "VLMRunToolArtifact",
     "VLMRunToolError",
     "VLMRunToolInput",
+    "VLMRunToolkit",
     "__version__",
     "count_requests",
     "split_documents",

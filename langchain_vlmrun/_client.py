@@ -12,7 +12,8 @@ import os
 import time
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -21,6 +22,7 @@ from pydantic import BaseModel, SecretStr
 from tenacity import AsyncRetrying, Retrying
 
 from langchain_vlmrun import _operations as ops
+from langchain_vlmrun import _registry_ops as registry
 from langchain_vlmrun._budget import RequestBudget
 from langchain_vlmrun._budget_protocol import Budget
 from langchain_vlmrun._exceptions import (
@@ -30,26 +32,35 @@ from langchain_vlmrun._exceptions import (
     status_error_from_response,
 )
 from langchain_vlmrun._metering import RequestCounter, record_request
-from langchain_vlmrun._models import AgentExecution, FileResponse
+from langchain_vlmrun._models import (
+    AgentCreated,
+    AgentExecution,
+    AgentInfo,
+    ArtifactList,
+    FileResponse,
+)
 from langchain_vlmrun._operations import (
     AwaitCompletion,
     Blocking,
     Call,
     Effect,
+    EnsureAgent,
     ExecuteRequest,
     Operation,
     ProcessedSource,
     Sleep,
 )
+from langchain_vlmrun._options import ExecuteOptions
 from langchain_vlmrun._polling import DurationMemory, PollSchedule
 from langchain_vlmrun._redaction import install_log_filter, redact_request, safe_url
+from langchain_vlmrun._registry_ops import KnownAgents, Pager, SavedArtifact
 from langchain_vlmrun._retry import DEFAULT_RETRY_TIMEOUT, RetryPolicy, parse_retry_after
 from langchain_vlmrun._sources import FileSource, PreparedFile
 from langchain_vlmrun._validation import check_number
 from langchain_vlmrun._version import __version__
 from langchain_vlmrun.cache import ResultCache
 from langchain_vlmrun.completion import CompletionHub, await_completion, await_completion_async
-from langchain_vlmrun.leases import DedupeLeases
+from langchain_vlmrun.leases import DedupeLeases, LocalLeases
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncVLMRunClient", "VLMRunClient"]
 
@@ -84,7 +95,7 @@ class _BaseClient:
         max_retries: int | None = None,
         retry_timeout: float = DEFAULT_RETRY_TIMEOUT,
         poll: PollSchedule | None = None,
-        wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
+        wait_timeout: float | None = None,
         presigned_threshold: int = PRESIGNED_THRESHOLD,
         hash_lookup_min_size: int = ops.HASH_LOOKUP_MIN_SIZE,
         max_file_size: int | None = None,
@@ -96,8 +107,9 @@ class _BaseClient:
         budget: Budget | None = None,
         hub: CompletionHub | None = None,
         leases: DedupeLeases | None = None,
+        check_agent_names: bool = True,
     ) -> None:
-        check_number("wait_timeout", wait_timeout, optional=False)
+        check_number("wait_timeout", wait_timeout)
         check_number("retry_timeout", retry_timeout, inclusive=True, optional=False)
         check_number("max_retries", max_retries, inclusive=True, integer=True)
         check_number("requests_per_minute", requests_per_minute)
@@ -109,13 +121,17 @@ class _BaseClient:
                     f"{MAX_HTTP_TIMEOUT:.0e} s (it is per request; wait_timeout bounds waits)."
                 )
         self.api_key = _resolve_key(api_key)
+        if self.api_key is None:
+            raise MissingAPIKeyError(type(self).__name__)
         self.base_url = (base_url or os.environ.get("VLMRUN_BASE_URL") or DEFAULT_BASE_URL).rstrip(
             "/"
         )
         self.timeout = DEFAULT_TIMEOUT if timeout is None else timeout
         self.retry = retry or RetryPolicy(timeout=retry_timeout, max_retries=max_retries)
         self.poll = poll or PollSchedule()
-        self.wait_timeout = wait_timeout
+        self.wait_timeout = DEFAULT_WAIT_TIMEOUT if wait_timeout is None else wait_timeout
+        #: Whether wait_timeout was chosen (else built-in defaults may wait per medium).
+        self.wait_timeout_given = wait_timeout is not None
         self.uploads = ops.UploadSettings(
             presigned_threshold=presigned_threshold,
             hash_lookup_min_size=hash_lookup_min_size,
@@ -125,13 +141,40 @@ class _BaseClient:
         self.clock = clock
         self.request_id_factory = request_id_factory
         self.hub = hub
-        self.leases = leases
+        # in-process dedupe by default: one execution per document at a time
+        self.leases: DedupeLeases | LocalLeases = leases if leases is not None else LocalLeases()
         self.budget: Budget | None = budget or (
             RequestBudget(requests_per_minute, clock=clock) if requests_per_minute else None
         )
         self.requests = RequestCounter()
         self.durations = DurationMemory()
+        # what a client of the other kind needs to behave the same (see sibling_settings)
+        self._settings: dict[str, Any] = {
+            "base_url": self.base_url,
+            "timeout": self.timeout,
+            "retry": self.retry,
+            "poll": self.poll,
+            "wait_timeout": wait_timeout,
+            "presigned_threshold": presigned_threshold,
+            "hash_lookup_min_size": hash_lookup_min_size,
+            "max_file_size": max_file_size,
+            "allow_training": allow_training,
+            "clock": clock,
+            "request_id_factory": request_id_factory,
+            "budget": self.budget,
+            "hub": hub,
+            "leases": self.leases,  # one dedupe between the sync and async twins
+            "check_agent_names": check_agent_names,
+        }
+        self.check_agent_names = check_agent_names
+        self.known_agents = KnownAgents()
         install_log_filter()
+
+    def sibling_settings(self) -> dict[str, Any]:
+        """Keyword arguments (with the key) for a client of the other kind that behaves
+        like this one and shares its request budget:
+        ``AsyncVLMRunClient(**client.sibling_settings())``."""
+        return {"api_key": self.api_key, **self._settings}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
@@ -240,6 +283,7 @@ class _BaseClient:
         callback_url: str | None,
         model: str | None,
         toolsets: Sequence[str] | None,
+        options: ExecuteOptions | None,
         request_id: str | None,
     ) -> ExecuteRequest:
         return ExecuteRequest(
@@ -252,6 +296,7 @@ class _BaseClient:
             callback_url=callback_url,
             model=model,
             toolsets=toolsets,
+            options=options,
             allow_training=self.allow_training,
             id=request_id or self.request_id_factory(),
         )
@@ -330,7 +375,8 @@ class VLMRunClient(_BaseClient):
         2338.35
 
     Args:
-        api_key: the key (default: ``VLMRUN_API_KEY``). Stored as a ``SecretStr``.
+        api_key: the key (default: ``VLMRUN_API_KEY``). Stored as a ``SecretStr``; without
+            one the constructor raises :class:`~langchain_vlmrun.MissingAPIKeyError`.
         base_url: default ``VLMRUN_BASE_URL`` or ``https://api.vlm.run/v1``.
         timeout: per-request httpx timeout.
         retry_timeout: seconds one call may keep retrying transient failures (5xx, 429,
@@ -340,7 +386,9 @@ class VLMRunClient(_BaseClient):
             budget decides).
         http_client: your own ``httpx.Client`` (proxies, transports, tests).
         poll: polling schedule for :meth:`wait`; ``PollSchedule.immediate()`` never sleeps.
-        wait_timeout: default seconds :meth:`wait` waits before ``ExecutionTimeoutError``.
+        wait_timeout: default seconds :meth:`wait` waits before ``ExecutionTimeoutError``
+            (600; loaders and tools running the built-in defaults wait by medium
+            instead, up to an hour for video, unless this is set).
         hash_lookup_min_size: files at least this large (default 8 MiB) are looked up
             by md5 first, so an earlier upload is reused without sending the bytes;
             smaller ones are uploaded directly (one request either way).
@@ -358,8 +406,17 @@ class VLMRunClient(_BaseClient):
         leases: :class:`~langchain_vlmrun.leases.DedupeLeases`: with a shared ``cache``
             in :meth:`process`, a document another worker is running is waited for
             instead of submitted again.
+        check_agent_names: before :meth:`process`/:meth:`run` upload anything for a
+            named agent, look the name up once (``POST /agent/lookup``, remembered by
+            this client); an unknown name raises :class:`AgentNotFoundError` with the
+            closest existing names. ``False`` skips the check.
         request_id_factory: makes the client request ``id`` of each execute call.
         sleep, clock: injectable for tests.
+
+    Agents, history and artifacts: :meth:`lookup_agent`, :meth:`list_agents`,
+    :meth:`get_agent`, :meth:`create_agent`, :meth:`require_agent`,
+    :meth:`list_executions`/:meth:`iter_executions`, :meth:`list_artifacts` and
+    :meth:`download_artifact` (streamed to disk).
     """
 
     def __init__(
@@ -402,6 +459,8 @@ class VLMRunClient(_BaseClient):
                 self._sleep(effect.timeout)
                 return None
             return await_completion(self.hub, effect)
+        if isinstance(effect, EnsureAgent):
+            return self.require_agent(effect.name) if self.check_agent_names else None
         retrying = Retrying(
             sleep=self._sleep, **self.retry.tenacity_kwargs(effect.retry, effect.retry_for)
         )
@@ -415,7 +474,9 @@ class VLMRunClient(_BaseClient):
         self._count(call)
         error: APIConnectionError | None = None
         try:
-            response = self._http.send(request)
+            response = self._http.send(request, stream=call.download is not None)
+            if call.download is not None:
+                _save_body(response, call.download)
         except httpx.TransportError as exc:
             error = self._transport_error(exc, request)
         finally:
@@ -454,6 +515,7 @@ class VLMRunClient(_BaseClient):
         callback_url: str | None = None,
         model: str | None = None,
         toolsets: Sequence[str] | None = None,
+        options: ExecuteOptions | None = None,
         request_id: str | None = None,
     ) -> AgentExecution:
         """Start an agent execution (returns at once; see :meth:`wait`)."""
@@ -468,6 +530,7 @@ class VLMRunClient(_BaseClient):
             callback_url=callback_url,
             model=model,
             toolsets=toolsets,
+            options=options,
             request_id=request_id,
         )
         return self._drive(ops.execute(request, self.retry, self.clock))
@@ -495,6 +558,7 @@ class VLMRunClient(_BaseClient):
         callback_url: str | None = None,
         model: str | None = None,
         toolsets: Sequence[str] | None = None,
+        options: ExecuteOptions | None = None,
         timeout: float | None = None,
         input_key: str = ops.INPUT_FILE_KEY,
         filename: str | None = None,
@@ -517,6 +581,7 @@ class VLMRunClient(_BaseClient):
             callback_url=callback_url,
             model=model,
             toolsets=toolsets,
+            options=options,
             request_id=None,
         )
         return self._drive(
@@ -539,6 +604,89 @@ class VLMRunClient(_BaseClient):
         ``cache``...). Raises ExecutionFailedError / ExecutionTimeoutError.
         """
         return self.process(source, **options).execution
+
+    # -- agents, execution history, artifacts --------------------------------------------
+
+    def lookup_agent(
+        self, name: str | None = None, *, agent_id: str | None = None, prompt: str | None = None
+    ) -> AgentInfo:
+        """The agent with this name (bare: its latest version), id or prompt
+        (``POST /agent/lookup``). Raises NotFoundError (404) when there is none."""
+        info = self._drive(registry.lookup_agent(name=name, agent_id=agent_id, prompt=prompt))
+        self.known_agents.remember(info, asked=name)
+        return info
+
+    def require_agent(self, name: str) -> AgentInfo:
+        """The agent ``name``, looked up once per client; an unknown name raises
+        :class:`AgentNotFoundError` listing the closest existing names."""
+        known = self.known_agents.get(name)
+        if known is not None:
+            return known
+        with self.known_agents.lock_for(name):
+            return self._drive(registry.require_agent(name, self.known_agents))
+
+    def get_agent(self, agent_id: str) -> AgentInfo:
+        """``GET /agents/{id}``."""
+        return self._drive(registry.get_agent(agent_id))
+
+    def list_agents(self, *, page_size: int = registry.DEFAULT_PAGE_SIZE) -> list[AgentInfo]:
+        """Every agent of the workspace (``GET /agent``, paged), as the server orders them."""
+        agents = self._drive(registry.list_agents(page_size))
+        for agent in agents:
+            self.known_agents.remember(agent)
+        return agents
+
+    def create_agent(
+        self,
+        prompt: str,
+        *,
+        name: str | None = None,
+        json_schema: Mapping[str, Any] | None = None,
+        response_model: type[BaseModel] | None = None,
+        config: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        callback_url: str | None = None,
+    ) -> AgentCreated:
+        """Create an agent (``POST /agent/create``); ``name`` gets a ``:vN`` version when
+        it has none. It is ``pending`` until built: :meth:`get_agent` shows its status."""
+        created = self._drive(
+            registry.create_agent(
+                prompt,
+                name=name,
+                json_schema=ops.schema_of(response_model, json_schema),
+                config=config,
+                inputs=inputs,
+                callback_url=callback_url,
+            )
+        )
+        self.known_agents.forget_missing()  # a name found missing may exist now
+        return created
+
+    def list_executions(self, *, skip: int = 0, limit: int = 10) -> list[AgentExecution]:
+        """One page of past executions, newest first (``GET /agent/executions``)."""
+        return self._drive(registry.list_executions(skip, limit))
+
+    def iter_executions(
+        self, *, page_size: int = registry.DEFAULT_PAGE_SIZE
+    ) -> Iterator[AgentExecution]:
+        """Every past execution, newest first, one page (one request) at a time."""
+        pager = Pager(page_size)
+        more = True
+        while more:
+            page = self.list_executions(skip=pager.skip, limit=page_size)
+            fresh, more = pager.take(page, lambda execution: execution.id)
+            yield from fresh
+
+    def list_artifacts(self, execution_id: str) -> ArtifactList:
+        """What an execution produced (``GET /artifacts/list``)."""
+        return self._drive(registry.list_artifacts(execution_id))
+
+    def download_artifact(
+        self, execution_id: str, object_id: str, directory: str | os.PathLike[str]
+    ) -> SavedArtifact:
+        """Stream artifact ``object_id`` (e.g. ``img_1a2b3c``) of an execution to
+        ``directory/<execution id>/<object id>.<ext>`` (reused if already there)."""
+        return self._drive(registry.download_artifact(execution_id, object_id, directory))
 
     def close(self) -> None:
         if self._owns_http:
@@ -581,6 +729,9 @@ class AsyncVLMRunClient(_BaseClient):
         self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
             weakref.WeakKeyDictionary()
         )
+        self._agent_locks: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[str, asyncio.Lock]
+        ] = weakref.WeakKeyDictionary()
         self._sleep = sleep
 
     @property
@@ -618,6 +769,8 @@ class AsyncVLMRunClient(_BaseClient):
                 await self._sleep(effect.timeout)
                 return None
             return await await_completion_async(self.hub, effect)
+        if isinstance(effect, EnsureAgent):
+            return await self.require_agent(effect.name) if self.check_agent_names else None
         retrying = AsyncRetrying(
             sleep=self._sleep, **self.retry.tenacity_kwargs(effect.retry, effect.retry_for)
         )
@@ -631,7 +784,9 @@ class AsyncVLMRunClient(_BaseClient):
         self._count(call)
         error: APIConnectionError | None = None
         try:
-            response = await self._http.send(request)
+            response = await self._http.send(request, stream=call.download is not None)
+            if call.download is not None:
+                await _asave_body(response, call.download)
         except httpx.TransportError as exc:
             error = self._transport_error(exc, request)
         finally:
@@ -666,6 +821,7 @@ class AsyncVLMRunClient(_BaseClient):
         callback_url: str | None = None,
         model: str | None = None,
         toolsets: Sequence[str] | None = None,
+        options: ExecuteOptions | None = None,
         request_id: str | None = None,
     ) -> AgentExecution:
         request = self._execute_request(
@@ -679,6 +835,7 @@ class AsyncVLMRunClient(_BaseClient):
             callback_url=callback_url,
             model=model,
             toolsets=toolsets,
+            options=options,
             request_id=request_id,
         )
         return await self._drive(ops.execute(request, self.retry, self.clock))
@@ -705,6 +862,7 @@ class AsyncVLMRunClient(_BaseClient):
         callback_url: str | None = None,
         model: str | None = None,
         toolsets: Sequence[str] | None = None,
+        options: ExecuteOptions | None = None,
         timeout: float | None = None,
         input_key: str = ops.INPUT_FILE_KEY,
         filename: str | None = None,
@@ -727,6 +885,7 @@ class AsyncVLMRunClient(_BaseClient):
             callback_url=callback_url,
             model=model,
             toolsets=toolsets,
+            options=options,
             request_id=None,
         )
         return await self._drive(
@@ -749,6 +908,82 @@ class AsyncVLMRunClient(_BaseClient):
         ``cache``...). Raises ExecutionFailedError / ExecutionTimeoutError.
         """
         return (await self.process(source, **options)).execution
+
+    # -- agents, execution history, artifacts --------------------------------------------
+
+    async def lookup_agent(
+        self, name: str | None = None, *, agent_id: str | None = None, prompt: str | None = None
+    ) -> AgentInfo:
+        info = await self._drive(registry.lookup_agent(name=name, agent_id=agent_id, prompt=prompt))
+        self.known_agents.remember(info, asked=name)
+        return info
+
+    async def require_agent(self, name: str) -> AgentInfo:
+        known = self.known_agents.get(name)
+        if known is not None:
+            return known
+        async with self._agent_lock(name):
+            return await self._drive(registry.require_agent(name, self.known_agents))
+
+    def _agent_lock(self, name: str) -> asyncio.Lock:
+        """One lock per name and event loop: concurrent first uses send one lookup."""
+        locks = self._agent_locks.setdefault(asyncio.get_running_loop(), {})
+        return locks.setdefault(name, asyncio.Lock())
+
+    async def get_agent(self, agent_id: str) -> AgentInfo:
+        return await self._drive(registry.get_agent(agent_id))
+
+    async def list_agents(self, *, page_size: int = registry.DEFAULT_PAGE_SIZE) -> list[AgentInfo]:
+        agents = await self._drive(registry.list_agents(page_size))
+        for agent in agents:
+            self.known_agents.remember(agent)
+        return agents
+
+    async def create_agent(
+        self,
+        prompt: str,
+        *,
+        name: str | None = None,
+        json_schema: Mapping[str, Any] | None = None,
+        response_model: type[BaseModel] | None = None,
+        config: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        callback_url: str | None = None,
+    ) -> AgentCreated:
+        created = await self._drive(
+            registry.create_agent(
+                prompt,
+                name=name,
+                json_schema=ops.schema_of(response_model, json_schema),
+                config=config,
+                inputs=inputs,
+                callback_url=callback_url,
+            )
+        )
+        self.known_agents.forget_missing()  # a name found missing may exist now
+        return created
+
+    async def list_executions(self, *, skip: int = 0, limit: int = 10) -> list[AgentExecution]:
+        return await self._drive(registry.list_executions(skip, limit))
+
+    async def iter_executions(
+        self, *, page_size: int = registry.DEFAULT_PAGE_SIZE
+    ) -> AsyncIterator[AgentExecution]:
+        pager = Pager(page_size)
+        more = True
+        while more:
+            page = await self.list_executions(skip=pager.skip, limit=page_size)
+            fresh, more = pager.take(page, lambda execution: execution.id)
+            for execution in fresh:
+                yield execution
+
+    async def list_artifacts(self, execution_id: str) -> ArtifactList:
+        return await self._drive(registry.list_artifacts(execution_id))
+
+    async def download_artifact(
+        self, execution_id: str, object_id: str, directory: str | os.PathLike[str]
+    ) -> SavedArtifact:
+        return await self._drive(registry.download_artifact(execution_id, object_id, directory))
 
     async def aclose(self) -> None:
         """Close the connections this client opened on the running event loop."""
@@ -786,3 +1021,43 @@ def _aiter_upload(upload: PreparedFile | None) -> AsyncIterator[bytes] | None:
             yield chunk
 
     return chunks()
+
+
+#: Bytes gathered before one write when streaming a download to disk (async: one
+#: thread hop per write, not per network chunk).
+_WRITE_BUFFER = 1024 * 1024
+
+
+def _save_body(response: httpx.Response, path: Path) -> None:
+    """Stream a successful body into ``path`` (truncated first); read an error body."""
+    try:
+        if not response.is_success:
+            response.read()
+            return
+        with path.open("wb") as file:
+            for chunk in response.iter_bytes():
+                file.write(chunk)
+    finally:
+        response.close()
+
+
+async def _asave_body(response: httpx.Response, path: Path) -> None:
+    """Async twin of :func:`_save_body`; file writes happen in a thread."""
+    try:
+        if not response.is_success:
+            await response.aread()
+            return
+        file = await asyncio.to_thread(path.open, "wb")
+        try:
+            buffer = bytearray()
+            async for chunk in response.aiter_bytes():
+                buffer += chunk
+                if len(buffer) >= _WRITE_BUFFER:
+                    await asyncio.to_thread(file.write, bytes(buffer))
+                    buffer.clear()
+            if buffer:
+                await asyncio.to_thread(file.write, bytes(buffer))
+        finally:
+            await asyncio.to_thread(file.close)
+    finally:
+        await response.aclose()

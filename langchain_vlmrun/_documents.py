@@ -18,9 +18,11 @@ How a response becomes Documents:
 
 Metadata keys: ``source``, ``page`` (0-based, page Documents only), ``total_pages``,
 ``execution_id``, ``agent``, ``file_id``, ``credits_used`` (of the whole execution, not
-per page), ``mime_type``, ``response_type`` (``pages``/``json``/``text``) and
-``structured``. Keys whose value would be ``None`` are left out, because several vector
-stores reject ``None`` metadata values.
+per page), ``mime_type``, ``response_type`` (``pages``/``json``/``text``),
+``structured``, ``artifacts`` (ids of the artifacts the response references, see
+:mod:`langchain_vlmrun.artifacts`) and, when the loader saves them, ``artifact_files``.
+Keys whose value would be ``None`` are left out, because several vector stores reject
+``None`` metadata values.
 
 ``Document.id`` is a uuid5 of the source's identity (absolute path or URL), the content
 hash (sha256 of the bytes), the page (``"all"`` for a single Document) and the agent key
@@ -32,6 +34,7 @@ stable through a text splitter.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -39,19 +42,29 @@ import mimetypes
 import os
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from langchain_core.documents import Document
 from langchain_core.documents.base import Blob
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel
 
 from langchain_vlmrun._client import AsyncVLMRunClient, VLMRunClient
+from langchain_vlmrun._filetypes import Medium, medium_of
 from langchain_vlmrun._metering import count_requests
 from langchain_vlmrun._models import AgentExecution
 from langchain_vlmrun._operations import INPUT_FILE_KEY, ProcessedSource, schema_of
-from langchain_vlmrun._rendering import PAGE_SEPARATOR, render_response
-from langchain_vlmrun._sources import FileSource, redact_url
+from langchain_vlmrun._options import ExecuteOptions
+from langchain_vlmrun._rendering import PAGE_SEPARATOR, merge_segments, render_response
+from langchain_vlmrun._sources import (
+    FileSource,
+    PreparedFile,
+    check_url,
+    is_url,
+    prepare_file,
+    redact_url,
+)
 from langchain_vlmrun._structured import validate_response
 from langchain_vlmrun._validation import (
     check_agent_name,
@@ -59,7 +72,9 @@ from langchain_vlmrun._validation import (
     check_number,
     merge_config,
 )
+from langchain_vlmrun.artifacts import artifact_ids, asave_artifacts, save_artifacts
 from langchain_vlmrun.cache import ResultCache
+from langchain_vlmrun.defaults import DEFAULT_WAIT_TIMEOUTS, MediumDefault, default_for
 
 __all__ = [
     "DOCUMENT_NAMESPACE",
@@ -88,7 +103,11 @@ def _short_hash(value: str) -> str:
 
 @dataclass(frozen=True)
 class AgentSpec:
-    """What to run on each source: an agent by name and/or a prompt, plus a schema."""
+    """What to run on each source: an agent by name and/or a prompt, plus a schema.
+
+    With neither ``agent_name`` nor ``prompt``, each source gets the built-in default of
+    its medium (:mod:`langchain_vlmrun.defaults`), resolved by :meth:`for_medium`.
+    """
 
     agent_name: str | None = None
     prompt: str | None = None
@@ -100,11 +119,19 @@ class AgentSpec:
     input_key: str = INPUT_FILE_KEY
     timeout: float | None = None
     callback_url: str | None = None
+    segment_seconds: float | None = None
+    options: ExecuteOptions | None = None
+    default: MediumDefault | None = None
     schema: dict[str, Any] | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         check_agent_name(self.agent_name)
         check_number("timeout", self.timeout)
+        check_number("segment_seconds", self.segment_seconds)
+        if self.options is not None and not isinstance(self.options, ExecuteOptions):
+            raise TypeError(
+                f"options must be an ExecuteOptions, got {type(self.options).__name__}."
+            )
         check_mapping("inputs", self.inputs)
         if not isinstance(self.input_key, str) or not self.input_key:
             raise TypeError(f"input_key must be a non-empty string, got {self.input_key!r}.")
@@ -116,20 +143,45 @@ class AgentSpec:
         object.__setattr__(self, "prompt", config.pop("prompt", None))
         object.__setattr__(self, "schema", config.pop("json_schema", None))
         object.__setattr__(self, "config", config or None)
-        if not self.agent_name and not self.prompt:
-            raise ValueError(
-                "Give a prompt='...' to run, or name an agent (agent_name='name:version')."
-            )
+
+    @property
+    def uses_defaults(self) -> bool:
+        """Neither an agent nor a prompt: the built-in default of each file's medium."""
+        return not self.agent_name and not self.prompt
+
+    def for_medium(self, medium: Medium) -> AgentSpec:
+        """This spec for one source of ``medium``: the medium's default prompt and schema
+        when no agent or prompt was given (a schema of the user's is kept)."""
+        if not self.uses_defaults:
+            return self
+        if self.schema is not None:
+            return replace(self, prompt=SCHEMA_PROMPT)
+        chosen = default_for(medium)
+        return replace(
+            self, prompt=chosen.prompt, json_schema=chosen.request_schema(), default=chosen
+        )
 
     @property
     def key(self) -> str:
         """Identifies the agent configuration in Document ids."""
-        parts = [self.agent_name or ""]
-        if self.prompt:
-            parts.append(f"prompt:{_short_hash(self.prompt)}")
-        if self.schema is not None:
-            parts.append(f"schema:{_short_hash(json.dumps(self.schema, sort_keys=True))}")
+        if self.default is not None:
+            parts = [self.default.key]
+        else:
+            parts = [self.agent_name or ""]
+            if self.prompt:
+                parts.append(f"prompt:{_short_hash(self.prompt)}")
+            if self.schema is not None:
+                parts.append(f"schema:{_short_hash(json.dumps(self.schema, sort_keys=True))}")
+        if self.segment_seconds:
+            parts.append(f"window:{self.segment_seconds:g}")
+        if self.options is not None and self.options.result_fields():
+            options = json.dumps(self.options.result_fields(), sort_keys=True, default=str)
+            parts.append(f"options:{_short_hash(options)}")
         return "|".join(parts)
+
+
+#: The prompt sent with a user's schema when no prompt or agent was given.
+SCHEMA_PROMPT = "Extract the information described by the JSON schema from this file."
 
 
 @dataclass(frozen=True)
@@ -285,6 +337,7 @@ def execution_to_documents(
         "file_id": info.file_id,
         "credits_used": execution.usage.credits_used,
         "mime_type": info.mime_type,
+        "artifacts": artifact_ids(execution.response) or None,
     }
 
     def make(content: str, id_page: int | str, **extra: Any) -> Document:
@@ -314,6 +367,26 @@ def execution_to_documents(
             make(content, index, page=index, total_pages=total, response_type="pages")
             for index, content in enumerate(rendered.pages)
         ]
+    if rendered.kind == "segments":
+        groups = merge_segments(rendered.segments, spec.segment_seconds)
+        documents: list[Document] = []
+        for group in groups:
+            speakers = {s.speaker for s in group if s.speaker}
+            start, end = group[0].start, max(s.end for s in group)
+            documents.append(
+                make(
+                    "\n".join(s.render() for s in group),
+                    f"{start:.3f}-{end:.3f}",
+                    start_time=start,
+                    end_time=end,
+                    speaker=speakers.pop() if len(speakers) == 1 else None,
+                    speakers=sorted(speakers) if len(speakers) > 1 else None,
+                    segment=len(documents),
+                    total_segments=len(groups),
+                    response_type="segments",
+                )
+            )
+        return documents
     if rendered.kind == "json":
         structured = _json_safe(rendered.data)
         return [make(json_to_text(structured), "all", response_type="json", structured=structured)]
@@ -356,29 +429,22 @@ def source_identity(source: FileSource) -> str:
         return str(where)
 
 
-def client_settings(
-    api_key: str | SecretStr | None, base_url: str | None, extra: Mapping[str, Any] | None
-) -> dict[str, Any]:
-    """Keyword arguments for the clients a loader or parser creates itself."""
-    key = SecretStr(api_key) if isinstance(api_key, str) else api_key  # never a raw str
-    return {
-        **(extra or {}),
-        **({"api_key": key} if key is not None else {}),
-        **({"base_url": base_url} if base_url is not None else {}),
-    }
-
-
 @dataclass(frozen=True)
 class SourceUsage:
-    """What one source cost: HTTP requests sent (0 when cached), credits, cache hit."""
+    """What one source cost: HTTP requests sent (0 when cached), credits, cache hit, and
+    the execution that read it (id and agent)."""
 
     source: str
     requests: int
     credits_used: float
     from_cache: bool
+    execution_id: str | None = None
+    agent: str | None = None
 
 
-def _process_options(spec: AgentSpec, cache: ResultCache | None) -> dict[str, Any]:
+def _process_options(
+    spec: AgentSpec, cache: ResultCache | None, timeout: float | None
+) -> dict[str, Any]:
     model = spec.response_model
     return {
         "name": spec.agent_name,
@@ -386,8 +452,9 @@ def _process_options(spec: AgentSpec, cache: ResultCache | None) -> dict[str, An
         "json_schema": spec.schema,
         "inputs": spec.inputs,
         "config": spec.config,
+        "options": spec.options,
         "input_key": spec.input_key,
-        "timeout": spec.timeout,
+        "timeout": timeout,
         "callback_url": spec.callback_url,
         "cache": cache,
         # a response that does not match the model is neither cached nor turned into
@@ -421,8 +488,36 @@ def _documents_for(
         requests=requests,
         credits_used=0.0 if processed.from_cache else processed.execution.usage.credits_used or 0,
         from_cache=processed.from_cache,
+        execution_id=processed.execution.id,
+        agent=spec.agent_name or processed.execution.name,
     )
     return documents, usage
+
+
+def _open_source(
+    client: VLMRunClient | AsyncVLMRunClient, source: FileSource
+) -> tuple[Any, Medium]:
+    """The source ready to process (a URL, or the file opened once) and its medium."""
+    if isinstance(source, str) and is_url(source):
+        guessed = mimetypes.guess_type(check_url(source).split("?", 1)[0])[0]
+        return source, medium_of(guessed) or "document"
+    prepared = prepare_file(source, max_size=client.uploads.max_file_size)
+    return prepared, medium_of(prepared.mime_type) or "document"
+
+
+def _close(target: Any) -> None:
+    if isinstance(target, PreparedFile):
+        target.close()
+
+
+def _timeout(
+    client: VLMRunClient | AsyncVLMRunClient, spec: AgentSpec, medium: Medium
+) -> float | None:
+    """The spec's timeout; else, for built-in defaults, the medium's (long recordings take
+    minutes) unless the client's own wait_timeout was set."""
+    if spec.timeout is not None or spec.default is None or client.wait_timeout_given:
+        return spec.timeout
+    return DEFAULT_WAIT_TIMEOUTS[medium]
 
 
 def process_source(
@@ -432,15 +527,30 @@ def process_source(
     *,
     label: str | None = None,
     cache: ResultCache | None = None,
+    artifacts_dir: str | os.PathLike[str] | None = None,
 ) -> tuple[list[Document], SourceUsage]:
     """Upload ``source`` (or reference it, if it is a URL), run the agent, map the result.
 
     One implementation for both clients: the flow (cache, upload, execute, wait,
-    resume) is ``client.process``; this only maps its result to Documents.
+    resume) is ``client.process``; this only maps its result to Documents. With
+    ``artifacts_dir``, the artifacts the response references are saved there too.
     """
-    with count_requests() as counter:
-        processed = client.process(source, **_process_options(spec, cache))
-    return _documents_for(source, label, processed, spec, counter.requests)
+    target, medium = _open_source(client, source)
+    try:
+        resolved = spec.for_medium(medium)
+        with count_requests() as counter:
+            processed = client.process(
+                target, **_process_options(resolved, cache, _timeout(client, resolved, medium))
+            )
+            if artifacts_dir is not None and (ids := artifact_ids(processed.execution.response)):
+                saved = save_artifacts(client, processed.execution.id, ids, artifacts_dir)
+            else:
+                saved = []
+    finally:
+        _close(target)
+    documents, usage = _documents_for(source, label, processed, resolved, counter.requests)
+    _note_saved(documents, [item.path for item in saved])
+    return documents, usage
 
 
 async def aprocess_source(
@@ -450,8 +560,29 @@ async def aprocess_source(
     *,
     label: str | None = None,
     cache: ResultCache | None = None,
+    artifacts_dir: str | os.PathLike[str] | None = None,
 ) -> tuple[list[Document], SourceUsage]:
     """Async twin of :func:`process_source`."""
-    with count_requests() as counter:
-        processed = await client.process(source, **_process_options(spec, cache))
-    return _documents_for(source, label, processed, spec, counter.requests)
+    target, medium = await asyncio.to_thread(_open_source, client, source)
+    try:
+        resolved = spec.for_medium(medium)
+        with count_requests() as counter:
+            processed = await client.process(
+                target, **_process_options(resolved, cache, _timeout(client, resolved, medium))
+            )
+            if artifacts_dir is not None and (ids := artifact_ids(processed.execution.response)):
+                saved = await asave_artifacts(client, processed.execution.id, ids, artifacts_dir)
+            else:
+                saved = []
+    finally:
+        _close(target)
+    documents, usage = _documents_for(source, label, processed, resolved, counter.requests)
+    _note_saved(documents, [item.path for item in saved])
+    return documents, usage
+
+
+def _note_saved(documents: list[Document], paths: list[Path]) -> None:
+    """Record where a source's artifacts were saved, on each of its Documents."""
+    if paths:
+        for document in documents:
+            document.metadata["artifact_files"] = [str(path) for path in paths]

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from langchain_vlmrun._models import AgentExecution, CreditUsage
 
 __all__ = [
+    "AgentNotFoundError",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
@@ -52,13 +53,18 @@ class VLMRunError(Exception):
 
 
 class MissingAPIKeyError(VLMRunError):
-    """No API key was configured."""
+    """No API key was configured (raised when the component or client is constructed)."""
 
-    def __init__(self) -> None:
+    def __init__(self, component: str | None = None) -> None:
+        who = f"{component} needs a VLM Run API key" if component else "No VLM Run API key"
         super().__init__(
-            "No VLM Run API key configured: pass api_key=... or set the VLMRUN_API_KEY "
-            "environment variable (create a key at https://app.vlm.run)."
+            f"{who}: pass api_key=... or set the VLMRUN_API_KEY environment variable "
+            "(create a key at https://app.vlm.run), or pass a ready client=."
         )
+        self.component = component
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.component,))
 
 
 class FileSourceError(VLMRunError, ValueError):
@@ -72,7 +78,8 @@ class FileSourceError(VLMRunError, ValueError):
 class ResponseValidationError(VLMRunError, ValueError):
     """A completed execution's response does not match the requested schema.
 
-    ``raw_response`` keeps what the server returned; ``errors`` lists the schema errors.
+    ``raw_response`` keeps what the server returned; ``errors`` lists the schema errors;
+    ``execution`` is the completed execution (id, usage), when known.
     """
 
     def __init__(
@@ -82,11 +89,13 @@ class ResponseValidationError(VLMRunError, ValueError):
         raw_response: Any,
         errors: list[Any],
         execution_id: str | None = None,
+        execution: AgentExecution | None = None,
     ) -> None:
         super().__init__(message)
         self.raw_response = raw_response
         self.errors = errors
         self.execution_id = execution_id
+        self.execution = execution
 
 
 class APIError(VLMRunError):
@@ -186,6 +195,64 @@ class PermissionDeniedError(APIStatusError):
 
 class NotFoundError(APIStatusError):
     """404: unknown agent, file or execution."""
+
+
+class AgentNotFoundError(NotFoundError):
+    """404 for an agent name: no agent of that name in the workspace.
+
+    ``name`` is the name asked for, ``suggestions`` the closest existing names (empty
+    when none is close or they could not be listed).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        response: httpx.Response,
+        name: str,
+        suggestions: list[str],
+        body: Any = None,
+    ) -> None:
+        super().__init__(message, response=response, body=body)
+        self.name = name
+        self.suggestions = suggestions
+
+    def copy(self) -> AgentNotFoundError:
+        """The same error as a new exception (one raise per caller, own traceback)."""
+        return AgentNotFoundError(
+            self.message,
+            response=self.response,
+            name=self.name,
+            suggestions=list(self.suggestions),
+            body=self.body,
+        )
+
+    @classmethod
+    def for_name(
+        cls,
+        name: str,
+        *,
+        existing: list[str] | None,
+        suggestions: list[str],
+        response: httpx.Response,
+    ) -> AgentNotFoundError:
+        """The error for ``name``, saying what exists (``existing`` None: not listed)."""
+        text = f"No VLM Run agent named {name!r} in this workspace."
+        if suggestions:
+            text += " Closest names: " + ", ".join(repr(s) for s in suggestions) + "."
+        elif existing:
+            text += f" None of its {len(existing)} agents has a similar name."
+        elif existing is not None:
+            text += " The workspace has no agents yet."
+        text += (
+            " List them with client.list_agents(), create one with client.create_agent(...), "
+            "or run by prompt='...' without an agent name."
+        )
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        return cls(text, response=response, name=name, suggestions=suggestions, body=body)
 
 
 class ConflictError(APIStatusError):

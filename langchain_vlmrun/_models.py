@@ -14,7 +14,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 __all__ = [
     "TERMINAL_STATUSES",
+    "AgentCreated",
     "AgentExecution",
+    "AgentInfo",
+    "ArtifactItem",
+    "ArtifactList",
     "CreditUsage",
     "FileResponse",
     "PresignedUpload",
@@ -101,3 +105,55 @@ class AgentExecution(_Wire):
                 if value:
                     parts.append(value if isinstance(value, str) else repr(value))
         return "; ".join(parts) or "the server gave no reason"
+
+
+class AgentInfo(_Wire):
+    """An agent of the workspace (``AgentInfo``: ``POST /agent/lookup``, ``GET /agent``,
+    ``GET /agents/{id}``). ``name`` is ``"name:version"``; ``json_schema`` is the shape
+    of its responses (None: markdown or free-form JSON)."""
+
+    id: str
+    name: str
+    description: str | None = None
+    prompt: str | None = None
+    json_schema: dict[str, Any] | None = None
+    json_sample: dict[str, Any] | None = None
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
+    status: str | None = None
+
+    @property
+    def base_name(self) -> str:
+        """The name without its ``:version``."""
+        return self.name.split(":", 1)[0]
+
+    @property
+    def version(self) -> str | None:
+        """The version after ``:`` (None when the name has none)."""
+        return self.name.split(":", 1)[1] if ":" in self.name else None
+
+
+class AgentCreated(_Wire):
+    """Answer of ``POST /agent/create`` (``AgentCreationResponse``): the agent is
+    ``pending`` until the service has built it."""
+
+    id: str
+    name: str
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
+    status: str | None = None
+
+
+class ArtifactItem(_Wire):
+    """One entry of ``GET /artifacts/list``; ``source`` is store, manifest or workspace."""
+
+    object_id: str
+    filename: str | None = None
+    source: str | None = None
+
+
+class ArtifactList(_Wire):
+    """Answer of ``GET /artifacts/list``: the artifacts of an execution (or session)."""
+
+    namespace_id: str | None = None
+    items: list[ArtifactItem] = Field(default_factory=list)

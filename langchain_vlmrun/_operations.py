@@ -14,6 +14,7 @@ import logging
 import uuid
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import quote
 
@@ -29,12 +30,13 @@ from langchain_vlmrun._exceptions import (
     UnreadableResponseError,
 )
 from langchain_vlmrun._models import AgentExecution, FileResponse, PresignedUpload
+from langchain_vlmrun._options import ExecuteOptions
 from langchain_vlmrun._polling import DurationMemory, PollSchedule
 from langchain_vlmrun._retry import RetryMode, RetryPolicy, is_ambiguous, is_transient
 
 if TYPE_CHECKING:
     from langchain_vlmrun.cache import ResultCache
-    from langchain_vlmrun.leases import DedupeLeases
+    from langchain_vlmrun.leases import DedupeLeases, LocalLeases
 
 from langchain_vlmrun._sources import (
     FileSource,
@@ -80,6 +82,9 @@ class Call:
     accept: frozenset[int] = frozenset()
     retry_for: float | None = None
     """Seconds transient failures may be retried (default: the client's RetryPolicy)."""
+    download: Path | None = None
+    """Stream a successful body into this file (rewritten on every attempt) instead of
+    reading it into memory; the returned response's body is then not readable."""
 
 
 @dataclass
@@ -109,7 +114,19 @@ class AwaitCompletion:
     timeout: float
 
 
-Effect = Call | Sleep | Blocking | AwaitCompletion
+@dataclass(frozen=True)
+class EnsureAgent:
+    """Check that the agent ``name`` exists before paying for anything.
+
+    Result: its ``AgentInfo`` (None when the client does not check names). The client
+    looks each name up once (``POST /agent/lookup``) and remembers it; an unknown name
+    raises :class:`~langchain_vlmrun.AgentNotFoundError` with the closest names.
+    """
+
+    name: str
+
+
+Effect = Call | Sleep | Blocking | AwaitCompletion | EnsureAgent
 Operation = Generator[Effect, Any, T]
 
 INPUT_FILE_KEY = "file"
@@ -145,19 +162,37 @@ class ExecuteRequest:
     model: str | None = None
     toolsets: Sequence[str] | None = None
     allow_training: bool = False
+    options: ExecuteOptions | None = None
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     def __post_init__(self) -> None:
         check_agent_name(self.name)
         check_mapping("inputs", self.inputs)
         check_mapping("metadata", self.metadata)
-        # one merge rule: keyword values and config keys combine, conflicts raise
-        config = merge_config(self.config, prompt=self.prompt, json_schema=self.json_schema)
+        options = self.options or ExecuteOptions()
+        if not isinstance(options, ExecuteOptions):
+            raise TypeError(f"options must be an ExecuteOptions, got {type(options).__name__}.")
+        # one merge rule: keyword values, options and config keys combine; conflicts raise
+        config = merge_config(
+            self.config,
+            prompt=self.prompt,
+            json_schema=self.json_schema,
+            **options.config_fields(),
+        )
         prompt = config.pop("prompt", None)
         schema = check_json_schema(config.pop("json_schema", None))
+        top = merge_config(
+            {"model": self.model, "toolsets": list(self.toolsets) if self.toolsets else None},
+            model=options.model,
+            toolsets=options.toolsets,
+        )
+        metadata = merge_config(self.metadata, **options.metadata_fields())
         object.__setattr__(self, "prompt", prompt)
         object.__setattr__(self, "json_schema", schema)
         object.__setattr__(self, "config", config or None)
+        object.__setattr__(self, "metadata", metadata or None)
+        object.__setattr__(self, "model", top.get("model"))
+        object.__setattr__(self, "toolsets", top.get("toolsets"))
         if not self.name and not self.prompt:
             raise ValueError("Give a prompt='...' to run, or name an agent (name='name:version').")
 
@@ -168,7 +203,8 @@ class ExecuteRequest:
             "name": self.name,
             "prompt": self.prompt,
             "json_schema": self.json_schema,
-            "config": self.config,
+            # the tier changes price and routing, not the result
+            "config": {k: v for k, v in (self.config or {}).items() if k != "service_tier"},
             "model": self.model,
             "toolsets": list(self.toolsets or []),
             "inputs": {k: v for k, v in (self.inputs or {}).items() if k != input_key},
@@ -460,6 +496,27 @@ class Completion:
     probed: bool
 
 
+def poll(
+    execution_id: str,
+    left: float,
+    status: str | None,
+    started: float,
+    clock: Callable[[], float],
+) -> Operation[AgentExecution]:
+    """One look at an execution, its transient failures retried for the ``left`` seconds
+    of the wait (begun at ``started``): an outage shorter than the wait never ends it.
+    Errors carry the execution id; running out of time is ``ExecutionTimeoutError``."""
+    try:
+        return (yield from get_execution(execution_id, retry_for=max(0.0, left)))
+    except APIError as exc:
+        exc.attach_execution(execution_id)
+        if is_transient(exc):
+            raise ExecutionTimeoutError(
+                execution_id=execution_id, status=status, waited=clock() - started
+            ) from exc
+        raise
+
+
 def wait(
     execution_id: str,
     *,
@@ -487,17 +544,7 @@ def wait(
     while True:
         if execution is None:
             asked = clock() - started
-            try:
-                execution = yield from get_execution(
-                    execution_id, retry_for=max(0.0, timeout - asked)
-                )
-            except APIError as exc:
-                exc.attach_execution(execution_id)
-                if is_transient(exc):
-                    raise ExecutionTimeoutError(
-                        execution_id=execution_id, status=status, waited=clock() - started
-                    ) from exc
-                raise
+            execution = yield from poll(execution_id, timeout - asked, status, started, clock)
         else:
             asked = clock() - started
         if execution.status == "completed":
@@ -562,17 +609,9 @@ def wait_for_callback(
         if pushed is not None:
             execution = pushed
             continue
-        try:
-            execution = yield from get_execution(
-                execution_id, retry_for=max(0.0, timeout - (clock() - started))
-            )
-        except APIError as exc:
-            exc.attach_execution(execution_id)
-            if is_transient(exc):
-                raise ExecutionTimeoutError(
-                    execution_id=execution_id, status=status, waited=clock() - started
-                ) from exc
-            raise
+        execution = yield from poll(
+            execution_id, timeout - (clock() - started), status, started, clock
+        )
 
 
 def server_duration(execution: AgentExecution) -> float | None:
@@ -615,7 +654,7 @@ def process(
     cache: ResultCache | None = None,
     accept: Callable[[AgentExecution], Any] | None = None,
     durations: DurationMemory | None = None,
-    leases: DedupeLeases | None = None,
+    leases: DedupeLeases | LocalLeases | None = None,
     callbacks: bool = False,
 ) -> Operation[ProcessedSource]:
     """Upload (or reference a URL), execute, wait: with the result cache and resume.
@@ -664,7 +703,7 @@ def _process(
     cache: ResultCache | None,
     accept: Callable[[AgentExecution], Any] | None,
     durations: DurationMemory | None,
-    leases: DedupeLeases | None,
+    leases: DedupeLeases | LocalLeases | None,
     callbacks: bool,
 ) -> Operation[ProcessedSource]:
     prepared: PreparedFile | None = None
@@ -776,6 +815,8 @@ def _process(
                 )
                 yield Blocking(lambda: cache.forget(key))
 
+    if request.name:
+        yield EnsureAgent(request.name)  # an unknown name fails here, before any upload
     file_id: str | None = None
     if prepared is not None:
         uploaded = yield from upload_prepared(prepared, uploads, retry, clock)

@@ -7,7 +7,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["RenderedResponse", "render_page", "render_response", "render_table"]
+__all__ = [
+    "RenderedResponse",
+    "Segment",
+    "format_seconds",
+    "merge_segments",
+    "render_page",
+    "render_response",
+    "render_table",
+]
 
 _PLACEHOLDER = re.compile(r"<(Table|Figure)\s+id=\"([^\"]+)\"\s*/>")
 _TEXT_KEYS = ("markdown", "text", "content", "caption", "transcript", "summary")
@@ -73,19 +81,78 @@ def render_page(page: dict[str, Any]) -> str:
     return _PLACEHOLDER.sub(replace, str(page.get("content") or ""))
 
 
+def format_seconds(seconds: float) -> str:
+    """``m:ss`` (or ``h:mm:ss``) for a time in seconds.
+
+    Example:
+        >>> format_seconds(62.4), format_seconds(3725)
+        ('1:02', '1:02:05')
+    """
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A timed part of a recording: ``start``/``end`` in seconds, what was said (``text``),
+    who said it, and (video) what is shown."""
+
+    start: float
+    end: float
+    text: str = ""
+    speaker: str | None = None
+    description: str | None = None
+
+    def render(self) -> str:
+        """The segment as text for embeddings and models, e.g. ``Speaker A: ...``."""
+        said = f"{self.speaker}: {self.text}" if self.speaker and self.text else self.text
+        shown = f"[shown] {self.description}" if self.description else ""
+        return "\n".join(part for part in (said, shown) if part)
+
+
+def merge_segments(segments: list[Segment], window: float | None) -> list[list[Segment]]:
+    """Consecutive segments grouped into windows of about ``window`` seconds (each group
+    spans at least ``window`` unless it is the last); ``None``: one group per segment.
+
+    Example:
+        >>> parts = [Segment(0, 4, "a"), Segment(4, 9, "b"), Segment(9, 12, "c")]
+        >>> [[s.text for s in group] for group in merge_segments(parts, 8)]
+        [['a', 'b'], ['c']]
+    """
+    if not window:
+        return [[segment] for segment in segments]
+    groups: list[list[Segment]] = []
+    for segment in segments:
+        if groups and groups[-1][-1].end - groups[-1][0].start < window:
+            groups[-1].append(segment)
+        else:
+            groups.append([segment])
+    return groups
+
+
 @dataclass(frozen=True)
 class RenderedResponse:
-    """``kind`` is ``pages`` (markdown per page), ``json``, ``text`` or ``empty``."""
+    """``kind`` is ``pages`` (markdown per page), ``segments`` (timed parts of a
+    recording), ``json``, ``text`` or ``empty``."""
 
-    kind: Literal["pages", "json", "text", "empty"]
+    kind: Literal["pages", "segments", "json", "text", "empty"]
     pages: list[str] = field(default_factory=list)
     data: Any = None
+    segments: list[Segment] = field(default_factory=list)
 
     @property
     def text(self) -> str:
-        """All the content as one string (pages joined by a separator)."""
+        """All the content as one string (pages joined by a separator, segments as
+        ``[m:ss-m:ss] ...`` lines)."""
         if self.kind == "json":
             return json.dumps(self.data, indent=2, ensure_ascii=False, default=str)
+        if self.kind == "segments":
+            return "\n".join(
+                f"[{format_seconds(s.start)}-{format_seconds(s.end)}] {s.render()}"
+                for s in self.segments
+            )
         return PAGE_SEPARATOR.join(self.pages)
 
 
@@ -101,6 +168,55 @@ def _is_pages(response: Any) -> bool:
     )
 
 
+def _number(item: dict[str, Any], *names: str) -> float | None:
+    for name in names:
+        value = item.get(name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    return None
+
+
+def _text_of(item: dict[str, Any], *names: str) -> str | None:
+    for name in names:
+        value = item.get(name)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def _segments(response: Any) -> list[Segment] | None:
+    """The timed segments of a ``{"segments": [{"start", "end", ...}]}`` response."""
+    items = response.get("segments") if isinstance(response, dict) else None
+    if not isinstance(items, list) or not items:
+        return None
+    segments = []
+    for item in items:
+        if not isinstance(item, dict):
+            return None
+        start = _number(item, "start", "start_time", "start_seconds")
+        end = _number(item, "end", "end_time", "end_seconds")
+        if start is None or end is None:
+            return None
+        segments.append(
+            Segment(
+                start=start,
+                end=max(start, end),
+                text=_text_of(item, "text", "transcript", "content") or "",
+                speaker=_text_of(item, "speaker"),
+                description=_text_of(item, "description", "visual", "scene"),
+            )
+        )
+    return sorted(segments, key=lambda s: (s.start, s.end))
+
+
+def _image_text(response: Any) -> str | None:
+    """``text`` + ``description`` (what the image default asks for) as one text."""
+    if not isinstance(response, dict) or set(response) - {"text", "description"}:
+        return None
+    parts = [_text_of(response, "text"), _text_of(response, "description")]
+    return "\n\n".join(p for p in parts if p) or None
+
+
 def render_response(response: Any) -> RenderedResponse:
     """Classify and render a response; never raises on unexpected shapes."""
     if response is None or response == {} or response == "":
@@ -109,6 +225,10 @@ def render_response(response: Any) -> RenderedResponse:
         return RenderedResponse("text", pages=[response])
     if _is_pages(response):
         return RenderedResponse("pages", pages=[render_page(p) for p in response["pages"]])
+    if (segments := _segments(response)) is not None:
+        return RenderedResponse("segments", data=response, segments=segments)
+    if (image := _image_text(response)) is not None:
+        return RenderedResponse("text", pages=[image], data=response)
     if isinstance(response, dict) and len(response) == 1:
         ((key, value),) = response.items()
         if key in _TEXT_KEYS and isinstance(value, str):

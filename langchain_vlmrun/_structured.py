@@ -35,4 +35,5 @@ def validate_response(execution: AgentExecution, response_model: type[M]) -> M:
             raw_response=raw,
             errors=list(exc.errors()),
             execution_id=execution.id,
+            execution=execution,
         ) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import mimetypes
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -10,9 +11,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
+from langchain_core.documents.base import Blob
 from langchain_core.tools import ArgsSchema, BaseTool, ToolException
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from langchain_vlmrun._documents import AgentSpec
 from langchain_vlmrun._exceptions import (
     APIConnectionError,
     BadRequestError,
@@ -24,14 +27,19 @@ from langchain_vlmrun._exceptions import (
     RequestTooLargeError,
     ResponseValidationError,
 )
-from langchain_vlmrun._models import AgentExecution, CreditUsage
+from langchain_vlmrun._filetypes import Medium, medium_of
+from langchain_vlmrun._models import AgentExecution, AgentInfo, CreditUsage
 from langchain_vlmrun._operations import schema_of
+from langchain_vlmrun._options import ExecuteOptions
 from langchain_vlmrun._paths import checked_file, normalise_roots
 from langchain_vlmrun._rendering import render_response
 from langchain_vlmrun._settings import ClientSettings
 from langchain_vlmrun._sources import PreparedFile, check_url, is_url, prepare_file, redact_url
 from langchain_vlmrun._structured import validate_response
+from langchain_vlmrun._tracing import aexecution_run, execution_run
 from langchain_vlmrun._validation import check_agent_name
+from langchain_vlmrun.artifacts import artifact_blobs
+from langchain_vlmrun.defaults import DEFAULT_WAIT_TIMEOUTS
 
 __all__ = ["VLMRunAgentTool", "VLMRunToolArtifact", "VLMRunToolError", "VLMRunToolInput"]
 
@@ -62,7 +70,13 @@ class VLMRunToolInput(BaseModel):
 
 
 class VLMRunToolArtifact(BaseModel):
-    """The tool's artifact (kept out of the prompt): the full execution and its cost."""
+    """The tool's artifact (kept out of the prompt): the full execution and its cost.
+
+    ``artifacts`` holds a :class:`~langchain_vlmrun.artifacts.ArtifactBlob` per artifact
+    the response references (images, redacted documents, clips), downloaded when read;
+    ``output_schema`` is the JSON schema the response follows (the agent's, for a tool
+    made by :meth:`VLMRunAgentTool.from_agent`).
+    """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -75,6 +89,8 @@ class VLMRunToolArtifact(BaseModel):
     response: Any = None
     structured: BaseModel | None = None
     truncated: bool = False
+    artifacts: list[Blob] = Field(default_factory=list)
+    output_schema: dict[str, Any] | None = None
 
 
 _DESCRIPTION = (
@@ -110,8 +126,17 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
     are refused; URLs must be http(s). Unless you pass your own ``description``, it
     ends by telling the model whether local paths work and where. Problems the model can fix raise
     :class:`VLMRunToolError` (a ``ToolException``; ``handle_tool_error`` is on, so the
-    agent sees the message and can recover). Configuration problems (missing key,
-    401/402/403, unknown agent) raise the typed client errors.
+    agent sees the message and can recover). Configuration problems (401/402/403, unknown
+    agent) raise the typed client errors; a missing key raises
+    :class:`~langchain_vlmrun.MissingAPIKeyError` when the tool is constructed.
+
+    Settings (shared with the other components): ``vlmrun_api_key`` (alias ``api_key``,
+    default ``VLMRUN_API_KEY``), ``vlmrun_base_url`` (alias ``base_url``),
+    ``request_timeout`` (HTTP), ``wait_timeout`` (execution; ``timeout=`` is its
+    deprecated name), ``max_retries``, ``requests_per_minute``, ``cache``, or ready
+    ``client``/``async_client``. Each call runs the execution as a ``vlmrun_execution``
+    child run whose outputs (execution id, agent, status, credits) callback handlers and
+    LangSmith see.
     """
 
     name: str = "vlmrun_read_file"
@@ -135,10 +160,14 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
     files outside the folders; refused by default)."""
     max_content_chars: int = Field(default=8000, gt=0, strict=True)
     """Cap on the text returned to the model."""
-    timeout: float | None = Field(default=None, gt=0, allow_inf_nan=False)
-    """Seconds to wait for the execution (default: the client's)."""
     callback_url: str | None = None
     """Passed to each execution: VLM Run also POSTs the result there."""
+    agent: AgentInfo | None = None
+    """The workspace agent this tool runs (set by :meth:`from_agent`)."""
+    artifacts_dir: Path | None = None
+    """Where artifacts are saved when read (default: a private temporary folder)."""
+    options: ExecuteOptions | None = None
+    """Model, skills, service tier and the rest of the execute configuration."""
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     @model_validator(mode="before")
@@ -154,11 +183,38 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
     def _check(self) -> VLMRunAgentTool:
         check_agent_name(self.agent_name)
         schema_of(self.response_model, self.json_schema)  # a valid model or JSON Schema
-        if not self.agent_name and not self.prompt:
-            raise ValueError("VLMRunAgentTool needs prompt='...' or agent_name='name:version'.")
         if self.description == _DESCRIPTION:
             self.description = _DESCRIPTION + _local_files_note(self.root_dir)
         return self
+
+    @classmethod
+    def from_agent(cls, agent: str | AgentInfo, **kwargs: Any) -> VLMRunAgentTool:
+        """A tool for one agent of your workspace, named and described by it.
+
+        ``agent`` is ``"name:version"`` (a bare name: its latest version) or an
+        :class:`AgentInfo`. The name is looked up now: an unknown one raises
+        :class:`~langchain_vlmrun.AgentNotFoundError` with the closest names (nothing is
+        uploaded). The tool's ``name`` is the agent's name made valid for tool-calling
+        APIs, its ``description`` the agent's description, and its artifact carries
+        the agent's ``json_schema`` as ``output_schema``. Other keyword arguments are
+        the tool's (``root_dir``, ``client``, ``timeout``, ``name``, ``description``...).
+
+        Example:
+            >>> tool = VLMRunAgentTool.from_agent(  # doctest: +SKIP
+            ...     "invoice-extractor:v2", root_dir="./inbox")
+            >>> tool.name, tool.description  # doctest: +SKIP
+            ('invoice-extractor', 'Extracts invoice id, dates and totals from invoices. ...')
+        """
+        from langchain_vlmrun.toolkit import agent_tool
+
+        return agent_tool(cls, agent, kwargs)
+
+    @classmethod
+    async def afrom_agent(cls, agent: str | AgentInfo, **kwargs: Any) -> VLMRunAgentTool:
+        """:meth:`from_agent`, looking the name up with the async client."""
+        from langchain_vlmrun.toolkit import aagent_tool
+
+        return await aagent_tool(cls, agent, kwargs)
 
     # -- shared logic --------------------------------------------------------------------
 
@@ -177,22 +233,36 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
                     raise
                 # models add blanks and newlines around names: the name as given first
                 source = _checked_source(_trimmed(file), self.root_dir, self.allow_hard_links)
-        prompt = self.prompt
+        medium = _medium_of(source)
+        spec = AgentSpec(
+            agent_name=self.agent_name,
+            prompt=self.prompt,
+            response_model=self.response_model,
+            json_schema=self.json_schema,
+            options=self.options,
+        ).for_medium(medium)  # no agent and no prompt: the built-in default of the medium
+        prompt = spec.prompt
         inputs: dict[str, Any] = {}
         if instructions:
             if prompt:
                 prompt = f"{prompt}\n\nAdditional instructions: {instructions}"
             else:
                 inputs["instructions"] = instructions
+        timeout = self.wait_timeout
+        if timeout is None and spec.default is not None:
+            client = self.client or self._own_client
+            if client is None or not client.wait_timeout_given:
+                timeout = DEFAULT_WAIT_TIMEOUTS[medium]
         return {
             "source": source,
             "name": self.agent_name,
             "prompt": prompt,
-            "response_model": self.response_model,
-            "json_schema": self.json_schema,
+            "json_schema": spec.schema,
             "inputs": inputs or None,
             "callback_url": self.callback_url,
-            "timeout": self.timeout,
+            "options": self.options,
+            "timeout": timeout,
+            "cache": self.cache,
         }
 
     def _result(self, file: str, execution: AgentExecution) -> tuple[str, VLMRunToolArtifact]:
@@ -225,6 +295,14 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
             response=execution.response,
             structured=structured,
             truncated=truncated,
+            artifacts=artifact_blobs(
+                execution.id,
+                execution.response,
+                directory=self.artifacts_dir,
+                client=self._sync_client,
+                async_client=self._async_client,
+            ),
+            output_schema=self.agent.json_schema if self.agent is not None else None,
         )
         return text, artifact
 
@@ -238,11 +316,12 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
     ) -> tuple[str, VLMRunToolArtifact]:
         request = self._request(file, instructions)
         try:
-            with _as_tool_errors(file):
-                execution = self._sync_client().run(**request)
+            with _as_tool_errors(file), execution_run(run_manager, _traced(file, request)) as run:
+                processed = self._sync_client().process(**request)
+                run.record(processed, self.agent_name)
         finally:
             _close(request["source"])
-        return self._result(file, execution)
+        return self._result(file, processed.execution)
 
     async def _arun(
         self,
@@ -253,10 +332,23 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
         request = await asyncio.to_thread(self._request, file, instructions)  # disk I/O
         try:
             with _as_tool_errors(file):
-                execution = await self._async_client().run(**request)
+                async with aexecution_run(run_manager, _traced(file, request)) as run:
+                    processed = await self._async_client().process(**request)
+                    run.record(processed, self.agent_name)
         finally:
             _close(request["source"])
-        return self._result(file, execution)
+        return self._result(file, processed.execution)
+
+
+def _traced(file: str, request: dict[str, Any]) -> dict[str, Any]:
+    """The execution run's inputs as traces show them (no file handle, no URL secrets)."""
+    return {"source": redact_url(file), "agent": request["name"], "prompt": request["prompt"]}
+
+
+def _medium_of(source: str | PreparedFile) -> Medium:
+    if isinstance(source, PreparedFile):
+        return medium_of(source.mime_type) or "document"
+    return medium_of(mimetypes.guess_type(source.split("?", 1)[0])[0]) or "document"
 
 
 def _trimmed(file: str) -> str:

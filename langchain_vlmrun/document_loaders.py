@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from langchain_core.callbacks import Callbacks
 from langchain_core.document_loaders import BaseLoader
 from langchain_core.documents import Document
 from pydantic import BaseModel, SecretStr
@@ -27,13 +28,15 @@ from langchain_vlmrun._documents import (
     Mode,
     SourceUsage,
     aprocess_source,
-    client_settings,
     process_source,
     split_documents,
 )
 from langchain_vlmrun._exceptions import FileSourceError, VLMRunError
 from langchain_vlmrun._operations import INPUT_FILE_KEY
+from langchain_vlmrun._options import ExecuteOptions
+from langchain_vlmrun._settings import settings_for
 from langchain_vlmrun._sources import SUPPORTED_EXTENSIONS, check_supported, is_url, redact_url
+from langchain_vlmrun._tracing import asource_run, source_run
 from langchain_vlmrun._validation import check_number, reject_unknown
 from langchain_vlmrun.cache import CacheOption, resolve_cache
 
@@ -234,7 +237,10 @@ class VLMRunLoader(BaseLoader):
             Expanding a directory or glob never leaves it: symlinks pointing outside
             are skipped with a warning. ``file_path=`` is accepted too, as in
             LangChain's file loaders.
-        agent_name: the agent, ``"name:version"``.
+        agent_name: an agent of your workspace, ``"name:version"``. With neither
+            ``agent_name`` nor ``prompt``, each file gets the built-in default of its
+            medium (:mod:`langchain_vlmrun.defaults`): page Documents for documents, one
+            for an image, timed segment Documents for audio and video.
         prompt: instructions (alone: the service picks the agent).
         response_model: pydantic model of the expected output (validated per file).
         json_schema: a JSON schema instead of ``response_model``.
@@ -248,7 +254,9 @@ class VLMRunLoader(BaseLoader):
             the first failure (in input order), after letting the sources already
             running finish (their results go to the cache; none is abandoned);
             ``"skip"`` logs it, carries on and records it in :attr:`failures`.
-        inputs, config, input_key, timeout: as in ``VLMRunClient.execute``/``wait``.
+        inputs, config, input_key: as in ``VLMRunClient.execute``.
+        wait_timeout: seconds to wait for each execution (default: by medium, unless the
+            client's ``wait_timeout`` is set). ``timeout=`` is its deprecated name.
         cache: where finished and in-flight executions are recorded, so nothing is paid
             twice. Default (None): an in-memory cache of this loader's own, so a second
             ``load()`` pays nothing for sources already read, and when ``on_error="raise"``
@@ -257,9 +265,28 @@ class VLMRunLoader(BaseLoader):
             across processes and resume executions a crashed run submitted, or
             ``False`` for no cache.
         callback_url: passed to every execution (VLM Run POSTs the result there too).
-        client, async_client: clients to use (not closed by the loader).
-        api_key, base_url, client_kwargs: settings of the clients the loader creates
-            otherwise (one per load, closed afterwards).
+        artifacts_dir: save the artifacts each response references (images, redacted
+            documents, clips: see :mod:`langchain_vlmrun.artifacts`) to
+            ``artifacts_dir/<execution id>/<artifact id>.<ext>``, streamed to disk; their
+            paths go to ``metadata["artifact_files"]`` (ids are always in
+            ``metadata["artifacts"]``). Default: not downloaded.
+        segment_seconds: for audio and video, merge consecutive segments into Documents
+            of about this many seconds (default: one Document per segment); each has
+            ``start_time``/``end_time`` metadata in seconds.
+        options: an :class:`~langchain_vlmrun.ExecuteOptions` (model, skills,
+            service tier, execution mode, toolsets, environment, session id).
+        client, async_client: clients to use (not closed by the loader); given one, the
+            other kind is made like it. No key is needed then.
+        api_key (or vlmrun_api_key), base_url (or vlmrun_base_url), request_timeout,
+            max_retries, requests_per_minute, client_kwargs: settings of the clients the
+            loader creates otherwise (one per load, closed afterwards); the key defaults
+            to ``VLMRUN_API_KEY``, and without one the constructor raises
+            :class:`~langchain_vlmrun.MissingAPIKeyError`.
+        callbacks: LangChain callback handlers. Each load is a ``VLMRunLoader`` run that
+            dispatches one ``vlmrun_source`` custom event per source as it finishes
+            (source, status, execution id, agent, documents, credits, requests,
+            ``done``/``total``); it also joins the chain the loader is called in
+            (``astream_events``; LangSmith shows the run and its summary).
 
     Attributes:
         failures: the :class:`Failure` list of the last (or current) load.
@@ -283,14 +310,24 @@ class VLMRunLoader(BaseLoader):
         inputs: Mapping[str, Any] | None = None,
         config: Mapping[str, Any] | None = None,
         input_key: str = INPUT_FILE_KEY,
-        timeout: float | None = None,
+        wait_timeout: float | None = None,
         client: VLMRunClient | None = None,
         async_client: AsyncVLMRunClient | None = None,
         api_key: str | SecretStr | None = None,
+        vlmrun_api_key: str | SecretStr | None = None,
         base_url: str | None = None,
+        vlmrun_base_url: str | None = None,
+        request_timeout: float | None = None,
+        max_retries: int | None = None,
+        requests_per_minute: float | None = None,
         client_kwargs: Mapping[str, Any] | None = None,
         cache: CacheOption = None,
         callback_url: str | None = None,
+        artifacts_dir: str | os.PathLike[str] | None = None,
+        segment_seconds: float | None = None,
+        options: ExecuteOptions | None = None,
+        callbacks: Callbacks = None,
+        timeout: float | None = None,
         **unknown: Any,
     ) -> None:
         reject_unknown(type(self).__name__, unknown, _LOADER_ARGUMENTS)
@@ -300,6 +337,22 @@ class VLMRunLoader(BaseLoader):
         check_number("max_concurrency", max_concurrency, minimum=1, inclusive=True, integer=True)
         if on_error not in ("raise", "skip"):
             raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}.")
+        self.settings = settings_for(
+            type(self).__name__,
+            check=False,
+            api_key=api_key,
+            vlmrun_api_key=vlmrun_api_key,
+            base_url=base_url,
+            vlmrun_base_url=vlmrun_base_url,
+            request_timeout=request_timeout,
+            wait_timeout=wait_timeout,
+            timeout=timeout,
+            max_retries=max_retries,
+            requests_per_minute=requests_per_minute,
+            client_kwargs=dict(client_kwargs) if client_kwargs is not None else None,
+            client=client,
+            async_client=async_client,
+        )
         self.spec = AgentSpec(
             agent_name=agent_name,
             prompt=prompt,
@@ -309,18 +362,22 @@ class VLMRunLoader(BaseLoader):
             inputs=inputs,
             config=config,
             input_key=input_key,
-            timeout=timeout,
+            timeout=self.settings.wait_timeout,
             callback_url=callback_url,
+            segment_seconds=segment_seconds,
+            options=options,
         )
+        self.settings.check(type(self).__name__)  # after the agent and its options
         self.cache = resolve_cache(cache)
         self.max_concurrency = max_concurrency
         self.show_progress = show_progress
         self.on_error: OnError = on_error
         self.client = client
         self.async_client = async_client
-        self._client_settings = client_settings(api_key, base_url, client_kwargs)
+        self.callbacks = callbacks
         self.failures: list[Failure] = []
         self.usage: list[SourceUsage] = []
+        self.artifacts_dir = artifacts_dir
 
     def __repr__(self) -> str:
         return (
@@ -406,60 +463,86 @@ class VLMRunLoader(BaseLoader):
     def lazy_load(self) -> Iterator[Document]:
         """Yield Documents in input order, ``max_concurrency`` sources at a time (threads)."""
         items, progress = self._start()
-        client = self.client or VLMRunClient(**self._client_settings)
+        client = self.client or self.settings.new_client()
 
         def work(item: _Item) -> _Outcome:
             try:
                 self._check(item)
                 return self._done(
-                    item, process_source(client, item.source, self.spec, cache=self.cache)
+                    item,
+                    process_source(
+                        client,
+                        item.source,
+                        self.spec,
+                        cache=self.cache,
+                        artifacts_dir=self.artifacts_dir,
+                    ),
                 )
             except Exception as exc:
                 return self._failed(item, exc)
 
         totals = [0.0]
-        outcomes = map_ordered(work, items, self.max_concurrency)
-        try:
-            for outcome in outcomes:
-                self._finish(outcome, progress, totals)
-                yield from outcome.documents
-        finally:
-            outcomes.close()
-            if progress is not None:
-                progress.close()
-            if self.client is None:
-                client.close()
+        with source_run(type(self).__name__, self.callbacks, _labels(items)) as run:
+            outcomes = map_ordered(work, items, self.max_concurrency)
+            try:
+                for outcome in outcomes:
+                    run.emit(outcome.source, **_event(outcome))
+                    self._finish(outcome, progress, totals)
+                    yield from outcome.documents
+            finally:
+                outcomes.close()
+                if progress is not None:
+                    progress.close()
+                if self.client is None:
+                    client.close()
 
     # -- async -------------------------------------------------------------------------
 
     async def alazy_load(self) -> AsyncIterator[Document]:
         """Native async: ``max_concurrency`` sources at a time (semaphore), input order."""
         items, progress = self._start()
-        client = self.async_client or AsyncVLMRunClient(**self._client_settings)
+        client = self.async_client or self.settings.new_async_client()
 
         async def work(item: _Item) -> _Outcome:
             try:
                 self._check(item)
                 return self._done(
                     item,
-                    await aprocess_source(client, item.source, self.spec, cache=self.cache),
+                    await aprocess_source(
+                        client,
+                        item.source,
+                        self.spec,
+                        cache=self.cache,
+                        artifacts_dir=self.artifacts_dir,
+                    ),
                 )
             except Exception as exc:
                 return self._failed(item, exc)
 
         totals = [0.0]
-        outcomes = amap_ordered(work, items, self.max_concurrency)
-        try:
-            async for outcome in outcomes:
-                self._finish(outcome, progress, totals)
-                for document in outcome.documents:
-                    yield document
-        finally:
-            await outcomes.aclose()
-            if progress is not None:
-                progress.close()
-            if self.async_client is None:
-                await client.aclose()
+        async with asource_run(type(self).__name__, self.callbacks, _labels(items)) as run:
+            outcomes = amap_ordered(work, items, self.max_concurrency)
+            try:
+                async for outcome in outcomes:
+                    await run.emit(outcome.source, **_event(outcome))
+                    self._finish(outcome, progress, totals)
+                    for document in outcome.documents:
+                        yield document
+            finally:
+                await outcomes.aclose()
+                if progress is not None:
+                    progress.close()
+                if self.async_client is None:
+                    await client.aclose()
+
+
+def _labels(items: Sequence[_Item]) -> list[str]:
+    return [item.label for item in items]
+
+
+def _event(outcome: _Outcome) -> dict[str, Any]:
+    """The per-source event's details (see :data:`~langchain_vlmrun._tracing.SOURCE_EVENT`)."""
+    return {"documents": len(outcome.documents), "usage": outcome.usage, "error": outcome.error}
 
 
 _LOADER_ARGUMENTS = tuple(inspect.signature(VLMRunLoader.__init__).parameters)[1:-1]

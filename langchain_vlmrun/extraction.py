@@ -9,20 +9,25 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar, Union
 
+from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
 from langchain_core.documents.base import Blob
 from langchain_core.runnables import RunnableConfig, RunnableSerializable
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing_extensions import TypedDict
 
-from langchain_vlmrun._exceptions import FileSourceError
+from langchain_vlmrun._exceptions import FileSourceError, ResponseValidationError
+from langchain_vlmrun._models import AgentExecution
+from langchain_vlmrun._operations import ProcessedSource
+from langchain_vlmrun._options import ExecuteOptions
 from langchain_vlmrun._paths import normalise_roots, resolve_allowed_file
 from langchain_vlmrun._settings import ClientSettings
-from langchain_vlmrun._sources import check_url, is_url
+from langchain_vlmrun._sources import check_url, is_url, redact_url
 from langchain_vlmrun._structured import validate_response
+from langchain_vlmrun._tracing import aexecution_run, execution_run
 from langchain_vlmrun._validation import check_agent_name, check_response_model
-from langchain_vlmrun.cache import ResultCache
 
-__all__ = ["ExtractorInput", "ExtractorToolInput", "VLMRunExtractor"]
+__all__ = ["ExtractionWithRaw", "ExtractorInput", "ExtractorToolInput", "VLMRunExtractor"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -47,6 +52,17 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
     ``invoke`` uses the sync client, ``ainvoke`` the async one; ``batch``/``abatch``
     honour ``max_concurrency``. A response that does not match the model raises
     ``ResponseValidationError`` listing the schema errors, with ``raw_response`` kept.
+    With ``include_raw=True`` it returns an :class:`ExtractionWithRaw` dict instead, as
+    ``with_structured_output(..., include_raw=True)`` does:
+
+        >>> result = VLMRunExtractor(response_model=Invoice, include_raw=True).invoke(
+        ...     "invoice.pdf")  # doctest: +SKIP
+        >>> result["raw"].id, result["parsed"], result["parsing_error"]  # doctest: +SKIP
+
+    Each extraction has a ``vlmrun_execution`` child run (execution id, agent, status,
+    credits) for callback handlers and LangSmith. Settings (key, ``request_timeout``,
+    ``wait_timeout``, ``max_retries``...) are those of
+    :class:`~langchain_vlmrun.VLMRunAgentTool`.
 
     Inputs are chosen by the developer, not by an LLM, so local paths are not confined
     here; give an LLM :class:`~langchain_vlmrun.VLMRunAgentTool` (with ``root_dir``)
@@ -57,9 +73,13 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
     agent_name: str | None = None
     prompt: str | None = None
     """Defaults to "Extract the <Model> fields from this file." without an agent."""
-    timeout: float | None = Field(default=None, gt=0, allow_inf_nan=False)
-    cache: ResultCache | None = Field(default=None, exclude=True)
+    include_raw: bool = False
+    """Return ``{"raw": AgentExecution, "parsed": model | None, "parsing_error": error |
+    None}`` (as ``with_structured_output(..., include_raw=True)``) instead of the object;
+    a response that does not match the model is then reported, not raised."""
     callback_url: str | None = None
+    options: ExecuteOptions | None = None
+    """Model, skills, service tier and the rest of the execute configuration."""
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     @field_validator("response_model", mode="before")
@@ -106,12 +126,14 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
         roots = normalise_roots(root_dir)
         model = self.response_model
 
+        parse = self if not self.include_raw else self.model_copy(update={"include_raw": False})
+
         def extract(file: str) -> dict[str, Any]:
-            return self.invoke(_confined(file, roots)).model_dump(mode="json")
+            return parse.invoke(_confined(file, roots)).model_dump(mode="json")
 
         async def aextract(file: str) -> dict[str, Any]:
             source = await asyncio.to_thread(_confined, file, roots)
-            return (await self.ainvoke(source)).model_dump(mode="json")
+            return (await parse.ainvoke(source)).model_dump(mode="json")
 
         return StructuredTool.from_function(
             func=extract,
@@ -145,30 +167,96 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
             "name": self.agent_name,
             "prompt": prompt,
             "response_model": model,
-            "timeout": self.timeout,
+            "timeout": self.wait_timeout,
             "cache": self.cache,
             "callback_url": self.callback_url,
+            "options": self.options,
             # a response that does not validate is not cached
             "accept": lambda execution: validate_response(execution, model),
         }
 
-    def _extract(self, source: ExtractorInput) -> M:
-        processed = self._sync_client().process(**self._options(source))
-        return validate_response(processed.execution, self.response_model)
+    def _traced(self, options: dict[str, Any]) -> dict[str, Any]:
+        source = options["source"]
+        shown = redact_url(source) if isinstance(source, str) else _describe(source)
+        return {"source": shown, "agent": self.agent_name, "prompt": options["prompt"]}
 
-    async def _aextract(self, source: ExtractorInput) -> M:
-        processed = await self._async_client().process(**self._options(source))
-        return validate_response(processed.execution, self.response_model)
+    def _parsed(self, processed: ProcessedSource) -> Any:
+        parsed = validate_response(processed.execution, self.response_model)
+        if self.include_raw:
+            return {"raw": processed.execution, "parsed": parsed, "parsing_error": None}
+        return parsed
+
+    def _unparsed(self, error: ResponseValidationError) -> Any:
+        """With ``include_raw``, a response that does not match is reported, not raised."""
+        if not self.include_raw or error.execution is None:
+            raise error
+        return {"raw": error.execution, "parsed": None, "parsing_error": error}
+
+    def _extract(
+        self, source: ExtractorInput, run_manager: CallbackManagerForChainRun | None = None
+    ) -> Any:
+        options = self._options(source)
+        try:
+            with execution_run(run_manager, self._traced(options)) as run:
+                try:
+                    processed = self._sync_client().process(**options)
+                except ResponseValidationError as exc:
+                    if exc.execution is not None:
+                        run.record(exc.execution, self.agent_name)
+                    raise
+                run.record(processed, self.agent_name)
+        except ResponseValidationError as exc:
+            return self._unparsed(exc)
+        return self._parsed(processed)
+
+    async def _aextract(
+        self, source: ExtractorInput, run_manager: AsyncCallbackManagerForChainRun | None = None
+    ) -> Any:
+        options = self._options(source)
+        try:
+            async with aexecution_run(run_manager, self._traced(options)) as run:
+                try:
+                    processed = await self._async_client().process(**options)
+                except ResponseValidationError as exc:
+                    if exc.execution is not None:
+                        run.record(exc.execution, self.agent_name)
+                    raise
+                run.record(processed, self.agent_name)
+        except ResponseValidationError as exc:
+            return self._unparsed(exc)
+        return self._parsed(processed)
 
     def invoke(
         self, input: ExtractorInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> M:
+        """The validated object (with ``include_raw``: the :class:`ExtractionWithRaw` dict)."""
         return self._call_with_config(self._extract, input, config)
 
     async def ainvoke(
         self, input: ExtractorInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> M:
+        """Async :meth:`invoke` (the async client; ``abatch`` honours ``max_concurrency``)."""
         return await self._acall_with_config(self._aextract, input, config)
+
+
+class ExtractionWithRaw(TypedDict, Generic[M]):
+    """What ``VLMRunExtractor(..., include_raw=True)`` returns (as
+    ``with_structured_output(..., include_raw=True)``)."""
+
+    raw: AgentExecution
+    """The completed execution: id, status, usage (credits), raw response."""
+    parsed: M | None
+    """The validated object, or None when the response does not match the model."""
+    parsing_error: ResponseValidationError | None
+    """Why the response does not match (with ``raw_response`` and ``errors``)."""
+
+
+def _describe(source: object) -> str:
+    if isinstance(source, Blob):
+        return str(source.source or "<blob>")
+    if isinstance(source, bytes):
+        return f"<{len(source)} bytes>"
+    return str(source)
 
 
 class ExtractorToolInput(BaseModel):

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Claim",
     "DedupeLeases",
+    "LocalLeases",
     "Lease",
     "PeerOutcome",
     "claim",
@@ -76,7 +77,7 @@ class Lease:
 
     key: str
     token: str
-    owner: DedupeLeases = field(repr=False)
+    owner: DedupeLeases | LocalLeases = field(repr=False)
     lost: bool = False
 
     def renew(self) -> bool:
@@ -122,7 +123,7 @@ def follow_peer(
     key: str,
     *,
     cache: ResultCache,
-    leases: DedupeLeases,
+    leases: DedupeLeases | LocalLeases,
     timeout: float,
     interval: float = 1.0,
     clock: Callable[[], float] = time.monotonic,
@@ -158,7 +159,7 @@ def claim(
     key: str,
     *,
     cache: ResultCache,
-    leases: DedupeLeases,
+    leases: DedupeLeases | LocalLeases,
     timeout: float,
     clock: Callable[[], float],
 ) -> Operation[Claim]:
@@ -377,3 +378,51 @@ class _KeepAlive:
                         self._held.discard(lease)
                     lease.lost = True
                     logger.warning("dedupe lease on %s expired before release", lease.key)
+
+
+class LocalLeases:
+    """In-process leases: the workers (threads, tasks) of one process never run the same
+    document twice at once, e.g. byte-identical files at two paths in one load.
+
+    Every client has one by default; :class:`DedupeLeases` does the same across
+    processes and machines on Redis. A lease is held until released (the operations
+    release it however they end), so no expiry is needed.
+
+    Example:
+        >>> leases = LocalLeases()
+        >>> first = leases.acquire("doc")
+        >>> leases.acquire("doc") is None  # a second worker waits for the first
+        True
+        >>> first.release(), leases.acquire("doc") is not None
+        (True, True)
+    """
+
+    def __init__(self, *, check_every: float = 0.02) -> None:
+        self.check_every = check_every
+        self._lock = threading.Lock()
+        self._held: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return f"LocalLeases(held={len(self._held)})"
+
+    def acquire(self, key: str) -> Lease | None:
+        token = secrets.token_hex(8)
+        with self._lock:
+            if key in self._held:
+                return None
+            self._held[key] = token
+        return Lease(key, token, self)
+
+    def holder(self, key: str) -> str | None:
+        with self._lock:
+            return self._held.get(key)
+
+    def _renew(self, lease: Lease) -> bool:
+        return self.holder(lease.key) == lease.token
+
+    def _release(self, lease: Lease) -> bool:
+        with self._lock:
+            if self._held.get(lease.key) != lease.token:
+                return False
+            del self._held[lease.key]
+            return True

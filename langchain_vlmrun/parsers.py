@@ -6,14 +6,19 @@ import inspect
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from langchain_core.callbacks import Callbacks
 from langchain_core.document_loaders import BaseBlobParser
 from langchain_core.documents import Document
 from langchain_core.documents.base import Blob
 from pydantic import BaseModel, SecretStr
 
 from langchain_vlmrun._client import VLMRunClient
-from langchain_vlmrun._documents import AgentSpec, Mode, client_settings, process_source
+from langchain_vlmrun._documents import AgentSpec, Mode, process_source
 from langchain_vlmrun._operations import INPUT_FILE_KEY
+from langchain_vlmrun._options import ExecuteOptions
+from langchain_vlmrun._settings import settings_for
+from langchain_vlmrun._sources import redact_url
+from langchain_vlmrun._tracing import source_run
 from langchain_vlmrun._validation import reject_unknown
 from langchain_vlmrun.cache import CacheOption, resolve_cache
 
@@ -47,7 +52,10 @@ class VLMRunParser(BaseBlobParser):
     natively async.
 
     Args:
-        agent_name: the agent, ``"name:version"``.
+        agent_name: an agent of your workspace, ``"name:version"``. With neither
+            ``agent_name`` nor ``prompt``, each file gets the built-in default of its
+            medium (:mod:`langchain_vlmrun.defaults`): page Documents for documents, one
+            for an image, timed segment Documents for audio and video.
         prompt: instructions (alone: the service picks an agent; with a name: extra
             instructions).
         response_model: pydantic model of the expected output; the validated object is
@@ -56,14 +64,19 @@ class VLMRunParser(BaseBlobParser):
         mode: ``"page"`` (one Document per page) or ``"single"`` (one per Blob).
         inputs, config: extra execute ``inputs`` / ``config``; ``input_key`` names the
             file input (default ``"file"``).
-        timeout: seconds to wait for each execution.
+        wait_timeout: seconds to wait for each execution (``timeout=``: deprecated name).
         cache: a :class:`~langchain_vlmrun.cache.ResultCache`; default (None) an
             in-memory one of this parser's own (a Blob parsed twice is paid once);
             ``False`` for none (see ``VLMRunLoader``).
         callback_url: passed to every execution.
+        segment_seconds, options: as in :class:`~langchain_vlmrun.VLMRunLoader`.
         client: a ``VLMRunClient`` to use (not closed by the parser).
-        api_key, base_url, client_kwargs: settings of the client the parser creates
-            otherwise (close it with :meth:`close`).
+        api_key (or vlmrun_api_key), base_url (or vlmrun_base_url), request_timeout,
+            max_retries, requests_per_minute, client_kwargs: settings of the client the
+            parser creates otherwise (close it with :meth:`close`); without a key or a
+            client the constructor raises :class:`~langchain_vlmrun.MissingAPIKeyError`.
+        callbacks: LangChain callback handlers: each Blob is a ``VLMRunParser`` run with
+            one ``vlmrun_source`` custom event (as in ``VLMRunLoader``).
     """
 
     def __init__(
@@ -77,17 +90,42 @@ class VLMRunParser(BaseBlobParser):
         inputs: Mapping[str, Any] | None = None,
         config: Mapping[str, Any] | None = None,
         input_key: str = INPUT_FILE_KEY,
-        timeout: float | None = None,
+        wait_timeout: float | None = None,
         client: VLMRunClient | None = None,
         api_key: str | SecretStr | None = None,
+        vlmrun_api_key: str | SecretStr | None = None,
         base_url: str | None = None,
+        vlmrun_base_url: str | None = None,
+        request_timeout: float | None = None,
+        max_retries: int | None = None,
+        requests_per_minute: float | None = None,
         client_kwargs: Mapping[str, Any] | None = None,
         cache: CacheOption = None,
         callback_url: str | None = None,
+        segment_seconds: float | None = None,
+        options: ExecuteOptions | None = None,
+        callbacks: Callbacks = None,
+        timeout: float | None = None,
         **unknown: Any,
     ) -> None:
         reject_unknown(type(self).__name__, unknown, _PARSER_ARGUMENTS)
+        self.callbacks = callbacks
         self.cache = resolve_cache(cache)
+        self.settings = settings_for(
+            type(self).__name__,
+            check=False,
+            api_key=api_key,
+            vlmrun_api_key=vlmrun_api_key,
+            base_url=base_url,
+            vlmrun_base_url=vlmrun_base_url,
+            request_timeout=request_timeout,
+            wait_timeout=wait_timeout,
+            timeout=timeout,
+            max_retries=max_retries,
+            requests_per_minute=requests_per_minute,
+            client_kwargs=dict(client_kwargs) if client_kwargs is not None else None,
+            client=client,
+        )
         self.spec = AgentSpec(
             agent_name=agent_name,
             prompt=prompt,
@@ -97,23 +135,37 @@ class VLMRunParser(BaseBlobParser):
             inputs=inputs,
             config=config,
             input_key=input_key,
-            timeout=timeout,
+            timeout=self.settings.wait_timeout,
             callback_url=callback_url,
+            segment_seconds=segment_seconds,
+            options=options,
         )
+        self.settings.check(type(self).__name__)  # after the agent and its options
         self._client = client
         self._owns_client = client is None
-        self._client_settings = client_settings(api_key, base_url, client_kwargs)
 
     @property
     def client(self) -> VLMRunClient:
         """The client in use (created on first use unless one was given)."""
         if self._client is None:
-            self._client = VLMRunClient(**self._client_settings)
+            self._client = self.settings.new_client()
         return self._client
 
     def lazy_parse(self, blob: Blob) -> Iterator[Document]:
-        """Run the agent on ``blob`` and yield its Documents."""
-        documents, _ = process_source(self.client, blob, self.spec, cache=self.cache)
+        """Run the agent on ``blob`` and yield its Documents.
+
+        Each Blob is a ``VLMRunParser`` run that dispatches one ``vlmrun_source`` custom
+        event (execution id, agent, documents, credits, or the error) to ``callbacks``
+        and to the chain it runs in.
+        """
+        label = _label(blob)
+        with source_run(type(self).__name__, self.callbacks, [label]) as run:
+            try:
+                documents, usage = process_source(self.client, blob, self.spec, cache=self.cache)
+            except Exception as exc:
+                run.emit(label, documents=0, error=exc)
+                raise
+            run.emit(usage.source, documents=len(documents), usage=usage)
         yield from documents
 
     def close(self) -> None:
@@ -126,6 +178,12 @@ class VLMRunParser(BaseBlobParser):
         return (
             f"{type(self).__name__}(agent_name={self.spec.agent_name!r}, mode={self.spec.mode!r})"
         )
+
+
+def _label(blob: Blob) -> str:
+    """How a Blob is named in events: its source (a URL without credentials)."""
+    source = blob.source
+    return redact_url(str(source)) if source is not None else f"<{blob.mimetype or 'bytes'}>"
 
 
 _PARSER_ARGUMENTS = tuple(inspect.signature(VLMRunParser.__init__).parameters)[1:-1]

@@ -43,7 +43,11 @@ def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
     }
     body = response.get("body", {}).get("string")
     if isinstance(body, bytes):
-        response["body"]["string"] = scrub(body.decode("utf-8", "replace")).encode()
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return response  # binary (an artifact's bytes): no URL to scrub, keep it intact
+        response["body"]["string"] = scrub(text).encode()
     return response
 
 

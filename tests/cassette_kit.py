@@ -9,6 +9,7 @@ with ``VLMRUN_API_KEY=... pytest -m live --record-mode=rewrite`` (see cassettes/
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,7 @@ def interaction(
         "response": {
             "status": {"code": status, "message": _REASONS.get(status, "")},
             "headers": {"content-type": [content_type]},
-            "body": {"string": json.dumps(body) if not isinstance(body, str) else body},
+            "body": {"string": body if isinstance(body, (str, bytes)) else json.dumps(body)},
         },
     }
 
@@ -148,11 +149,47 @@ def execute_and_poll(
     return out
 
 
-def write(name: str, interactions: list[dict[str, Any]], *, module: str) -> Path:
+def agent_info(
+    name: str,
+    *,
+    description: str | None = None,
+    prompt: str | None = None,
+    json_schema: dict[str, Any] | None = None,
+    created_at: str = CREATED,
+) -> dict[str, Any]:
+    """AgentInfo (SDK ``client/types.py``) of a test agent ``name:version``; the id is a
+    uuid derived from the name, so cassettes stay stable when recomposed."""
+    return {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"langchain-vlmrun-test-agent:{name}")),
+        "name": name,
+        "description": description or f"Test agent {name}.",
+        "prompt": prompt or f"Test agent {name}.",
+        "json_schema": json_schema,
+        "json_sample": None,
+        "created_at": created_at,
+        "updated_at": created_at,
+        "status": "completed",
+    }
+
+
+def lookup(name: str, **info: Any) -> dict[str, Any]:
+    """``POST /agent/lookup`` by name, found: what a client sends once per agent name
+    before it uploads anything for that agent."""
+    return interaction(
+        "POST", "/agent/lookup", 200, agent_info(name, **info), request_json={"name": name}
+    )
+
+
+def write(
+    name: str, interactions: list[dict[str, Any]], *, module: str, note: str | None = None
+) -> Path:
+    """Write ``cassettes/<name>.yaml`` with the COMPOSED header (and ``note``, a comment
+    line saying where shapes beyond the API reference come from)."""
     path = CASSETTES / f"{name}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     text = yaml.safe_dump(
         {"interactions": interactions, "version": 1}, sort_keys=False, allow_unicode=True
     )
-    path.write_text(HEADER.format(module=module) + text)
+    header = HEADER.format(module=module) + (f"# {note}\n" if note else "")
+    path.write_text(header + text)
     return path

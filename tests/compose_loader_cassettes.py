@@ -16,6 +16,7 @@ from typing import Any
 
 from tests.cassette_kit import (
     execute_and_poll,
+    lookup,
     upload,
     write,
 )
@@ -242,6 +243,7 @@ def rag_ingestion() -> list[dict[str, Any]]:
     """report.pdf then chart.png, new uploads, one markdown execution each."""
     report, chart = REPORT_PDF.read_bytes(), CHART_PNG.read_bytes()
     return [
+        lookup(MARKDOWN_AGENT),
         upload(file_id=REPORT_FILE_ID, filename="report.pdf", size=len(report)),
         *execute_and_poll(
             REPORT_EXECUTION,
@@ -268,6 +270,7 @@ def main() -> None:
     write(
         "loader_single_mode",
         [
+            lookup(MARKDOWN_AGENT),
             upload(file_id=REPORT_FILE_ID, filename="report.pdf", size=len(report)),
             *execute_and_poll(
                 SINGLE_EXECUTION, name=MARKDOWN_AGENT, response=REPORT_PAGES, usage=_usage(8, 2)
@@ -278,6 +281,7 @@ def main() -> None:
     write(
         "loader_structured",
         [
+            lookup(CHART_AGENT),
             upload(file_id=CHART_FILE_ID, filename="chart.png", size=len(chart)),
             *execute_and_poll(
                 STRUCTURED_EXECUTION,
@@ -290,14 +294,18 @@ def main() -> None:
     )
     write(
         "loader_url_source",
-        execute_and_poll(
-            URL_EXECUTION, name=MARKDOWN_AGENT, response=URL_RESPONSE, usage=_usage(1, 1)
-        ),
+        [
+            lookup(MARKDOWN_AGENT),
+            *execute_and_poll(
+                URL_EXECUTION, name=MARKDOWN_AGENT, response=URL_RESPONSE, usage=_usage(1, 1)
+            ),
+        ],
         module=MODULE,
     )
     write(
         "loader_parser_bytes_blob",
         [
+            lookup(MARKDOWN_AGENT),
             upload(file_id=BYTES_FILE_ID, filename="note.pdf", size=len(BLOB_BYTES)),
             *execute_and_poll(
                 BYTES_EXECUTION, name=MARKDOWN_AGENT, response=BLOB_TEXT, usage=_usage(1, 1)
@@ -308,6 +316,7 @@ def main() -> None:
     write(
         "loader_parser_path_blob",
         [
+            lookup(MARKDOWN_AGENT),
             upload(file_id=REPORT_FILE_ID, filename="report.pdf", size=len(report)),
             *execute_and_poll(
                 PATH_EXECUTION, name=MARKDOWN_AGENT, response=REPORT_PAGES, usage=_usage(8, 2)

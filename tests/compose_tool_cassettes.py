@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.cassette_kit import execute_and_poll, upload, write
+from tests.cassette_kit import execute_and_poll, lookup, upload, write
 
 MODULE = "tests.compose_tool_cassettes"
 
@@ -61,7 +61,10 @@ def main() -> None:
     for n, test in enumerate(STANDARD_TESTS, 1):
         write(
             f"TestVLMRunAgentToolIntegration.{test}",
-            execute_and_poll(execution_id(n), name="receipt-reader:v1", response=MARKDOWN),
+            [
+                lookup("receipt-reader:v1"),
+                *execute_and_poll(execution_id(n), name="receipt-reader:v1", response=MARKDOWN),
+            ],
             module=MODULE,
         )
     write(

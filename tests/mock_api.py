@@ -20,9 +20,12 @@ class ScriptedAPI:
 
     The last reply of a route repeats once the queue is down to one. Every request is
     kept in ``requests``; slept durations (from the injected sleep) in ``sleeps``.
+    Unless scripted, ``POST /agent/lookup`` by name finds any agent (the clients look
+    a name up before uploading for it); script the route to say otherwise.
     """
 
     def __init__(self) -> None:
+        self.defaults: dict[tuple[str, str], Reply] = {("POST", "/agent/lookup"): found_agent}
         self.routes: dict[tuple[str, str], deque[Reply]] = defaultdict(deque)
         self.requests: list[httpx.Request] = []
         self.sleeps: list[float] = []
@@ -37,14 +40,21 @@ class ScriptedAPI:
         self.requests.append(request)
         path = request.url.path.removeprefix("/v1")
         queue = self.routes.get((request.method, path))
-        if not queue:
+        if queue:
+            reply = queue.popleft() if len(queue) > 1 else queue[0]
+        elif (request.method, path) in self.defaults:
+            reply = self.defaults[(request.method, path)]
+        else:
             return httpx.Response(404, json={"detail": f"no route {request.method} {path}"})
-        reply = queue.popleft() if len(queue) > 1 else queue[0]
         if isinstance(reply, Exception):
             raise reply
         if callable(reply) and not isinstance(reply, httpx.Response):
             return reply(request)
         return reply
+
+    def first(self, method: str, path: str) -> httpx.Request:
+        """The first request sent to ``(METHOD, path)``."""
+        return next(r for r in self.requests if r.method == method and r.url.path == f"/v1{path}")
 
     def calls(self, method: str, path: str) -> int:
         return sum(1 for r in self.requests if r.method == method and r.url.path == f"/v1{path}")
@@ -91,6 +101,31 @@ class ScriptedAPI:
 def execution(execution_id: str = "ex-1", status: str = "running", **fields: Any) -> httpx.Response:
     body = {"id": execution_id, "name": "agent:v1", "status": status, "usage": {}, **fields}
     return httpx.Response(200, json=body)
+
+
+def agent_info(name: str, **fields: Any) -> dict[str, Any]:
+    """An AgentInfo body (test data: the agent names are the tests' own)."""
+    full = name if ":" in name else f"{name}:v1"
+    return {
+        "id": f"agent-{full}",
+        "name": full,
+        "description": f"Test agent {full}",
+        "prompt": f"Run {full}",
+        "json_schema": None,
+        "json_sample": None,
+        "created_at": "2026-07-20T18:00:00",
+        "updated_at": "2026-07-20T18:00:00",
+        "status": "completed",
+        **fields,
+    }
+
+
+def found_agent(request: httpx.Request) -> httpx.Response:
+    """``POST /agent/lookup``: every name exists."""
+    body = json.loads(request.content)
+    if "name" not in body:
+        return httpx.Response(404, json={"detail": "Agent not found"})
+    return httpx.Response(200, json=agent_info(body["name"]))
 
 
 def json_body(request: httpx.Request) -> Any:

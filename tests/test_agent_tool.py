@@ -58,7 +58,7 @@ def test_markdown_pages_become_content_and_execution_the_artifact() -> None:
     assert isinstance(artifact, VLMRunToolArtifact)
     assert artifact.execution_id == "ex-1" and artifact.credits_used == 3
     assert artifact.response == PAGES and artifact.structured is None and not artifact.truncated
-    body = json_body(api.requests[0])
+    body = json_body(api.first("POST", "/agent/execute"))
     assert body["name"] == "doc-md:v1"
     assert body["inputs"]["file"] == {"type": "file_url", "file_url": {"url": URL}}
 
@@ -119,7 +119,9 @@ def test_instructions_refine_the_prompt_or_go_to_the_agent_inputs() -> None:
         file=URL,
         instructions="Only totals.",
     )
-    assert json_body(api.requests[0])["inputs"]["instructions"] == "Only totals."
+    assert (
+        json_body(api.first("POST", "/agent/execute"))["inputs"]["instructions"] == "Only totals."
+    )
 
 
 def test_failed_execution_is_an_error_the_model_can_act_on() -> None:
@@ -136,8 +138,8 @@ def test_configuration_errors_surface_as_typed_errors(monkeypatch: pytest.Monkey
     with pytest.raises(AuthenticationError):
         call(VLMRunAgentTool(prompt="read", client=api.client()), file=URL)
     monkeypatch.delenv("VLMRUN_API_KEY", raising=False)
-    with pytest.raises(MissingAPIKeyError):
-        call(VLMRunAgentTool(prompt="read"), file=URL)
+    with pytest.raises(MissingAPIKeyError):  # at construction, before any call
+        VLMRunAgentTool(prompt="read")
 
 
 def test_local_file_inside_root_is_uploaded(tmp_path: Path) -> None:
@@ -178,13 +180,18 @@ async def test_arun_uses_the_async_client_only() -> None:
 def test_key_is_secret_and_not_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VLMRUN_API_KEY", "sk-live-very-secret-123456")
     tool = VLMRunAgentTool(prompt="read")
-    assert isinstance(tool.api_key, SecretStr)
+    assert isinstance(tool.vlmrun_api_key, SecretStr)
     assert "sk-live" not in repr(tool) and "sk-live" not in str(tool.model_dump())
 
 
-def test_needs_an_agent_or_prompt() -> None:
-    with pytest.raises(ValueError, match="agent_name"):
-        VLMRunAgentTool()
+def test_runs_the_built_in_default_of_the_medium_without_agent_or_prompt() -> None:
+    api = api_returning({"text": "TOTAL 12.50", "description": "a receipt"})
+    message = call(VLMRunAgentTool(client=api.client()), file="https://example.com/scan.png")
+    body = json_body(next(r for r in api.requests if r.url.path.endswith("/agent/execute")))
+    assert body["name"] is None
+    assert body["config"]["json_schema"]["required"] == ["text", "description"]
+    assert "visible in this image" in body["config"]["prompt"]
+    assert message.content == "TOTAL 12.50\n\na receipt"
 
 
 def test_timeout_names_the_execution_and_how_to_resume() -> None:
@@ -194,7 +201,7 @@ def test_timeout_names_the_execution_and_how_to_resume() -> None:
         lambda r: httpx.Response(201, json={"id": "ex-1", "status": "enqueued", "usage": {}}),
     )
     api.on("GET", "/agent/executions/ex-1", execution("ex-1", "running"))
-    tool = VLMRunAgentTool(prompt="read", timeout=30, client=api.client())
+    tool = VLMRunAgentTool(prompt="read", wait_timeout=30, client=api.client())
     message = call(tool, file=URL)
     assert message.status == "error"
     assert "ex-1" in message.content and "client.wait('ex-1')" in message.content

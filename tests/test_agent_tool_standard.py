@@ -29,7 +29,7 @@ class TestVLMRunAgentToolUnit(ToolsUnitTests):
 
     @property
     def init_from_env_params(self) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
-        return {"VLMRUN_API_KEY": "env-key"}, {"prompt": "Read it."}, {"api_key": "env-key"}
+        return {"VLMRUN_API_KEY": "env-key"}, {"prompt": "Read it."}, {"vlmrun_api_key": "env-key"}
 
 
 @pytest.mark.vcr

@@ -37,6 +37,7 @@ from langchain_core.stores import InMemoryByteStore
 from pydantic import BaseModel
 
 from langchain_vlmrun import (
+    AgentNotFoundError,
     APIConnectionError,
     APIError,
     AsyncVLMRunClient,
@@ -46,8 +47,6 @@ from langchain_vlmrun import (
     ExecutionTimeoutError,
     FileSourceError,
     InternalServerError,
-    MissingAPIKeyError,
-    NotFoundError,
     PaymentRequiredError,
     PermissionDeniedError,
     PollSchedule,
@@ -194,12 +193,6 @@ CASES: dict[str, Case] = {
         source=lambda t: "https:///doc.pdf",
         offline=True,
     ),
-    "missing API key": Case(
-        MissingAPIKeyError,
-        r"pass api_key=\.\.\. or set the VLMRUN_API_KEY environment variable",
-        client={"api_key": None},
-        offline=True,
-    ),
     # -- the service refuses ----------------------------------------------------------
     "401 invalid key": Case(
         AuthenticationError,
@@ -216,9 +209,9 @@ CASES: dict[str, Case] = {
         r"403 .*check the agent name and the key's workspace",
         script=execute_refused(403, "Not allowed for this workspace"),
     ),
-    "404 unknown agent": Case(
-        NotFoundError,
-        r"Agent 'nope:v1' not found.*Check the agent name \('name:version'\)",
+    "404 unknown agent": Case(  # looked up before the upload: nothing is paid
+        AgentNotFoundError,
+        r"No VLM Run agent named 'nope:v1'.*client\.list_agents\(\)",
         emulator={"known_agents": ["document-markdown"]},
         loader={"agent_name": "nope:v1", "prompt": None},
     ),
@@ -281,14 +274,14 @@ CASES: dict[str, Case] = {
         ExecutionTimeoutError,
         r"still 'paused' after waiting .*resume with client\.wait\('[0-9a-f-]+'\)",
         emulator={"pause_executions": True},
-        loader={"timeout": 0.3},
+        loader={"wait_timeout": 0.3},
         resumable=True,
     ),
     "wait timeout (carries the id)": Case(
         ExecutionTimeoutError,
         r"execution [0-9a-f-]+ still '(enqueued|running)'.*or raise the timeout",
         emulator={"processing_time": 60.0},
-        loader={"timeout": 0.3},
+        loader={"wait_timeout": 0.3},
         resumable=True,
     ),
     "structured response that does not validate": Case(
@@ -455,13 +448,13 @@ def test_bad_input(
 def test_catalogue_is_complete() -> None:
     assert len(CASES) >= 20
     errors = {case.error for case in CASES.values()}
+    # a missing key fails when the loader is constructed: tests/test_settings.py
     assert {
         FileSourceError,
-        MissingAPIKeyError,
         AuthenticationError,
         PaymentRequiredError,
         PermissionDeniedError,
-        NotFoundError,
+        AgentNotFoundError,
         BadRequestError,
         RequestTooLargeError,
         InternalServerError,

@@ -140,8 +140,8 @@ def test_ids_are_stable_and_depend_on_content_page_and_agent() -> None:
 
 
 def test_spec_validation() -> None:
-    with pytest.raises(ValueError, match="agent_name"):
-        AgentSpec()
+    assert AgentSpec().uses_defaults  # neither agent nor prompt: built-in defaults
+    assert AgentSpec().for_medium("audio").default is not None
     with pytest.raises(ValueError, match="mode"):
         AgentSpec(agent_name="a:v1", mode="element")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="not both"):

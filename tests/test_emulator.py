@@ -960,6 +960,7 @@ def create_agent(c: httpx.Client, name: str | None = TEST_AGENT, prompt: str = "
 
 def test_agent_registry_create_lookup_list_get(emu: Emulator, clock: ManualClock) -> None:
     emu.config.agent_creation_time = 30
+    emu.config.known_agents = set()  # only created agents exist
     with client(emu) as c:
         first = create_agent(c)
         assert set(first) == {"id", "name", "created_at", "updated_at", "status"}
@@ -1000,6 +1001,24 @@ def test_agent_registry_create_lookup_list_get(emu: Emulator, clock: ManualClock
             "/agent/create", json={"name": f"{TEST_AGENT}:v1", "config": {"prompt": "p"}}
         )
         assert again.status_code == 400
+
+
+def test_lookup_agrees_with_execute_on_names_known_agents_makes_exist(emu: Emulator) -> None:
+    emu.config.known_agents = {"invoice-extractor", "receipts:v2"}
+    with client(emu) as c:
+        bare = c.post("/agent/lookup", json={"name": "invoice-extractor"})
+        assert bare.status_code == 200
+        assert bare.json()["name"] == "invoice-extractor:v1"
+        assert c.post("/agent/lookup", json={"name": "receipts:v2"}).json()["name"] == (
+            "receipts:v2"
+        )
+        assert execute(c, name="receipts:v2").status_code == 201
+        assert c.post("/agent/lookup", json={"name": "receipts:v3"}).status_code == 404
+        assert execute(c, name="receipts:v3").status_code == 404
+        assert c.get("/agent").json() == []  # implied agents are not listed
+        emu.config.known_agents = None  # any name exists
+        assert c.post("/agent/lookup", json={"name": "whatever:v7"}).status_code == 200
+        assert c.post("/agent/lookup", json={"prompt": "whatever"}).status_code == 404
 
 
 def test_executing_a_created_agent_follows_its_schema(emu: Emulator, clock: ManualClock) -> None:

@@ -9,6 +9,7 @@ from langchain_vlmrun import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    AsyncVLMRunClient,
     AuthenticationError,
     BadRequestError,
     InternalServerError,
@@ -116,13 +117,13 @@ def test_connection_and_timeout_errors_are_typed() -> None:
     assert slow.value.request_sent is True
 
 
-def test_missing_key_is_clear_at_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_key_is_clear_at_construction(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("VLMRUN_API_KEY", raising=False)
-    client = VLMRunClient(
-        http_client=httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200)))
-    )
-    with pytest.raises(MissingAPIKeyError, match="VLMRUN_API_KEY"):
-        client.get_execution("x")
+    transport = httpx.MockTransport(lambda r: httpx.Response(200))
+    with pytest.raises(MissingAPIKeyError, match=r"VLMRunClient needs .*VLMRUN_API_KEY"):
+        VLMRunClient(http_client=httpx.Client(transport=transport))
+    with pytest.raises(MissingAPIKeyError, match="AsyncVLMRunClient needs"):
+        AsyncVLMRunClient(api_key="")  # an empty key is no key
 
 
 def test_key_and_base_url_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:

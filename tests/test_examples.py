@@ -52,6 +52,16 @@ def test_structured_extraction_example_runs_offline() -> None:
     assert "validated Receipt -> 2026-07-20: 9.75 USD at Blue Bottle Coffee" in out
 
 
+def test_agent_toolkit_example_chooses_between_two_agents_offline() -> None:
+    out = run_example("agent_toolkit.py")
+    assert "[offline]" in out
+    assert "tool langchain-example-invoices: Extracts the invoice number" in out
+    assert "tool langchain-example-receipts: Reads shop receipts" in out
+    assert "the model chose: langchain-example-receipts" in out
+    assert '"merchant": "Blue Bottle Coffee"' in out.split("agent answer:")[1]
+    assert "artifact img_7c41e2: image/png, 3959 bytes" in out
+
+
 @pytest.mark.live
 def test_quickstart_runs_live() -> None:
     done = subprocess.run(

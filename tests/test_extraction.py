@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import threading
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -198,3 +199,78 @@ def test_missing_file_is_a_file_source_error(tmp_path: Path) -> None:
     with pytest.raises(FileSourceError, match="File not found"):
         VLMRunExtractor(response_model=Invoice, client=api.client()).invoke(tmp_path / "no.png")
     assert api.requests == []
+
+
+# --- include_raw ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
+async def test_include_raw_returns_raw_parsed_and_no_error(use_async: bool) -> None:
+    api = api_returning({"invoice_id": "INV-9", "total": 41.5})
+    api.routes[("GET", "/agent/executions/ex-1")].clear()
+    api.on(
+        "GET",
+        "/agent/executions/ex-1",
+        execution(
+            "ex-1",
+            "completed",
+            response={"invoice_id": "INV-9", "total": 41.5},
+            usage={"credits_used": 4},
+        ),
+    )
+    extract = VLMRunExtractor(
+        response_model=Invoice,
+        include_raw=True,
+        client=api.client(),
+        async_client=api.async_client(),
+    )
+    url = "https://example.com/inv.pdf"
+    result: Any = await extract.ainvoke(url) if use_async else extract.invoke(url)
+    assert set(result) == {"raw", "parsed", "parsing_error"}
+    assert result["parsed"] == Invoice(invoice_id="INV-9", total=41.5)
+    assert result["parsing_error"] is None
+    raw = result["raw"]
+    assert raw.id == "ex-1" and raw.status == "completed" and raw.usage.credits_used == 4
+
+
+@pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
+async def test_include_raw_reports_a_mismatch_instead_of_raising(use_async: bool) -> None:
+    api = api_returning({"invoice_id": "INV-9", "total": "n/a"})
+    extract = VLMRunExtractor(
+        response_model=Invoice,
+        include_raw=True,
+        client=api.client(),
+        async_client=api.async_client(),
+    )
+    url = "https://example.com/inv.pdf"
+    result: Any = await extract.ainvoke(url) if use_async else extract.invoke(url)
+    assert result["parsed"] is None
+    assert isinstance(result["parsing_error"], ResponseValidationError)
+    assert "total" in str(result["parsing_error"])
+    assert result["raw"].id == "ex-1"
+    assert result["raw"].response == {"invoice_id": "INV-9", "total": "n/a"}
+
+
+def test_include_raw_does_not_cache_a_mismatch(tmp_path: Path) -> None:
+    from langchain_core.stores import InMemoryByteStore
+
+    from langchain_vlmrun import ResultCache
+
+    api = api_returning({"invoice_id": "INV-9", "total": "n/a"})
+    cache = ResultCache(InMemoryByteStore())
+    extract = VLMRunExtractor(
+        response_model=Invoice, include_raw=True, cache=cache, client=api.client()
+    )
+    for _ in range(2):
+        result: Any = extract.invoke("https://example.com/inv.pdf")
+        assert result["parsed"] is None
+    assert api.calls("POST", "/agent/execute") == 2  # asked again: a mismatch is not kept
+
+
+def test_include_raw_as_tool_still_returns_the_fields() -> None:
+    api = api_returning({"invoice_id": "INV-9", "total": 41.5})
+    tool = VLMRunExtractor(response_model=Invoice, include_raw=True, client=api.client()).as_tool()
+    assert tool.invoke({"file": "https://example.com/inv.pdf"}) == {
+        "invoice_id": "INV-9",
+        "total": 41.5,
+    }

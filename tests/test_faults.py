@@ -1,7 +1,8 @@
 """Fault tolerance against the loopback emulator: nothing lost, nothing paid twice.
 
-- 200 small files through a service that faults 30 % of requests (500/502/503/504,
-  429 with ``Retry-After``, dropped connections, slow answers) and loses the answer of
+- 200 small files through a service that faults 30 % of requests on every route, polls
+  included (500/502/503/504, 429 with ``Retry-After``, dropped connections, slow
+  answers), with retries bounded by time rather than count, and loses the answer of
   some POSTs *after* acting on them (the execute was created, the 201 never arrived):
   200/200 sources produce their Documents, once each, with exactly one execution per
   file and no execute re-sent for an id the server already had; the extra requests are
@@ -59,8 +60,10 @@ FAULTY: dict[str, Any] = {
     "processing_time": 0.1,
 }
 
-#: Short backoffs; a Retry-After of 1 s is honoured exactly (capped at 1 s).
-RETRY = RetryPolicy(max_retries=10, initial_backoff=0.01, max_backoff=0.05, max_retry_after=1.0)
+#: The default policy's shape, with no count cap (retries end by the 90 s time budget,
+#: as by default), its backoffs scaled down so 200 files take seconds; a Retry-After of
+#: 1 s is honoured exactly (capped at 1 s). ``make bench`` runs the real constants.
+RETRY = RetryPolicy(initial_backoff=0.01, max_backoff=0.05, max_retry_after=1.0)
 
 
 def client_options(emu: Emulator) -> dict[str, Any]:
@@ -487,3 +490,78 @@ def test_resume_survives_a_second_death(
     assert_each_source_once(docs, paths)
     assert emu.counters.snapshot()["executions_created"] == len(paths)
     assert emu.counters.snapshot()["duplicate_execute_ids"] == 0
+
+
+# --- on_error="raise" abandons no paid execution ------------------------------------
+
+
+def _first_fails(body: dict[str, Any], filename: str | None) -> bool:
+    return filename == "doc-000.pdf"
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_raise_finishes_the_executions_in_flight_and_keeps_them(
+    emulator_factory: Any, tmp_path: Path, mode: str
+) -> None:
+    emu = emulator_factory(queue_time=0.0, processing_time=0.05, fail_predicate=_first_fails)
+    paths = make_files(tmp_path / "docs", 8)
+    loader = VLMRunLoader(
+        paths,
+        prompt="Read it",
+        api_key="k",
+        base_url=emu.base_url,
+        max_concurrency=8,
+        client_kwargs={"retry": RETRY},
+    )
+    with pytest.raises(LoaderError) as raised:
+        loader.load() if mode == "sync" else asyncio.run(loader.aload())
+    assert raised.value.source == paths[0]
+    assert type(raised.value.cause) is ExecutionFailedError
+    assert raised.value.cause.execution_id in str(raised.value)
+    assert emu.counters.executions_created == 8  # all eight were paid for...
+
+    loader.on_error = "skip"
+    docs = loader.load() if mode == "sync" else asyncio.run(loader.aload())
+    # ...and the seven that were running when the error surfaced were finished and kept:
+    # only the failed file is paid again
+    assert emu.counters.executions_created == 9
+    assert {doc.metadata["source"] for doc in docs} == set(paths[1:])
+    assert [u.from_cache for u in loader.usage].count(True) == 7
+
+
+# --- a server that ignores the client's request ids ----------------------------------
+
+
+@pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
+async def test_every_document_even_when_the_server_ignores_request_ids(
+    emulator_factory: Callable[..., Emulator], tmp_path: Path, use_async: bool
+) -> None:
+    """Without ids the lookup after a lost answer always 404s, so that execute is sent
+    again: paid twice, but never lost. Only answers lost *after* the server created the
+    execution can cause it, and each at most once."""
+    emu = emulator_factory(
+        ignore_request_ids=True,
+        fault_after_processing=0.2,
+        fault_after_processing_kinds=("500", "drop"),
+        fault_paths=r"^/v1/agent/execute$",
+        queue_time=0.0,
+        processing_time=0.02,
+        seed=5,
+    )
+    paths = make_files(tmp_path / "docs", 60)
+    settings = client_options(emu)
+    if use_async:
+        async with AsyncVLMRunClient("test-key", **settings) as aclient:
+            loader = VLMRunLoader(paths, prompt=PROMPT, async_client=aclient, max_concurrency=8)
+            docs = await load(loader, use_async)
+    else:
+        with VLMRunClient("test-key", **settings) as client:
+            loader = VLMRunLoader(paths, prompt=PROMPT, client=client, max_concurrency=8)
+            docs = await load(loader, use_async)
+    assert loader.failures == []
+    assert_each_source_once(docs, paths)  # every document, each from one execution
+    counters = emu.counters.snapshot()
+    lost = sum(v for k, v in counters["faults_injected"].items() if k.startswith("after_"))
+    assert lost > 0
+    assert counters["paid_twice"] <= lost  # only lost answers cost a second execution
+    assert counters["executions_created"] == len(paths) + counters["paid_twice"]

@@ -37,6 +37,7 @@ from tests.compose_loader_cassettes import (
     STRUCTURED_EXECUTION,
     URL_EXECUTION,
 )
+from tests.mock_api import found_agent
 
 BASE = "https://api.test/v1"
 AGENT = "document-markdown:v1"
@@ -89,6 +90,8 @@ class FakeVLMRun:
     def route(self, request: httpx.Request) -> httpx.Response:
         request.read()
         path = request.url.path.removeprefix("/v1")
+        if request.method == "POST" and path == "/agent/lookup":
+            return found_agent(request)
         if request.method == "GET" and path.startswith("/files/hash/"):
             return httpx.Response(200, json={"id": None})
         if request.method == "POST" and path == "/files":
@@ -348,15 +351,16 @@ def test_a_glob_matching_nothing_is_a_failure(tmp_path: Path) -> None:
 
 
 def test_constructor_validation() -> None:
-    with pytest.raises(ValueError, match="agent_name"):
-        VLMRunLoader("a.pdf")
+    # no agent, no prompt: defaults
+    assert VLMRunLoader("a.pdf", api_key="test-key").spec.uses_defaults
     with pytest.raises(ValueError, match="max_concurrency"):
         VLMRunLoader("a.pdf", agent_name=AGENT, max_concurrency=0)
     with pytest.raises(ValueError, match="on_error"):
         VLMRunLoader("a.pdf", agent_name=AGENT, on_error="ignore")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="at least one"):
         VLMRunLoader([], agent_name=AGENT)
-    assert "agent_name='document-markdown:v1'" in repr(VLMRunLoader("a.pdf", agent_name=AGENT))
+    loader = VLMRunLoader("a.pdf", agent_name=AGENT, api_key="test-key")
+    assert "agent_name='document-markdown:v1'" in repr(loader)
 
 
 # --- progress -----------------------------------------------------------------------------

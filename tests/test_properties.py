@@ -497,10 +497,10 @@ def run_client_with_schema(target: Target, json_schema: Any) -> Any:
 
 
 TIMEOUT_TAKERS: dict[str, tuple[Callable[..., Any], str]] = {
-    "tool": (run_tool, "timeout"),
-    "extractor": (run_extractor, "timeout"),
-    "loader": (run_loader, "timeout"),
-    "parser": (run_parser, "timeout"),
+    "tool": (run_tool, "wait_timeout"),
+    "extractor": (run_extractor, "wait_timeout"),
+    "loader": (run_loader, "wait_timeout"),
+    "parser": (run_parser, "wait_timeout"),
     "client": (run_client, "wait_timeout"),
 }
 

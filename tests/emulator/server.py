@@ -116,7 +116,10 @@ class EmulatorConfig:
     pause_executions: bool = False
     """New executions go ``enqueued -> paused`` and never finish."""
     known_agents: Collection[str] | None = None
-    """None: any agent name exists. Else names (with or without ``:version``) that exist."""
+    """None: any agent name exists. Else names (with or without ``:version``) that exist.
+    Created agents always exist. ``POST /agent/lookup`` by name agrees with execute: a
+    name that exists only through this setting answers with an implied AgentInfo (not
+    listed by ``GET /agent``); ``known_agents=()`` leaves only created agents."""
     credits_per_page: int = 1
     agent_creation_time: float = 0.0
     """Seconds (emulator clock) an agent made by ``POST /agent/create`` stays ``pending``."""
@@ -1116,10 +1119,8 @@ class Emulator:
         if not name and not config.get("prompt"):
             raise HTTPError(400, "Either `name` or `config.prompt` must be provided")
         agent = self.agents.by_name(name) if name else None
-        if name and agent is None and cfg.known_agents is not None:
-            known = set(cfg.known_agents)
-            if name not in known and name.split(":", 1)[0] not in known:
-                raise HTTPError(404, f"Agent '{name}' not found")
+        if name and agent is None and not self._implied_agent_exists(name):
+            raise HTTPError(404, f"Agent '{name}' not found")
         if agent is not None:  # a created agent answers with its own schema
             schema = schema or agent.json_schema
 
@@ -1208,10 +1209,39 @@ class Emulator:
 
     # ----------------------------------------------------------------- agents, artifacts
 
+    def _implied_agent_exists(self, name: str) -> bool:
+        """Whether ``known_agents`` makes an agent ``name`` exist (created ones aside)."""
+        known = self.config.known_agents
+        return known is None or name in known or name.split(":", 1)[0] in known
+
+    def _implied_agent(self, body: JSONDict | None) -> JSONDict | None:
+        """AgentInfo of a name looked up that exists only through ``known_agents``."""
+        name = (body or {}).get("name")
+        if set(body or {}) != {"name"} or not isinstance(name, str):
+            return None
+        if not self._implied_agent_exists(name):
+            return None
+        full = name if ":" in name else f"{name}:v1"
+        created = _aware_iso(datetime(2026, 1, 1, tzinfo=timezone.utc))
+        return {
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"emulator-agent:{full}")),
+            "name": full,
+            "description": f"Emulated agent {full} (exists through known_agents)",
+            "prompt": f"Emulated agent {full}",
+            "json_schema": None,
+            "json_sample": None,
+            "created_at": created,
+            "updated_at": created,
+            "status": "completed",
+        }
+
     def _agent_info(self, agent_id: str | None = None, body: JSONDict | None = None) -> JSONDict:
         try:
             agent = self.agents.get(agent_id) if agent_id else self.agents.lookup(body or {})
         except NotFound as exc:
+            implied = None if agent_id else self._implied_agent(body)
+            if implied is not None:
+                return implied
             raise HTTPError(404, str(exc)) from None
         except Invalid as exc:
             raise HTTPError(400, str(exc)) from None

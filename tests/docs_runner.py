@@ -1,0 +1,236 @@
+"""Run the ```python blocks of the pages in ``docs/`` offline, in order, like a notebook.
+
+Each page runs in one namespace, in a fresh folder holding the sample files of
+``examples/data`` (so ``"report.pdf"`` in a page is a real file), with a placeholder
+``VLMRUN_API_KEY`` and every HTTP request answered from ``cassettes/docs_<folder>_<page>.yaml``
+(vcrpy, replay only: nothing reaches the network). Top-level ``await`` works, as in a
+notebook. A block followed by an ```output block must print exactly that text.
+
+Only what cannot run offline is stood in for, the same way for every page:
+
+- the chat model: ``init_chat_model(...)`` returns :class:`ScriptedChatModel`, which
+  calls the first tool it is given on the file named in the user's message, then
+  answers with the start of what the tool returned;
+- waiting: replayed executions are polled without sleeping (as in the examples).
+
+Print what each block of a page outputs (to write its ```output blocks)::
+
+    python -m tests.docs_runner docs/tools/vlmrun_agent_tool.md
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import contextlib
+import io
+import json
+import os
+import re
+import shutil
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import Field
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+DATA = ROOT / "examples" / "data"
+#: The key a page sees: a placeholder, so the cassettes stand for the service.
+PLACEHOLDER_KEY = "docs-offline-placeholder-key"
+
+_FENCE = re.compile(r"^```([\w-]*)[^\n]*\n(.*?)^```\s*$", re.S | re.M)
+_FILE_NAME = re.compile(r"(https?://\S+|[\w./-]+\.(?:pdf|png|jpe?g|mp3|mp4|wav|docx?))", re.I)
+
+
+@dataclass(frozen=True)
+class Block:
+    """One fenced block: its language, its text, and the line it starts on."""
+
+    language: str
+    code: str
+    line: int
+    expected_output: str | None = None
+
+
+def blocks(page: Path) -> list[Block]:
+    """The page's fenced blocks; an ```output block is attached to the block before it."""
+    text = page.read_text()
+    found: list[Block] = []
+    for match in _FENCE.finditer(text):
+        language, code = match.group(1), match.group(2)
+        line = text.count("\n", 0, match.start()) + 1
+        if language == "output":
+            if not found or found[-1].language != "python":
+                raise ValueError(f"{page}:{line}: an output block must follow a python block")
+            previous = found.pop()
+            found.append(Block(previous.language, previous.code, previous.line, code))
+        else:
+            found.append(Block(language, code, line))
+    return found
+
+
+def cassette_for(page: Path) -> str:
+    """``cassettes/docs_<folder>_<page>.yaml``."""
+    return f"docs_{page.parent.name}_{page.stem}"
+
+
+# --- the stand-in chat model -----------------------------------------------------------------
+
+
+class ScriptedChatModel(BaseChatModel):
+    """Calls the first bound tool on the file or URL the user names, then answers with
+    the start of the tool's output (so the tool's real output reaches the answer)."""
+
+    tool_names: list[str] = Field(default_factory=list)
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted-for-docs"
+
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ScriptedChatModel:
+        names = [getattr(tool, "name", None) or tool["name"] for tool in tools]
+        return self.model_copy(update={"tool_names": names})
+
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> ChatResult:
+        results = [m for m in messages if isinstance(m, ToolMessage)]
+        if results:
+            first = str(results[-1].content).strip().splitlines()[0]
+            reply = AIMessage(content=f"According to the file: {first}")
+        else:
+            question = next(m for m in reversed(messages) if isinstance(m, HumanMessage))
+            named = _FILE_NAME.search(str(question.content))
+            if not self.tool_names or named is None:
+                reply = AIMessage(content="Which file should I read?")
+            else:
+                call = {"name": self.tool_names[0], "args": {"file": named.group(1)}, "id": "c1"}
+                reply = AIMessage(content="", tool_calls=[{**call, "type": "tool_call"}])
+        return ChatResult(generations=[ChatGeneration(message=reply)])
+
+
+def scripted_init_chat_model(*args: Any, **kwargs: Any) -> ScriptedChatModel:
+    return ScriptedChatModel()
+
+
+# --- replay --------------------------------------------------------------------------------
+
+
+def input_key(request: Any) -> str | None:
+    """Which file an upload or execute is about (so concurrent requests replay right)."""
+    body = request.body or b""
+    if isinstance(body, str):
+        body = body.encode()
+    path = request.path
+    if request.method == "POST" and path.endswith("/files"):
+        match = re.search(rb'filename="([^"]+)"', body)
+        return match.group(1).decode() if match else None
+    if request.method == "POST" and path.endswith("/agent/execute"):
+        file = json.loads(body or b"{}").get("inputs", {}).get("file", {})
+        return str(file.get("file_id") or (file.get("file_url") or {}).get("url"))
+    return None
+
+
+def same_input(r1: Any, r2: Any) -> None:
+    assert input_key(r1) == input_key(r2)
+
+
+@contextlib.contextmanager
+def offline(page: Path, workdir: Path) -> Iterator[None]:
+    """The page's folder, key, cassette, chat model and poll schedule (restored after)."""
+    import langchain.chat_models
+    import vcr
+    from langchain.chat_models import base as chat_models_base
+
+    from langchain_vlmrun import PollSchedule, _client
+    from tests.cassette_config import vcr_settings
+
+    for sample in DATA.iterdir():
+        shutil.copy(sample, workdir / sample.name)
+    saved_env = {k: os.environ.get(k) for k in ("VLMRUN_API_KEY", "VLMRUN_BASE_URL")}
+    saved_cwd = Path.cwd()
+    patches = [
+        (langchain.chat_models, "init_chat_model", scripted_init_chat_model),
+        (chat_models_base, "init_chat_model", scripted_init_chat_model),
+        (_client, "PollSchedule", PollSchedule.immediate),
+    ]
+    originals = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
+    settings = vcr_settings()
+    settings["match_on"] = [*settings["match_on"], "same_input"]
+    recorder = vcr.VCR()
+    recorder.register_matcher("same_input", same_input)
+    try:
+        os.environ["VLMRUN_API_KEY"] = PLACEHOLDER_KEY
+        os.environ.pop("VLMRUN_BASE_URL", None)
+        os.chdir(workdir)
+        for owner, name, value in patches:
+            setattr(owner, name, value)
+        with recorder.use_cassette(cassette_for(page), record_mode="none", **settings) as tape:
+            yield
+            assert tape.all_played, (
+                f"{cassette_for(page)}: {len(tape.data) - tape.play_count} recorded "
+                "interactions were not used: the page and its cassette disagree"
+            )
+    finally:
+        for owner, name, value in originals:
+            setattr(owner, name, value)
+        os.chdir(saved_cwd)
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def run_block(block: Block, namespace: dict[str, Any], loop: asyncio.AbstractEventLoop) -> str:
+    """Execute one block (top-level ``await`` allowed); what it printed."""
+    code = compile(
+        block.code, f"<docs block line {block.line}>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+    )
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        result = eval(code, namespace)
+        if asyncio.iscoroutine(result):
+            loop.run_until_complete(result)
+    return out.getvalue()
+
+
+def run_page(page: Path, workdir: Path) -> list[tuple[Block, str]]:
+    """Every python block of ``page`` in order, in one namespace; (block, output) pairs."""
+    outputs: list[tuple[Block, str]] = []
+    loop = asyncio.new_event_loop()
+    namespace: dict[str, Any] = {"__name__": "__docs__"}
+    try:
+        with offline(page, workdir):
+            for block in blocks(page):
+                if block.language == "python":
+                    outputs.append((block, run_block(block, namespace, loop)))
+    finally:
+        loop.close()
+    return outputs
+
+
+def normalise(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+
+def main(argv: list[str]) -> None:
+    import tempfile
+
+    for name in argv:
+        page = Path(name).resolve()
+        with tempfile.TemporaryDirectory() as workdir:
+            for block, output in run_page(page, Path(workdir)):
+                print(f"--- line {block.line} ---")
+                print(output, end="")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
