@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test dist lint examples live bench cassettes clean
+.PHONY: demo test dist lint examples live bench cassettes mutation clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,9 +56,18 @@ $(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
 bench: $(VENV)/.bench-installed
 	$(BIN)/python benchmarks/run_all.py
 
+$(VENV)/.mutation-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[mutation]"
+	touch $@
+
+# mutation testing per module, scoped to the tests that reach it; prints a score per
+# module (see tools/mutation.py and tests/MUTATION.md)
+mutation: $(VENV)/.mutation-installed
+	$(BIN)/python tools/mutation.py
+
 cassettes: $(VENV)/.dev-installed
 	for module in tests/compose_*_cassettes.py; do \
 		$(BIN)/python -m tests.$$(basename $$module .py) || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info build dist
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info build dist .mutation mutants

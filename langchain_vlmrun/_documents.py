@@ -247,10 +247,11 @@ def split_documents(documents: Iterable[Document], splitter: _Splitter) -> list[
     Example:
         >>> from langchain_text_splitters import RecursiveCharacterTextSplitter
         >>> page = Document("word " * 60, id="p1", metadata={"source": "a.pdf"})
-        >>> chunks = split_documents([page], RecursiveCharacterTextSplitter(chunk_size=100))
+        >>> splitter = RecursiveCharacterTextSplitter(chunk_size=100, chunk_overlap=20)
+        >>> chunks = split_documents([page], splitter)
         >>> [c.metadata["chunk"] for c in chunks], chunks[0].metadata["parent_id"]
         ([0, 1, 2, 3], 'p1')
-        >>> again = split_documents([page], RecursiveCharacterTextSplitter(chunk_size=100))
+        >>> again = split_documents([page], splitter)
         >>> [c.id for c in again] == [c.id for c in chunks]
         True
     """

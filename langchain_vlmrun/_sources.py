@@ -334,7 +334,7 @@ def safe_filename(name: str) -> str:
     Example:
         >>> safe_filename("résumé.pdf")
         'résumé.pdf'
-        >>> safe_filename("bad\udcff.pdf")
+        >>> safe_filename("bad\\udcff.pdf")
         'bad_.pdf'
     """
     try:

@@ -105,11 +105,13 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
     """VLM Run as a tool: the model names a file, the tool returns what an agent read.
 
     Example:
+        >>> import tempfile
         >>> from langchain_vlmrun import VLMRunAgentTool
+        >>> inbox = tempfile.mkdtemp()
         >>> tool = VLMRunAgentTool(
         ...     prompt="Extract the invoice number, date and total.",
-        ...     root_dir="./inbox",          # local files only from here
-        ... )  # doctest: +SKIP
+        ...     root_dir=inbox,              # local files only from here
+        ... )
         >>> msg = tool.invoke({"type": "tool_call", "id": "1", "name": tool.name,
         ...                    "args": {"file": "invoice.pdf"}})  # doctest: +SKIP
         >>> msg.content, msg.artifact.execution_id  # doctest: +SKIP

@@ -212,7 +212,7 @@ class VLMRunLoader(BaseLoader):
 
     Example:
         >>> from langchain_vlmrun import VLMRunLoader
-        >>> loader = VLMRunLoader(  # doctest: +SKIP
+        >>> loader = VLMRunLoader(
         ...     ["reports/", "scans/*.png", "https://example.com/invoice.pdf"],
         ...     on_error="skip",  # no agent or prompt: each medium's built-in default
         ... )

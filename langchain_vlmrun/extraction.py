@@ -44,7 +44,7 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
         >>> class Invoice(BaseModel):
         ...     invoice_id: str
         ...     total_amount: float
-        >>> extract = VLMRunExtractor(response_model=Invoice)  # doctest: +SKIP
+        >>> extract = VLMRunExtractor(response_model=Invoice)
         >>> extract.invoke("invoice.pdf")  # doctest: +SKIP
         Invoice(invoice_id='INV-000001', total_amount=2338.35)
         >>> extract.batch(paths, config={"max_concurrency": 4})  # doctest: +SKIP
@@ -113,8 +113,15 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
         ``ToolException`` message.
 
         Example:
-            >>> tool = VLMRunExtractor(response_model=Invoice).as_tool(  # doctest: +SKIP
-            ...     name="extract_invoice", root_dir="./inbox")
+            >>> import tempfile
+            >>> from pydantic import BaseModel
+            >>> class Invoice(BaseModel):
+            ...     total_amount: float
+            >>> inbox = tempfile.mkdtemp()
+            >>> tool = VLMRunExtractor(response_model=Invoice).as_tool(
+            ...     name="extract_invoice", root_dir=inbox)
+            >>> tool.name
+            'extract_invoice'
         """
         roots = normalise_roots(root_dir)
         model = self.response_model

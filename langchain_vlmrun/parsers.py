@@ -33,7 +33,7 @@ class VLMRunParser(BaseBlobParser):
     Example:
         >>> from langchain_community.document_loaders.generic import GenericLoader
         >>> from langchain_vlmrun import VLMRunParser
-        >>> loader = GenericLoader.from_filesystem(  # doctest: +SKIP
+        >>> loader = GenericLoader.from_filesystem(
         ...     "reports/", glob="**/*.pdf",
         ...     parser=VLMRunParser(),  # no agent needed: each medium's built-in default
         ... )

@@ -17,6 +17,9 @@ from tests.emulator import Emulator
 #: A tiny PDF-looking payload; VLM Run only sees the bytes, the emulator echoes the name.
 PDF = b"%PDF-1.4\n% test document\n"
 
+#: Short polls for the emulator: 0.02 s, x1.5, at most 0.2 s.
+EMULATOR_POLL = PollSchedule(initial=0.02, multiplier=1.5, maximum=0.2)
+
 
 def make_files(
     directory: Path, count: int, name: str = "doc-{i:03d}.pdf", *, tag: str = "document"
@@ -77,6 +80,6 @@ def emulator_client_settings(
     return {
         "base_url": emu.base_url,
         "retry": retry or RetryPolicy(max_retries=10, initial_backoff=0.01, max_backoff=0.05),
-        "poll": poll or PollSchedule(initial=0.02, multiplier=1.5, maximum=0.2),
+        "poll": poll or EMULATOR_POLL,
         "timeout": httpx.Timeout(timeout),
     }

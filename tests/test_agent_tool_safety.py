@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import ToolMessage
 
-from langchain_vlmrun import FileSourceError
-from langchain_vlmrun._paths import normalise_roots, resolve_allowed_file
+from langchain_vlmrun import FileSourceError, _paths
+from langchain_vlmrun._paths import checked_file, normalise_roots, resolve_allowed_file
 from langchain_vlmrun.agent_tool import VLMRunAgentTool, VLMRunToolError
 from tests.mock_api import ScriptedAPI
 
@@ -135,3 +135,111 @@ def test_description_tells_the_model_which_paths_work(layout: dict[str, Path]) -
 def test_root_dir_must_exist(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not an existing directory"):
         VLMRunAgentTool(prompt="read", root_dir=tmp_path / "nope")
+
+
+# --- refusal messages: exact advice, the allowed folders, the refused source -------------
+
+
+@pytest.fixture
+def two_roots(tmp_path: Path) -> list[Path]:
+    first, second = tmp_path / "first", tmp_path / "second"
+    (first / "folder.pdf").mkdir(parents=True)
+    second.mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    return normalise_roots([first, second])
+
+
+REFUSAL_MESSAGES = [
+    ("", "No file given: pass an http(s) URL or the path of a file in {allowed}."),
+    (
+        "../elsewhere/x.pdf",
+        "../elsewhere/x.pdf is outside the folders this tool may read ({allowed}); "
+        "use a file inside them or an http(s) URL.",
+    ),
+    (".secret.pdf", ".secret.pdf is a hidden file; it may not be read."),
+    ("missing.pdf", "File not found: missing.pdf (looked in {allowed}); check the file name."),
+    ("folder.pdf", "folder.pdf is not a regular file; name a file."),
+    (
+        "scan\x00.png",
+        "'scan\\x00.png' is not a usable file path (embedded null byte); name a file by its path.",
+    ),
+    (
+        "{first}/scan\x00.png",
+        "'{first}/scan\\x00.png' is not a usable file path (embedded null byte); "
+        "name a file by its path.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("file", "message"), REFUSAL_MESSAGES)
+def test_refusals_name_the_allowed_folders_and_the_source(
+    two_roots: list[Path], file: str, message: str
+) -> None:
+    file = file.format(first=two_roots[0])
+    allowed = f"{two_roots[0]}, {two_roots[1]}"
+    with pytest.raises(FileSourceError) as raised:
+        resolve_allowed_file(file, two_roots)
+    assert str(raised.value) == message.format(allowed=allowed, first=two_roots[0])
+    assert raised.value.source == file
+
+
+def test_without_roots_local_files_are_disabled() -> None:
+    with pytest.raises(FileSourceError) as raised:
+        resolve_allowed_file("scan.png", [])
+    assert str(raised.value) == (
+        "Reading local files is disabled for this tool: pass an http(s) URL instead. "
+        "(Developers: allow a folder with root_dir=...)"
+    )
+    assert raised.value.source == "scan.png"
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (OSError(36, "File name too long"), "File name too long"),  # not "[Errno 36] ..."
+        (RuntimeError("Symlink loop from 'x'"), "Symlink loop from 'x'"),
+        (ValueError(), "ValueError"),  # no text at all: the error's kind
+    ],
+)
+def test_an_unusable_path_says_why(
+    two_roots: list[Path], monkeypatch: pytest.MonkeyPatch, error: Exception, reason: str
+) -> None:
+    def refuse(self: Path, strict: bool = False) -> Path:
+        raise error
+
+    monkeypatch.setattr(Path, "resolve", refuse)
+    with pytest.raises(FileSourceError) as raised:
+        resolve_allowed_file("scan.png", two_roots)
+    assert str(raised.value) == (
+        f"'scan.png' is not a usable file path ({reason}); name a file by its path."
+    )
+    assert raised.value.source == "scan.png"
+
+
+def test_a_file_that_cannot_be_examined_says_why(
+    two_roots: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (two_roots[1] / "scan.png").write_bytes(b"\x89PNG fake")
+
+    class Unreadable:
+        @staticmethod
+        def of(stat: os.stat_result) -> None:
+            raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(_paths, "FileIdentity", Unreadable)
+    with pytest.raises(FileSourceError) as raised:
+        checked_file("scan.png", two_roots)
+    assert str(raised.value) == "Cannot access scan.png: Permission denied."
+    assert raised.value.source == "scan.png"
+
+
+def test_home_paths_expand_to_the_home_folder(
+    two_roots: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(two_roots[1]))
+    (two_roots[1] / "scan.png").write_bytes(b"\x89PNG fake")
+    assert resolve_allowed_file("~/scan.png", two_roots) == two_roots[1] / "scan.png"
+    with pytest.raises(FileSourceError) as raised:  # "~" alone is the home folder itself
+        resolve_allowed_file("~", two_roots)
+    assert str(raised.value) == "~ is not a regular file; name a file."
+    assert raised.value.source == "~"

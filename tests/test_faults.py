@@ -42,7 +42,7 @@ from langchain_vlmrun import (
     VLMRunLoader,
 )
 from tests.emulator import Emulator
-from tests.support import Crash, Sleeps, emulator_client_settings, make_files
+from tests.support import EMULATOR_POLL, Crash, Sleeps, emulator_client_settings, make_files
 
 N_FILES = 200
 PROMPT = "Transcribe the document"
@@ -64,8 +64,6 @@ FAULTY: dict[str, Any] = {
 #: as by default), its backoffs scaled down so 200 files take seconds; a Retry-After of
 #: 1 s is honoured exactly (capped at 1 s). ``make bench`` runs the real constants.
 RETRY = RetryPolicy(initial_backoff=0.01, max_backoff=0.05, max_retry_after=1.0)
-#: The poll schedule of ``emulator_client_settings``: 0.02 s, x1.5, at most 0.2 s.
-POLL_DELAYS = (0.02, 1.5, 0.2)
 
 
 def client_options(emu: Emulator) -> dict[str, Any]:
@@ -75,11 +73,10 @@ def client_options(emu: Emulator) -> dict[str, Any]:
 def polls_to_cover(seconds: float) -> int:
     """Polls the schedule makes before its pauses add up to ``seconds`` (one more, in
     case the first poll goes out at once)."""
-    initial, multiplier, maximum = POLL_DELAYS
-    waited, delay, polls = 0.0, initial, 1
+    waited, delay, polls = 0.0, EMULATOR_POLL.initial, 1
     while waited < seconds:
         waited += delay
-        delay = min(maximum, delay * multiplier)
+        delay = min(EMULATOR_POLL.maximum, delay * EMULATOR_POLL.multiplier)
         polls += 1
     return polls
 
@@ -519,7 +516,8 @@ def test_raise_finishes_the_executions_in_flight_and_keeps_them(
     with pytest.raises(LoaderError) as raised:
         loader.load() if mode == "sync" else asyncio.run(loader.aload())
     assert raised.value.source == paths[0]
-    assert isinstance(raised.value.cause, ExecutionFailedError)
+    assert type(raised.value.cause) is ExecutionFailedError
+    assert raised.value.cause.execution_id in str(raised.value)
     assert emu.counters.executions_created == 8  # all eight were paid for...
 
     loader.on_error = "skip"

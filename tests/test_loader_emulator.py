@@ -27,14 +27,16 @@ AGENT = "test-fixture-markdown:v1"  # an agent of the user's own, for the emulat
 
 
 def shrinking_processing_time() -> Callable[[dict[str, Any]], float]:
-    """Each execution is shorter than the one before: later inputs finish first."""
+    """The first execution created takes 0.5 s, every later one 0.01 s: an input after
+    it (at most 4 run at once, so one starts within a few polls) finishes first, with a
+    wide margin over thread scheduling."""
     counter = itertools.count()
     lock = threading.Lock()
 
     def seconds(body: dict[str, Any]) -> float:
         with lock:
             k = next(counter)
-        return max(0.01, 0.25 - 0.02 * (k % 12))
+        return 0.5 if k % 11 == 0 else 0.01
 
     return seconds
 
