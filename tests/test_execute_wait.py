@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 import httpx
@@ -18,6 +19,7 @@ from langchain_vlmrun import (
     RateLimitError,
     RetryPolicy,
 )
+from langchain_vlmrun._polling import DurationMemory
 from tests.mock_api import ScriptedAPI, execution, json_body
 
 EXECUTE = "/agent/execute"
@@ -421,3 +423,82 @@ def test_execute_by_name_sends_the_agent_and_no_prompt() -> None:
     assert body["name"] == TEST_AGENT and body["inputs"] == inputs
     assert "prompt" not in (body.get("config") or {})
     assert body["batch"] is True and body["metadata"]["allow_training"] is False
+
+
+# --- DurationMemory: what one completion teaches about the next probe ----------------
+
+
+def test_duration_memory_ignores_a_completion_seen_at_submission_time() -> None:
+    memory = DurationMemory()
+    memory.observe("k", lower=0.0, upper=0.0, server=None, probed=False)
+    assert memory.expected("k") is None  # nothing learned from a zero-length bound
+    memory.observe("k", lower=0.0, upper=0.5, server=None, probed=False)
+    assert memory.expected("k") == 0.5  # any positive bound counts, even below a second
+
+
+def test_duration_memory_probes_earlier_only_when_the_first_poll_found_the_job_done() -> None:
+    unprobed = DurationMemory()
+    unprobed.observe("k", lower=0.0, upper=2.0, server=None, probed=False)
+    assert unprobed.expected("k") == 2.0  # the generic schedule saw it done at 2 s
+    seen_running = DurationMemory()
+    seen_running.observe("k", lower=1.0, upper=2.0, server=None, probed=True)
+    assert seen_running.expected("k") == 2.0  # the probe missed: move to where it was done
+    found_done = DurationMemory()
+    found_done.observe("k", lower=0.0, upper=2.0, server=None, probed=True)
+    assert found_done.expected("k") == pytest.approx(1.8)  # done before the probe
+
+
+def test_duration_memory_follows_the_latest_bound_until_stamps_prove_exact() -> None:
+    lazy = DurationMemory()
+    lazy.observe("k", lower=0.0, upper=2.0, server=None, probed=False)
+    lazy.observe("k", lower=0.0, upper=4.0, server=None, probed=False)
+    assert lazy.expected("k") == 4.0  # censored bounds: only the latest counts
+    exact = DurationMemory()
+    exact.observe("k", lower=0.0, upper=10.0, server=2.0, probed=False)
+    exact.observe("k", lower=0.0, upper=10.0, server=4.0, probed=False)
+    assert exact.expected("k") == 3.0  # exact stamps: the median of recent durations
+
+
+def test_duration_memory_trusts_stamps_only_clearly_inside_the_observed_interval() -> None:
+    at_lower_bound = DurationMemory()
+    at_lower_bound.observe("k", lower=2.0, upper=10.0, server=2.0, probed=False)
+    assert at_lower_bound.expected("k") == 2.0  # ended right after the last running poll
+    at_margin = DurationMemory()
+    at_margin.observe("k", lower=0.0, upper=20.0, server=19.0, probed=False)
+    assert at_margin.expected("k") == 20.0  # 5 % before we looked is not clearly before
+    just_inside = DurationMemory()
+    just_inside.observe("k", lower=0.0, upper=20.0, server=18.9, probed=False)
+    assert just_inside.expected("k") == 18.9
+
+
+def test_duration_memory_ignores_a_zero_server_duration_once_stamps_are_exact() -> None:
+    memory = DurationMemory()
+    memory.observe("k", lower=0.0, upper=10.0, server=5.0, probed=False)  # proves exact
+    memory.observe("k", lower=0.0, upper=4.0, server=0.0, probed=False)
+    assert memory.expected("k") == 4.5  # median of 5.0 and the bound 4.0, not of 5.0 and 0
+
+
+def test_duration_memory_keeps_the_last_eight_exact_durations() -> None:
+    memory = DurationMemory()
+    for server in [100.0, 1.0, 1.0, 1.0, 1.0, 100.0, 100.0, 100.0, 100.0]:
+        memory.observe("k", lower=0.0, upper=200.0, server=server, probed=False)
+    assert memory.expected("k") == 50.5  # the first 100 s has been forgotten
+    assert memory.expected("other") is None  # per agent configuration
+
+
+def test_immediate_schedule_never_sleeps_and_never_learns_durations() -> None:
+    api = ScriptedAPI().on("POST", EXECUTE, started)
+
+    def slow_poll(status: str) -> Callable[[httpx.Request], httpx.Response]:
+        def reply(request: httpx.Request) -> httpx.Response:
+            api.now += 3.0  # each poll takes 3 s of server time: the job ages without sleeps
+            return execution("req-1", status, response={"a": 1})
+
+        return reply
+
+    api.on("GET", "/agent/executions/req-1", slow_poll("running"), slow_poll("completed"))
+    client = api.client(poll=PollSchedule.immediate(), request_id_factory=lambda: "req-1")
+    client.run(URL, name="a:v1")
+    client.run(URL, name="a:v1")
+    assert all(s == 0 for s in api.sleeps)
+    assert client.durations._durations == {}  # nothing learned, so no delayed probe
