@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 import logging
+import sys
 from datetime import datetime, timezone
 from email.utils import format_datetime
 
 import httpx
 import pytest
+from tenacity import RetryCallState, Retrying
 
 from langchain_vlmrun import (
     APIConnectionError,
+    APIStatusError,
     AuthenticationError,
     BadRequestError,
     InternalServerError,
     NotFoundError,
     PermissionDeniedError,
+    RateLimitError,
 )
-from langchain_vlmrun._retry import RetryPolicy, parse_retry_after
+from langchain_vlmrun._exceptions import UnreadableResponseError, status_error_from_response
+from langchain_vlmrun._retry import (
+    RetryPolicy,
+    is_ambiguous,
+    is_retryable,
+    is_transient,
+    parse_retry_after,
+)
 from tests.mock_api import ScriptedAPI, execution
 
 PATH = "/agent/executions/ex-1"
@@ -155,3 +166,110 @@ def test_retries_are_logged_as_they_happen(caplog: pytest.LogCaptureFixture) -> 
     assert lines[0].startswith("attempt 1 failed (503") and lines[0].endswith("next try in 0.5s")
     assert lines[1].startswith("attempt 2 failed (503") and lines[1].endswith("next try in 1.0s")
     assert not any("try again later" in r.getMessage() for r in caplog.records)
+
+
+# --- what is retried, under which mode ------------------------------------------------
+
+
+def _status_error(status: int, retry_after: float | None = None) -> APIStatusError:
+    return status_error_from_response(httpx.Response(status), retry_after=retry_after)
+
+
+def test_retry_modes_classify_failures() -> None:
+    sent = APIConnectionError("reset", request_sent=True)
+    unsent = APIConnectionError("refused", request_sent=False)
+    busy, limited = _status_error(503), _status_error(429)
+    assert [is_retryable(e) for e in (sent, unsent, busy, limited)] == [True] * 4  # "safe"
+    assert [is_retryable(e, "unambiguous") for e in (sent, unsent, busy, limited)] == [
+        False,  # the server may have acted: the idempotency lookup decides
+        True,
+        False,
+        True,
+    ]
+    assert not any(is_retryable(e, "none") for e in (sent, unsent, busy, limited))
+    assert not is_retryable(ValueError("a bug, not a fault"))
+    assert not is_retryable(_status_error(404))
+
+
+def test_transient_and_ambiguous_failures() -> None:
+    sent = APIConnectionError("reset", request_sent=True)
+    unreadable = UnreadableResponseError("200 with a body that is not JSON")
+    assert is_transient(sent) and is_transient(unreadable) and is_transient(_status_error(502))
+    assert not is_transient(_status_error(400)) and not is_transient(ValueError("bug"))
+    assert is_ambiguous(sent) and is_ambiguous(unreadable) and is_ambiguous(_status_error(502))
+    assert not is_ambiguous(APIConnectionError("refused", request_sent=False))
+    assert not is_ambiguous(_status_error(429)) and not is_ambiguous(ValueError("bug"))
+
+
+# --- RetryPolicy: validation, budget and pauses ----------------------------------------
+
+
+def test_retry_policy_accepts_its_boundaries() -> None:
+    RetryPolicy(timeout=0.0, max_retries=0, initial_backoff=0.0, max_backoff=0.0)
+    RetryPolicy(timeout=0.5, initial_backoff=2.0, max_backoff=2.0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"timeout": -1.0}, "RetryPolicy timeout must be >= 0 seconds, got -1.0."),
+        ({"max_retries": -1}, "max_retries must be >= 0 or None, got -1."),
+        ({"initial_backoff": -0.1}, "RetryPolicy needs 0 <= initial_backoff <= max_backoff."),
+        (
+            {"initial_backoff": 3.0, "max_backoff": 2.0},
+            "RetryPolicy needs 0 <= initial_backoff <= max_backoff.",
+        ),
+    ],
+)
+def test_retry_policy_refuses_impossible_settings(kwargs: dict[str, float], message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        RetryPolicy(**kwargs)  # type: ignore[arg-type]
+    assert str(info.value) == message
+
+
+def test_retry_policy_allows_retries_within_the_budget_and_the_cap() -> None:
+    policy = RetryPolicy(timeout=10.0, max_retries=2)
+    assert policy.allows(2, spent=10.0) and not policy.allows(2, spent=10.1)
+    assert not policy.allows(3, spent=0.0)  # over the retry cap
+    assert policy.allows(5, spent=20.0, budget=20.0)  # a wait's deadline: no cap
+
+
+def test_pause_shortens_the_backoff_to_the_deadline_but_keeps_retry_after() -> None:
+    policy = RetryPolicy(initial_backoff=4.0, jitter=lambda: 1.0)
+    assert policy.pause(1, _status_error(503), left=1.5) == 1.5
+    assert policy.pause(1, _status_error(503), left=-2.0) == 0.0
+    assert policy.pause(1, _status_error(429, retry_after=30.0), left=1.5) == 30.0
+
+
+def test_a_retry_after_past_the_budget_gives_up_at_once() -> None:
+    api = ScriptedAPI().on(
+        "GET", PATH, httpx.Response(429, headers={"Retry-After": "30"}), execution()
+    )
+    with pytest.raises(RateLimitError):
+        api.client(retry=RetryPolicy(timeout=10.0)).get_execution("ex-1")
+    assert api.sleeps == [] and api.calls("GET", PATH) == 1  # no sleep past the budget
+
+
+def _state_after(seconds: float, idle: float, exc: BaseException) -> RetryCallState:
+    state = RetryCallState(Retrying(), fn=None, args=(), kwargs={})
+    state.attempt_number = 3
+    state.idle_for = idle
+    try:
+        raise exc
+    except type(exc):
+        state.set_exception(sys.exc_info())  # type: ignore[arg-type]
+    state.outcome_timestamp = state.start_time + seconds
+    return state
+
+
+def test_time_spent_in_slow_attempts_counts_against_the_budget() -> None:
+    stop = RetryPolicy(timeout=90.0).tenacity_kwargs("safe")["stop"]
+    assert stop(_state_after(95.0, idle=2.0, exc=_status_error(503)))  # slow attempts
+    assert not stop(_state_after(5.0, idle=2.0, exc=_status_error(503)))
+
+
+def test_giving_up_says_how_long_the_call_was_retried() -> None:
+    gave_up = RetryPolicy().tenacity_kwargs("safe")["retry_error_callback"]
+    with pytest.raises(InternalServerError) as info:
+        gave_up(_state_after(30.0, idle=2.0, exc=_status_error(503)))
+    assert "[gave up after 3 attempts in 30.0s]" in str(info.value)
