@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import httpx
 import pytest
@@ -14,8 +16,9 @@ from langchain_tests.integration_tests.base_store import BaseStoreAsyncTests, Ba
 from pydantic import BaseModel
 
 from langchain_vlmrun import ExecutionFailedError, PaymentRequiredError, ResponseValidationError
+from langchain_vlmrun._models import AgentExecution
 from langchain_vlmrun._structured import validate_response
-from langchain_vlmrun.cache import ResultCache
+from langchain_vlmrun.cache import CacheRecord, ResultCache, resolve_cache
 from langchain_vlmrun.storage import FileByteStore
 from tests.mock_api import BASE, ScriptedAPI, execution, json_body
 from tests.support import Crash
@@ -216,3 +219,177 @@ def test_refused_execute_leaves_nothing_to_resume() -> None:
             DATA, prompt="read", cache=ResultCache(store)
         )
     assert list(store.yield_keys()) == []
+
+
+# --- ResultCache on its own: keys, record checks, expiry, pruning ---------------------
+
+
+def _done(execution_id: str = "ex-1", status: str = "completed") -> AgentExecution:
+    body = {"id": execution_id, "name": "agent:v1", "status": status, "usage": {}}
+    return AgentExecution.model_validate(body)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_cache_key_ignores_field_order_but_not_service_or_namespace() -> None:
+    cache = ResultCache(InMemoryByteStore())
+    key = cache.key(CONTENT, {"prompt": "p", "model": "m"})
+    assert key == cache.key(CONTENT, {"model": "m", "prompt": "p"})
+    assert key.startswith("vlmrun:") and key != cache.key(CONTENT, {"prompt": "q", "model": "m"})
+    assert key != cache.key("sha256:other", {"prompt": "p", "model": "m"})
+    assert key != cache.scoped("https://other.example/v1").key(
+        CONTENT, {"prompt": "p", "model": "m"}
+    )
+    assert ResultCache(InMemoryByteStore(), namespace="app").key(CONTENT, {}).startswith("app:")
+
+
+def test_scoped_cache_shares_the_store_and_settings() -> None:
+    store = InMemoryByteStore()
+    cache = ResultCache(store, namespace="app", max_age=60.0)
+    scoped = cache.scoped("https://api.example/v1")
+    assert scoped.store is store and scoped.namespace == "app" and scoped.max_age == 60.0
+    assert cache.service == ""  # the original is unchanged
+
+
+def test_default_cache_store_is_a_private_folder_under_vlmrun_cache_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VLMRUN_CACHE_DIR", str(tmp_path / "cache"))
+    cache = ResultCache()
+    assert isinstance(cache.store, FileByteStore) and cache.store.root == tmp_path / "cache"
+    cache.mark_submitted("vlmrun:k", "ex-1", file_id="file-1")
+    assert ResultCache().get("vlmrun:k") == CacheRecord("submitted", "ex-1", "file-1", None, ANY)
+
+
+def test_records_round_trip_with_file_id_and_write_time() -> None:
+    clock = Clock()
+    cache = ResultCache(InMemoryByteStore(), clock=clock)
+    cache.mark_submitted("vlmrun:a", "ex-1", file_id="file-1")
+    cache.mark_completed("vlmrun:b", _done("ex-2"), file_id=None)
+    assert cache.get("vlmrun:a") == CacheRecord("submitted", "ex-1", "file-1", None, 1000.0)
+    done = cache.get("vlmrun:b")
+    assert done is not None and done.state == "completed" and done.execution_id == "ex-2"
+    assert done.execution is not None and done.execution.id == "ex-2" and done.file_id is None
+    cache.forget("vlmrun:a")
+    assert cache.get("vlmrun:a") is None and cache.get("vlmrun:b") is not None
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"state": "running", "execution_id": "ex-1"},
+        {"state": "submitted", "execution_id": "ex/1"},
+        {"state": "submitted", "execution_id": 7},
+        {"state": "submitted", "execution_id": "x" * 129},
+        {"state": "submitted", "execution_id": "ex-1", "file_id": "../f"},
+        {"state": "submitted", "execution_id": "ex-1", "written_at": "yesterday"},
+        {"state": "submitted"},
+        {"state": "completed", "execution_id": "ex-1"},
+        {"state": "completed", "execution_id": "ex-1", "execution": _done("ex-2").model_dump()},
+        {
+            "state": "completed",
+            "execution_id": "ex-1",
+            "execution": _done("ex-1", "running").model_dump(),
+        },
+        {"state": "submitted", "execution_id": "ex-1", "execution": {"id": "ex-2"}},
+        {"state": "submitted", "execution_id": "ex-1", "execution": "done"},
+        ["submitted", "ex-1"],
+    ],
+)
+def test_records_that_are_not_ours_are_misses(record: Any) -> None:
+    store = InMemoryByteStore()
+    store.mset([("vlmrun:k", json.dumps(record).encode())])
+    assert ResultCache(store).get("vlmrun:k") is None
+
+
+def test_a_record_with_the_longest_id_and_a_submitted_execution_is_read() -> None:
+    store = InMemoryByteStore()
+    longest = "A-z_9" + "x" * 123
+    record = {
+        "state": "submitted",
+        "execution_id": "ex-1",
+        "file_id": longest,
+        "execution": _done("ex-1", "running").model_dump(mode="json"),
+    }
+    store.mset([("vlmrun:k", json.dumps(record).encode())])
+    read = ResultCache(store).get("vlmrun:k")
+    assert read is not None and read.file_id == longest
+    assert read.execution is not None and read.execution.status == "running"
+
+
+def test_records_expire_after_max_age_and_are_removed_when_read() -> None:
+    clock = Clock()
+    store = InMemoryByteStore()
+    cache = ResultCache(store, max_age=60.0, clock=clock)
+    cache.mark_submitted("vlmrun:k", "ex-1", file_id=None)
+    clock.now += 60.0
+    assert cache.get("vlmrun:k") is not None  # exactly max_age old: still valid
+    clock.now += 0.5
+    assert cache.get("vlmrun:k") is None
+    assert list(store.yield_keys()) == []  # removed, not just skipped
+    store.mset([("vlmrun:old", b'{"state": "submitted", "execution_id": "ex-1"}')])
+    assert ResultCache(store).get("vlmrun:old") is not None  # without max_age: valid
+    assert cache.get("vlmrun:old") is None  # no write time: cannot be proven fresh
+
+
+def test_prune_removes_expired_unreadable_and_the_oldest_beyond_max_entries() -> None:
+    clock = Clock()
+    store = InMemoryByteStore()
+    cache = ResultCache(store, max_age=100.0, max_entries=2, prune_every=1000, clock=clock)
+    cache.mark_submitted("vlmrun:expired", "ex-0", file_id=None)
+    clock.now += 50.0
+    for name in ("oldest", "middle", "newest"):
+        cache.mark_submitted(f"vlmrun:{name}", "ex-1", file_id=None)
+        clock.now += 10.0
+    store.mset([("vlmrun:garbage", b"{"), ("other:keep", b"{")])
+    clock.now += 30.0  # "expired" is now 110 s old, "oldest" 80 s
+    assert cache.prune() == 3
+    assert sorted(store.yield_keys()) == ["other:keep", "vlmrun:middle", "vlmrun:newest"]
+    assert cache.prune() == 0
+
+
+def test_writes_prune_every_prune_every_writes_only_with_max_entries() -> None:
+    clock = Clock()
+    store = InMemoryByteStore()
+    cache = ResultCache(store, max_entries=1, prune_every=3, clock=clock)
+    for n in range(2):
+        cache.mark_submitted(f"vlmrun:{n}", "ex-1", file_id=None)
+        clock.now += 1.0
+    assert len(list(store.yield_keys())) == 2  # not pruned before the third write
+    cache.mark_submitted("vlmrun:2", "ex-1", file_id=None)
+    assert list(store.yield_keys()) == ["vlmrun:2"]
+    unbounded = ResultCache(InMemoryByteStore(), prune_every=1, clock=clock)
+    for n in range(3):
+        unbounded.mark_submitted(f"vlmrun:{n}", "ex-1", file_id=None)
+    assert len(list(unbounded.store.yield_keys())) == 3
+
+
+def test_clear_removes_only_this_namespace() -> None:
+    store = InMemoryByteStore()
+    store.mset([("other:k", b"x")])
+    cache = ResultCache(store, namespace="app")
+    cache.mark_submitted("app:a", "ex-1", file_id=None)
+    cache.mark_submitted("app:b", "ex-2", file_id=None)
+    cache.clear()
+    assert list(store.yield_keys()) == ["other:k"]
+
+
+def test_resolve_cache_refuses_a_bare_store() -> None:
+    assert resolve_cache(False) is None
+    own = resolve_cache(None)
+    assert isinstance(own, ResultCache) and isinstance(own.store, InMemoryByteStore)
+    assert resolve_cache(None) is not own  # a private cache per caller
+    cache = ResultCache(InMemoryByteStore())
+    assert resolve_cache(cache) is cache
+    with pytest.raises(TypeError) as info:
+        resolve_cache(InMemoryByteStore())  # type: ignore[arg-type]
+    assert str(info.value) == (
+        "cache must be a ResultCache, None (in-memory) or False (none), got "
+        "InMemoryByteStore; wrap a LangChain store as ResultCache(store)."
+    )
