@@ -357,17 +357,29 @@ def test_prune_removes_expired_unreadable_and_the_oldest_beyond_max_entries() ->
 def test_writes_prune_every_prune_every_writes_only_with_max_entries() -> None:
     clock = Clock()
     store = InMemoryByteStore()
-    cache = ResultCache(store, max_entries=1, prune_every=3, clock=clock)
-    for n in range(2):
+    cache = ResultCache(store, max_entries=1, prune_every=4, clock=clock)
+    for n in range(3):
         cache.mark_submitted(f"vlmrun:{n}", "ex-1", file_id=None)
         clock.now += 1.0
-    assert len(list(store.yield_keys())) == 2  # not pruned before the third write
-    cache.mark_submitted("vlmrun:2", "ex-1", file_id=None)
-    assert list(store.yield_keys()) == ["vlmrun:2"]
+    assert len(list(store.yield_keys())) == 3  # not pruned before the fourth write
+    cache.mark_submitted("vlmrun:3", "ex-1", file_id=None)
+    assert list(store.yield_keys()) == ["vlmrun:3"]
     unbounded = ResultCache(InMemoryByteStore(), prune_every=1, clock=clock)
     for n in range(3):
         unbounded.mark_submitted(f"vlmrun:{n}", "ex-1", file_id=None)
     assert len(list(unbounded.store.yield_keys())) == 3
+
+
+def test_writes_prune_every_hundred_writes_by_default() -> None:
+    clock = Clock()
+    store = InMemoryByteStore()
+    cache = ResultCache(store, max_entries=10, clock=clock)
+    for n in range(99):
+        cache.mark_submitted(f"vlmrun:{n:03}", "ex-1", file_id=None)
+        clock.now += 1.0
+    assert len(list(store.yield_keys())) == 99
+    cache.mark_submitted("vlmrun:099", "ex-1", file_id=None)
+    assert sorted(store.yield_keys()) == [f"vlmrun:{n:03}" for n in range(90, 100)]
 
 
 def test_clear_removes_only_this_namespace() -> None:
