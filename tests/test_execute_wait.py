@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import Any
 
 import httpx
 import pytest
@@ -12,6 +13,7 @@ from pydantic import BaseModel
 from langchain_vlmrun import (
     APIStatusError,
     APITimeoutError,
+    ExecuteOptions,
     ExecutionFailedError,
     ExecutionTimeoutError,
     InternalServerError,
@@ -19,6 +21,7 @@ from langchain_vlmrun import (
     RateLimitError,
     RetryPolicy,
 )
+from langchain_vlmrun._operations import ExecuteRequest
 from langchain_vlmrun._polling import DurationMemory
 from tests.mock_api import ScriptedAPI, execution, json_body
 
@@ -502,3 +505,105 @@ def test_immediate_schedule_never_sleeps_and_never_learns_durations() -> None:
     client.run(URL, name="a:v1")
     assert all(s == 0 for s in api.sleeps)
     assert client.durations._durations == {}  # nothing learned, so no delayed probe
+
+
+# --- ExecuteRequest: one merge rule for keywords, options and config -----------------
+
+SCHEMA = {"type": "object", "properties": {"total": {"type": "number"}}}
+
+
+def test_execute_request_merges_keywords_options_and_config_into_the_body() -> None:
+    request = ExecuteRequest(
+        prompt="p",
+        config={"custom": 1},
+        metadata={"tag": "x"},
+        callback_url="https://hooks.example/done",
+        options=ExecuteOptions(model="m", toolsets=["web"], service_tier="flex", session_id="s-1"),
+        id="req-1",
+    )
+    assert (request.model, request.toolsets) == ("m", ["web"])
+    assert request.config == {"custom": 1, "service_tier": "flex"}
+    assert request.metadata == {"tag": "x", "session_id": "s-1"}
+    assert request.body() == {
+        "id": "req-1",
+        "name": None,
+        "batch": True,
+        "inputs": {},
+        "config": {"custom": 1, "service_tier": "flex", "prompt": "p"},
+        "metadata": {"allow_training": False, "tag": "x", "session_id": "s-1"},
+        "callback_url": "https://hooks.example/done",
+        "model": "m",
+        "toolsets": ["web"],
+    }
+
+
+def test_execute_request_takes_model_and_toolsets_as_keywords() -> None:
+    request = ExecuteRequest(prompt="p", model="m", toolsets=("web", "code"))
+    assert (request.model, request.toolsets) == ("m", ["web", "code"])
+    body = request.body()
+    assert body["model"] == "m" and body["toolsets"] == ["web", "code"]
+    same = ExecuteRequest(prompt="p", model="m", options=ExecuteOptions(model="m"))
+    assert same.model == "m"  # the same value twice is no conflict
+    with pytest.raises(ValueError) as info:
+        ExecuteRequest(prompt="p", model="a", options=ExecuteOptions(model="b"))
+    assert str(info.value).startswith("model is given twice with different values")
+
+
+def test_execute_request_reads_prompt_and_schema_from_config() -> None:
+    request = ExecuteRequest(config={"prompt": "p", "json_schema": SCHEMA})
+    assert (request.prompt, request.json_schema) == ("p", SCHEMA)
+    assert request.config is None and request.metadata is None  # nothing else was given
+    assert request.model is None and request.toolsets is None
+    assert request.body()["config"] == {"prompt": "p", "json_schema": SCHEMA}
+    assert "model" not in request.body() and "toolsets" not in request.body()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"prompt": "p", "inputs": ["x"]}, TypeError, "inputs must be a dict with string keys"),
+        ({"prompt": "p", "metadata": "x"}, TypeError, "metadata must be a dict with string keys"),
+        (
+            {"prompt": "p", "options": "fast"},
+            TypeError,
+            "options must be an ExecuteOptions, got str.",
+        ),
+        ({"name": "no such/agent"}, ValueError, "Invalid agent name 'no such/agent'"),
+        (
+            {},
+            ValueError,
+            "Give a prompt='...' to run, or name an agent (name='name:version').",
+        ),
+    ],
+)
+def test_execute_request_refuses_what_it_cannot_send(
+    kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error) as info:
+        ExecuteRequest(**kwargs)
+    assert str(info.value).startswith(message)
+
+
+def test_cache_fields_hold_what_changes_the_result_and_nothing_else() -> None:
+    request = ExecuteRequest(
+        name=TEST_AGENT,
+        prompt="p",
+        json_schema=SCHEMA,
+        config={"service_tier": "flex", "custom": 1},
+        model="m",
+        toolsets=["web"],
+        inputs={"file": {"type": "input_file", "file_id": "f-1"}, "pages": [1]},
+        metadata={"tag": "x"},
+        allow_training=True,
+    )
+    assert request.cache_fields("file") == {
+        "name": TEST_AGENT,
+        "prompt": "p",
+        "json_schema": SCHEMA,
+        "config": {"custom": 1},
+        "model": "m",
+        "toolsets": ["web"],
+        "inputs": {"pages": [1]},
+        "input_key": "file",
+        "allow_training": True,
+    }
