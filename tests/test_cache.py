@@ -405,3 +405,36 @@ def test_resolve_cache_refuses_a_bare_store() -> None:
         "cache must be a ResultCache, None (in-memory) or False (none), got "
         "InMemoryByteStore; wrap a LangChain store as ResultCache(store)."
     )
+
+
+def test_an_execution_id_the_server_chose_is_recorded_and_resumed_with_its_file() -> None:
+    store = InMemoryByteStore()
+    api = api_for_one_document()
+    api.routes[("POST", "/agent/execute")].clear()
+    api.on("POST", "/agent/execute", execution("srv-7", "enqueued"))
+    api.on(
+        "GET",
+        "/agent/executions/srv-7",
+        execution("srv-7", "running"),
+        execution("srv-7", "completed", response={"text": "hello"}),
+    )
+
+    def dying_sleep(seconds: float) -> None:
+        raise Crash
+
+    client = api.client(request_id_factory=lambda: "req-1")
+    client._sleep = dying_sleep
+    with pytest.raises(Crash):
+        client.process(DATA, prompt="read", cache=ResultCache(store))
+    (key,) = store.yield_keys()
+    assert ResultCache(store).get(key) == CacheRecord("submitted", "srv-7", "file-1", None, ANY)
+
+    result = api.client(request_id_factory=lambda: "req-2").process(
+        DATA, prompt="read", cache=ResultCache(store)
+    )
+    assert result.resumed and result.execution.id == "srv-7" and result.file_id == "file-1"
+    assert paid(api) == (1, 1)
+    again = api.client(request_id_factory=lambda: "req-3").process(
+        DATA, prompt="read", cache=ResultCache(store)
+    )
+    assert again.from_cache and again.file_id == "file-1" and paid(api) == (1, 1)
