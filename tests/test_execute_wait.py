@@ -21,7 +21,17 @@ from langchain_vlmrun import (
     RateLimitError,
     RetryPolicy,
 )
-from langchain_vlmrun._operations import ExecuteRequest
+from langchain_vlmrun._exceptions import status_error_from_response
+from langchain_vlmrun._models import AgentExecution
+from langchain_vlmrun._operations import (
+    Call,
+    Completion,
+    ExecuteRequest,
+    Sleep,
+    create_once,
+    find_execution,
+    wait,
+)
 from langchain_vlmrun._polling import DurationMemory
 from tests.mock_api import ScriptedAPI, execution, json_body
 
@@ -607,3 +617,191 @@ def test_cache_fields_hold_what_changes_the_result_and_nothing_else() -> None:
         "input_key": "file",
         "allow_training": True,
     }
+
+
+# --- the wait and create_once operations, driven effect by effect -------------------
+
+
+class Driver:
+    """Carries out an operation's effects: Calls get scripted replies (an exception is
+    raised into the operation), Sleeps advance a virtual clock unless it is frozen (a
+    no-op sleep, as in tests that inject one)."""
+
+    def __init__(self, *replies: httpx.Response | Exception, frozen: bool = False) -> None:
+        self.replies = list(replies)
+        self.frozen = frozen
+        self.now = 0.0
+        self.effects: list[Any] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleeps(self) -> list[tuple[float, bool]]:
+        return [(e.seconds, e.poll) for e in self.effects if isinstance(e, Sleep)]
+
+    def calls(self) -> list[Call]:
+        return [e for e in self.effects if isinstance(e, Call)]
+
+    def run(self, operation: Any) -> Any:
+        value: Any = None
+        error: Exception | None = None
+        for _ in range(100):
+            try:
+                effect = operation.throw(error) if error else operation.send(value)
+            except StopIteration as stop:
+                return stop.value
+            self.effects.append(effect)
+            value, error = None, None
+            if isinstance(effect, Sleep) and not self.frozen:
+                self.now += effect.seconds
+            elif isinstance(effect, Call):
+                reply = self.replies.pop(0)
+                if isinstance(reply, Exception):
+                    error = reply
+                else:
+                    value = reply
+        raise AssertionError("the operation does not end")
+
+
+def _job(status: str) -> httpx.Response:
+    return execution("ex-1", status, response={"a": 1} if status == "completed" else None)
+
+
+def _running() -> AgentExecution:
+    return AgentExecution.model_validate({"id": "ex-1", "status": "running", "usage": {}})
+
+
+def _failure(status: int, retry_after: float | None = None) -> APIStatusError:
+    return status_error_from_response(httpx.Response(status), retry_after=retry_after)
+
+
+SCHEDULE = PollSchedule(initial=1.0, multiplier=2.0, maximum=8.0)
+
+
+def test_wait_probes_at_the_expected_end_then_follows_up_then_keeps_to_the_schedule() -> None:
+    driver = Driver(*[_job("running")] * 4, _job("completed"))
+    seen: list[Completion] = []
+    operation = wait(
+        "ex-1",
+        timeout=100.0,
+        schedule=SCHEDULE,
+        clock=driver.clock,
+        current=_running(),
+        expected=10.0,
+        on_complete=seen.append,
+    )
+    assert driver.run(operation).status == "completed"
+    # probe at 10 s, follow up after 15 % of it (capped by the first interval), then 2, 4
+    assert driver.sleeps() == [(10.0, True), (1.0, True), (2.0, True), (4.0, True), (8.0, True)]
+    (done,) = seen
+    assert (done.lower, done.upper, done.probed) == (17.0, 25.0, False)
+    assert [c.retry_for for c in driver.calls()] == [90.0, 89.0, 87.0, 83.0, 75.0]
+
+
+def test_wait_probe_already_due_and_a_short_follow_up() -> None:
+    driver = Driver(_job("running"), _job("running"), _job("completed"))
+    operation = wait("ex-1", timeout=100.0, schedule=SCHEDULE, clock=driver.clock, expected=0.2)
+    driver.run(operation)
+    # polled first (no submission given), then the probe at 0.2 s, then 15 % of it (>= 0.05)
+    assert driver.sleeps() == [(0.2, True), (0.05, True)]
+
+
+def test_a_probe_that_finds_the_job_done_is_reported_as_probed() -> None:
+    driver = Driver(_job("completed"))
+    seen: list[Completion] = []
+    operation = wait(
+        "ex-1",
+        timeout=100.0,
+        schedule=SCHEDULE,
+        clock=driver.clock,
+        current=_running(),
+        expected=10.0,
+        on_complete=seen.append,
+    )
+    driver.run(operation)
+    assert [(c.lower, c.upper, c.probed) for c in seen] == [(0.0, 10.0, True)]
+
+
+def test_a_first_poll_without_a_probe_is_not_reported_as_probed() -> None:
+    driver = Driver(_job("completed"))
+    seen: list[Completion] = []
+    operation = wait(
+        "ex-1", timeout=100.0, schedule=SCHEDULE, clock=driver.clock, on_complete=seen.append
+    )
+    driver.run(operation)
+    assert [(c.lower, c.upper, c.probed) for c in seen] == [(0.0, 0.0, False)]
+    assert driver.sleeps() == []
+
+
+def test_a_submission_already_complete_is_returned_without_a_request() -> None:
+    done = AgentExecution.model_validate({"id": "ex-1", "status": "completed", "usage": {}})
+    driver = Driver()
+    seen: list[Completion] = []
+    operation = wait(
+        "ex-1",
+        timeout=100.0,
+        schedule=SCHEDULE,
+        clock=driver.clock,
+        current=done,
+        on_complete=seen.append,
+    )
+    assert driver.run(operation) is done and driver.effects == []
+    assert [(c.lower, c.upper, c.probed) for c in seen] == [(0.0, 0.0, False)]
+
+
+@pytest.mark.parametrize("submitted", [True, False])
+def test_an_outage_at_the_end_of_a_wait_reports_the_last_status_seen(submitted: bool) -> None:
+    replies: list[httpx.Response | Exception] = [] if submitted else [_job("enqueued")]
+    driver = Driver(*replies, _failure(503))
+    operation = wait(
+        "ex-1",
+        timeout=100.0,
+        schedule=SCHEDULE,
+        clock=driver.clock,
+        current=_running() if submitted else None,
+    )
+    with pytest.raises(ExecutionTimeoutError) as info:
+        driver.run(operation)
+    assert info.value.status == ("running" if submitted else "enqueued")
+    assert info.value.waited == 1.0 and info.value.execution_id == "ex-1"
+
+
+def test_the_last_poll_of_a_wait_retries_only_until_the_deadline() -> None:
+    driver = Driver(_job("running"), _job("running"), _job("completed"))
+    operation = wait("ex-1", timeout=1.5, schedule=SCHEDULE, clock=driver.clock)
+    assert driver.run(operation).status == "completed"  # one last look at the deadline
+    assert [c.retry_for for c in driver.calls()] == [1.5, 0.5, 0.0]
+    assert driver.sleeps() == [(1.0, True), (0.5, True)]
+
+
+def _execute_once(driver: Driver, retry: RetryPolicy) -> Any:
+    return driver.run(
+        create_once(
+            Call("POST", EXECUTE, json={"id": "ex-1"}),
+            AgentExecution,
+            lambda: find_execution("ex-1"),
+            retry,
+            driver.clock,
+            "execute ex-1",
+        )
+    )
+
+
+def test_create_once_counts_its_pauses_when_time_stands_still() -> None:
+    not_found = httpx.Response(404, json={"detail": "Execution not found"})
+    driver = Driver(*[_failure(502), not_found] * 5, frozen=True)
+    with pytest.raises(InternalServerError):
+        _execute_once(driver, RetryPolicy(timeout=2.0, initial_backoff=0.5, jitter=lambda: 1.0))
+    # each ambiguous failure: pause, look up, re-send, until the pauses fill the budget
+    assert [s for s, _ in driver.sleeps()] == [0.5, 1.0, 0.5]
+    assert [c.method for c in driver.calls()] == ["POST", "GET"] * 3 + ["POST"]
+
+
+def test_create_once_waits_as_long_as_the_server_says_before_looking_up() -> None:
+    driver = Driver(_failure(503, retry_after=3.0), _job("running"))
+    adopted = _execute_once(driver, RetryPolicy(timeout=10.0, jitter=lambda: 1.0))
+    assert adopted.id == "ex-1" and driver.sleeps() == [(3.0, False)]
+    too_long = Driver(_failure(503, retry_after=30.0))
+    with pytest.raises(InternalServerError):
+        _execute_once(too_long, RetryPolicy(timeout=10.0, jitter=lambda: 1.0))
+    assert too_long.effects == [Call("POST", EXECUTE, json={"id": "ex-1"}, retry="unambiguous")]
