@@ -438,3 +438,34 @@ def test_an_execution_id_the_server_chose_is_recorded_and_resumed_with_its_file(
         DATA, prompt="read", cache=ResultCache(store)
     )
     assert again.from_cache and again.file_id == "file-1" and paid(api) == (1, 1)
+
+
+def test_a_record_that_cannot_be_resumed_is_forgotten_even_if_resubmitting_fails() -> None:
+    store = InMemoryByteStore()
+    cache = ResultCache(store)
+    cache.scoped(BASE).mark_submitted(cache.scoped(BASE).key(CONTENT, _fields()), "old-1", None)
+    api = api_for_one_document()
+    api.on("GET", "/agent/executions/old-1", httpx.Response(404, json={"detail": "not found"}))
+    api.routes[("POST", "/files")].clear()
+    api.on("POST", "/files", httpx.Response(402, json={"detail": "Insufficient credits"}))
+    with pytest.raises(PaymentRequiredError):
+        api.client(request_id_factory=lambda: "req-1").process(DATA, prompt="read", cache=cache)
+    assert list(store.yield_keys()) == []  # the dead record is gone, nothing new written
+
+
+def test_processed_source_carries_the_file_details_or_the_url() -> None:
+    api = api_for_one_document()
+    client = api.client(request_id_factory=lambda: "req-1")
+    local = client.process(DATA, prompt="read", filename="doc.pdf")
+    assert (local.filename, local.mime_type, local.size, local.url, local.file_id) == (
+        "doc.pdf",
+        "application/pdf",
+        len(DATA),
+        None,
+        "file-1",
+    )
+    assert local.content_hash == CONTENT and not local.from_cache and not local.resumed
+    remote = client.process("https://example.com/a.pdf", prompt="read")
+    assert (remote.filename, remote.mime_type, remote.size, remote.file_id) == (None,) * 4
+    assert remote.url == "https://example.com/a.pdf"
+    assert remote.content_hash == "url:https://example.com/a.pdf"
