@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import httpx
@@ -112,6 +113,31 @@ def test_presigned_flow_above_threshold(tmp_path: Path) -> None:
     assert put.headers["content-length"] == str(len(MP4))
     assert put.content == MP4
     assert api.calls("POST", "/files") == 0
+    asked = next(r for r in api.requests if r.url.path.endswith("/files/presigned-url"))
+    assert json.loads(asked.content) == {
+        "filename": "clip.mp4",
+        "purpose": "assistants",
+        "expiration": 86400,  # a day to finish the upload
+    }
+
+
+@pytest.mark.parametrize(("upload_method", "sent"), [(None, "PUT"), ("post", "POST")])
+def test_presigned_upload_uses_the_method_the_server_names(
+    tmp_path: Path, upload_method: str | None, sent: str
+) -> None:
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(MP4)
+    api = ScriptedAPI().on("GET", f"/files/hash/{MD5}", httpx.Response(200, json={"id": None}))
+    target = {
+        "id": "file-9",
+        "url": "https://storage.test/up/file-9",
+        "upload_method": upload_method,
+    }
+    api.on("POST", "/files/presigned-url", httpx.Response(200, json=target))
+    api.on(sent, "/up/file-9", httpx.Response(200))
+    api.on("GET", "/files/verify-upload/file-9", httpx.Response(200, json={**FILE, "id": "file-9"}))
+    assert api.client(presigned_threshold=1024).upload_file(path).id == "file-9"
+    assert [r.method for r in api.requests if r.url.host == "storage.test"] == [sent]
 
 
 def test_blob_from_memory_and_path(tmp_path: Path) -> None:
