@@ -630,7 +630,7 @@ class Driver:
     def __init__(self, *replies: httpx.Response | Exception, frozen: bool = False) -> None:
         self.replies = list(replies)
         self.frozen = frozen
-        self.now = 0.0
+        self.now = 1000.0  # a clock reading, not time since anything
         self.effects: list[Any] = []
 
     def clock(self) -> float:
