@@ -73,7 +73,6 @@ MODULES: dict[str, list[str]] = {
         "tests/test_documents.py",
         "tests/test_client_cassettes.py",
         "tests/test_completion_hub.py",
-        "tests/test_leases.py",
     ],
 }
 
