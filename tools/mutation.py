@@ -73,6 +73,8 @@ MODULES: dict[str, list[str]] = {
         "tests/test_documents.py",
         "tests/test_client_cassettes.py",
         "tests/test_completion_hub.py",
+        "tests/test_leases.py",
+        "langchain_vlmrun/_operations.py",
     ],
 }
 
