@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from langchain_vlmrun._exceptions import FileSourceError
 from langchain_vlmrun._sources import FileIdentity, check_supported
 
-__all__ = ["checked_file", "normalise_roots", "resolve_allowed_file"]
+__all__ = ["checked_file", "normalise_roots", "normalise_roots_in", "resolve_allowed_file"]
 
 
 def normalise_roots(
@@ -26,6 +27,16 @@ def normalise_roots(
             raise ValueError(f"root_dir {item!s} is not an existing directory.")
         resolved.append(path)
     return resolved
+
+
+def normalise_roots_in(values: Any) -> Any:
+    """Pydantic ``before`` validators' helper: ``values["root_dir"]`` normalised (the
+    tool, the toolkit)."""
+    if isinstance(values, dict) and "root_dir" in values:
+        roots = values["root_dir"]
+        if roots is None or isinstance(roots, (str, os.PathLike, Sequence)):
+            values = {**values, "root_dir": normalise_roots(roots)}
+    return values
 
 
 def _resolve(candidate: Path, file: str) -> Path:

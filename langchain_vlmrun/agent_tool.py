@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import mimetypes
-import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,7 +30,7 @@ from langchain_vlmrun._filetypes import Medium, medium_of
 from langchain_vlmrun._models import AgentExecution, AgentInfo, CreditUsage
 from langchain_vlmrun._operations import schema_of
 from langchain_vlmrun._options import ExecuteOptions
-from langchain_vlmrun._paths import checked_file, normalise_roots
+from langchain_vlmrun._paths import checked_file, normalise_roots_in
 from langchain_vlmrun._rendering import render_response
 from langchain_vlmrun._settings import ClientSettings
 from langchain_vlmrun._sources import PreparedFile, check_url, is_url, prepare_file, redact_url
@@ -173,11 +172,7 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
     @model_validator(mode="before")
     @classmethod
     def _roots(cls, values: Any) -> Any:
-        if isinstance(values, dict) and "root_dir" in values:
-            roots = values["root_dir"]
-            if roots is None or isinstance(roots, (str, os.PathLike, Sequence)):
-                values = {**values, "root_dir": normalise_roots(roots)}
-        return values
+        return normalise_roots_in(values)
 
     @model_validator(mode="after")
     def _check(self) -> VLMRunAgentTool:

@@ -9,7 +9,6 @@ description, prompt, JSON schema) becomes its own tool, so the model sees
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
@@ -20,7 +19,7 @@ from langchain_core.tools import BaseTool, BaseToolkit
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
 from langchain_vlmrun._models import AgentInfo
-from langchain_vlmrun._paths import normalise_roots
+from langchain_vlmrun._paths import normalise_roots, normalise_roots_in
 from langchain_vlmrun._settings import ClientSettings
 from langchain_vlmrun._validation import check_agent_name
 from langchain_vlmrun.agent_tool import VLMRunAgentTool, _local_files_note
@@ -174,11 +173,7 @@ class VLMRunToolkit(ClientSettings, BaseToolkit):
     @model_validator(mode="before")
     @classmethod
     def _roots(cls, values: Any) -> Any:
-        if isinstance(values, dict) and "root_dir" in values:
-            roots = values["root_dir"]
-            if roots is None or isinstance(roots, (str, os.PathLike, Sequence)):
-                values = {**values, "root_dir": normalise_roots(roots)}
-        return values
+        return normalise_roots_in(values)
 
     @model_validator(mode="after")
     def _check(self) -> VLMRunToolkit:
