@@ -510,12 +510,13 @@ def _close(target: Any) -> None:
         target.close()
 
 
-def _timeout(
-    client: VLMRunClient | AsyncVLMRunClient, spec: AgentSpec, medium: Medium
+def wait_timeout_for(
+    client: VLMRunClient | AsyncVLMRunClient | None, spec: AgentSpec, medium: Medium
 ) -> float | None:
     """The spec's timeout; else, for built-in defaults, the medium's (long recordings take
-    minutes) unless the client's own wait_timeout was set."""
-    if spec.timeout is not None or spec.default is None or client.wait_timeout_given:
+    minutes) unless the client's own wait_timeout was set (the loader, parser and tool)."""
+    given = client is not None and client.wait_timeout_given
+    if spec.timeout is not None or spec.default is None or given:
         return spec.timeout
     return DEFAULT_WAIT_TIMEOUTS[medium]
 
@@ -540,7 +541,8 @@ def process_source(
         resolved = spec.for_medium(medium)
         with count_requests() as counter:
             processed = client.process(
-                target, **_process_options(resolved, cache, _timeout(client, resolved, medium))
+                target,
+                **_process_options(resolved, cache, wait_timeout_for(client, resolved, medium)),
             )
             if artifacts_dir is not None and (ids := artifact_ids(processed.execution.response)):
                 saved = save_artifacts(client, processed.execution.id, ids, artifacts_dir)
@@ -568,7 +570,8 @@ async def aprocess_source(
         resolved = spec.for_medium(medium)
         with count_requests() as counter:
             processed = await client.process(
-                target, **_process_options(resolved, cache, _timeout(client, resolved, medium))
+                target,
+                **_process_options(resolved, cache, wait_timeout_for(client, resolved, medium)),
             )
             if artifacts_dir is not None and (ids := artifact_ids(processed.execution.response)):
                 saved = await asave_artifacts(client, processed.execution.id, ids, artifacts_dir)

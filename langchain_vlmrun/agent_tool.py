@@ -14,7 +14,7 @@ from langchain_core.documents.base import Blob
 from langchain_core.tools import ArgsSchema, BaseTool, ToolException
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from langchain_vlmrun._documents import AgentSpec
+from langchain_vlmrun._documents import AgentSpec, wait_timeout_for
 from langchain_vlmrun._exceptions import (
     APIConnectionError,
     BadRequestError,
@@ -38,7 +38,6 @@ from langchain_vlmrun._structured import validate_response
 from langchain_vlmrun._tracing import aexecution_run, execution_run
 from langchain_vlmrun._validation import check_agent_name
 from langchain_vlmrun.artifacts import artifact_blobs
-from langchain_vlmrun.defaults import DEFAULT_WAIT_TIMEOUTS
 
 __all__ = ["VLMRunAgentTool", "VLMRunToolArtifact", "VLMRunToolError", "VLMRunToolInput"]
 
@@ -235,6 +234,7 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
             response_model=self.response_model,
             json_schema=self.json_schema,
             options=self.options,
+            timeout=self.wait_timeout,
         ).for_medium(medium)  # no agent and no prompt: the built-in default of the medium
         prompt = spec.prompt
         inputs: dict[str, Any] = {}
@@ -243,11 +243,7 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
                 prompt = f"{prompt}\n\nAdditional instructions: {instructions}"
             else:
                 inputs["instructions"] = instructions
-        timeout = self.wait_timeout
-        if timeout is None and spec.default is not None:
-            client = self.client or self._own_client
-            if client is None or not client.wait_timeout_given:
-                timeout = DEFAULT_WAIT_TIMEOUTS[medium]
+        timeout = wait_timeout_for(self.client or self._own_client, spec, medium)
         return {
             "source": source,
             "name": self.agent_name,
