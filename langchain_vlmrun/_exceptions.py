@@ -200,6 +200,16 @@ class PermissionDeniedError(APIStatusError):
 class NotFoundError(APIStatusError):
     """404: unknown agent, file or execution."""
 
+    def attach_execution(self, execution_id: str) -> None:
+        """The execution itself is unknown (not yet, or no longer): say both."""
+        if self.execution_id is None:
+            self.execution_id = execution_id
+            self._amend(
+                f"The service does not know execution {execution_id}: if it was just "
+                f"submitted, try client.wait('{execution_id}') later; otherwise it has "
+                "expired or belongs to another account."
+            )
+
 
 class AgentNotFoundError(NotFoundError):
     """404 for an agent name: no agent of that name in the workspace.

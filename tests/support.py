@@ -1,10 +1,12 @@
 """Helpers shared by test modules: sample files, a sleep recorder, a stand-in for a
-crash, and client settings for the loopback emulator."""
+crash, client settings for the loopback emulator, and a driver that carries out the
+effects of a sans-IO operation on a virtual clock."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,19 @@ from typing import Any
 import httpx
 
 from langchain_vlmrun import PollSchedule, RetryPolicy
+from langchain_vlmrun._exceptions import status_error_from_response
+from langchain_vlmrun._models import AgentExecution
+from langchain_vlmrun._operations import (
+    AwaitCompletion,
+    Blocking,
+    Call,
+    EnsureAgent,
+    ExecuteRequest,
+    ProcessedSource,
+    Sleep,
+    UploadSettings,
+    process,
+)
 from tests.emulator import Emulator
 
 #: A tiny PDF-looking payload; VLM Run only sees the bytes, the emulator echoes the name.
@@ -83,3 +98,138 @@ def emulator_client_settings(
         "poll": poll or EMULATOR_POLL,
         "timeout": httpx.Timeout(timeout),
     }
+
+
+Reply = httpx.Response | Exception
+
+
+class Driver:
+    """Carries out an operation's effects the way a client does, on a virtual clock.
+
+    ``Call``: the next scripted reply (or ``route(call)``); an exception, or an error
+    status the call does not ``accept``, is raised into the operation. ``Sleep``
+    advances the clock unless ``frozen`` (a no-op sleep, as in tests that inject one),
+    then runs ``on_sleep(effect)``. ``Blocking`` runs its function (its exception is
+    raised into the operation). ``EnsureAgent`` is recorded. ``AwaitCompletion`` asks
+    ``push(effect)``: an execution is the delivery, None lets the wait time out (the
+    clock moves by its timeout).
+    """
+
+    def __init__(
+        self,
+        *replies: Reply,
+        frozen: bool = False,
+        route: Callable[[Call], Reply] | None = None,
+        push: Callable[[AwaitCompletion], AgentExecution | None] | None = None,
+        on_sleep: Callable[[Sleep], None] | None = None,
+    ) -> None:
+        self.replies = list(replies)
+        self.frozen = frozen
+        self.route = route
+        self.push = push
+        self.on_sleep = on_sleep
+        self.now = 1000.0  # a clock reading, not time since anything
+        self.effects: list[Any] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleeps(self) -> list[tuple[float, bool]]:
+        return [(e.seconds, e.poll) for e in self.effects if isinstance(e, Sleep)]
+
+    def calls(self) -> list[Call]:
+        return [e for e in self.effects if isinstance(e, Call)]
+
+    def awaits(self) -> list[float]:
+        return [e.timeout for e in self.effects if isinstance(e, AwaitCompletion)]
+
+    def _reply(self, call: Call) -> Any:
+        reply = self.route(call) if self.route is not None else self.replies.pop(0)
+        if isinstance(reply, Exception):
+            raise reply
+        if reply.status_code >= 400 and reply.status_code not in call.accept:
+            raise status_error_from_response(reply)
+        return reply
+
+    def _carry_out(self, effect: Any) -> Any:
+        if isinstance(effect, Sleep):
+            if not self.frozen:
+                self.now += effect.seconds
+            if self.on_sleep is not None:
+                self.on_sleep(effect)
+            return None
+        if isinstance(effect, Call):
+            return self._reply(effect)
+        if isinstance(effect, Blocking):
+            return effect.function()
+        if isinstance(effect, AwaitCompletion):
+            pushed = self.push(effect) if self.push is not None else None
+            if pushed is None:
+                self.now += effect.timeout
+            return pushed
+        assert isinstance(effect, EnsureAgent), effect
+        return None
+
+    def run(self, operation: Any) -> Any:
+        value: Any = None
+        error: Exception | None = None
+        for _ in range(200):
+            try:
+                effect = operation.throw(error) if error else operation.send(value)
+            except StopIteration as stop:
+                return stop.value
+            self.effects.append(effect)
+            value, error = None, None
+            try:
+                value = self._carry_out(effect)
+            except Exception as exc:  # raised into the operation, as a client does
+                error = exc
+        raise AssertionError("the operation does not end")
+
+
+class VirtualService:
+    """Answers a :class:`Driver`'s Calls as VLM Run does, on the driver's clock: a file
+    is stored as ``file-1``, ``file-2``...; the md5 lookup finds nothing; an execution
+    is created under the request id and completes ``duration`` seconds later.
+    ``requests`` counts ``(method, path)``."""
+
+    def __init__(self, duration: float = 10.0) -> None:
+        self.duration = duration
+        self.driver = Driver(route=self.route)
+        self.requests: Counter[tuple[str, str]] = Counter()
+        self.created: dict[str, float] = {}
+
+    def route(self, call: Call) -> Reply:
+        self.requests[(call.method, call.path)] += 1
+        if call.path == "/files":
+            return httpx.Response(201, json={"id": f"file-{self.requests[('POST', '/files')]}"})
+        if call.path.startswith("/files/hash/"):
+            return httpx.Response(404, json={"detail": "File not found"})
+        if call.path == "/agent/execute":
+            execution_id = call.json["id"]
+            self.created.setdefault(execution_id, self.driver.now)
+            return self.execution(execution_id)
+        execution_id = call.path.rpartition("/")[2]
+        if call.path.startswith("/agent/executions/") and execution_id in self.created:
+            return self.execution(execution_id)
+        return httpx.Response(404, json={"detail": "Execution not found"})
+
+    def execution(self, execution_id: str) -> httpx.Response:
+        done = self.driver.now - self.created[execution_id] >= self.duration
+        body: dict[str, Any] = {"id": execution_id, "status": "running", "usage": {}}
+        if done:
+            body.update(status="completed", response={"ok": True})
+        return httpx.Response(200, json=body)
+
+    def process(self, source: Any, request: ExecuteRequest, **options: Any) -> ProcessedSource:
+        """Run :func:`process` for ``source`` (polls of 1, 2, 4, 8 s; 600 s wait)."""
+        settings: dict[str, Any] = {
+            "uploads": UploadSettings(),
+            "retry": RetryPolicy(timeout=30.0),
+            "timeout": 600.0,
+            "schedule": PollSchedule(initial=1.0, multiplier=2.0, maximum=8.0),
+            "clock": self.driver.clock,
+            **options,
+        }
+        result: ProcessedSource = self.driver.run(process(source, request, **settings))
+        return result

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from langchain_core.messages import ToolMessage
+from pydantic import ValidationError
 
 from langchain_vlmrun import FileSourceError, _paths
 from langchain_vlmrun._paths import checked_file, normalise_roots, resolve_allowed_file
@@ -135,6 +136,12 @@ def test_description_tells_the_model_which_paths_work(layout: dict[str, Path]) -
 def test_root_dir_must_exist(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not an existing directory"):
         VLMRunAgentTool(prompt="read", root_dir=tmp_path / "nope")
+
+
+def test_root_dir_none_means_no_folder_and_a_wrong_type_is_a_validation_error() -> None:
+    assert VLMRunAgentTool(prompt="read", root_dir=None, api_key="k").root_dir == []
+    with pytest.raises(ValidationError, match="root_dir"):
+        VLMRunAgentTool(prompt="read", root_dir=5, api_key="k")  # type: ignore[arg-type]
 
 
 # --- refusal messages: exact advice, the allowed folders, the refused source -------------

@@ -15,13 +15,19 @@ from langchain_core.stores import InMemoryByteStore
 from langchain_tests.integration_tests.base_store import BaseStoreAsyncTests, BaseStoreSyncTests
 from pydantic import BaseModel
 
-from langchain_vlmrun import ExecutionFailedError, PaymentRequiredError, ResponseValidationError
+from langchain_vlmrun import (
+    ExecutionFailedError,
+    InternalServerError,
+    PaymentRequiredError,
+    ResponseValidationError,
+)
 from langchain_vlmrun._models import AgentExecution
+from langchain_vlmrun._operations import ExecuteRequest
 from langchain_vlmrun._structured import validate_response
 from langchain_vlmrun.cache import CacheRecord, ResultCache, resolve_cache
 from langchain_vlmrun.storage import FileByteStore
 from tests.mock_api import BASE, ScriptedAPI, execution, json_body
-from tests.support import Crash
+from tests.support import Crash, VirtualService
 
 DATA = b"%PDF-1.4 cached document"
 MD5 = hashlib.md5(DATA).hexdigest()
@@ -138,8 +144,6 @@ def test_failed_recorded_execution_is_resubmitted_once_visibly(
 
 
 def _fields() -> dict[str, Any]:
-    from langchain_vlmrun._operations import ExecuteRequest
-
     return ExecuteRequest(prompt="read").cache_fields("file")
 
 
@@ -469,3 +473,79 @@ def test_processed_source_carries_the_file_details_or_the_url() -> None:
     assert (remote.filename, remote.mime_type, remote.size, remote.file_id) == (None,) * 4
     assert remote.url == "https://example.com/a.pdf"
     assert remote.content_hash == "url:https://example.com/a.pdf"
+
+
+# --- process() with a cache, effect by effect (tests.support.VirtualService) --------
+
+
+def _key(cache: ResultCache, source: bytes | str, request: ExecuteRequest) -> str:
+    content = source if isinstance(source, str) else hashlib.sha256(source).hexdigest()
+    prefix = "url:" if isinstance(source, str) else "sha256:"
+    return cache.key(prefix + content, request.cache_fields("file"))
+
+
+def test_an_execute_whose_outcome_is_unknown_stays_recorded_for_the_next_run() -> None:
+    service, cache = VirtualService(), ResultCache(InMemoryByteStore())
+    request = ExecuteRequest(prompt="read")
+    route = service.route
+
+    def execute_never_answers(call: Any) -> Any:
+        if call.path == "/agent/execute":
+            return httpx.Response(502)  # did it run? the lookups say not yet
+        return route(call)
+
+    service.driver.route = execute_never_answers
+    with pytest.raises(InternalServerError):
+        service.process(DATA, request, cache=cache)
+    record = cache.get(_key(cache, DATA, request))
+    assert record == CacheRecord("submitted", request.id, "file-1", None, ANY)
+
+
+def test_a_refused_execute_without_a_cache_raises_its_error() -> None:
+    service = VirtualService()
+    route = service.route
+    service.driver.route = lambda call: (
+        httpx.Response(402, json={"detail": "Insufficient credits"})
+        if call.path == "/agent/execute"
+        else route(call)
+    )
+    with pytest.raises(PaymentRequiredError, match="Insufficient credits"):
+        service.process(DATA, ExecuteRequest(prompt="read"))
+
+
+def test_a_resumed_execution_is_checked_by_accept_before_it_is_cached() -> None:
+    service, cache = VirtualService(), ResultCache(InMemoryByteStore())
+    request = ExecuteRequest(prompt="read")
+    key = _key(cache, DATA, request)
+    service.created["old-1"] = service.driver.now  # submitted by a run that died
+    cache.mark_submitted(key, "old-1", "file-0")
+    checked: list[AgentExecution] = []
+    result = service.process(DATA, request, cache=cache, accept=checked.append)
+    assert result.resumed and checked == [result.execution]
+    assert result.execution.id == "old-1" and result.file_id == "file-0"
+    assert service.requests[("POST", "/agent/execute")] == 0
+
+
+@pytest.mark.parametrize(
+    ("source", "shown"),
+    [(DATA, "doc.pdf"), ("https://example.com/a.pdf", "https://example.com/a.pdf")],
+)
+def test_a_record_that_cannot_be_resumed_is_named_in_a_warning(
+    source: bytes | str, shown: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    service, cache = VirtualService(), ResultCache(InMemoryByteStore())
+    request = ExecuteRequest(prompt="read")
+    cache.mark_submitted(_key(cache, source, request), "gone-1", None)  # the server: 404
+    with caplog.at_level(logging.WARNING, logger="langchain_vlmrun"):
+        result = service.process(source, request, cache=cache, filename="doc.pdf")
+    assert not result.resumed and result.execution.status == "completed"
+    (message,) = caplog.messages
+    assert message.startswith(
+        f"recorded execution gone-1 for {shown} cannot be resumed (404 Not Found: "
+        "Execution not found"
+    )
+    assert message.endswith(
+        "The service does not know execution gone-1: if it was just submitted, try "
+        "client.wait('gone-1') later; otherwise it has expired or belongs to another "
+        "account.); submitting once more"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -10,11 +11,20 @@ from typing import Any
 
 import httpx
 import pytest
+from langchain_core.stores import InMemoryByteStore
 
-from langchain_vlmrun import AgentExecution, ExecutionFailedError, ExecutionTimeoutError
-from langchain_vlmrun._operations import Call
+from langchain_vlmrun import (
+    AgentExecution,
+    ExecutionFailedError,
+    ExecutionTimeoutError,
+    InternalServerError,
+    ResultCache,
+)
+from langchain_vlmrun._operations import Call, ExecuteRequest
+from langchain_vlmrun._polling import DurationMemory
 from langchain_vlmrun.completion import AwaitCompletion, CompletionHub, wait_for_callback
 from tests.mock_api import ScriptedAPI, execution, json_body
+from tests.support import Driver, VirtualService
 
 DATA = b"%PDF-1.4 a document"
 
@@ -241,3 +251,92 @@ def test_process_with_a_callback_url_takes_the_delivered_result() -> None:
     assert result.execution == done() and result.file_id == "file-1"
     assert api.calls("GET", "/agent/executions/ex-1") == 0
     assert json_body(api.requests[-1])["callback_url"] == "https://me/"
+
+
+# --- wait_for_callback and process(callbacks=True), effect by effect ---------------
+
+
+def test_an_execution_already_completed_ends_the_wait_at_once() -> None:
+    driver = Driver()
+    took: list[float] = []
+    operation = wait_for_callback(
+        "ex-1", timeout=600, clock=driver.clock, current=done(), on_complete=took.append
+    )
+    assert driver.run(operation) == done()
+    assert driver.effects == [] and took == [0.0]
+
+
+def test_safety_rounds_double_each_time_and_end_at_the_timeout() -> None:
+    driver = Driver(route=lambda call: status_response("running"))
+    operation = wait_for_callback("ex-1", timeout=100, clock=driver.clock)
+    with pytest.raises(ExecutionTimeoutError) as raised:
+        driver.run(operation)
+    assert driver.awaits() == [15.0, 30.0, 55.0]  # the last one cut to the time left
+    polls = driver.calls()
+    assert [c.path for c in polls] == ["/agent/executions/ex-1"] * 3
+    assert [c.retry_for for c in polls] == [85.0, 55.0, 0.0]  # each within the wait
+    error = raised.value
+    assert (error.execution_id, error.status, error.waited) == ("ex-1", "running", 100.0)
+
+
+def test_a_safety_poll_failing_at_the_end_reports_the_last_status_and_the_time() -> None:
+    outage = InternalServerError("503 Service Unavailable", response=httpx.Response(503))
+    driver = Driver(outage)
+    running = AgentExecution(id="ex-1", status="running")
+    operation = wait_for_callback("ex-1", timeout=20, clock=driver.clock, current=running)
+    with pytest.raises(ExecutionTimeoutError) as raised:
+        driver.run(operation)
+    error = raised.value
+    assert (error.execution_id, error.status, error.waited) == ("ex-1", "running", 15.0)
+    assert error.__cause__ is outage
+
+
+def deliver_after(driver: Driver, seconds: float) -> Callable[[AwaitCompletion], AgentExecution]:
+    def push(effect: AwaitCompletion) -> AgentExecution:
+        driver.now += seconds
+        return done(effect.execution_id)
+
+    return push
+
+
+def callback_request() -> ExecuteRequest:
+    return ExecuteRequest(prompt="Total?", callback_url="https://hooks.test/vlmrun")
+
+
+def test_fresh_submissions_learn_the_delivery_time_and_wait_past_it_next_time() -> None:
+    service = VirtualService()
+    service.driver.push = deliver_after(service.driver, 25.0)
+    memory = DurationMemory()
+
+    def run(data: bytes, **options: Any) -> None:
+        settings = {"durations": memory, "callbacks": True, **options}
+        service.process(data, callback_request(), **settings)
+
+    run(b"%PDF-1.4 first")
+    assert service.driver.awaits() == [15.0]  # nothing learned yet: the safety interval
+    run(b"%PDF-1.4 second")
+    assert service.driver.awaits()[-1] == 50.0  # twice the 25 s learned
+
+    # a resumed execution's wait did not start at its submission: nothing learned from
+    # it, nothing expected of it
+    cache = ResultCache(InMemoryByteStore())
+    request = callback_request()
+    third = b"%PDF-1.4 third"
+    key = cache.key(f"sha256:{hashlib.sha256(third).hexdigest()}", request.cache_fields("file"))
+    cache.mark_submitted(key, "ex-resumed", "file-9")
+    service.driver.push = deliver_after(service.driver, 100.0)
+    resumed = service.process(third, request, durations=memory, callbacks=True, cache=cache)
+    assert resumed.resumed and service.driver.awaits()[-1] == 15.0
+    run(b"%PDF-1.4 fourth")
+    assert service.driver.awaits()[-1] == 50.0  # still 25 s, not the resumed 100 s
+
+    # without a memory (or a learning schedule) nothing is expected or learned
+    run(b"%PDF-1.4 fifth", durations=None)
+    assert service.driver.awaits()[-1] == 15.0
+
+
+def test_a_submission_answered_completed_waits_for_no_callback() -> None:
+    service = VirtualService(duration=0.0)
+    result = service.process(b"%PDF-1.4 quick", callback_request(), callbacks=True)
+    assert result.execution.status == "completed"
+    assert service.driver.awaits() == [] and service.driver.calls()[-1].path == "/agent/execute"

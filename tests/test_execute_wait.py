@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
 import httpx
 import pytest
+from langchain_core.stores import InMemoryByteStore
 from pydantic import BaseModel
 
 from langchain_vlmrun import (
@@ -19,6 +22,7 @@ from langchain_vlmrun import (
     InternalServerError,
     PollSchedule,
     RateLimitError,
+    ResultCache,
     RetryPolicy,
 )
 from langchain_vlmrun._exceptions import status_error_from_response
@@ -27,13 +31,15 @@ from langchain_vlmrun._operations import (
     Call,
     Completion,
     ExecuteRequest,
-    Sleep,
     create_once,
+    execute,
     find_execution,
+    schema_of,
     wait,
 )
 from langchain_vlmrun._polling import DurationMemory
 from tests.mock_api import ScriptedAPI, execution, json_body
+from tests.support import Driver, VirtualService
 
 EXECUTE = "/agent/execute"
 URL = "https://example.com/a.pdf"
@@ -315,6 +321,9 @@ def test_a_lasting_error_while_waiting_carries_the_execution_id(failure: int) ->
     assert raised.value.status_code == failure
     assert raised.value.execution_id == "req-1"
     assert "client.wait('req-1')" in str(raised.value)
+    if failure == 404:  # not known (yet): it may not go on server-side at all
+        assert "does not know execution req-1" in str(raised.value)
+        assert "goes on server-side" not in str(raised.value)
 
 
 async def test_async_wait_survives_an_outage_too() -> None:
@@ -622,47 +631,6 @@ def test_cache_fields_hold_what_changes_the_result_and_nothing_else() -> None:
 # --- the wait and create_once operations, driven effect by effect -------------------
 
 
-class Driver:
-    """Carries out an operation's effects: Calls get scripted replies (an exception is
-    raised into the operation), Sleeps advance a virtual clock unless it is frozen (a
-    no-op sleep, as in tests that inject one)."""
-
-    def __init__(self, *replies: httpx.Response | Exception, frozen: bool = False) -> None:
-        self.replies = list(replies)
-        self.frozen = frozen
-        self.now = 1000.0  # a clock reading, not time since anything
-        self.effects: list[Any] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleeps(self) -> list[tuple[float, bool]]:
-        return [(e.seconds, e.poll) for e in self.effects if isinstance(e, Sleep)]
-
-    def calls(self) -> list[Call]:
-        return [e for e in self.effects if isinstance(e, Call)]
-
-    def run(self, operation: Any) -> Any:
-        value: Any = None
-        error: Exception | None = None
-        for _ in range(100):
-            try:
-                effect = operation.throw(error) if error else operation.send(value)
-            except StopIteration as stop:
-                return stop.value
-            self.effects.append(effect)
-            value, error = None, None
-            if isinstance(effect, Sleep) and not self.frozen:
-                self.now += effect.seconds
-            elif isinstance(effect, Call):
-                reply = self.replies.pop(0)
-                if isinstance(reply, Exception):
-                    error = reply
-                else:
-                    value = reply
-        raise AssertionError("the operation does not end")
-
-
 def _job(status: str) -> httpx.Response:
     return execution("ex-1", status, response={"a": 1} if status == "completed" else None)
 
@@ -805,3 +773,75 @@ def test_create_once_waits_as_long_as_the_server_says_before_looking_up() -> Non
     with pytest.raises(InternalServerError):
         _execute_once(too_long, RetryPolicy(timeout=10.0, jitter=lambda: 1.0))
     assert too_long.effects == [Call("POST", EXECUTE, json={"id": "ex-1"}, retry="unambiguous")]
+
+
+# --- process(): what learned durations are keyed by, and the logs of create_once ----
+
+
+def first_pause(service: VirtualService, data: bytes, request: ExecuteRequest, **kw: Any) -> float:
+    """The pause before ``process``'s first poll of ``data`` (after its submission)."""
+    before = len(service.driver.sleeps())
+    service.process(data, request, **kw)
+    return service.driver.sleeps()[before][0]
+
+
+def test_durations_are_learned_per_agent_configuration_whatever_the_schema_key_order() -> None:
+    service, memory = VirtualService(duration=10.0), DurationMemory()
+    schema = {"type": "object", "properties": {"total": {"type": "number"}}}
+    reordered = {"properties": {"total": {"type": "number"}}, "type": "object"}
+    request = ExecuteRequest(prompt="p", json_schema=schema)
+    assert first_pause(service, b"%PDF-1.4 a", request, durations=memory) == 1.0  # the schedule
+    # polls at 1, 3, 7 and 15 s saw it done at 15 s: the same configuration (its schema's
+    # keys in another order) probes there
+    again = ExecuteRequest(prompt="p", json_schema=reordered)
+    assert first_pause(service, b"%PDF-1.4 b", again, durations=memory) == 15.0
+    # another prompt, schema or model has learned nothing yet
+    for other in (
+        ExecuteRequest(prompt="q", json_schema=schema),
+        ExecuteRequest(prompt="p"),
+        ExecuteRequest(prompt="p", json_schema=schema, model="vlm-1"),
+    ):
+        assert first_pause(service, b"%PDF-1.4 c", other, durations=memory) == 1.0
+
+
+def test_a_resumed_execution_is_polled_on_the_schedule_not_at_the_learned_end() -> None:
+    service, memory = VirtualService(duration=10.0), DurationMemory()
+    cache = ResultCache(InMemoryByteStore())
+    service.process(b"%PDF-1.4 a", ExecuteRequest(prompt="p"), durations=memory)
+    assert first_pause(service, b"%PDF-1.4 b", ExecuteRequest(prompt="p"), durations=memory) == 15.0
+    request = ExecuteRequest(prompt="p")
+    content = f"sha256:{hashlib.sha256(b'%PDF-1.4 c').hexdigest()}"
+    cache.mark_submitted(cache.key(content, request.cache_fields("file")), "old-1", "file-0")
+    service.created["old-1"] = service.driver.now  # a run that died had submitted it
+    # its submission time is unknown: polled at once, then after 1, 2, 4... s
+    assert first_pause(service, b"%PDF-1.4 c", request, durations=memory, cache=cache) == 1.0
+
+
+def test_an_ambiguous_execute_is_logged_with_its_request_id_then_adopted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    lost = _failure(502)
+    driver = Driver(lost, execution("req-1", "enqueued"))
+    retry = RetryPolicy(initial_backoff=2.0, jitter=lambda: 1.0)
+    request = ExecuteRequest(id="req-1", prompt="p")
+    with caplog.at_level(logging.INFO, logger="langchain_vlmrun"):
+        assert driver.run(execute(request, retry, driver.clock)).id == "req-1"
+    assert [(c.method, c.path) for c in driver.calls()] == [
+        ("POST", "/agent/execute"),
+        ("GET", "/agent/executions/req-1"),
+    ]
+    assert caplog.messages == [
+        f"execute req-1 failed ambiguously ({lost.message}); checking in 2.0s before re-sending",
+        "execute req-1 had reached the server; adopting it",
+    ]
+    assert [r.levelno for r in caplog.records] == [logging.WARNING, logging.INFO]
+
+
+def test_a_schema_and_a_model_together_are_refused() -> None:
+    class Total(BaseModel):
+        total: float
+
+    with pytest.raises(ValueError) as raised:
+        schema_of(Total, {"type": "object"})
+    assert str(raised.value) == "Pass either response_model or json_schema, not both."
+    assert schema_of(Total, None) == Total.model_json_schema()

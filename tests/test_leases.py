@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import multiprocessing
 import threading
 from typing import Any, cast
 
 import pytest
 import redis
+from langchain_core.stores import InMemoryByteStore
 
 from langchain_vlmrun import AgentExecution, ResultCache
-from langchain_vlmrun._operations import Blocking, Sleep
+from langchain_vlmrun._operations import (
+    INPUT_FILE_KEY,
+    AwaitCompletion,
+    Blocking,
+    ExecuteRequest,
+    Sleep,
+)
+from langchain_vlmrun._polling import DurationMemory
 from langchain_vlmrun.cache import CacheRecord
-from langchain_vlmrun.leases import DedupeLeases, follow_peer, holding, peer_step
+from langchain_vlmrun.leases import DedupeLeases, LocalLeases, follow_peer, holding, peer_step
 from langchain_vlmrun.redis_store import RedisByteStore
+from tests.support import VirtualService
 
 CONFIG = {"prompt": "Summarise the document"}
 
@@ -221,3 +231,64 @@ def test_holding_releases_after_success_failure_or_abandon(redis_url: str) -> No
     next(abandoned)
     abandoned.close()  # e.g. the task running it was cancelled
     assert leases.holder("doc") is None
+
+
+# --- process() with leases: a document another worker runs is waited for ----------
+
+DOCUMENT = b"%PDF-1.4\n% one document, two workers\n"
+
+
+def document_key(cache: ResultCache, request: ExecuteRequest) -> str:
+    content = f"sha256:{hashlib.sha256(DOCUMENT).hexdigest()}"
+    return cache.key(content, request.cache_fields(INPUT_FILE_KEY))
+
+
+def test_process_waits_for_the_worker_running_the_document_and_pays_nothing() -> None:
+    service, cache, leases = VirtualService(), ResultCache(InMemoryByteStore()), LocalLeases()
+    request = ExecuteRequest(prompt="Summarise")
+    key = document_key(cache, request)
+    peer = leases.acquire(key)
+    assert peer is not None
+    theirs = AgentExecution(id="peer-run", status="completed", response={"ok": True})
+
+    def peer_finishes(effect: Sleep) -> None:
+        cache.mark_completed(key, theirs, "peer-file")
+        peer.release()
+
+    service.driver.on_sleep = peer_finishes
+    result = service.process(DOCUMENT, request, cache=cache, leases=leases)
+    assert (result.execution, result.file_id, result.from_cache) == (theirs, "peer-file", True)
+    assert service.requests == {}  # nothing uploaded, nothing executed
+    assert service.driver.sleeps() == [(leases.check_every, False)]
+
+
+def test_process_runs_the_document_itself_when_the_peer_gives_up() -> None:
+    service, cache, leases = VirtualService(), ResultCache(InMemoryByteStore()), LocalLeases()
+    request = ExecuteRequest(prompt="Summarise", callback_url="https://hooks.test/vlmrun")
+    key = document_key(cache, request)
+    peer = leases.acquire(key)
+    assert peer is not None
+    service.driver.on_sleep = lambda effect: peer.release()  # released without a result
+
+    def delivered_after_25s(effect: AwaitCompletion) -> AgentExecution:
+        service.driver.now += 25.0
+        return AgentExecution(id=effect.execution_id, status="completed", response={})
+
+    service.driver.push = delivered_after_25s
+    memory = DurationMemory()
+    result = service.process(
+        DOCUMENT, request, cache=cache, leases=leases, durations=memory, callbacks=True
+    )
+    assert not result.from_cache and result.file_id == "file-1"
+    assert service.requests[("POST", "/agent/execute")] == 1
+    assert service.driver.awaits() == [15.0]  # the callback waited for, not polled
+    assert leases.holder(key) is None  # our lease is released
+    record = cache.get(key)
+    assert record is not None and record.state == "completed"
+    # the run under the lease taught the memory (a delivery after 25 s): the next
+    # document's first safety poll waits past twice that
+    another = ExecuteRequest(prompt="Summarise", callback_url="https://hooks.test/vlmrun")
+    service.process(
+        b"%PDF-1.4\n% another\n", another, leases=leases, durations=memory, callbacks=True
+    )
+    assert service.driver.awaits() == [15.0, 50.0]

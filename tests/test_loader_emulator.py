@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,17 +27,27 @@ URL = "https://example.com/reports/remote-report.pdf"
 AGENT = "test-fixture-markdown:v1"  # an agent of the user's own, for the emulator
 
 
-def shrinking_processing_time() -> Callable[[dict[str, Any]], float]:
-    """The first execution created takes 0.5 s, every later one 0.01 s: an input after
-    it (at most 4 run at once, so one starts within a few polls) finishes first, with a
-    wide margin over thread scheduling."""
+def first_finishes_after_second(
+    emulator: Callable[[], Emulator],
+) -> Callable[[dict[str, Any]], float]:
+    """Processing times under which the first execution created finishes after the
+    second, whatever the thread scheduling: the first one's creation waits (in the
+    emulator's request thread) until the emulator has registered another execution,
+    then takes 0.5 s; every later one takes 0.01 s. At most 4 run at once, so another
+    is created while the first waits; 10 s only guards against a hang."""
     counter = itertools.count()
     lock = threading.Lock()
 
     def seconds(body: dict[str, Any]) -> float:
         with lock:
             k = next(counter)
-        return 0.5 if k % 11 == 0 else 0.01
+        if k > 0:
+            return 0.01
+        deadline = time.monotonic() + 10
+        while not emulator().counters.snapshot()["completion_time"]:
+            assert time.monotonic() < deadline, "no second execution was created"
+            time.sleep(0.001)
+        return 0.5  # created after the second one, finishing 0.49 s later than it
 
     return seconds
 
@@ -93,7 +104,9 @@ def test_sync_load_in_order_then_second_load_reuses_uploads(
     emulator_factory: Callable[..., Emulator], tmp_path: Path
 ) -> None:
     emu = emulator_factory(
-        queue_time=0.0, processing_time=shrinking_processing_time(), pages_per_file=PAGES
+        queue_time=0.0,
+        processing_time=first_finishes_after_second(lambda: emu),
+        pages_per_file=PAGES,
     )
     sources = make_sources(tmp_path)
     with VLMRunClient("k", base_url=emu.base_url, poll=FAST, hash_lookup_min_size=0) as client:
@@ -133,7 +146,9 @@ async def test_async_load_in_order_then_second_load_reuses_uploads(
     emulator_factory: Callable[..., Emulator], tmp_path: Path
 ) -> None:
     emu = emulator_factory(
-        queue_time=0.0, processing_time=shrinking_processing_time(), pages_per_file=PAGES
+        queue_time=0.0,
+        processing_time=first_finishes_after_second(lambda: emu),
+        pages_per_file=PAGES,
     )
     sources = make_sources(tmp_path)
     async with AsyncVLMRunClient(

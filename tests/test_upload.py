@@ -4,15 +4,28 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from langchain_core.documents.base import Blob
 
-from langchain_vlmrun import AuthenticationError, FileSourceError
+from langchain_vlmrun import AuthenticationError, FileSourceError, RetryPolicy
+from langchain_vlmrun._exceptions import UnreadableResponseError
+from langchain_vlmrun._models import FileResponse
+from langchain_vlmrun._operations import (
+    ExecuteRequest,
+    UploadSettings,
+    find_file_by_hash,
+    get_file,
+    upload_file,
+    upload_prepared,
+)
 from langchain_vlmrun._sources import prepare_file
 from tests.mock_api import ScriptedAPI
+from tests.support import Driver, VirtualService
 
 DATA = b"%PDF-1.4 upload test" * 1000
 MD5 = hashlib.md5(DATA).hexdigest()
@@ -46,10 +59,12 @@ def test_path_files_are_streamed_not_loaded(tmp_path: Path) -> None:
     assert b"".join(prepared.iter_chunks()) == DATA
 
 
-def test_hash_hit_sends_no_bytes() -> None:
+def test_hash_hit_sends_no_bytes(caplog: pytest.LogCaptureFixture) -> None:
     api = ScriptedAPI().on("GET", f"/files/hash/{MD5}", httpx.Response(200, json=FILE))
-    assert api.client(hash_lookup_min_size=0).upload_file(DATA).id == "file-1"
+    with caplog.at_level(logging.DEBUG, logger="langchain_vlmrun"):
+        assert api.client(hash_lookup_min_size=0).upload_file(DATA).id == "file-1"
     assert api.calls("POST", "/files") == 0
+    assert f"reusing uploaded file file-1 for md5 {MD5}" in caplog.messages
 
 
 def test_small_files_are_uploaded_without_a_hash_lookup() -> None:
@@ -208,3 +223,117 @@ def test_an_upload_the_server_never_stored_is_sent_again() -> None:
     assert api.client().upload_file(DATA, filename="doc.pdf").id == "file-1"
     assert api.calls("POST", "/files") == 2
     assert api.calls("GET", f"/files/hash/{MD5}") == 1  # checked before re-sending
+
+
+# --- the upload operations on their own, driven effect by effect -------------------
+
+SETTINGS = UploadSettings()  # 8 MiB lookup, 32 MiB presigned: DATA is far below both
+
+
+def drive_upload(
+    driver: Driver, source: Any, settings: UploadSettings = SETTINGS, **kw: Any
+) -> Any:
+    return driver.run(
+        upload_file(source, settings=settings, retry=RetryPolicy(), clock=driver.clock, **kw)
+    )
+
+
+def test_upload_sends_the_default_purpose_and_the_name_given() -> None:
+    driver = Driver(httpx.Response(201, json=FILE))
+    assert drive_upload(driver, DATA, filename="named.pdf").id == "file-1"
+    (call,) = driver.calls()
+    assert (call.method, call.path, call.params) == ("POST", "/files", {"purpose": "assistants"})
+    assert call.upload is not None and call.upload.filename == "named.pdf"
+
+    driver = Driver(httpx.Response(201, json=FILE))
+    drive_upload(driver, DATA, purpose="batch")
+    assert driver.calls()[0].params == {"purpose": "batch"}
+
+
+def test_an_opened_file_is_uploaded_as_given_and_left_open_for_its_owner(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    prepared = prepare_file(DATA, filename="doc.pdf")
+    # the answer is lost (502): the md5 lookup finds it stored, so it is adopted
+    driver = Driver(httpx.Response(502), httpx.Response(200, json=FILE))
+    try:
+        with caplog.at_level(logging.WARNING, logger="langchain_vlmrun"):
+            assert drive_upload(driver, prepared, purpose="batch").id == "file-1"
+        (warning,) = caplog.messages
+        assert warning.startswith("upload of doc.pdf failed ambiguously (502 Bad Gateway")
+        post, lookup = driver.calls()
+        assert post.upload is prepared and post.params == {"purpose": "batch"}
+        assert lookup.path == f"/files/hash/{MD5}"
+        assert b"".join(prepared.iter_chunks()) == DATA  # still open: its owner closes it
+    finally:
+        prepared.close()
+
+
+def test_max_file_size_refuses_before_any_request() -> None:
+    driver = Driver()
+    with pytest.raises(FileSourceError, match="over the 100-byte limit"):
+        drive_upload(driver, DATA, settings=UploadSettings(max_file_size=100))
+    assert driver.effects and driver.calls() == []
+
+
+def test_size_thresholds_are_inclusive_for_the_lookup_and_exclusive_for_presigned() -> None:
+    prepared = prepare_file(DATA, filename="doc.pdf")
+    at_both = UploadSettings(hash_lookup_min_size=len(DATA), presigned_threshold=len(DATA))
+    # a 404 from the md5 lookup means "not uploaded yet": multipart, not presigned
+    driver = Driver(
+        httpx.Response(404, json={"detail": "File not found"}), httpx.Response(201, json=FILE)
+    )
+    try:
+        uploaded = driver.run(upload_prepared(prepared, at_both, RetryPolicy(), driver.clock))
+    finally:
+        prepared.close()
+    assert uploaded.id == "file-1"
+    assert [(c.method, c.path) for c in driver.calls()] == [
+        ("GET", f"/files/hash/{MD5}"),
+        ("POST", "/files"),
+    ]
+    assert driver.calls()[1].params == {"purpose": "assistants"}
+
+
+def test_a_hash_hit_of_another_size_says_so_in_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    driver = Driver(httpx.Response(200, json={**FILE, "id": "file-9", "bytes": 5}))
+    with caplog.at_level(logging.WARNING, logger="langchain_vlmrun"):
+        assert driver.run(find_file_by_hash(MD5, len(DATA))) is None
+    assert caplog.messages == [
+        f"the server's file file-9 has md5 {MD5} but 5 bytes, not {len(DATA)}: uploading ours"
+    ]
+
+
+def test_get_file_reads_one_file_by_its_quoted_id() -> None:
+    driver = Driver(httpx.Response(200, json={**FILE, "id": "a/b"}))
+    found = driver.run(get_file("a/b"))
+    assert isinstance(found, FileResponse) and (found.id, found.bytes) == ("a/b", len(DATA))
+    assert [(c.method, c.path) for c in driver.calls()] == [("GET", "/files/a%2Fb")]
+
+
+def test_an_unreadable_answer_names_the_request_and_what_to_do() -> None:
+    request = httpx.Request("GET", "https://api.test/v1/files/f-1")
+    driver = Driver(httpx.Response(200, content=b"<html>busy</html>", request=request))
+    with pytest.raises(UnreadableResponseError) as raised:
+        driver.run(get_file("f-1"))
+    message = str(raised.value)
+    assert message.startswith("Unreadable response from GET /v1/files/f-1 (HTTP 200): ")
+    assert message.endswith(
+        "This is a service-side problem: try again later, and report it if it persists."
+    )
+    assert raised.value.request is not None and raised.value.request.url == request.url
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
+
+
+def test_process_uploads_a_path_given_as_text_within_max_file_size(tmp_path: Path) -> None:
+    path = tmp_path / "doc.pdf"
+    path.write_bytes(DATA)
+    service = VirtualService(duration=0.0)
+    result = service.process(str(path), ExecuteRequest(prompt="read"))
+    assert (result.filename, result.file_id, result.url) == ("doc.pdf", "file-1", None)
+    service = VirtualService(duration=0.0)
+    with pytest.raises(FileSourceError, match="over the 100-byte limit"):
+        service.process(
+            str(path), ExecuteRequest(prompt="read"), uploads=UploadSettings(max_file_size=100)
+        )
+    assert service.requests == {}
