@@ -253,6 +253,15 @@ def test_cache_key_ignores_field_order_but_not_service_or_namespace() -> None:
     assert ResultCache(InMemoryByteStore(), namespace="app").key(CONTENT, {}).startswith("app:")
 
 
+def test_cache_keys_keep_their_format_so_records_outlive_an_upgrade() -> None:
+    """The key is a stored format: if it changed between versions, every record written
+    before would be orphaned and every document paid for again."""
+    cache = ResultCache(InMemoryByteStore()).scoped("https://api.vlm.run/v1")
+    canonical = '{"request":{"model":null,"prompt":"p"},"service":"https://api.vlm.run/v1"}'
+    digest = hashlib.sha256(f"{CONTENT}\n{canonical}".encode()).hexdigest()
+    assert cache.key(CONTENT, {"prompt": "p", "model": None}) == f"vlmrun:{digest}"
+
+
 def test_scoped_cache_shares_the_store_and_settings() -> None:
     store = InMemoryByteStore()
     cache = ResultCache(store, namespace="app", max_age=60.0)

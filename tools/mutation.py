@@ -5,12 +5,17 @@ module in its own sandbox (``.mutation/<module>/``): mutmut mutates only that mo
 and runs only the test files listed for it below (and, per mutant, only the tests
 among them that reach the mutated function). The shared mutmut settings live in
 ``[tool.mutmut]`` in pyproject.toml; this script adds ``only_mutate`` and the test
-selection per module. It prints a score per module and writes each module's surviving
-mutants (with their diffs) to ``.mutation/<module>/survivors.txt``.
+selection per module. It writes each module's surviving mutants (with their diffs) to
+``.mutation/<module>/survivors.txt``.
 
 Score = killed / (killed + survived), where timeouts and type-check failures count as
-killed and mutants no selected test reaches count as survived. Needs Python 3.11+
-(tomllib) and the ``mutation`` extra (``pip install -e ".[mutation]"``).
+killed and mutants no selected test reaches count as survived. The survivors judged
+equivalent, with their reasons, are in ``tests/mutation_equivalents.toml``: the score
+"without equivalents" leaves them out. The script prints both scores per module, the
+equivalent survivors with their reasons and every other (meaningful) survivor, and
+exits with 1 when a module scores under ``--fail-under`` (90 %) without equivalents.
+Needs Python 3.11+ (tomllib) and the ``mutation`` extra (``pip install -e
+".[mutation]"``).
 """
 
 from __future__ import annotations
@@ -24,12 +29,14 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 SANDBOXES = ROOT / ".mutation"
+EQUIVALENTS = ROOT / "tests" / "mutation_equivalents.toml"
 
 #: Module → the fast test files (and doctest modules) that exercise it.
 MODULES: dict[str, list[str]] = {
@@ -142,13 +149,71 @@ def statuses(sandbox: Path) -> dict[str, str]:
     return found
 
 
-def score(counts: Counter[str]) -> float:
-    killed = sum(counts[s] for s in KILLED)
-    survived = sum(counts[s] for s in SURVIVED)
+def percent(killed: int, survived: int) -> float:
     return 100.0 * killed / (killed + survived) if killed + survived else 100.0
 
 
-def run_module(module: str, max_children: int | None) -> tuple[Counter[str], list[str], float]:
+def short_name(mutant: str, module: str) -> str:
+    """mutmut's ``langchain_vlmrun.cache.xǁResultCacheǁkey__mutmut_5`` as
+    ``ResultCache.key__mutmut_5`` (``x__process__mutmut_1`` as ``_process__mutmut_1``)."""
+    dotted = module.removesuffix(".py").replace("/", ".") + "."
+    name = mutant.removeprefix(dotted)
+    name = name.removeprefix("xǁ") if name.startswith("xǁ") else name.removeprefix("x_")
+    return name.replace("ǁ", ".")
+
+
+@dataclass(frozen=True)
+class Equivalent:
+    mutants: tuple[str, ...]
+    change: str
+    reason: str
+
+
+def load_equivalents() -> dict[str, list[Equivalent]]:
+    """Module path -> its equivalent mutants, from tests/mutation_equivalents.toml."""
+    found: dict[str, list[Equivalent]] = {}
+    for entry in tomllib.loads(EQUIVALENTS.read_text())["equivalent"]:
+        judged = Equivalent(tuple(entry["mutants"]), entry["change"], entry["reason"])
+        found.setdefault(entry["module"], []).append(judged)
+    return found
+
+
+@dataclass
+class Result:
+    module: str
+    counts: Counter[str]
+    survivors: list[str]  # short names
+    judged: list[Equivalent]
+    seconds: float
+
+    @property
+    def killed(self) -> int:
+        return sum(self.counts[s] for s in KILLED)
+
+    @property
+    def equivalent(self) -> list[str]:
+        listed = {name for judged in self.judged for name in judged.mutants}
+        return [name for name in self.survivors if name in listed]
+
+    @property
+    def meaningful(self) -> list[str]:
+        return [name for name in self.survivors if name not in self.equivalent]
+
+    @property
+    def stale(self) -> list[str]:
+        surviving = set(self.survivors)
+        return [n for judged in self.judged for n in judged.mutants if n not in surviving]
+
+    @property
+    def score(self) -> float:
+        return percent(self.killed, len(self.survivors))
+
+    @property
+    def without_equivalents(self) -> float:
+        return percent(self.killed, len(self.meaningful))
+
+
+def run_module(module: str, max_children: int | None, judged: list[Equivalent]) -> Result:
     started = time.monotonic()
     sandbox = make_sandbox(module, MODULES[module])
     args = ["run"] + ([f"--max-children={max_children}"] if max_children else [])
@@ -158,32 +223,65 @@ def run_module(module: str, max_children: int | None) -> tuple[Counter[str], lis
     with (sandbox / "survivors.txt").open("w") as out:
         for name in survivors:
             out.write(f"## {name} ({found[name]})\n{mutmut(sandbox, 'show', name)}\n")
-    return Counter(found.values()), survivors, time.monotonic() - started
+    short = [short_name(name, module) for name in survivors]
+    return Result(module, Counter(found.values()), short, judged, time.monotonic() - started)
+
+
+def report(results: list[Result]) -> None:
+    for result in results:
+        print(f"\n{result.module}")
+        equivalent = set(result.equivalent)
+        for judged in result.judged:
+            names = [name for name in judged.mutants if name in equivalent]
+            if names:
+                print(f"  equivalent: {', '.join(names)}")
+                print(f"    {judged.change}: {judged.reason}")
+        for name in result.meaningful:
+            print(f"  MEANINGFUL survivor: {name} (diff in .mutation/*/survivors.txt)")
+        for name in result.stale:
+            print(f"  stale entry in {EQUIVALENTS.name}: {name} no longer survives")
+
+    print(
+        f"\n{'module':<34} {'mutants':>7} {'killed':>6} {'survived':>8} {'score':>7}"
+        f" {'equivalent':>10} {'without equivalents':>20}"
+    )
+    for r in results:
+        print(
+            f"{r.module:<34} {sum(r.counts.values()):>7} {r.killed:>6} {len(r.survivors):>8}"
+            f" {r.score:>6.1f}% {len(r.equivalent):>10} {r.without_equivalents:>19.1f}%"
+        )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("modules", nargs="*", help="e.g. langchain_vlmrun/_paths.py (default: all)")
     parser.add_argument("--max-children", type=int, default=None, help="parallel mutant runs")
+    parser.add_argument(
+        "--fail-under", type=float, default=90.0, help="minimum score without equivalents"
+    )
     options = parser.parse_args()
     modules = options.modules or list(MODULES)
     unknown = [m for m in modules if m not in MODULES]
     if unknown:
         parser.error(f"no test selection for {unknown}; known: {list(MODULES)}")
 
-    rows = []
+    equivalents = load_equivalents()
+    results = []
     for module in modules:
         print(f"mutating {module} ...", flush=True)
-        counts, survivors, seconds = run_module(module, options.max_children)
-        rows.append((module, counts, survivors, seconds))
-        print(f"  {score(counts):5.1f} %  {dict(counts)}  ({seconds:.0f} s)", flush=True)
-
-    print(f"\n{'module':<34} {'mutants':>7} {'killed':>6} {'survived':>8} {'score':>7}")
-    for module, counts, survivors, _ in rows:
-        killed = sum(counts[s] for s in KILLED)
-        total = sum(counts.values())
-        print(f"{module:<34} {total:>7} {killed:>6} {len(survivors):>8} {score(counts):>6.1f}%")
+        result = run_module(module, options.max_children, equivalents.get(module, []))
+        results.append(result)
+        print(
+            f"  {result.score:5.1f} % ({result.without_equivalents:5.1f} % without "
+            f"equivalents)  {dict(result.counts)}  ({result.seconds:.0f} s)",
+            flush=True,
+        )
+    report(results)
     print(f"\nsurviving mutants and their diffs: {SANDBOXES.relative_to(ROOT)}/*/survivors.txt")
+    short = [r.module for r in results if r.without_equivalents < options.fail_under]
+    if short:
+        print(f"under {options.fail_under:g} % without equivalents: {', '.join(short)}")
+        return 1
     return 0
 
 
