@@ -24,6 +24,7 @@ from langchain_vlmrun._exceptions import (
     RateLimitError,
     RequestTooLargeError,
     ResponseValidationError,
+    UnreadableResponseError,
     VLMRunError,
 )
 from langchain_vlmrun._metering import count_requests
@@ -105,6 +106,7 @@ __all__ = [
     "RetryPolicy",
     "SavedArtifact",
     "SourceUsage",
+    "UnreadableResponseError",
     "VLMRunAgentTool",
     "VLMRunClient",
     "VLMRunError",

@@ -124,13 +124,16 @@ class APIError(VLMRunError):
         self._amend(f"[gave up after {attempts} attempts in {seconds:.1f}s]{advice}")
 
     def attach_execution(self, execution_id: str) -> None:
-        """Record that execution ``execution_id`` exists and say how to resume it."""
+        """Record the execution this error happened to, and say how to resume it."""
         if self.execution_id is None:
             self.execution_id = execution_id
-            self._amend(
-                f"Execution {execution_id} goes on server-side: resume it with "
-                f"client.wait('{execution_id}') instead of running the file again."
-            )
+            self._amend(self._resume_advice(execution_id))
+
+    def _resume_advice(self, execution_id: str) -> str:
+        return (
+            f"Execution {execution_id} goes on server-side: resume it with "
+            f"client.wait('{execution_id}') instead of running the file again."
+        )
 
 
 class UnreadableResponseError(APIError):
@@ -200,15 +203,13 @@ class PermissionDeniedError(APIStatusError):
 class NotFoundError(APIStatusError):
     """404: unknown agent, file or execution."""
 
-    def attach_execution(self, execution_id: str) -> None:
-        """The execution itself is unknown (not yet, or no longer): say both."""
-        if self.execution_id is None:
-            self.execution_id = execution_id
-            self._amend(
-                f"The service does not know execution {execution_id}: if it was just "
-                f"submitted, try client.wait('{execution_id}') later; otherwise it has "
-                "expired or belongs to another account."
-            )
+    def _resume_advice(self, execution_id: str) -> str:
+        # the execution itself is unknown: not yet (just submitted) or no longer
+        return (
+            f"The service does not know execution {execution_id}: if it was just "
+            f"submitted, try client.wait('{execution_id}') later; otherwise it has "
+            "expired or belongs to another account."
+        )
 
 
 class AgentNotFoundError(NotFoundError):

@@ -19,6 +19,7 @@ from langchain_vlmrun import (
     PermissionDeniedError,
     RateLimitError,
     RequestTooLargeError,
+    UnreadableResponseError,
     VLMRunClient,
     VLMRunError,
 )
@@ -101,8 +102,9 @@ def test_malformed_json_success_body_is_a_typed_error() -> None:
         "/agent/executions/x",
         httpx.Response(200, text="{not json", headers={"content-type": "application/json"}),
     )
-    with pytest.raises(VLMRunError, match="Unreadable response"):
+    with pytest.raises(UnreadableResponseError, match="Unreadable response") as raised:
         api.client().get_execution("x")
+    assert raised.value.request is not None and raised.value.request.url.path.endswith("/x")
 
 
 def test_connection_and_timeout_errors_are_typed() -> None:

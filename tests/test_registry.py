@@ -17,6 +17,7 @@ from langchain_vlmrun import (
     AgentNotFoundError,
     AsyncVLMRunClient,
     InternalServerError,
+    LoaderError,
     NotFoundError,
     VLMRunClient,
     VLMRunLoader,
@@ -319,7 +320,7 @@ def test_loader_with_an_unknown_agent_uploads_nothing(
         loader = VLMRunLoader(
             make_files(tmp_path, 3), agent_name=f"{RECEIPTS[:-1]}:v1", client=client
         )
-        with pytest.raises(Exception) as caught:
+        with pytest.raises(LoaderError) as caught:
             loader.load()
     cause = caught.value.__cause__
     assert isinstance(cause, AgentNotFoundError)

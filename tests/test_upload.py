@@ -12,8 +12,12 @@ import httpx
 import pytest
 from langchain_core.documents.base import Blob
 
-from langchain_vlmrun import AuthenticationError, FileSourceError, RetryPolicy
-from langchain_vlmrun._exceptions import UnreadableResponseError
+from langchain_vlmrun import (
+    AuthenticationError,
+    FileSourceError,
+    RetryPolicy,
+    UnreadableResponseError,
+)
 from langchain_vlmrun._models import FileResponse
 from langchain_vlmrun._operations import (
     ExecuteRequest,
