@@ -9,7 +9,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from langchain_vlmrun import APIStatusError, VLMRunError
+from langchain_vlmrun import (
+    APIConnectionError,
+    APIStatusError,
+    AuthenticationError,
+    VLMRunError,
+)
 from tests.cassette_config import CASSETTES
 from tests.mock_api import ScriptedAPI
 
@@ -42,8 +47,8 @@ def test_key_not_in_errors_or_logs(caplog: pytest.LogCaptureFixture) -> None:
     api.on("GET", "/agent/executions/y", httpx.ConnectError("refused"))
     client = api.client(max_retries=1, retry=None)
     errors: list[VLMRunError] = []
-    for execution_id in ("x", "y"):
-        with pytest.raises(VLMRunError) as info:
+    for execution_id, expected in (("x", AuthenticationError), ("y", APIConnectionError)):
+        with pytest.raises(expected) as info:
             client.get_execution(execution_id)
         errors.append(info.value)
     for err in errors:

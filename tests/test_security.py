@@ -23,6 +23,7 @@ from langchain_core.stores import InMemoryByteStore
 from pydantic import SecretStr
 
 from langchain_vlmrun import (
+    APIConnectionError,
     APIStatusError,
     AuthenticationError,
     FileByteStore,
@@ -360,8 +361,8 @@ def _errors(api: ScriptedAPI) -> list[VLMRunError]:
     api.on("GET", "/agent/executions/y", httpx.ConnectError("refused"))
     client = api.client(retry=None, retry_timeout=0)
     errors = []
-    for execution_id in ("x", "y"):
-        with pytest.raises(VLMRunError) as raised:
+    for execution_id, expected in (("x", AuthenticationError), ("y", APIConnectionError)):
+        with pytest.raises(expected) as raised:
             client.get_execution(execution_id)
         errors.append(raised.value)
     return errors
