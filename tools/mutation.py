@@ -191,13 +191,18 @@ class Result:
         return sum(self.counts[s] for s in KILLED)
 
     @property
+    def listed(self) -> set[str]:
+        return {name for judged in self.judged for name in judged.mutants}
+
+    @property
     def equivalent(self) -> list[str]:
-        listed = {name for judged in self.judged for name in judged.mutants}
+        listed = self.listed
         return [name for name in self.survivors if name in listed]
 
     @property
     def meaningful(self) -> list[str]:
-        return [name for name in self.survivors if name not in self.equivalent]
+        listed = self.listed
+        return [name for name in self.survivors if name not in listed]
 
     @property
     def stale(self) -> list[str]:
