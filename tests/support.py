@@ -187,6 +187,16 @@ class Driver:
         raise AssertionError("the operation does not end")
 
 
+def deliver_after(driver: Driver, seconds: float) -> Callable[[AwaitCompletion], AgentExecution]:
+    """A ``Driver.push`` whose webhook delivery (``completed``) arrives ``seconds`` later."""
+
+    def push(effect: AwaitCompletion) -> AgentExecution:
+        driver.now += seconds
+        return AgentExecution(id=effect.execution_id, status="completed", response={})
+
+    return push
+
+
 class VirtualService:
     """Answers a :class:`Driver`'s Calls as VLM Run does, on the driver's clock: a file
     is stored as ``file-1``, ``file-2``...; the md5 lookup finds nothing; an execution

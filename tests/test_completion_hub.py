@@ -24,7 +24,7 @@ from langchain_vlmrun._operations import Call, ExecuteRequest
 from langchain_vlmrun._polling import DurationMemory
 from langchain_vlmrun.completion import AwaitCompletion, CompletionHub, wait_for_callback
 from tests.mock_api import ScriptedAPI, execution, json_body
-from tests.support import Driver, VirtualService
+from tests.support import Driver, VirtualService, deliver_after
 
 DATA = b"%PDF-1.4 a document"
 
@@ -289,14 +289,6 @@ def test_a_safety_poll_failing_at_the_end_reports_the_last_status_and_the_time()
     error = raised.value
     assert (error.execution_id, error.status, error.waited) == ("ex-1", "running", 15.0)
     assert error.__cause__ is outage
-
-
-def deliver_after(driver: Driver, seconds: float) -> Callable[[AwaitCompletion], AgentExecution]:
-    def push(effect: AwaitCompletion) -> AgentExecution:
-        driver.now += seconds
-        return done(effect.execution_id)
-
-    return push
 
 
 def callback_request() -> ExecuteRequest:

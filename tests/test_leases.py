@@ -1,4 +1,5 @@
-"""DedupeLeases: one worker submits a document, the others wait (real Redis)."""
+"""Leases: one worker submits a document, the others wait (DedupeLeases on a real
+Redis; process() with in-process LocalLeases, effect by effect)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from langchain_core.stores import InMemoryByteStore
 from langchain_vlmrun import AgentExecution, ResultCache
 from langchain_vlmrun._operations import (
     INPUT_FILE_KEY,
-    AwaitCompletion,
     Blocking,
     ExecuteRequest,
     Sleep,
@@ -24,7 +24,7 @@ from langchain_vlmrun._polling import DurationMemory
 from langchain_vlmrun.cache import CacheRecord
 from langchain_vlmrun.leases import DedupeLeases, LocalLeases, follow_peer, holding, peer_step
 from langchain_vlmrun.redis_store import RedisByteStore
-from tests.support import VirtualService
+from tests.support import VirtualService, deliver_after
 
 CONFIG = {"prompt": "Summarise the document"}
 
@@ -270,11 +270,7 @@ def test_process_runs_the_document_itself_when_the_peer_gives_up() -> None:
     assert peer is not None
     service.driver.on_sleep = lambda effect: peer.release()  # released without a result
 
-    def delivered_after_25s(effect: AwaitCompletion) -> AgentExecution:
-        service.driver.now += 25.0
-        return AgentExecution(id=effect.execution_id, status="completed", response={})
-
-    service.driver.push = delivered_after_25s
+    service.driver.push = deliver_after(service.driver, 25.0)
     memory = DurationMemory()
     result = service.process(
         DOCUMENT, request, cache=cache, leases=leases, durations=memory, callbacks=True
