@@ -66,8 +66,10 @@ def verdict(ok: bool) -> str:
 
 
 def stop_emulator(proc: subprocess.Popen[str]) -> None:
+    """Stop it and drain its stdout: it prints its counters on exit, and a pipe nobody
+    reads would block a large snapshot (and so the exit)."""
     proc.terminate()
-    proc.wait(timeout=10)
+    proc.communicate(timeout=30)
 
 
 def counters(base_url: str) -> dict[str, Any]:

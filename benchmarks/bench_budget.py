@@ -13,7 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from _harness import report, start_emulator, table, verdict
+from _harness import report, start_emulator, stop_emulator, table, verdict
 
 from langchain_vlmrun import VLMRunClient, VLMRunLoader
 
@@ -61,8 +61,7 @@ def main() -> None:
                 penalties = client.budget.penalties if client.budget else 0
         seen = counters(base_url)
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_emulator(proc)
     assert len({d.metadata["source"] for d in docs}) == args.docs
     # /_admin/* calls (the counters read above) are not counted by the emulator
     total = seen["requests_total"]

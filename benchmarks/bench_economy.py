@@ -171,13 +171,14 @@ def main() -> None:
         "`limit / (requests/doc)`; webhooks raise that ceiling by a third for files and "
         "double it for URLs. Unscaled: the 10/min runs really take minutes. Loader "
         "defaults otherwise (max_concurrency 8, in-memory cache).\n\n"
-        "Longer jobs (last two rows): with webhooks the client still polls once as a "
-        "safety net when no callback came after 15 s (`SAFETY_POLLS`: 15 s, then 30, 60, "
-        "120 s), so every job longer than 15 s costs a poll although every callback "
-        "arrived. With polling, the first wave (8 sources, no learned duration yet) polls "
-        "on the generic schedule (0.5 s, x1.5, 5 s cap), stretched only by the budget's "
-        "backlog; later sources poll once, at the learned duration. Docs/min of these rows "
-        "is bound by max_concurrency x job time, not by the budget."
+        "Longer jobs (last two rows): both misses are the first wave (8 sources, no "
+        "learned duration yet). With webhooks the client polls once as a safety net when "
+        "no callback came after 15 s (`SAFETY_POLLS`: 15 s, then 30, 60, 120 s); once a "
+        "duration is learned the first safety poll waits until twice that, so only the "
+        "first wave's 20 s jobs poll (8 of 50 documents: 0.16 polls/doc). With polling, "
+        "the first wave polls on the generic schedule (0.5 s, x1.5, 5 s cap), stretched "
+        "only by the budget's backlog; later sources poll once, at the learned duration. "
+        "Docs/min of these rows is bound by max_concurrency x job time, not by the budget."
     )
     report("economy", "Request economy: requests per document at 10 and 100 requests/min", text)
 

@@ -18,7 +18,7 @@ import urllib.request
 import warnings
 from pathlib import Path
 
-from _harness import report, start_emulator, table, verdict
+from _harness import report, start_emulator, stop_emulator, table, verdict
 
 from langchain_vlmrun import PollSchedule, VLMRunClient, VLMRunLoader
 
@@ -67,8 +67,7 @@ def ours(
         assert seen["uploads"] == len(paths), "uploads != files"
         return wall, [u.requests for u in loader.usage], seen
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_emulator(proc)
 
 
 def sdk(paths: list[str]) -> tuple[float, dict]:
@@ -91,8 +90,7 @@ def sdk(paths: list[str]) -> tuple[float, dict]:
         assert seen["executions_created"] == len(paths)
         return wall, seen
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_emulator(proc)
 
 
 def main() -> None:
@@ -173,7 +171,7 @@ def main() -> None:
         "polls at 0.5 s and 1.25 s after submit. Without learning (third row) every 1 s "
         "job is noticed ~1.25 s after submit, so a wave of `c` documents takes ~1.25 s plus "
         "the upload/execute round trips: ~1.25x the limit. Fixed 0.1 s polls (last row) "
-        "show what is left once polling is out of the way: hash lookup, upload and execute "
+        "show what is left once polling is out of the way: upload and execute "
         "per document, and the loader's scheduling; they cost many more requests. "
         "Requests/doc come from `loader.usage`; emulator counters are executions created, "
         "uploads, polls and all requests as the emulator counted them."

@@ -19,6 +19,7 @@ from pathlib import Path
 from _harness import ROOT, report, start_emulator, table, verdict
 
 SIZE_MIB = 200
+MP4_HEADER = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
 
 CHILD = r"""
 import json, resource, sys
@@ -62,8 +63,9 @@ def main() -> None:
         path = Path(tmp) / "big.mp4"
         with path.open("wb") as f:
             block = os.urandom(2**20)
+            f.write(MP4_HEADER)  # an ISO media header: the type gate reads the first bytes
             for i in range(SIZE_MIB):
-                f.write(block[:-4] + i.to_bytes(4, "big"))
+                f.write(block[: -4 - (len(MP4_HEADER) if i == 0 else 0)] + i.to_bytes(4, "big"))
         for mode in ("ours-multipart", "ours-presigned", "sdk-direct", "sdk-presigned"):
             proc, base_url = start_emulator(
                 "--processing-time", "0.1"
