@@ -56,7 +56,7 @@ FAULT_ARGS = (
 
 
 def unbounded_lookahead() -> contextlib.AbstractContextManager[Any]:
-    """Diagnostic only: the loader's ordered map without its 2 x max_concurrency
+    """Diagnostic only: the loader's ordered map without its 4 x max_concurrency
     look-ahead window (a slow source then never holds up the ones behind it)."""
     return mock.patch.object(concurrency_module, "_check", lambda max_concurrency: 1 << 30)
 
@@ -190,9 +190,9 @@ def main() -> None:
         "of which may fault again. `GET execution/doc` counts polls and those id lookups "
         "(same route).\n\n"
         "The diagnostic row lifts the loader's look-ahead window (results come in input "
-        "order, and at most 2 x max_concurrency sources are started ahead of the oldest "
+        "order, and at most 4 x max_concurrency sources are started ahead of the oldest "
         "unfinished one): a source stuck in retries at the head of the line then no "
-        "longer stops new sources from starting once the 15 behind it are done. "
+        "longer stops new sources from starting once the 31 behind it are done. "
         f"This run: {wall_of(results, ('sync', False, False))} with the window, "
         f"{wall_of(results, ('sync', False, True))} without. Single runs vary a lot here "
         "(which request draws which fault depends on arrival order); see NOTES.md for "
