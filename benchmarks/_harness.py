@@ -16,7 +16,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+#: Where report() keeps each benchmark's section; VLMRUN_BENCH_RESULTS redirects it (smoke
+#: runs with small sizes, so the tracked results/*.md stay as the last full run left them).
+RESULTS_DIR = Path(
+    os.environ.get("VLMRUN_BENCH_RESULTS") or Path(__file__).resolve().parent / "results"
+)
 
 
 def machine() -> str:
@@ -42,7 +46,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 def report(name: str, title: str, text: str) -> None:
     """Print a benchmark's result and keep it for RESULTS.md (benchmarks/run_all.py)."""
     print(f"\n## {title}\n\n{text}\n")
-    RESULTS_DIR.mkdir(exist_ok=True)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     (RESULTS_DIR / f"{name}.md").write_text(
         f"## {title}\n\n_Measured {stamp} on {machine()}._\n\n{text}\n"

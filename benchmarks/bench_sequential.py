@@ -9,8 +9,19 @@
    emulator); every figure is from one run's own clock and counters.
 2. Batches: 200 files, max_concurrency 8 and 32, default settings, both timestamp
    kinds, against the physical limit ``ceil(200 / c) x 1 s``.
+3. Mixed durations (the emulator's ``--slow-every`` / ``--processing-distribution``):
+   20 files one after another, 0.5 s jobs but every 10th 8 s, learned vs unlearned,
+   lazy and accurate stamps; then a 120-file batch (max_concurrency 8, lazy stamps)
+   where 1 job in 20 takes 8 s, and one whose durations are lognormal (median 1 s,
+   sigma 0.6), learned vs unlearned. A slow job must not teach the client to wait
+   for the fast ones (nor the fast ones make it poll the slow one to death).
 
     python benchmarks/bench_sequential.py [--jobs 60] [--files 200]
+        [--only {all,uniform,mixed,mixed-sequential,mixed-batch}]
+        [--mixed-jobs 20] [--mixed-files 120] [--processes 4]
+
+``--only`` runs one part (its table is kept as ``results/sequential-<part>.md``, so the
+full run's ``results/sequential.md`` is not replaced by a partial one).
 """
 
 from __future__ import annotations
@@ -44,10 +55,23 @@ TIMESTAMPS = {
 }
 
 
-def emulator(stamps: str) -> tuple[Any, str]:
-    return start_emulator(
-        "--queue-time", "0", "--processing-time", str(JOB_SECONDS), *TIMESTAMPS[stamps]
-    )
+FAST, SLOW = 0.5, 8.0
+#: Mixed workloads: emulator flags giving each execution (by creation order) its duration.
+WORKLOADS: dict[str, tuple[str, ...]] = {
+    "every 10th slow": (
+        "--processing-time", str(FAST), "--slow-every", "10", "--slow-time", str(SLOW)
+    ),
+    "1 in 20 slow": (
+        "--processing-time", str(FAST), "--slow-every", "20", "--slow-time", str(SLOW)
+    ),
+    "lognormal": ("--processing-distribution", "lognormal:1:0.6", "--seed", "7"),
+}  # fmt: skip
+
+
+def emulator(stamps: str, durations: tuple[str, ...] | None = None) -> tuple[Any, str]:
+    if durations is None:
+        durations = ("--processing-time", str(JOB_SECONDS))
+    return start_emulator("--queue-time", "0", *durations, *TIMESTAMPS[stamps])
 
 
 def sequential(stamps: str, learn: bool, jobs: int) -> dict[str, Any]:
@@ -160,12 +184,21 @@ def sequential_section(jobs: int) -> str:
     )
 
 
+#: Requests per document of a uniform lazy-stamped batch at c=8: upload, execute, one
+#: poll, plus 5 % of documents polled twice.
+REQUESTS_TARGET = 3.05
+
+
 def batch_section(files: int) -> str:
     rows = []
     for stamps in ("accurate", "lazy"):
         for concurrency in (8, 32):
             wall, seen, per_doc = batch(stamps, files, concurrency)
             limit = math.ceil(files / concurrency) * JOB_SECONDS
+            per_doc_server = seen["requests_total"] / files
+            requests_target = "-"
+            if stamps == "lazy" and concurrency == 8:
+                requests_target = verdict(per_doc_server <= REQUESTS_TARGET)
             rows.append(
                 (
                     stamps,
@@ -174,8 +207,9 @@ def batch_section(files: int) -> str:
                     f"{limit:.0f} s",
                     f"{wall / limit:.3f}x",
                     f"{polls(seen) / files:.2f}",
-                    f"{sum(per_doc) / files:.2f} (max {max(per_doc)})",
+                    f"{per_doc_server:.2f} (client {sum(per_doc) / files:.2f}, max {max(per_doc)})",
                     verdict(wall / limit <= 1.05),
+                    requests_target,
                 )
             )
     text = table(
@@ -188,6 +222,7 @@ def batch_section(files: int) -> str:
             "polls/doc",
             "requests/doc",
             "target (<=1.05x)",
+            f"requests/doc target (<={REQUESTS_TARGET}, lazy c=8)",
         ),
         rows,
     )
@@ -196,20 +231,251 @@ def batch_section(files: int) -> str:
         "(PollSchedule with duration learning) on one client per run. The first wave "
         "(`c` sources) has no history and polls at 0.5 s and 1.25 s: +0.25 s once, 1 % of "
         "the limit at c=8 but 3.6 % at c=32 (7 waves). With lazy stamps every later wave "
-        "pays the probing described above."
+        "pays the probing described above. Requests/doc is the emulator's count "
+        "(`requests_total` / files; the client's own count in brackets, and its most for "
+        f"one document); the floor is 3 (upload, execute, one poll), the target "
+        f"{REQUESTS_TARGET} with lazy stamps at c=8."
     )
+
+
+# --------------------------------------------------------------------------- mixed durations
+
+
+def job_figures(seen: dict[str, Any]) -> tuple[list[float], list[int]]:
+    """Each execution's true duration and the polls it got, in creation order."""
+    created = seen["creation_time"]
+    done = seen["completion_time"]
+    per_execution = seen["polls_per_execution"]
+    ids = list(created)
+    return [done[i] - created[i] for i in ids], [per_execution.get(i, 0) for i in ids]
+
+
+def sequential_mixed(stamps: str, learn: bool, jobs: int, workload: str) -> dict[str, Any]:
+    """One process: ``jobs`` files one after another on a mixed workload."""
+    proc, base_url = emulator(stamps, WORKLOADS[workload])
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = make_files(Path(tmp), jobs, f"mixed-{stamps}-{learn}")
+            poll = PollSchedule(learn_durations=learn)
+            times = []
+            with VLMRunClient("bench", base_url=base_url, poll=poll) as client:
+                w0 = time.perf_counter()
+                for path in paths:
+                    t0 = time.perf_counter()
+                    client.process(path, prompt="Transcribe")
+                    times.append(time.perf_counter() - t0)
+                wall = time.perf_counter() - w0
+        seen = counters(base_url)
+    finally:
+        stop_emulator(proc)
+    assert seen["executions_created"] == jobs
+    durations, per_job = job_figures(seen)
+    return {
+        "wall": wall,
+        "times": times,
+        "durations": durations,
+        "polls": per_job,
+        "requests": seen["requests_total"],
+    }
+
+
+def batch_mixed(workload: str, learn: bool, files: int, concurrency: int) -> dict[str, Any]:
+    """One process: a ``VLMRunLoader`` batch on a mixed workload, lazy stamps."""
+    proc, base_url = emulator("lazy", WORKLOADS[workload])
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = make_files(Path(tmp), files, f"mixed-batch-{learn}")
+            poll = PollSchedule(learn_durations=learn)
+            with VLMRunClient("bench", base_url=base_url, poll=poll) as client:
+                loader = VLMRunLoader(
+                    paths, prompt="Transcribe", client=client, max_concurrency=concurrency
+                )
+                t0 = time.perf_counter()
+                docs = loader.load()
+                wall = time.perf_counter() - t0
+        seen = counters(base_url)
+    finally:
+        stop_emulator(proc)
+    assert len({d.metadata["source"] for d in docs}) == files, "lost documents"
+    assert seen["executions_created"] == files
+    durations, per_job = job_figures(seen)
+    return {
+        "wall": wall,
+        "durations": durations,
+        "polls": per_job,
+        "requests": seen["requests_total"],
+        "client_requests": [u.requests for u in loader.usage],
+    }
+
+
+def split(values: list[float], durations: list[float]) -> tuple[list[float], list[float]]:
+    """``values`` of the fast jobs and of the slow ones (every-K workloads)."""
+    fast = [v for v, d in zip(values, durations, strict=True) if d < SLOW]
+    slow = [v for v, d in zip(values, durations, strict=True) if d >= SLOW]
+    return fast, slow
+
+
+def in_parallel(function: Any, plans: list[tuple[Any, ...]], processes: int) -> list[Any]:
+    """``function(*plan)`` for every plan, ``processes`` at a time (each with its emulator)."""
+    with multiprocessing.get_context("spawn").Pool(min(processes, len(plans))) as pool:
+        return pool.starmap(function, plans)
+
+
+def mixed_sequential_section(jobs: int, processes: int) -> str:
+    workload = "every 10th slow"
+    configurations = [(stamps, learn) for stamps in ("lazy", "accurate") for learn in (True, False)]
+    outcomes = in_parallel(
+        sequential_mixed, [(s, learn, jobs, workload) for s, learn in configurations], processes
+    )
+    results = dict(zip(configurations, outcomes, strict=True))
+    rows = []
+    for stamps in ("lazy", "accurate"):
+        unlearned = results[(stamps, False)]
+        for learn in (True, False):
+            result = results[(stamps, learn)]
+            fast_times, slow_times = split(result["times"], result["durations"])
+            fast_polls, slow_polls = split(result["polls"], result["durations"])
+            polls_per_job = sum(result["polls"]) / jobs
+            ratio = result["wall"] / unlearned["wall"]
+            target = "-"
+            if learn:
+                ok = ratio <= 1.1 and polls_per_job <= sum(unlearned["polls"]) / jobs
+                target = verdict(ok)
+            rows.append(
+                (
+                    stamps,
+                    "learned" if learn else "unlearned",
+                    f"{result['wall']:.2f} s",
+                    f"{mean(fast_times):.3f} s (max {max(fast_times):.2f})",
+                    f"{mean(slow_times):.2f} s" if slow_times else "-",
+                    f"{ratio:.3f}x" if learn else "1x",
+                    f"{polls_per_job:.2f} ({mean(fast_polls):.2f} / "
+                    f"{mean(slow_polls) if slow_polls else 0:.1f})",
+                    f"{result['requests'] / jobs:.2f}",
+                    target,
+                )
+            )
+    slow_count = jobs // 10
+    floor = (jobs - slow_count) * FAST + slow_count * SLOW
+    text = table(
+        (
+            "completed_at",
+            "PollSchedule",
+            "wall",
+            "fast jobs: s/file",
+            "slow jobs: s/file",
+            "learned/unlearned wall",
+            "polls/job (fast / slow)",
+            "requests/doc",
+            "target (<=1.1x, polls <= unlearned)",
+        ),
+        rows,
+    )
+    return text + (
+        f"\n\n{jobs} files one after another (`client.process(path, prompt=...)`), "
+        f"{FAST:g} s jobs except executions 10, 20, ... at {SLOW:g} s (emulator "
+        f"`--processing-time {FAST:g} --slow-every 10 --slow-time {SLOW:g}`); the jobs alone "
+        f"take {floor:g} s. Seconds per file are submit-to-result on the client's clock. "
+        "Unlearned, the default schedule polls at 0.5, 1.25, 2.375... s (x1.5, 5 s cap), "
+        "so a 0.5 s job is seen at ~0.5-1.25 s and an 8 s one at ~9.5 s. Learned, the first "
+        "poll goes where jobs of this kind recently finished: one 8 s job among 0.5 s ones "
+        "must neither move the fast jobs' first poll late nor cost the slow job a poll "
+        "every 10 % of the fast duration. Four runs in parallel processes, each with its "
+        "own emulator."
+    )
+
+
+def mixed_batch_section(files: int, processes: int, concurrency: int = 8) -> str:
+    plans = [(w, learn) for w in ("1 in 20 slow", "lognormal") for learn in (True, False)]
+    outcomes = in_parallel(
+        batch_mixed, [(w, learn, files, concurrency) for w, learn in plans], processes
+    )
+    results = dict(zip(plans, outcomes, strict=True))
+    rows = []
+    for workload in ("1 in 20 slow", "lognormal"):
+        unlearned = results[(workload, False)]
+        for learn in (True, False):
+            result = results[(workload, learn)]
+            durations = result["durations"]
+            # no schedule beats the work spread over c slots, nor the longest job
+            bound = max(sum(durations) / concurrency, max(durations))
+            polls_per_job = sum(result["polls"]) / files
+            ratio = result["wall"] / unlearned["wall"]
+            target = "-"
+            if learn:
+                ok = ratio <= 1.05 and polls_per_job <= sum(unlearned["polls"]) / files
+                target = verdict(ok)
+            client_requests = result["client_requests"]
+            rows.append(
+                (
+                    workload,
+                    "learned" if learn else "unlearned",
+                    f"{result['wall']:.2f} s",
+                    f"{bound:.2f} s",
+                    f"{result['wall'] / bound:.3f}x",
+                    f"{ratio:.3f}x" if learn else "1x",
+                    f"{polls_per_job:.2f} (max {max(result['polls'])})",
+                    f"{result['requests'] / files:.2f} (max {max(client_requests)})",
+                    target,
+                )
+            )
+    text = table(
+        (
+            "durations",
+            "PollSchedule",
+            "wall",
+            "bound sum/c, max",
+            "wall/bound",
+            "learned/unlearned wall",
+            "polls/job",
+            "requests/doc",
+            "target (<=1.05x, polls <= unlearned)",
+        ),
+        rows,
+    )
+    return text + (
+        f"\n\n{files} files, `VLMRunLoader(max_concurrency={concurrency})`, lazy "
+        "`completed_at`, one client per run with `PollSchedule(learn_durations=...)`. "
+        f"`1 in 20 slow`: {FAST:g} s jobs, executions 20, 40, ... at {SLOW:g} s; "
+        "`lognormal`: durations drawn by creation order from a lognormal of median 1 s, "
+        "sigma 0.6 (`--processing-distribution lognormal:1:0.6 --seed 7`), the same for "
+        "both runs. The bound is the larger of the job-seconds spread over the "
+        "`max_concurrency` slots and the longest job (ignoring the order jobs come in). "
+        "Requests/doc is the emulator's count (the most one document cost, client side, in "
+        "brackets). The four runs go in parallel processes, each with its own emulator."
+    )
+
+
+PARTS = ("all", "uniform", "mixed", "mixed-sequential", "mixed-batch")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=60)
     parser.add_argument("--files", type=int, default=200)
+    parser.add_argument("--only", choices=PARTS, default="all", help="run one part")
+    parser.add_argument("--mixed-jobs", type=int, default=20, help="mixed, sequential")
+    parser.add_argument("--mixed-files", type=int, default=120, help="mixed, batch")
+    parser.add_argument(
+        "--processes", type=int, default=4, help="configurations run at once (2 cores: 2-4)"
+    )
     args = parser.parse_args()
-    text = sequential_section(args.jobs) + "\n\n" + batch_section(args.files)
+    only = args.only
+    sections = []
+    titles = []
+    if only in ("all", "uniform"):
+        sections += [sequential_section(args.jobs), batch_section(args.files)]
+        titles.append(f"{args.jobs} sequential jobs, {args.files}-file batches")
+    if only in ("all", "mixed", "mixed-sequential"):
+        sections.append(mixed_sequential_section(args.mixed_jobs, args.processes))
+        titles.append(f"mixed durations: {args.mixed_jobs} sequential jobs")
+    if only in ("all", "mixed", "mixed-batch"):
+        sections.append(mixed_batch_section(args.mixed_files, args.processes))
+        titles.append(f"mixed durations: {args.mixed_files}-file batches")
     report(
-        "sequential",
-        f"Duration learning: {args.jobs} sequential jobs, {args.files}-file batches",
-        text,
+        "sequential" if only == "all" else f"sequential-{only}",
+        "Duration learning: " + "; ".join(titles),
+        "\n\n".join(sections),
     )
 
 

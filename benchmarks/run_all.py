@@ -18,6 +18,7 @@ ORDER = [
     "budget",
     "faults",
     "sequential",
+    "policy",
     "economy",
     "scaleout",
 ]

@@ -51,7 +51,7 @@ from langchain_vlmrun._operations import (
     Sleep,
 )
 from langchain_vlmrun._options import ExecuteOptions
-from langchain_vlmrun._polling import DurationMemory, PollSchedule
+from langchain_vlmrun._polling import DeliveryHealth, DurationMemory, PollSchedule
 from langchain_vlmrun._redaction import install_log_filter, redact_request, safe_url
 from langchain_vlmrun._registry_ops import KnownAgents, Pager, SavedArtifact
 from langchain_vlmrun._retry import DEFAULT_RETRY_TIMEOUT, RetryPolicy, parse_retry_after
@@ -148,6 +148,7 @@ class _BaseClient:
         )
         self.requests = RequestCounter()
         self.durations = DurationMemory()
+        self.deliveries = DeliveryHealth()
         # what a client of the other kind needs to behave the same (see sibling_settings)
         self._settings: dict[str, Any] = {
             "base_url": self.base_url,
@@ -348,7 +349,7 @@ class _BaseClient:
             accept=accept,
             durations=self.durations,
             leases=self.leases,
-            callbacks=self.hub is not None and bool(request.callback_url),
+            deliveries=self.deliveries if self.hub is not None else None,
         )
 
     def _upload_op(

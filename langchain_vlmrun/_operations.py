@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import uuid
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -31,7 +32,7 @@ from langchain_vlmrun._exceptions import (
 )
 from langchain_vlmrun._models import AgentExecution, FileResponse, PresignedUpload
 from langchain_vlmrun._options import ExecuteOptions
-from langchain_vlmrun._polling import DurationMemory, PollSchedule
+from langchain_vlmrun._polling import DeliveryHealth, DurationMemory, PollSchedule, Probe
 from langchain_vlmrun._retry import RetryMode, RetryPolicy, is_ambiguous, is_transient
 
 if TYPE_CHECKING:
@@ -481,19 +482,22 @@ def execute(
     )
 
 
-#: After a learned first poll finds the job still running, look again after this share
-#: of the expected duration (then the schedule takes over).
-FOLLOW_UP = 0.15
-
-
 @dataclass(frozen=True)
 class Completion:
-    """How a wait saw an execution finish (what ``DurationMemory.observe`` learns from)."""
+    """How a wait saw an execution finish (what ``DurationMemory.observe`` learns from).
+
+    ``lower``/``upper``: seconds from the wait's start to the last poll that saw it
+    running (0: none did) and to the look that saw it done; ``probe``: the learned
+    first poll the wait used, if any; ``delivered``: a webhook delivery brought it;
+    ``hit``: the probe's poll (or a poll before it) saw it done.
+    """
 
     execution: AgentExecution
     lower: float
     upper: float
-    probed: bool
+    probe: Probe | None = None
+    delivered: bool = False
+    hit: bool = False
 
 
 def poll(
@@ -524,52 +528,73 @@ def wait(
     schedule: PollSchedule,
     clock: Callable[[], float],
     current: AgentExecution | None = None,
-    expected: float | None = None,
+    probe: Probe | None = None,
     on_complete: Callable[[Completion], None] | None = None,
+    deliveries: bool = False,
 ) -> Operation[AgentExecution]:
     """Poll until a terminal status: return on ``completed``, raise at once on ``failed``.
 
-    ``expected`` (seconds from now, e.g. from :class:`DurationMemory`) delays the first
-    poll until the execution is likely done. Transient poll failures (5xx, 429, lost
-    connections) are retried until ``timeout``, so an outage shorter than the wait
-    never ends it; any error raised carries ``execution_id`` for ``client.wait``.
+    Polls go on the schedule's grid of job ages (:meth:`PollSchedule.next_poll`). A
+    ``probe`` (from :class:`DurationMemory`, for a fresh submission) moves the first
+    poll to where similar jobs finished; if it misses, its follow-up and then the grid
+    take over. With ``deliveries``, each pause also ends when a webhook delivery for
+    the execution arrives (:class:`AwaitCompletion`). Transient poll failures (5xx,
+    429, lost connections) are retried until ``timeout``, so an outage shorter than the
+    wait never ends it; any error raised carries ``execution_id`` for ``client.wait``.
     """
     started = clock()
-    pauses = 0
+    polls = 0
     execution = current
-    lower = 0.0
-    probe = expected
-    probed = False
+    lower = target = 0.0
+    delivered = False
     status = current.status if current is not None else None
     while True:
         if execution is None:
             asked = clock() - started
             execution = yield from poll(execution_id, timeout - asked, status, started, clock)
+            polls += 1
         else:
             asked = clock() - started
         if execution.status == "completed":
             if on_complete is not None:
-                on_complete(Completion(execution, lower, asked, probed and lower == 0))
+                used = probe if probe is not None and polls > 0 else None
+                hit = used is not None and target <= max(used.at, schedule.interval(0))
+                on_complete(Completion(execution, lower, asked, used, delivered, hit))
             return execution
         if execution.is_failed:
             raise ExecutionFailedError(execution)
         status = execution.status
-        lower = asked if execution is not current else 0.0
+        if execution is not current:
+            lower = asked
         waited = clock() - started
         if waited >= timeout:
             raise ExecutionTimeoutError(
                 execution_id=execution_id, status=execution.status, waited=waited
             )
-        if probe is not None:
-            pause, probed, probe = max(0.0, probe - waited), True, None
-        elif probed and pauses == 0 and expected is not None:
-            pause = min(schedule.interval(0), max(0.05, FOLLOW_UP * expected))
-            pauses += 1
-        else:
-            pause = schedule.interval(pauses)
-            pauses += 1
-        yield Sleep(min(pause, timeout - waited), poll=True)
+        # past the last poll's target too: a clock that reads a hair early polls once
+        at = schedule.next_poll(max(waited, target))
+        if probe is not None and polls == 0:
+            # never before the grid's first poll; a scanning probe keeps to the grid below
+            at = max(probe.at, schedule.interval(0))
+            if probe.scan_from is not None:
+                at = min(at, schedule.next_poll(probe.scan_from))
+        elif probe is not None and probe.scan_from is not None and target < probe.at:
+            at = min(at, probe.at)
+        elif probe is not None:
+            # the probe missed: look where such jobs were done (an exploring probe goes
+            # there straight, skipping the grid in between), then keep to the grid
+            due = [look for look in probe.then if look > max(waited, target)]
+            if due:
+                at = due[0] if probe.exploring else min(at, due[0])
+        target = at
+        pause = min(max(0.0, at - waited), timeout - waited)
         execution = None
+        if deliveries:
+            pushed = yield AwaitCompletion(execution_id, pause)
+            if pushed is not None:
+                execution, delivered = pushed, True
+        else:
+            yield Sleep(pause, poll=True)
 
 
 SAFETY_POLLS = PollSchedule(initial=15.0, multiplier=2.0, maximum=120.0, learn_durations=False)
@@ -584,26 +609,28 @@ def wait_for_callback(
     current: AgentExecution | None = None,
     safety: PollSchedule = SAFETY_POLLS,
     expected: float | None = None,
-    on_complete: Callable[[float], None] | None = None,
+    on_complete: Callable[[Completion], None] | None = None,
 ) -> Operation[AgentExecution]:
     """:func:`wait` driven by webhooks: return on ``completed``, raise on ``failed``.
 
     Each round waits for the callback (:class:`AwaitCompletion`) up to the next
     ``safety`` interval, then polls once, since a delivery can be lost or the receiver
     down: about one request per safety interval instead of one per poll. With
-    ``expected`` (seconds, learned from earlier executions), the first safety poll waits
+    ``expected`` (seconds, learned from earlier deliveries), the first safety poll waits
     until twice that, so a job longer than the first interval costs no poll when its
-    callback arrives. ``on_complete`` gets the seconds until completion was known.
+    callback arrives. ``on_complete`` learns how completion was known: by a delivery
+    (``delivered``) or by a safety poll (a delivery that did not come).
     """
     started = clock()
     rounds = 0
     execution = current
+    delivered = False
     status = current.status if current is not None else None
     while True:
         if execution is not None:
             if execution.status == "completed":
                 if on_complete is not None:
-                    on_complete(clock() - started)
+                    on_complete(Completion(execution, 0.0, clock() - started, None, delivered))
                 return execution
             if execution.is_failed:
                 raise ExecutionFailedError(execution)
@@ -617,11 +644,31 @@ def wait_for_callback(
         pushed = yield AwaitCompletion(execution_id, min(interval, timeout - waited))
         rounds += 1
         if pushed is not None:
-            execution = pushed
+            execution, delivered = pushed, True
             continue
         execution = yield from poll(
             execution_id, timeout - (clock() - started), status, started, clock
         )
+
+
+def duration_kind(request: ExecuteRequest, size: int | None) -> str:
+    """What :class:`DurationMemory` learns durations by: the agent configuration and the
+    file's size class (powers of 4 bytes; URLs have none), so that a 1-page scan and a
+    200-page report under one agent are learned apart.
+
+    Example:
+        >>> request = ExecuteRequest(prompt="p")
+        >>> duration_kind(request, 1000) == duration_kind(request, 1023)
+        True
+        >>> duration_kind(request, 1000) == duration_kind(request, 100_000)
+        False
+    """
+    size_class = None if not size else int(math.log(size, 4))
+    return json.dumps(
+        [request.name, request.prompt, request.json_schema, request.model, size_class],
+        sort_keys=True,
+        default=str,
+    )
 
 
 def server_duration(execution: AgentExecution) -> float | None:
@@ -665,7 +712,7 @@ def process(
     accept: Callable[[AgentExecution], Any] | None = None,
     durations: DurationMemory | None = None,
     leases: DedupeLeases | LocalLeases | None = None,
-    callbacks: bool = False,
+    deliveries: DeliveryHealth | None = None,
 ) -> Operation[ProcessedSource]:
     """Upload (or reference a URL), execute, wait: with the result cache and resume.
 
@@ -673,8 +720,9 @@ def process(
     it is cached; if it raises, nothing is cached and the error propagates. A local
     file is opened once (and closed at the end unless a ``PreparedFile`` was given).
     With ``leases`` (and a shared ``cache``), a document another worker is running is
-    waited for instead of submitted again. With ``callbacks``, waiting is done by
-    :func:`wait_for_callback` (the request should carry a ``callback_url``).
+    waited for instead of submitted again. With ``deliveries`` and a ``callback_url`` in the
+    request, waiting is done by :func:`wait_for_callback` while deliveries to that URL
+    arrive, and by polling (woken by any delivery) while they do not.
     """
     options: dict[str, Any] = {
         "uploads": uploads,
@@ -687,7 +735,7 @@ def process(
         "accept": accept,
         "durations": durations,
         "leases": leases,
-        "callbacks": callbacks,
+        "deliveries": deliveries,
     }
     if isinstance(source, PreparedFile) or (isinstance(source, str) and is_url(source)):
         return (yield from _process(source, request, **options))
@@ -714,7 +762,7 @@ def _process(
     accept: Callable[[AgentExecution], Any] | None,
     durations: DurationMemory | None,
     leases: DedupeLeases | LocalLeases | None,
-    callbacks: bool,
+    deliveries: DeliveryHealth | None,
 ) -> Operation[ProcessedSource]:
     prepared: PreparedFile | None = None
     url: str | None = None
@@ -737,22 +785,23 @@ def _process(
             **flags,
         )
 
-    agent_key = json.dumps(
-        [request.name, request.prompt, request.json_schema, request.model],
-        sort_keys=True,
-        default=str,
-    )
+    kind = duration_kind(request, prepared.size if prepared else None)
 
     def waiting(
         execution_id: str, current: AgentExecution | None = None
     ) -> Operation[AgentExecution]:
-        memory = durations if schedule.learn_durations else None
-        if callbacks:
-            fresh_push = memory is not None and current is not None
+        # only a fresh submission (``current``) starts the clock the memory measures from
+        memory = durations if schedule.learn_durations and current is not None else None
+        url = request.callback_url
+        if deliveries is not None and url and not deliveries.silent(url):
 
-            def learn_push(took: float) -> None:  # an upper bound: the delivery's arrival
-                assert memory is not None
-                memory.observe(agent_key, lower=0.0, upper=took, server=None, probed=False)
+            def heard(done: Completion) -> None:
+                if not done.delivered:  # a safety poll found it: the delivery never came
+                    deliveries.missed(url)
+                    return
+                deliveries.delivered(url)
+                if memory is not None:  # an upper bound: the delivery's arrival
+                    memory.observe(kind, lower=0.0, upper=done.upper, server=None)
 
             return (
                 yield from wait_for_callback(
@@ -760,34 +809,41 @@ def _process(
                     timeout=timeout,
                     clock=clock,
                     current=current,
-                    expected=memory.expected(agent_key) if fresh_push and memory else None,
-                    on_complete=learn_push if fresh_push else None,
+                    expected=memory.expected(kind) if memory else None,
+                    on_complete=heard,
                 )
             )
-        # only a fresh submission starts the clock the memory measures from
-        fresh = memory is not None and current is not None
+        probe = memory.probe(kind) if memory else None
 
         def learn(done: Completion) -> None:
-            assert memory is not None
-            memory.observe(
-                agent_key,
-                lower=done.lower,
-                upper=done.upper,
-                server=server_duration(done.execution),
-                probed=done.probed,
-            )
+            if deliveries is not None and url and done.delivered:
+                deliveries.delivered(url)
+            if memory is not None:
+                memory.observe(
+                    kind,
+                    lower=done.lower,
+                    upper=done.upper,
+                    server=server_duration(done.execution),
+                    probe=done.probe,
+                    hit=done.hit,
+                )
 
-        return (
-            yield from wait(
-                execution_id,
-                timeout=timeout,
-                schedule=schedule,
-                clock=clock,
-                current=current,
-                expected=memory.expected(agent_key) if fresh and memory else None,
-                on_complete=learn if fresh else None,
+        try:
+            return (
+                yield from wait(
+                    execution_id,
+                    timeout=timeout,
+                    schedule=schedule,
+                    clock=clock,
+                    current=current,
+                    probe=probe,
+                    on_complete=learn,
+                    deliveries=deliveries is not None and bool(url),
+                )
             )
-        )
+        finally:
+            if memory is not None:
+                memory.release(kind, probe)  # a wait that ended without a completion
 
     key = cache.key(content_hash, request.cache_fields(input_key)) if cache else None
     if cache is not None and key is not None:
@@ -817,7 +873,7 @@ def _process(
                 accept=accept,
                 durations=durations,
                 leases=None,
-                callbacks=callbacks,
+                deliveries=deliveries,
             )
             return (yield from holding(claimed.lease, again))
         if record is not None:

@@ -88,7 +88,7 @@ class RedisCompletionRelay:
                 return
             hub.complete(execution)
 
-        pubsub: Any = self._redis.pubsub()  # type: ignore[no-untyped-call]
+        pubsub: Any = self._redis.pubsub()  # type: ignore[no-untyped-call, unused-ignore]
         pubsub.subscribe(**{self.channel: deliver})
         deadline = time.monotonic() + ready_timeout
         while True:

@@ -243,3 +243,167 @@ class VirtualService:
         }
         result: ProcessedSource = self.driver.run(process(source, request, **settings))
         return result
+
+
+class Workload:
+    """Many ``process`` runs at once on one virtual clock: a discrete-event simulation
+    of a batch (``concurrency`` jobs in flight, the next submitted as one ends) against
+    a service whose jobs take ``durations[i]`` seconds (the i-th execution created).
+
+    ``stamps``: ``"exact"`` (``completed_at`` at the true end), ``"lazy"`` (stamped
+    when a poll first sees the job done) or ``"missing"``. ``delivery(i)``: seconds
+    after the end at which the i-th execution's webhook delivery arrives, or None when
+    it is lost (only with ``deliveries``). Round trips take no time, so every figure
+    is the policy's own: ``latency[i]`` (seconds from submission until the client
+    knows), ``polls[i]``, and ``makespan``.
+    """
+
+    EPOCH = 1_800_000_000.0
+
+    def __init__(
+        self,
+        durations: list[float],
+        *,
+        concurrency: int = 1,
+        stamps: str = "lazy",
+        learn: bool = True,
+        delivery: Callable[[int], float | None] | None = None,
+        schedule: PollSchedule | None = None,
+        memory: Any = None,
+        deliveries: Any = None,
+        request: ExecuteRequest | None = None,
+    ) -> None:
+        from langchain_vlmrun._polling import DurationMemory
+
+        self.durations = durations
+        self.concurrency = concurrency
+        self.stamps = stamps
+        self.delivery = delivery
+        self.schedule = schedule or PollSchedule(learn_durations=learn)
+        self.memory = memory if memory is not None else DurationMemory()
+        self.deliveries = deliveries
+        self.request = request
+        self.now = 0.0
+        self.created: dict[str, tuple[int, float]] = {}
+        self.seen_done: dict[str, float] = {}
+        self.submitted: dict[int, float] = {}
+        self.latency: dict[int, float] = {}
+        self.polls: Counter[int] = Counter()
+        self.makespan = 0.0
+
+    def _end(self, execution_id: str) -> float:
+        index, created = self.created[execution_id]
+        return created + self.durations[index]
+
+    def _execution(self, execution_id: str, observe: bool) -> AgentExecution:
+        index, created = self.created[execution_id]
+        body: dict[str, Any] = {
+            "id": execution_id,
+            "status": "running",
+            "usage": {},
+            "created_at": _iso(self.EPOCH + created),
+        }
+        if self.now >= self._end(execution_id):
+            if observe:
+                self.seen_done.setdefault(execution_id, self.now)
+            stamp = {"exact": self._end(execution_id), "lazy": self.seen_done.get(execution_id)}
+            at = stamp.get(self.stamps)
+            body.update(
+                status="completed",
+                response={"job": index},
+                completed_at=_iso(self.EPOCH + at) if at is not None else None,
+            )
+        return AgentExecution.model_validate(body)
+
+    def _reply(self, job: int, call: Call) -> httpx.Response:
+        if call.path == "/files":
+            return httpx.Response(201, json={"id": f"file-{job}"})
+        if call.path == "/agent/execute":
+            execution_id = call.json["id"]
+            self.created.setdefault(execution_id, (len(self.created), self.now))
+            execution = self._execution(execution_id, observe=False)
+            return httpx.Response(201, json=execution.model_dump(mode="json"))
+        execution_id = call.path.rpartition("/")[2]
+        self.polls[job] += 1
+        return httpx.Response(200, json=self._execution(execution_id, True).model_dump(mode="json"))
+
+    def _await(self, effect: AwaitCompletion) -> tuple[float, AgentExecution | None]:
+        """When the wait ends, and the delivery if one ended it."""
+        index, _ = self.created[effect.execution_id]
+        delay = self.delivery(index) if self.delivery is not None else None
+        arrives = None if delay is None else self._end(effect.execution_id) + delay
+        if arrives is not None and arrives <= self.now + effect.timeout:
+            return max(self.now, arrives), self._execution(effect.execution_id, observe=False)
+        return self.now + effect.timeout, None
+
+    def run(self) -> Workload:
+        import heapq
+
+        queue: list[tuple[float, int, int, Any]] = []
+        jobs: dict[int, Any] = {}
+        counter = iter(range(10**9))
+        pending = list(range(len(self.durations)))
+
+        def start(job: int) -> None:
+            request = self.request or ExecuteRequest(prompt="p", callback_url=None)
+            if self.delivery is not None:
+                request = ExecuteRequest(prompt="p", callback_url="https://hooks.test/vlmrun")
+            from dataclasses import replace
+
+            request = replace(request, id=f"job-{job}")
+            jobs[job] = process(
+                f"%PDF-1.4 job {job:06d}".encode(),
+                request,
+                uploads=UploadSettings(),
+                retry=RetryPolicy(timeout=30.0),
+                timeout=10_000.0,
+                schedule=self.schedule,
+                clock=lambda: self.now,
+                durations=self.memory,
+                deliveries=self.deliveries,
+            )
+            self.submitted[job] = self.now
+            heapq.heappush(queue, (self.now, next(counter), job, None))
+
+        for _ in range(min(self.concurrency, len(pending))):
+            start(pending.pop(0))
+        while queue:
+            self.now, _, job, value = heapq.heappop(queue)
+            self.current = job
+            operation = jobs[job]
+            while True:
+                try:
+                    effect = operation.send(value)
+                except StopIteration:
+                    self.latency[job] = self.now - self.submitted[job]
+                    self.makespan = max(self.makespan, self.now)
+                    if pending:
+                        start(pending.pop(0))
+                    break
+                if isinstance(effect, Sleep):
+                    heapq.heappush(queue, (self.now + effect.seconds, next(counter), job, None))
+                    break
+                if isinstance(effect, AwaitCompletion):
+                    at, pushed = self._await(effect)
+                    heapq.heappush(queue, (at, next(counter), job, pushed))
+                    break
+                if isinstance(effect, Call):
+                    value = self._reply(job, effect)
+                elif isinstance(effect, Blocking):
+                    value = effect.function()
+                else:
+                    value = None
+        return self
+
+    def mean_latency(self, jobs: Any = None) -> float:
+        chosen = list(self.latency) if jobs is None else list(jobs)
+        return sum(self.latency[j] for j in chosen) / len(chosen)
+
+    def mean_polls(self) -> float:
+        return sum(self.polls.values()) / len(self.durations)
+
+
+def _iso(seconds: float) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat()

@@ -20,8 +20,8 @@ from langchain_vlmrun import (
     InternalServerError,
     ResultCache,
 )
-from langchain_vlmrun._operations import Call, ExecuteRequest
-from langchain_vlmrun._polling import DurationMemory
+from langchain_vlmrun._operations import Call, Completion, ExecuteRequest
+from langchain_vlmrun._polling import DeliveryHealth, DurationMemory
 from langchain_vlmrun.completion import AwaitCompletion, CompletionHub, wait_for_callback
 from tests.mock_api import ScriptedAPI, execution, json_body
 from tests.support import Driver, VirtualService, deliver_after
@@ -176,7 +176,7 @@ def test_without_a_callback_it_polls_at_the_safety_pace() -> None:
 
 def test_a_learned_duration_moves_the_first_safety_poll_past_the_expected_end() -> None:
     now = [0.0]
-    learned: list[float] = []
+    learned: list[Completion] = []
     operation = wait_for_callback(
         "ex-1", timeout=600, clock=lambda: now[0], expected=20.0, on_complete=learned.append
     )
@@ -188,7 +188,18 @@ def test_a_learned_duration_moves_the_first_safety_poll_past_the_expected_end() 
     result, seen = drive(operation, callback_at_25s, None, now)
     assert result == done()
     assert seen == [AwaitCompletion("ex-1", 40.0)]  # no safety poll before the callback
-    assert learned == [25.0]
+    assert [(c.upper, c.delivered) for c in learned] == [(25.0, True)]
+
+
+def test_a_completion_found_by_the_safety_poll_is_not_reported_as_delivered() -> None:
+    driver = Driver(route=lambda call: status_response("completed"))
+    learned: list[Completion] = []
+    operation = wait_for_callback(
+        "ex-1", timeout=600, clock=driver.clock, on_complete=learned.append
+    )
+    driver.run(operation)
+    assert driver.awaits() == [15.0]
+    assert [(c.upper, c.delivered) for c in learned] == [(15.0, False)]
 
 
 def test_a_failed_delivery_raises() -> None:
@@ -258,12 +269,12 @@ def test_process_with_a_callback_url_takes_the_delivered_result() -> None:
 
 def test_an_execution_already_completed_ends_the_wait_at_once() -> None:
     driver = Driver()
-    took: list[float] = []
+    took: list[Completion] = []
     operation = wait_for_callback(
         "ex-1", timeout=600, clock=driver.clock, current=done(), on_complete=took.append
     )
     assert driver.run(operation) == done()
-    assert driver.effects == [] and took == [0.0]
+    assert driver.effects == [] and [(c.upper, c.delivered) for c in took] == [(0.0, False)]
 
 
 def test_safety_rounds_double_each_time_and_end_at_the_timeout() -> None:
@@ -298,37 +309,38 @@ def callback_request() -> ExecuteRequest:
 def test_fresh_submissions_learn_the_delivery_time_and_wait_past_it_next_time() -> None:
     service = VirtualService()
     service.driver.push = deliver_after(service.driver, 25.0)
-    memory = DurationMemory()
+    memory, health = DurationMemory(), DeliveryHealth()
 
     def run(data: bytes, **options: Any) -> None:
-        settings = {"durations": memory, "callbacks": True, **options}
+        settings = {"durations": memory, "deliveries": health, **options}
         service.process(data, callback_request(), **settings)
 
     run(b"%PDF-1.4 first")
-    assert service.driver.awaits() == [15.0]  # nothing learned yet: the safety interval
     run(b"%PDF-1.4 second")
+    assert service.driver.awaits() == [15.0, 15.0]  # one job teaches nothing yet
+    run(b"%PDF-1.4 third")
     assert service.driver.awaits()[-1] == 50.0  # twice the 25 s learned
 
     # a resumed execution's wait did not start at its submission: nothing learned from
     # it, nothing expected of it
     cache = ResultCache(InMemoryByteStore())
     request = callback_request()
-    third = b"%PDF-1.4 third"
-    key = cache.key(f"sha256:{hashlib.sha256(third).hexdigest()}", request.cache_fields("file"))
+    fourth = b"%PDF-1.4 fourth"
+    key = cache.key(f"sha256:{hashlib.sha256(fourth).hexdigest()}", request.cache_fields("file"))
     cache.mark_submitted(key, "ex-resumed", "file-9")
     service.driver.push = deliver_after(service.driver, 100.0)
-    resumed = service.process(third, request, durations=memory, callbacks=True, cache=cache)
+    resumed = service.process(fourth, request, durations=memory, deliveries=health, cache=cache)
     assert resumed.resumed and service.driver.awaits()[-1] == 15.0
-    run(b"%PDF-1.4 fourth")
+    run(b"%PDF-1.4 fifth")
     assert service.driver.awaits()[-1] == 50.0  # still 25 s, not the resumed 100 s
 
     # without a memory (or a learning schedule) nothing is expected or learned
-    run(b"%PDF-1.4 fifth", durations=None)
+    run(b"%PDF-1.4 sixth", durations=None)
     assert service.driver.awaits()[-1] == 15.0
 
 
 def test_a_submission_answered_completed_waits_for_no_callback() -> None:
     service = VirtualService(duration=0.0)
-    result = service.process(b"%PDF-1.4 quick", callback_request(), callbacks=True)
+    result = service.process(b"%PDF-1.4 quick", callback_request(), deliveries=DeliveryHealth())
     assert result.execution.status == "completed"
     assert service.driver.awaits() == [] and service.driver.calls()[-1].path == "/agent/execute"

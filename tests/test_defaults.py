@@ -161,3 +161,37 @@ def test_every_medium_offline_on_the_cassette(cassette_client_kwargs: dict[str, 
         assert len(times) >= 2 and times == sorted(times)
     assert any("Denver" in d.page_content for d in grouped["meeting.mp3"])
     assert any("[shown]" in d.page_content for d in grouped["demo.mp4"])
+
+
+def test_a_schema_is_meta_checked_once_not_once_per_document(
+    emulator_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The JSON-Schema meta-check costs ~1.5 ms: with the defaults it ran ~4 times per
+    file (3x a prompt's CPU). It runs once per distinct schema, whatever the count."""
+    import jsonschema
+
+    from langchain_vlmrun import _validation
+
+    _validation._canonical_schema_problem.cache_clear()
+    checked: list[int] = []
+    real = jsonschema.Draft202012Validator.check_schema.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: Any, schema: Any, *args: Any, **kwargs: Any) -> None:
+        checked.append(1)
+        return real(cls, schema, *args, **kwargs)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(jsonschema.Draft202012Validator, "check_schema", classmethod(counting))
+    paths = []
+    for i in range(12):
+        path = tmp_path / f"scan-{i}.pdf"
+        path.write_bytes(f"%PDF-1.4 scan {i}".encode())
+        paths.append(str(path))
+    emu = emulator_factory(queue_time=0.0, processing_time=0.0)
+    docs = _loader(emu, paths, max_concurrency=4).load()
+    assert len({d.metadata["source"] for d in docs}) == 12
+    assert len(checked) == 1  # the document default's schema, once
+    with pytest.raises(ValueError, match="not a valid JSON Schema"):
+        _loader(emu, paths, prompt="p", json_schema={"type": "strnig"})
+    with pytest.raises(ValueError, match="not a valid JSON Schema"):  # remembered as invalid
+        _loader(emu, paths, prompt="p", json_schema={"type": "strnig"})
+    assert len(checked) == 2

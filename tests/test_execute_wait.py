@@ -37,7 +37,7 @@ from langchain_vlmrun._operations import (
     schema_of,
     wait,
 )
-from langchain_vlmrun._polling import DurationMemory
+from langchain_vlmrun._polling import DurationMemory, Probe
 from tests.mock_api import ScriptedAPI, execution, json_body
 from tests.support import Driver, VirtualService
 
@@ -261,16 +261,19 @@ def test_timeout_error_type() -> None:
 def test_learned_duration_delays_the_first_poll_of_the_next_execution() -> None:
     took_9s = {"created_at": "2026-07-20T18:00:00", "completed_at": "2026-07-20T18:00:09+00:00"}
     api = ScriptedAPI().on("POST", EXECUTE, started)
-    api.on(
-        "GET",
-        "/agent/executions/req-1",
-        *[execution("req-1", "running")] * 5,  # the last at 6.6 s: the server's 9 s lies after it
-        execution("req-1", "completed", response={"a": 1}, **took_9s),
-    )
     client = api.client(request_id_factory=lambda: "req-1")
-    client.run("https://example.com/a.pdf", name="a:v1")
-    first_run_polls = api.calls("GET", "/agent/executions/req-1")
-    assert client.durations.expected(next(iter(client.durations._durations))) == 9.0
+    for run in range(4):  # four jobs on the grid: polls at 0.5 ... 6.6 s see it running
+        api.routes[("GET", "/agent/executions/req-1")].clear()
+        api.on(
+            "GET",
+            "/agent/executions/req-1",
+            *[execution("req-1", "running")] * 5,
+            execution("req-1", "completed", response={"a": run}, **took_9s),
+        )
+        client.run("https://example.com/a.pdf", name="a:v1")
+    first_runs_polls = api.calls("GET", "/agent/executions/req-1")
+    (kind,) = client.durations._kinds
+    assert client.durations.probe(kind) == Probe(9.0)  # the server's 9 s, proved exact
 
     api.routes[("GET", "/agent/executions/req-1")].clear()
     api.on(
@@ -281,7 +284,7 @@ def test_learned_duration_delays_the_first_poll_of_the_next_execution() -> None:
     api.sleeps.clear()
     client.run("https://example.com/b.pdf", name="a:v1")
     assert api.sleeps == [9.0]  # slept until the expected end, then one poll
-    assert api.calls("GET", "/agent/executions/req-1") == first_run_polls + 1
+    assert api.calls("GET", "/agent/executions/req-1") == first_runs_polls + 1
 
 
 # --- a wait outlives transient errors; errors after submission carry the id ----------
@@ -447,67 +450,6 @@ def test_execute_by_name_sends_the_agent_and_no_prompt() -> None:
     assert body["batch"] is True and body["metadata"]["allow_training"] is False
 
 
-# --- DurationMemory: what one completion teaches about the next probe ----------------
-
-
-def test_duration_memory_ignores_a_completion_seen_at_submission_time() -> None:
-    memory = DurationMemory()
-    memory.observe("k", lower=0.0, upper=0.0, server=None, probed=False)
-    assert memory.expected("k") is None  # nothing learned from a zero-length bound
-    memory.observe("k", lower=0.0, upper=0.5, server=None, probed=False)
-    assert memory.expected("k") == 0.5  # any positive bound counts, even below a second
-
-
-def test_duration_memory_probes_earlier_only_when_the_first_poll_found_the_job_done() -> None:
-    unprobed = DurationMemory()
-    unprobed.observe("k", lower=0.0, upper=2.0, server=None, probed=False)
-    assert unprobed.expected("k") == 2.0  # the generic schedule saw it done at 2 s
-    seen_running = DurationMemory()
-    seen_running.observe("k", lower=1.0, upper=2.0, server=None, probed=True)
-    assert seen_running.expected("k") == 2.0  # the probe missed: move to where it was done
-    found_done = DurationMemory()
-    found_done.observe("k", lower=0.0, upper=2.0, server=None, probed=True)
-    assert found_done.expected("k") == pytest.approx(1.8)  # done before the probe
-
-
-def test_duration_memory_follows_the_latest_bound_until_stamps_prove_exact() -> None:
-    lazy = DurationMemory()
-    lazy.observe("k", lower=0.0, upper=2.0, server=None, probed=False)
-    lazy.observe("k", lower=0.0, upper=4.0, server=None, probed=False)
-    assert lazy.expected("k") == 4.0  # censored bounds: only the latest counts
-    exact = DurationMemory()
-    exact.observe("k", lower=0.0, upper=10.0, server=2.0, probed=False)
-    exact.observe("k", lower=0.0, upper=10.0, server=4.0, probed=False)
-    assert exact.expected("k") == 3.0  # exact stamps: the median of recent durations
-
-
-def test_duration_memory_trusts_stamps_only_clearly_inside_the_observed_interval() -> None:
-    at_lower_bound = DurationMemory()
-    at_lower_bound.observe("k", lower=2.0, upper=10.0, server=2.0, probed=False)
-    assert at_lower_bound.expected("k") == 2.0  # ended right after the last running poll
-    at_margin = DurationMemory()
-    at_margin.observe("k", lower=0.0, upper=20.0, server=19.0, probed=False)
-    assert at_margin.expected("k") == 20.0  # 5 % before we looked is not clearly before
-    just_inside = DurationMemory()
-    just_inside.observe("k", lower=0.0, upper=20.0, server=18.9, probed=False)
-    assert just_inside.expected("k") == 18.9
-
-
-def test_duration_memory_ignores_a_zero_server_duration_once_stamps_are_exact() -> None:
-    memory = DurationMemory()
-    memory.observe("k", lower=0.0, upper=10.0, server=5.0, probed=False)  # proves exact
-    memory.observe("k", lower=0.0, upper=4.0, server=0.0, probed=False)
-    assert memory.expected("k") == 4.5  # median of 5.0 and the bound 4.0, not of 5.0 and 0
-
-
-def test_duration_memory_keeps_the_last_eight_exact_durations() -> None:
-    memory = DurationMemory()
-    for server in [100.0, 1.0, 1.0, 1.0, 1.0, 100.0, 100.0, 100.0, 100.0]:
-        memory.observe("k", lower=0.0, upper=200.0, server=server, probed=False)
-    assert memory.expected("k") == 50.5  # the first 100 s has been forgotten
-    assert memory.expected("other") is None  # per agent configuration
-
-
 def test_immediate_schedule_never_sleeps_and_never_learns_durations() -> None:
     api = ScriptedAPI().on("POST", EXECUTE, started)
 
@@ -523,7 +465,7 @@ def test_immediate_schedule_never_sleeps_and_never_learns_durations() -> None:
     client.run(URL, name="a:v1")
     client.run(URL, name="a:v1")
     assert all(s == 0 for s in api.sleeps)
-    assert client.durations._durations == {}  # nothing learned, so no delayed probe
+    assert client.durations._kinds == {}  # nothing learned, so no delayed probe
 
 
 # --- ExecuteRequest: one merge rule for keywords, options and config -----------------
@@ -646,36 +588,29 @@ def _failure(status: int, retry_after: float | None = None) -> APIStatusError:
 SCHEDULE = PollSchedule(initial=1.0, multiplier=2.0, maximum=8.0)
 
 
-def test_wait_probes_at_the_expected_end_then_follows_up_then_keeps_to_the_schedule() -> None:
+def test_wait_probes_at_the_expected_end_then_follows_up_then_rejoins_the_grid() -> None:
     driver = Driver(*[_job("running")] * 4, _job("completed"))
     seen: list[Completion] = []
+    probe = Probe(10.0, then=(11.5,))
     operation = wait(
         "ex-1",
         timeout=100.0,
         schedule=SCHEDULE,
         clock=driver.clock,
         current=_running(),
-        expected=10.0,
+        probe=probe,
         on_complete=seen.append,
     )
     assert driver.run(operation).status == "completed"
-    # probe at 10 s, follow up after 15 % of it (capped by the first interval), then 2, 4
-    assert driver.sleeps() == [(10.0, True), (1.0, True), (2.0, True), (4.0, True), (8.0, True)]
+    # probe at 10 s, its follow-up at 11.5 s, then the grid's own times: 15 s, then 23, 31
+    assert driver.sleeps() == [(10.0, True), (1.5, True), (3.5, True), (8.0, True), (8.0, True)]
     (done,) = seen
-    assert (done.lower, done.upper, done.probed) == (17.0, 25.0, False)
-    assert [c.retry_for for c in driver.calls()] == [90.0, 89.0, 87.0, 83.0, 75.0]
+    assert (done.lower, done.upper, done.probe, done.hit) == (23.0, 31.0, probe, False)
+    assert [c.retry_for for c in driver.calls()] == [90.0, 88.5, 85.0, 77.0, 69.0]
 
 
-def test_wait_probe_already_due_and_a_short_follow_up() -> None:
-    driver = Driver(_job("running"), _job("running"), _job("completed"))
-    operation = wait("ex-1", timeout=100.0, schedule=SCHEDULE, clock=driver.clock, expected=0.2)
-    driver.run(operation)
-    # polled first (no submission given), then the probe at 0.2 s, then 15 % of it (>= 0.05)
-    assert driver.sleeps() == [(0.2, True), (0.05, True)]
-
-
-def test_a_probe_that_finds_the_job_done_is_reported_as_probed() -> None:
-    driver = Driver(_job("completed"))
+def test_wait_probe_never_comes_before_the_grids_first_poll() -> None:
+    driver = Driver(_job("running"), _job("completed"))
     seen: list[Completion] = []
     operation = wait(
         "ex-1",
@@ -683,21 +618,59 @@ def test_a_probe_that_finds_the_job_done_is_reported_as_probed() -> None:
         schedule=SCHEDULE,
         clock=driver.clock,
         current=_running(),
-        expected=10.0,
+        probe=Probe(0.2, then=(0.3,)),
         on_complete=seen.append,
     )
     driver.run(operation)
-    assert [(c.lower, c.upper, c.probed) for c in seen] == [(0.0, 10.0, True)]
+    # the probe waits for the grid's first poll (1 s); its follow-up is then past: grid
+    assert driver.sleeps() == [(1.0, True), (2.0, True)]
+    assert [(c.upper, c.hit) for c in seen] == [(3.0, False)]
 
 
-def test_a_first_poll_without_a_probe_is_not_reported_as_probed() -> None:
+def test_an_exploring_probe_keeps_to_the_grid_below_it_then_looks_at_the_usual_end() -> None:
+    driver = Driver(_job("running"), _job("running"), _job("running"), _job("completed"))
+    seen: list[Completion] = []
+    probe = Probe(5.0, then=(6.0,), scan_from=2.0, exploring=True, floor=2.0)
+    operation = wait(
+        "ex-1",
+        timeout=100.0,
+        schedule=SCHEDULE,
+        clock=driver.clock,
+        current=_running(),
+        probe=probe,
+        on_complete=seen.append,
+    )
+    driver.run(operation)
+    # grid points after the floor (3 s) up to the probe (5 s), the usual end (6 s), grid
+    assert [s for s, _ in driver.sleeps()] == [3.0, 2.0, 1.0, 1.0]
+    assert [(c.lower, c.upper, c.hit) for c in seen] == [(6.0, 7.0, False)]
+
+
+def test_a_probe_that_finds_the_job_done_is_reported_as_a_hit() -> None:
+    driver = Driver(_job("completed"))
+    seen: list[Completion] = []
+    probe = Probe(10.0)
+    operation = wait(
+        "ex-1",
+        timeout=100.0,
+        schedule=SCHEDULE,
+        clock=driver.clock,
+        current=_running(),
+        probe=probe,
+        on_complete=seen.append,
+    )
+    driver.run(operation)
+    assert [(c.lower, c.upper, c.probe, c.hit) for c in seen] == [(0.0, 10.0, probe, True)]
+
+
+def test_a_first_poll_without_a_probe_is_not_reported_as_a_hit() -> None:
     driver = Driver(_job("completed"))
     seen: list[Completion] = []
     operation = wait(
         "ex-1", timeout=100.0, schedule=SCHEDULE, clock=driver.clock, on_complete=seen.append
     )
     driver.run(operation)
-    assert [(c.lower, c.upper, c.probed) for c in seen] == [(0.0, 0.0, False)]
+    assert [(c.lower, c.upper, c.probe, c.hit) for c in seen] == [(0.0, 0.0, None, False)]
     assert driver.sleeps() == []
 
 
@@ -711,10 +684,20 @@ def test_a_submission_already_complete_is_returned_without_a_request() -> None:
         schedule=SCHEDULE,
         clock=driver.clock,
         current=done,
+        probe=Probe(10.0),
         on_complete=seen.append,
     )
     assert driver.run(operation) is done and driver.effects == []
-    assert [(c.lower, c.upper, c.probed) for c in seen] == [(0.0, 0.0, False)]
+    # nothing was polled: no probe was used, nothing to learn about one
+    assert [(c.lower, c.upper, c.probe, c.hit) for c in seen] == [(0.0, 0.0, None, False)]
+
+
+def test_a_clock_that_reads_a_hair_early_does_not_poll_in_a_loop() -> None:
+    driver = Driver(*[_job("running")] * 3, _job("completed"))
+    driver.on_sleep = lambda effect: setattr(driver, "now", driver.now - 1e-9)
+    operation = wait("ex-1", timeout=100.0, schedule=SCHEDULE, clock=driver.clock)
+    driver.run(operation)
+    assert len(driver.calls()) == 4 and all(s >= 0.99 for s, _ in driver.sleeps())
 
 
 @pytest.mark.parametrize("submitted", [True, False])
@@ -789,32 +772,49 @@ def test_durations_are_learned_per_agent_configuration_whatever_the_schema_key_o
     service, memory = VirtualService(duration=10.0), DurationMemory()
     schema = {"type": "object", "properties": {"total": {"type": "number"}}}
     reordered = {"properties": {"total": {"type": "number"}}, "type": "object"}
-    request = ExecuteRequest(prompt="p", json_schema=schema)
-    assert first_pause(service, b"%PDF-1.4 a", request, durations=memory) == 1.0  # the schedule
-    # polls at 1, 3, 7 and 15 s saw it done at 15 s: the same configuration (its schema's
-    # keys in another order) probes there
+    for data in (b"%PDF-1.4 a", b"%PDF-1.4 b"):  # two on the grid: 1, 3, 7 s, seen at 15 s
+        request = ExecuteRequest(prompt="p", json_schema=schema)
+        assert first_pause(service, data, request, durations=memory) == 1.0
+    # the same configuration (its schema's keys in another order) has learned: it
+    # explores halfway below the 15 s seen (7.5 s), keeping to the grid below that
+    # (1, 3, 7 s), then looks at the usual end (15 s)
     again = ExecuteRequest(prompt="p", json_schema=reordered)
-    assert first_pause(service, b"%PDF-1.4 b", again, durations=memory) == 15.0
+    before = len(service.driver.sleeps())
+    service.process(b"%PDF-1.4 c", again, durations=memory)
+    assert [s for s, _ in service.driver.sleeps()[before:]] == [1.0, 2.0, 4.0, 0.5, 7.5]
     # another prompt, schema or model has learned nothing yet
     for other in (
         ExecuteRequest(prompt="q", json_schema=schema),
         ExecuteRequest(prompt="p"),
         ExecuteRequest(prompt="p", json_schema=schema, model="vlm-1"),
     ):
-        assert first_pause(service, b"%PDF-1.4 c", other, durations=memory) == 1.0
+        assert first_pause(service, b"%PDF-1.4 d", other, durations=memory) == 1.0
+
+
+def test_durations_are_learned_per_file_size_class() -> None:
+    service, memory = VirtualService(duration=10.0), DurationMemory()
+    request = ExecuteRequest(prompt="p")
+    for name in (b"a", b"b"):
+        service.process(b"%PDF-1.4 " + name, request, durations=memory)
+    kinds = set(memory._kinds)
+    service.process(b"%PDF-1.4 " + b"x" * 5000, request, durations=memory)
+    assert len(set(memory._kinds) - kinds) == 1  # a 5 kB file is another kind of job
 
 
 def test_a_resumed_execution_is_polled_on_the_schedule_not_at_the_learned_end() -> None:
     service, memory = VirtualService(duration=10.0), DurationMemory()
     cache = ResultCache(InMemoryByteStore())
-    service.process(b"%PDF-1.4 a", ExecuteRequest(prompt="p"), durations=memory)
-    assert first_pause(service, b"%PDF-1.4 b", ExecuteRequest(prompt="p"), durations=memory) == 15.0
+    for data in (b"%PDF-1.4 a", b"%PDF-1.4 b"):
+        service.process(data, ExecuteRequest(prompt="p"), durations=memory)
+    (kind,) = memory._kinds
+    assert memory.expected(kind) == 15.0
     request = ExecuteRequest(prompt="p")
     content = f"sha256:{hashlib.sha256(b'%PDF-1.4 c').hexdigest()}"
     cache.mark_submitted(cache.key(content, request.cache_fields("file")), "old-1", "file-0")
     service.created["old-1"] = service.driver.now  # a run that died had submitted it
     # its submission time is unknown: polled at once, then after 1, 2, 4... s
     assert first_pause(service, b"%PDF-1.4 c", request, durations=memory, cache=cache) == 1.0
+    assert len(memory._kinds[kind].samples) == 2  # and nothing learned from it
 
 
 def test_an_ambiguous_execute_is_logged_with_its_request_id_then_adopted(

@@ -20,7 +20,7 @@ from langchain_vlmrun._operations import (
     ExecuteRequest,
     Sleep,
 )
-from langchain_vlmrun._polling import DurationMemory
+from langchain_vlmrun._polling import DeliveryHealth, DurationMemory
 from langchain_vlmrun.cache import CacheRecord
 from langchain_vlmrun.leases import DedupeLeases, LocalLeases, follow_peer, holding, peer_step
 from langchain_vlmrun.redis_store import RedisByteStore
@@ -271,9 +271,9 @@ def test_process_runs_the_document_itself_when_the_peer_gives_up() -> None:
     service.driver.on_sleep = lambda effect: peer.release()  # released without a result
 
     service.driver.push = deliver_after(service.driver, 25.0)
-    memory = DurationMemory()
+    memory, health = DurationMemory(), DeliveryHealth()
     result = service.process(
-        DOCUMENT, request, cache=cache, leases=leases, durations=memory, callbacks=True
+        DOCUMENT, request, cache=cache, leases=leases, durations=memory, deliveries=health
     )
     assert not result.from_cache and result.file_id == "file-1"
     assert service.requests[("POST", "/agent/execute")] == 1
@@ -281,10 +281,15 @@ def test_process_runs_the_document_itself_when_the_peer_gives_up() -> None:
     assert leases.holder(key) is None  # our lease is released
     record = cache.get(key)
     assert record is not None and record.state == "completed"
-    # the run under the lease taught the memory (a delivery after 25 s): the next
-    # document's first safety poll waits past twice that
-    another = ExecuteRequest(prompt="Summarise", callback_url="https://hooks.test/vlmrun")
-    service.process(
-        b"%PDF-1.4\n% another\n", another, leases=leases, durations=memory, callbacks=True
-    )
-    assert service.driver.awaits() == [15.0, 50.0]
+    # the run under the lease taught the memory (a delivery after 25 s): with one more
+    # document learned, the next one's first safety poll waits past twice that
+    for name in (b"another", b"third"):
+        another = ExecuteRequest(prompt="Summarise", callback_url="https://hooks.test/vlmrun")
+        service.process(
+            b"%PDF-1.4\n% " + name + b"\n",
+            another,
+            leases=leases,
+            durations=memory,
+            deliveries=health,
+        )
+    assert service.driver.awaits() == [15.0, 15.0, 50.0]

@@ -8,6 +8,7 @@ with running_emulator(processing_time=0.1, fault_rate=0.1) as emu:
 """
 
 from .content import Inputs, schema_content, schema_errors
+from .durations import every_kth, lognormal
 from .server import (
     Counters,
     Emulator,
@@ -24,6 +25,8 @@ __all__ = [
     "EmulatorConfig",
     "Inputs",
     "ManualClock",
+    "every_kth",
+    "lognormal",
     "parse_multipart",
     "running_emulator",
     "schema_content",

@@ -8,6 +8,7 @@ import signal
 import threading
 from typing import Any
 
+from .durations import every_kth, parse_distribution
 from .faults import FAULT_KINDS
 from .server import Emulator, EmulatorConfig
 
@@ -19,6 +20,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-key", default=None, help="required Bearer token (default: any)")
     parser.add_argument("--queue-time", type=float, default=0.5)
     parser.add_argument("--processing-time", type=float, default=2.0)
+    parser.add_argument(
+        "--slow-every",
+        type=int,
+        default=None,
+        metavar="K",
+        help="executions number K, 2K, ... (creation order, from 1) take --slow-time seconds",
+    )
+    parser.add_argument(
+        "--slow-time", type=float, default=None, metavar="S", help="with --slow-every"
+    )
+    parser.add_argument(
+        "--processing-distribution",
+        default=None,
+        metavar="lognormal:MEDIAN:SIGMA",
+        help="draw each execution's processing time (seeded by --seed, by creation order); "
+        "replaces --processing-time",
+    )
     parser.add_argument("--response-mode", choices=["markdown", "json"], default="markdown")
     parser.add_argument("--pages-per-file", type=int, default=2)
     parser.add_argument("--fail-rate", type=float, default=0.0)
@@ -56,17 +74,36 @@ def main(argv: list[str] | None = None) -> int:
         "--webhook-secret", default=None, help="sign callback_url deliveries (X-VLMRun-Signature)"
     )
     parser.add_argument("--callback-delay", type=float, default=0.0)
+    parser.add_argument(
+        "--callback-drop-rate",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="share of webhook delivery attempts silently lost (1 = every one)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--max-lifetime", type=float, default=3600.0, help="seconds before it stops (0 = never)"
     )
     args = parser.parse_args(argv)
+    processing: Any = args.processing_time
+    if (args.slow_every is None) != (args.slow_time is None):
+        parser.error("--slow-every and --slow-time go together")
+    if args.slow_every is not None and args.processing_distribution:
+        parser.error("--slow-every and --processing-distribution exclude each other")
+    try:
+        if args.slow_every is not None:
+            processing = every_kth(args.slow_every, args.processing_time, args.slow_time)
+        elif args.processing_distribution:
+            processing = parse_distribution(args.processing_distribution, seed=args.seed)
+    except ValueError as exc:
+        parser.error(str(exc))
     kwargs: dict[str, Any] = {
         "host": args.host,
         "port": args.port,
         "api_key": args.api_key,
         "queue_time": args.queue_time,
-        "processing_time": args.processing_time,
+        "processing_time": processing,
         "response_mode": args.response_mode,
         "pages_per_file": args.pages_per_file,
         "fail_rate": args.fail_rate,
@@ -87,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         "retry_after": args.retry_after,
         "webhook_secret": args.webhook_secret,
         "callback_delay": args.callback_delay,
+        "callback_drop_rate": args.callback_drop_rate,
         "seed": args.seed,
         "max_lifetime": args.max_lifetime or None,
     }

@@ -5,6 +5,11 @@ As VLM Run describes it (docs "Webhooks"): the complete execution JSON, signed w
 set; a delivery answered with anything but a 2xx (or not at all) is retried
 ``retries`` times after 1, 2, 4... x ``backoff`` seconds.
 
+Lost deliveries (``drop_rate``): an attempt drawn as dropped is silently not sent and
+not retried, as if it had vanished on the way (counted as ``callbacks_dropped``). The
+draws come from a seeded generator, made in the dispatcher thread in the order
+deliveries fall due (one per possible attempt), so a run is reproducible.
+
 One dispatcher thread keeps the deliveries due, in emulator-clock time (a
 ``ManualClock`` works: it is re-read at least every 50 ms); each delivery runs in a
 thread of its own so a slow receiver delays nobody else.
@@ -16,6 +21,7 @@ import hashlib
 import heapq
 import hmac
 import itertools
+import random
 import threading
 import urllib.error
 import urllib.request
@@ -38,6 +44,7 @@ class DeliveryPolicy:
     retries: int
     backoff: float
     timeout: float
+    drop_rate: float = 0.0
 
 
 class CallbackDispatcher:
@@ -46,9 +53,10 @@ class CallbackDispatcher:
     Args:
         clock: the emulator clock.
         render: execution id -> the JSON body to deliver (None: forget it).
-        policy: read at each delivery (the config may change while running).
+        policy: read when each delivery falls due (the config may change while running).
         count: ``count(name)`` increments an emulator counter.
         stopping: set when the emulator stops (ends naps and deliveries).
+        seed: of the generator deciding which attempts are dropped (``drop_rate``).
     """
 
     def __init__(
@@ -58,12 +66,14 @@ class CallbackDispatcher:
         policy: Callable[[], DeliveryPolicy],
         count: Callable[[str], None],
         stopping: threading.Event,
+        seed: int = 0,
     ) -> None:
         self._clock = clock
         self._render = render
         self._policy = policy
         self._count = count
         self._stopping = stopping
+        self._rng = random.Random(seed)
         self._due: list[tuple[float, int, str, str]] = []
         self._order = itertools.count()
         self._changed = threading.Condition()
@@ -90,10 +100,21 @@ class CallbackDispatcher:
         with self._changed:
             self._due.clear()
 
+    def reseed(self, seed: int) -> None:
+        with self._changed:
+            self._rng = random.Random(seed)
+
     def stop(self) -> None:
         with self._changed:
             self._due.clear()
             self._changed.notify_all()
+
+    def _draw_drops(self, policy: DeliveryPolicy) -> list[bool]:
+        """Which attempts of one delivery are lost (called in due order, under the lock)."""
+        attempts = policy.retries + 1
+        if policy.drop_rate <= 0 or policy.drop_rate >= 1:
+            return [policy.drop_rate >= 1] * attempts
+        return [self._rng.random() < policy.drop_rate for _ in range(attempts)]
 
     def _run(self) -> None:
         while not self._stopping.is_set():
@@ -107,20 +128,32 @@ class CallbackDispatcher:
                     self._changed.wait(min(left, _NAP))
                     continue
                 heapq.heappop(self._due)
+                policy = self._policy()
+                drops = self._draw_drops(policy)
             threading.Thread(
-                target=self._deliver, args=(execution_id, url), name="vlmrun-callback", daemon=True
+                target=self._deliver,
+                args=(execution_id, url, policy, drops),
+                name="vlmrun-callback",
+                daemon=True,
             ).start()
 
-    def _deliver(self, execution_id: str, url: str) -> None:
+    def _deliver(
+        self, execution_id: str, url: str, policy: DeliveryPolicy, drops: list[bool]
+    ) -> None:
+        if drops[0]:  # lost before anything was rendered: no lazy_completed_at observation
+            self._count("callbacks_dropped")
+            return
         body = self._render(execution_id)
         if body is None:
             return
-        policy = self._policy()
         headers = {"Content-Type": "application/json", "User-Agent": "vlmrun-emulator/1.0"}
         if policy.secret:
             headers[SIGNATURE_HEADER] = signature(policy.secret, body)
         for attempt in range(policy.retries + 1):
             if attempt and self._stopping.wait(policy.backoff * 2 ** (attempt - 1)):
+                return
+            if drops[attempt]:
+                self._count("callbacks_dropped")
                 return
             self._count("callbacks_sent")
             if self._post(url, body, headers, policy.timeout):

@@ -198,6 +198,10 @@ class EmulatorConfig:
     callback_timeout: float = 30.0
     callback_on_failure: bool = True
     """Also deliver executions that end ``failed`` (the real service: unknown)."""
+    callback_drop_rate: float = 0.0
+    """Share of delivery attempts silently lost: not sent, not retried (the emulator acts
+    as if it had been delivered), counted as ``callbacks_dropped``. 1.0 drops every one.
+    Drawn from a generator seeded with ``seed + 2``, in the order deliveries fall due."""
 
     def __post_init__(self) -> None:
         validate_kinds(self.fault_kinds, FAULT_KINDS, "fault_kinds")
@@ -214,6 +218,8 @@ class EmulatorConfig:
         )
         if self.response_mode not in ("markdown", "json"):
             raise ValueError(f"response_mode must be 'markdown' or 'json': {self.response_mode!r}")
+        if not 0.0 <= self.callback_drop_rate <= 1.0:
+            raise ValueError(f"callback_drop_rate must be in [0, 1]: {self.callback_drop_rate!r}")
 
 
 class ManualClock:
@@ -251,6 +257,7 @@ _SCALARS = (
     "callbacks_sent",
     "callbacks_delivered",
     "callbacks_failed",
+    "callbacks_dropped",
 )
 _MAPS = (
     "requests_by_route",
@@ -298,6 +305,8 @@ class Counters:
     """Deliveries answered with a 2xx."""
     callbacks_failed: int = 0
     """Deliveries given up after every retry."""
+    callbacks_dropped: int = 0
+    """Delivery attempts silently lost (``callback_drop_rate``): never sent nor retried."""
     creation_time: dict[str, float] = field(default_factory=dict)
     """Execution id -> clock() at creation."""
     completion_time: dict[str, float] = field(default_factory=dict)
@@ -611,6 +620,7 @@ class Emulator:
             self._delivery_policy,
             self.counters.incr,
             self._stopping,
+            seed=self.config.seed + 2,
         )
 
     # ----------------------------------------------------------------- lifecycle
@@ -719,9 +729,13 @@ class Emulator:
             self.artifacts.clear()
             self._limiter.reset()
             self._callbacks.clear()
+            self._callbacks.reseed(self.config.seed + 2)
             self._install_outages()
             self._faults.reseed(self.config.seed)
             self._outcomes.reseed(self.config.seed + 1)
+            restart = getattr(self.config.processing_time, "reset", None)
+            if callable(restart):  # e.g. tests/emulator/durations.py: count from 1 again
+                restart()
 
     # ----------------------------------------------------------------- introspection
 
@@ -1265,7 +1279,11 @@ class Emulator:
     def _delivery_policy(self) -> DeliveryPolicy:
         cfg = self.config
         return DeliveryPolicy(
-            cfg.webhook_secret, cfg.callback_retries, cfg.callback_backoff, cfg.callback_timeout
+            cfg.webhook_secret,
+            cfg.callback_retries,
+            cfg.callback_backoff,
+            cfg.callback_timeout,
+            cfg.callback_drop_rate,
         )
 
     # ----------------------------------------------------------------- agents, artifacts
