@@ -56,7 +56,7 @@ from langchain_vlmrun._redaction import install_log_filter, redact_request, safe
 from langchain_vlmrun._registry_ops import KnownAgents, Pager, SavedArtifact
 from langchain_vlmrun._retry import DEFAULT_RETRY_TIMEOUT, RetryPolicy, parse_retry_after
 from langchain_vlmrun._sources import FileSource, PreparedFile
-from langchain_vlmrun._validation import check_number
+from langchain_vlmrun._validation import check_keywords, check_number, hint_misspelled_keywords
 from langchain_vlmrun._version import __version__
 from langchain_vlmrun.cache import ResultCache
 from langchain_vlmrun.completion import CompletionHub, await_completion, await_completion_async
@@ -83,6 +83,7 @@ def _resolve_key(api_key: str | SecretStr | None) -> SecretStr | None:
     return SecretStr(value) if value else None
 
 
+@hint_misspelled_keywords
 class _BaseClient:
     """Settings, request building and response handling shared by both clients."""
 
@@ -91,7 +92,7 @@ class _BaseClient:
         api_key: str | SecretStr | None = None,
         *,
         base_url: str | None = None,
-        timeout: float | httpx.Timeout | None = None,
+        request_timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         retry_timeout: float = DEFAULT_RETRY_TIMEOUT,
         poll: PollSchedule | None = None,
@@ -113,12 +114,13 @@ class _BaseClient:
         check_number("retry_timeout", retry_timeout, inclusive=True, optional=False)
         check_number("max_retries", max_retries, inclusive=True, integer=True)
         check_number("requests_per_minute", requests_per_minute)
-        if isinstance(timeout, (int, float)):
-            check_number("timeout", timeout, optional=False)
-            if timeout > MAX_HTTP_TIMEOUT:
+        if isinstance(request_timeout, (int, float)):
+            check_number("request_timeout", request_timeout, optional=False)
+            if request_timeout > MAX_HTTP_TIMEOUT:
                 raise ValueError(
-                    f"timeout={timeout!r} s is beyond what sockets accept; use at most "
-                    f"{MAX_HTTP_TIMEOUT:.0e} s (it is per request; wait_timeout bounds waits)."
+                    f"request_timeout={request_timeout!r} s is beyond what sockets accept; use "
+                    f"at most {MAX_HTTP_TIMEOUT:.0e} s (it is per request; wait_timeout bounds "
+                    "waits)."
                 )
         self.api_key = _resolve_key(api_key)
         if self.api_key is None:
@@ -126,8 +128,8 @@ class _BaseClient:
         self.base_url = (base_url or os.environ.get("VLMRUN_BASE_URL") or DEFAULT_BASE_URL).rstrip(
             "/"
         )
-        self.timeout = DEFAULT_TIMEOUT if timeout is None else timeout
-        self.retry = retry or RetryPolicy(timeout=retry_timeout, max_retries=max_retries)
+        self.request_timeout = DEFAULT_TIMEOUT if request_timeout is None else request_timeout
+        self.retry = retry or RetryPolicy(retry_timeout=retry_timeout, max_retries=max_retries)
         self.poll = poll or PollSchedule()
         self.wait_timeout = DEFAULT_WAIT_TIMEOUT if wait_timeout is None else wait_timeout
         #: Whether wait_timeout was chosen (else built-in defaults may wait per medium).
@@ -152,7 +154,7 @@ class _BaseClient:
         # what a client of the other kind needs to behave the same (see sibling_settings)
         self._settings: dict[str, Any] = {
             "base_url": self.base_url,
-            "timeout": self.timeout,
+            "request_timeout": self.request_timeout,
             "retry": self.retry,
             "poll": self.poll,
             "wait_timeout": wait_timeout,
@@ -213,7 +215,7 @@ class _BaseClient:
             files=files,
             content=content,
             headers=self._headers(call),
-            timeout=self.timeout,
+            timeout=self.request_timeout,
         )
         return request, stream
 
@@ -256,7 +258,7 @@ class _BaseClient:
         not_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
         if isinstance(exc, httpx.TimeoutException):
             return APITimeoutError(
-                f"Request to {where} timed out ({type(exc).__name__}); raise timeout=... "
+                f"Request to {where} timed out ({type(exc).__name__}); raise request_timeout=... "
                 "if the network is slow.",
                 request=redact_request(request),
                 request_sent=not not_sent,
@@ -305,20 +307,20 @@ class _BaseClient:
     def _wait_op(
         self,
         execution_id: str,
-        timeout: float | None,
+        wait_timeout: float | None,
         poll: PollSchedule | None,
         current: AgentExecution | None = None,
     ) -> Operation[AgentExecution]:
         if self.hub is not None and poll is None:
             return ops.wait_for_callback(
                 execution_id,
-                timeout=self.wait_timeout if timeout is None else timeout,
+                timeout=self.wait_timeout if wait_timeout is None else wait_timeout,
                 clock=self.clock,
                 current=current,
             )
         return ops.wait(
             execution_id,
-            timeout=self.wait_timeout if timeout is None else timeout,
+            timeout=self.wait_timeout if wait_timeout is None else wait_timeout,
             schedule=poll or self.poll,
             clock=self.clock,
             current=current,
@@ -329,7 +331,7 @@ class _BaseClient:
         source: FileSource,
         request: ExecuteRequest,
         *,
-        timeout: float | None,
+        wait_timeout: float | None,
         input_key: str,
         filename: str | None,
         cache: ResultCache | None,
@@ -340,7 +342,7 @@ class _BaseClient:
             request,
             uploads=self.uploads,
             retry=self.retry,
-            timeout=self.wait_timeout if timeout is None else timeout,
+            timeout=self.wait_timeout if wait_timeout is None else wait_timeout,
             schedule=self.poll,
             clock=self.clock,
             input_key=input_key,
@@ -365,6 +367,7 @@ class _BaseClient:
         )
 
 
+@hint_misspelled_keywords
 class VLMRunClient(_BaseClient):
     """Synchronous VLM Run client: upload → execute → wait.
 
@@ -383,7 +386,7 @@ class VLMRunClient(_BaseClient):
         api_key: the key (default: ``VLMRUN_API_KEY``). Stored as a ``SecretStr``; without
             one the constructor raises :class:`~langchain_vlmrun.MissingAPIKeyError`.
         base_url: default ``VLMRUN_BASE_URL`` or ``https://api.vlm.run/v1``.
-        timeout: per-request httpx timeout.
+        request_timeout: per-request httpx timeout (seconds, or an ``httpx.Timeout``).
         retry_timeout: seconds one call may keep retrying transient failures (5xx, 429,
             lost connections) before raising (default 90; polls inside :meth:`wait`
             keep trying until the wait's own timeout). See :mod:`langchain_vlmrun._retry`.
@@ -544,10 +547,14 @@ class VLMRunClient(_BaseClient):
         return self._drive(ops.get_execution(execution_id))
 
     def wait(
-        self, execution_id: str, *, timeout: float | None = None, poll: PollSchedule | None = None
+        self,
+        execution_id: str,
+        *,
+        wait_timeout: float | None = None,
+        poll: PollSchedule | None = None,
     ) -> AgentExecution:
         """Poll until done. Raises ExecutionFailedError / ExecutionTimeoutError."""
-        return self._drive(self._wait_op(execution_id, timeout, poll))
+        return self._drive(self._wait_op(execution_id, wait_timeout, poll))
 
     def process(
         self,
@@ -564,7 +571,7 @@ class VLMRunClient(_BaseClient):
         model: str | None = None,
         toolsets: Sequence[str] | None = None,
         options: ExecuteOptions | None = None,
-        timeout: float | None = None,
+        wait_timeout: float | None = None,
         input_key: str = ops.INPUT_FILE_KEY,
         filename: str | None = None,
         cache: ResultCache | None = None,
@@ -593,7 +600,7 @@ class VLMRunClient(_BaseClient):
             self._process_op(
                 source,
                 request,
-                timeout=timeout,
+                wait_timeout=wait_timeout,
                 input_key=input_key,
                 filename=filename,
                 cache=cache,
@@ -605,9 +612,10 @@ class VLMRunClient(_BaseClient):
         """Upload ``source`` (or pass an http(s) URL through), execute, wait.
 
         Takes the keyword arguments of :meth:`process` (``name`` or ``prompt``,
-        ``json_schema``/``response_model``, ``inputs``, ``callback_url``, ``timeout``,
+        ``json_schema``/``response_model``, ``inputs``, ``callback_url``, ``wait_timeout``,
         ``cache``...). Raises ExecutionFailedError / ExecutionTimeoutError.
         """
+        check_keywords(f"{type(self).__name__}.run", self.process, options)
         return self.process(source, **options).execution
 
     # -- agents, execution history, artifacts --------------------------------------------
@@ -709,6 +717,7 @@ class VLMRunClient(_BaseClient):
         self.close()
 
 
+@hint_misspelled_keywords
 class AsyncVLMRunClient(_BaseClient):
     """Asynchronous twin of :class:`VLMRunClient` (same arguments, awaitable methods).
 
@@ -849,9 +858,13 @@ class AsyncVLMRunClient(_BaseClient):
         return await self._drive(ops.get_execution(execution_id))
 
     async def wait(
-        self, execution_id: str, *, timeout: float | None = None, poll: PollSchedule | None = None
+        self,
+        execution_id: str,
+        *,
+        wait_timeout: float | None = None,
+        poll: PollSchedule | None = None,
     ) -> AgentExecution:
-        return await self._drive(self._wait_op(execution_id, timeout, poll))
+        return await self._drive(self._wait_op(execution_id, wait_timeout, poll))
 
     async def process(
         self,
@@ -868,7 +881,7 @@ class AsyncVLMRunClient(_BaseClient):
         model: str | None = None,
         toolsets: Sequence[str] | None = None,
         options: ExecuteOptions | None = None,
-        timeout: float | None = None,
+        wait_timeout: float | None = None,
         input_key: str = ops.INPUT_FILE_KEY,
         filename: str | None = None,
         cache: ResultCache | None = None,
@@ -897,7 +910,7 @@ class AsyncVLMRunClient(_BaseClient):
             self._process_op(
                 source,
                 request,
-                timeout=timeout,
+                wait_timeout=wait_timeout,
                 input_key=input_key,
                 filename=filename,
                 cache=cache,
@@ -909,9 +922,10 @@ class AsyncVLMRunClient(_BaseClient):
         """Upload ``source`` (or pass an http(s) URL through), execute, wait.
 
         Takes the keyword arguments of :meth:`process` (``name`` or ``prompt``,
-        ``json_schema``/``response_model``, ``inputs``, ``callback_url``, ``timeout``,
+        ``json_schema``/``response_model``, ``inputs``, ``callback_url``, ``wait_timeout``,
         ``cache``...). Raises ExecutionFailedError / ExecutionTimeoutError.
         """
+        check_keywords(f"{type(self).__name__}.run", self.process, options)
         return (await self.process(source, **options)).execution
 
     # -- agents, execution history, artifacts --------------------------------------------

@@ -54,7 +54,12 @@ from langchain_vlmrun._client import AsyncVLMRunClient, VLMRunClient
 from langchain_vlmrun._filetypes import Medium, medium_of
 from langchain_vlmrun._metering import count_requests
 from langchain_vlmrun._models import AgentExecution
-from langchain_vlmrun._operations import INPUT_FILE_KEY, ProcessedSource, schema_of
+from langchain_vlmrun._operations import (
+    INPUT_FILE_KEY,
+    ExecuteRequest,
+    ProcessedSource,
+    schema_of,
+)
 from langchain_vlmrun._options import ExecuteOptions
 from langchain_vlmrun._rendering import PAGE_SEPARATOR, merge_segments, render_response
 from langchain_vlmrun._sources import (
@@ -117,7 +122,7 @@ class AgentSpec:
     inputs: Mapping[str, Any] | None = None
     config: Mapping[str, Any] | None = None
     input_key: str = INPUT_FILE_KEY
-    timeout: float | None = None
+    wait_timeout: float | None = None
     callback_url: str | None = None
     segment_seconds: float | None = None
     options: ExecuteOptions | None = None
@@ -126,7 +131,7 @@ class AgentSpec:
 
     def __post_init__(self) -> None:
         check_agent_name(self.agent_name)
-        check_number("timeout", self.timeout)
+        check_number("wait_timeout", self.wait_timeout)
         check_number("segment_seconds", self.segment_seconds)
         if self.options is not None and not isinstance(self.options, ExecuteOptions):
             raise TypeError(
@@ -143,6 +148,9 @@ class AgentSpec:
         object.__setattr__(self, "prompt", config.pop("prompt", None))
         object.__setattr__(self, "schema", config.pop("json_schema", None))
         object.__setattr__(self, "config", config or None)
+        # the request every source will send, checked now: a value given two ways (a
+        # model in config and in options...) is refused before anything is uploaded
+        ExecuteRequest(**{**_process_options(self), "prompt": self.prompt or SCHEMA_PROMPT})
 
     @property
     def uses_defaults(self) -> bool:
@@ -442,10 +450,8 @@ class SourceUsage:
     agent: str | None = None
 
 
-def _process_options(
-    spec: AgentSpec, cache: ResultCache | None, timeout: float | None
-) -> dict[str, Any]:
-    model = spec.response_model
+def _process_options(spec: AgentSpec) -> dict[str, Any]:
+    """What ``spec`` asks of every request (the ``ExecuteRequest`` fields)."""
     return {
         "name": spec.agent_name,
         "prompt": spec.prompt,
@@ -453,9 +459,19 @@ def _process_options(
         "inputs": spec.inputs,
         "config": spec.config,
         "options": spec.options,
-        "input_key": spec.input_key,
-        "timeout": timeout,
         "callback_url": spec.callback_url,
+    }
+
+
+def _run_options(
+    spec: AgentSpec, cache: ResultCache | None, wait_timeout: float | None
+) -> dict[str, Any]:
+    """The client's ``process`` arguments for ``spec``."""
+    model = spec.response_model
+    return {
+        **_process_options(spec),
+        "input_key": spec.input_key,
+        "wait_timeout": wait_timeout,
         "cache": cache,
         # a response that does not match the model is neither cached nor turned into
         # Documents
@@ -513,11 +529,11 @@ def _close(target: Any) -> None:
 def wait_timeout_for(
     client: VLMRunClient | AsyncVLMRunClient | None, spec: AgentSpec, medium: Medium
 ) -> float | None:
-    """The spec's timeout; else, for built-in defaults, the medium's (long recordings take
+    """The spec's wait_timeout; else, for built-in defaults, the medium's (long recordings take
     minutes) unless the client's own wait_timeout was set (the loader, parser and tool)."""
     given = client is not None and client.wait_timeout_given
-    if spec.timeout is not None or spec.default is None or given:
-        return spec.timeout
+    if spec.wait_timeout is not None or spec.default is None or given:
+        return spec.wait_timeout
     return DEFAULT_WAIT_TIMEOUTS[medium]
 
 
@@ -542,7 +558,7 @@ def process_source(
         with count_requests() as counter:
             processed = client.process(
                 target,
-                **_process_options(resolved, cache, wait_timeout_for(client, resolved, medium)),
+                **_run_options(resolved, cache, wait_timeout_for(client, resolved, medium)),
             )
             if artifacts_dir is not None and (ids := artifact_ids(processed.execution.response)):
                 saved = save_artifacts(client, processed.execution.id, ids, artifacts_dir)
@@ -571,7 +587,7 @@ async def aprocess_source(
         with count_requests() as counter:
             processed = await client.process(
                 target,
-                **_process_options(resolved, cache, wait_timeout_for(client, resolved, medium)),
+                **_run_options(resolved, cache, wait_timeout_for(client, resolved, medium)),
             )
             if artifacts_dir is not None and (ids := artifact_ids(processed.execution.response)):
                 saved = await asave_artifacts(client, processed.execution.id, ids, artifacts_dir)

@@ -13,7 +13,7 @@ import json
 import logging
 import math
 import uuid
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -182,11 +182,15 @@ class ExecuteRequest:
         )
         prompt = config.pop("prompt", None)
         schema = check_json_schema(config.pop("json_schema", None))
+        # model and toolsets go at the top level of the body, however they were given
+        # (keyword, options, or a config key): once, or a ValueError naming both
+        toolsets = list(self.toolsets) if self.toolsets else None
         top = merge_config(
-            {"model": self.model, "toolsets": list(self.toolsets) if self.toolsets else None},
-            model=options.model,
-            toolsets=options.toolsets,
+            {"model": config.pop("model", None), "toolsets": config.pop("toolsets", None)},
+            model=self.model,
+            toolsets=toolsets,
         )
+        top = merge_config(top, model=options.model, toolsets=options.toolsets)
         metadata = merge_config(self.metadata, **options.metadata_fields())
         object.__setattr__(self, "prompt", prompt)
         object.__setattr__(self, "json_schema", schema)
@@ -432,10 +436,10 @@ def create_once(
         except APIError as exc:
             attempt += 1
             used = max(clock() - started, slept)
-            pause = retry.pause(attempt, exc, retry.timeout - used)
+            pause = retry.pause(attempt, exc, retry.retry_timeout - used)
             if (
                 not is_ambiguous(exc)
-                or used >= retry.timeout
+                or used >= retry.retry_timeout
                 or not retry.allows(attempt, used + pause)
             ):
                 raise
@@ -548,6 +552,11 @@ def wait(
     lower = target = 0.0
     delivered = False
     status = current.status if current is not None else None
+    follow_ups = 0
+    # the grid polls a probe stands in for, less itself: what its follow-ups may spend
+    spare = 0
+    if probe is not None:
+        spare = sum(1 for _ in _grid_until(schedule, probe.at)) - 1
     while True:
         if execution is None:
             asked = clock() - started
@@ -580,12 +589,15 @@ def wait(
                 at = min(at, schedule.next_poll(probe.scan_from))
         elif probe is not None and probe.scan_from is not None and target < probe.at:
             at = min(at, probe.at)
-        elif probe is not None:
+        elif probe is not None and (probe.exploring or follow_ups < spare):
             # the probe missed: look where such jobs were done (an exploring probe goes
-            # there straight, skipping the grid in between), then keep to the grid
+            # there straight, skipping the grid in between), then keep to the grid; a
+            # plain probe looks again only with polls it saved (the grid's polls it
+            # skipped, less its own), so that it never polls more than the grid would
             due = [look for look in probe.then if look > max(waited, target)]
             if due:
                 at = due[0] if probe.exploring else min(at, due[0])
+                follow_ups += at == due[0]
         target = at
         pause = min(max(0.0, at - waited), timeout - waited)
         execution = None
@@ -595,6 +607,14 @@ def wait(
                 execution, delivered = pushed, True
         else:
             yield Sleep(pause, poll=True)
+
+
+def _grid_until(schedule: PollSchedule, age: float) -> Iterator[float]:
+    """The grid's poll times up to ``age`` (none for a schedule that never sleeps)."""
+    at = schedule.next_poll(0.0)
+    while 0 < at <= age:
+        yield at
+        at = schedule.next_poll(at)
 
 
 SAFETY_POLLS = PollSchedule(initial=15.0, multiplier=2.0, maximum=120.0, learn_durations=False)
@@ -813,7 +833,7 @@ def _process(
                     on_complete=heard,
                 )
             )
-        probe = memory.probe(kind) if memory else None
+        probe = memory.probe(kind, earliest=schedule.interval(0)) if memory else None
 
         def learn(done: Completion) -> None:
             if deliveries is not None and url and done.delivered:

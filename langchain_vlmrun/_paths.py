@@ -8,9 +8,22 @@ from pathlib import Path
 from typing import Any
 
 from langchain_vlmrun._exceptions import FileSourceError
-from langchain_vlmrun._sources import FileIdentity, check_supported
+from langchain_vlmrun._sources import (
+    FileIdentity,
+    PreparedFile,
+    check_supported,
+    check_url,
+    is_url,
+    prepare_file,
+)
 
-__all__ = ["checked_file", "normalise_roots", "normalise_roots_in", "resolve_allowed_file"]
+__all__ = [
+    "checked_file",
+    "normalise_roots",
+    "normalise_roots_in",
+    "open_confined",
+    "resolve_allowed_file",
+]
 
 
 def normalise_roots(
@@ -127,3 +140,27 @@ def checked_file(file: str, roots: Sequence[Path]) -> tuple[Path, FileIdentity]:
         raise FileSourceError(
             f"Cannot access {file}: {exc.strerror or exc}.", source=file
         ) from None
+
+
+def open_confined(
+    file: str, roots: Sequence[Path], *, allow_hardlinks: bool = False
+) -> str | PreparedFile:
+    """What an LLM named, made safe to send: an http(s) URL (checked), or the local file
+    inside ``roots`` opened once (nothing is sent yet; close the ``PreparedFile``).
+
+    The one confinement of every LLM-facing entry (``VLMRunAgentTool``, the toolkit's
+    tools, ``VLMRunExtractor.as_tool``): the path is checked (inside a root, no hidden
+    parts, a supported regular file), then opened without following a final symlink and
+    only if it is still the file that was checked; a file with other hard links (which
+    may lie outside the roots) is refused unless ``allow_hardlinks``. Whatever is
+    uploaded is the open descriptor, never the name again.
+
+    Raises:
+        FileSourceError: the model can fix it (the message says how).
+    """
+    if is_url(file):
+        return check_url(file)
+    path, identity = checked_file(file, roots)
+    return prepare_file(
+        path, follow_symlinks=False, expect=identity, allow_hardlinks=allow_hardlinks
+    )

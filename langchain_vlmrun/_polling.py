@@ -224,15 +224,16 @@ class DurationMemory:
                 return None
             return _quantile([upper for _, upper in kind.samples], 0.5)
 
-    def probe(self, key: str) -> Probe | None:
+    def probe(self, key: str, *, earliest: float = 0.0) -> Probe | None:
         """The first poll for the next job of ``key`` (None: poll on the grid).
 
-        An exploring probe is handed to one job at a time: give it back with
-        :meth:`observe` or :meth:`release`.
+        ``earliest``: no poll goes before this (the schedule's first poll), so nothing
+        below it is explored. An exploring probe's slot is held by one job at a time:
+        give it back with :meth:`observe` or :meth:`release`.
         """
         with self._lock:
             kind = self._kinds.get(key)
-            return self._probe(kind, claim=True) if kind else None
+            return self._probe(kind, claim=True, earliest=earliest) if kind else None
 
     def release(self, key: str, probe: Probe | None) -> None:
         """The job that held ``probe`` ended without a completion to learn from."""
@@ -242,7 +243,7 @@ class DurationMemory:
                 if kind is not None:
                     kind.explorers.discard(probe.slot)
 
-    def _probe(self, kind: _Kind, *, claim: bool) -> Probe | None:
+    def _probe(self, kind: _Kind, *, claim: bool, earliest: float = 0.0) -> Probe | None:
         if len(kind.samples) < MIN_SAMPLES:
             return None
         uppers = [upper for _, upper in kind.samples]
@@ -256,6 +257,8 @@ class DurationMemory:
         floor = (
             kind.floor if kind.floor_age < RELAX else min(kind.floor, ceiling * (1 - 2 * TOLERANCE))
         )
+        scan_from = floor  # explorers keep to the grid from here up to their probe
+        floor = max(floor, min(earliest, ceiling))
         width = ceiling - floor
         # jobs that vary by more than the tolerance cannot be bracketed finer than that
         uppers_seen = sorted(uppers)
@@ -269,7 +272,7 @@ class DurationMemory:
                         kind.explorers.add(slot)
                     at = floor + slot * width
                     follow_ups = (ceiling, ceiling * (1 + FOLLOW_UP))
-                    return Probe(at, follow_ups, floor, True, floor, slot, relaxed)
+                    return Probe(at, follow_ups, scan_from, True, floor, slot, relaxed)
         return Probe(ceiling, (ceiling * (1 + FOLLOW_UP),))
 
     def observe(

@@ -9,7 +9,7 @@ date) up to a cap. Never retried: other 4xx (400, 401, 403, 404, 422...). Paid c
 are re-sent blindly (connection never established, 429); the rest go through the
 idempotency lookup in :mod:`langchain_vlmrun._operations`.
 
-How long one call may keep trying: ``RetryPolicy.timeout`` seconds (default 90) of
+How long one call may keep trying: ``RetryPolicy.retry_timeout`` seconds (default 90) of
 backoff and attempts; polls inside ``wait`` keep trying until the wait's own timeout.
 ``max_retries`` optionally caps the number of retries as well.
 """
@@ -110,11 +110,11 @@ class RetryPolicy:
         >>> policy = RetryPolicy(initial_backoff=1.0, max_backoff=4.0, jitter=lambda: 1.0)
         >>> [policy.backoff(n) for n in (1, 2, 3, 4)]
         [1.0, 2.0, 4.0, 4.0]
-        >>> policy.timeout  # seconds one call may keep trying
+        >>> policy.retry_timeout  # seconds one call may keep trying
         90.0
 
     Args:
-        timeout: seconds one call may spend on attempts and pauses before the last
+        retry_timeout: seconds one call may spend on attempts and pauses before the last
             error is raised (polls inside ``wait`` use the wait's timeout instead).
         max_retries: optional cap on the number of retries of one call (None: the
             time budget alone decides).
@@ -122,7 +122,7 @@ class RetryPolicy:
         max_retry_after: cap on a server's ``Retry-After``.
     """
 
-    timeout: float = DEFAULT_RETRY_TIMEOUT
+    retry_timeout: float = DEFAULT_RETRY_TIMEOUT
     max_retries: int | None = None
     initial_backoff: float = 0.5
     max_backoff: float = 8.0
@@ -130,8 +130,10 @@ class RetryPolicy:
     jitter: Callable[[], float] = field(default=random.random, compare=False)
 
     def __post_init__(self) -> None:
-        if not self.timeout >= 0:
-            raise ValueError(f"RetryPolicy timeout must be >= 0 seconds, got {self.timeout!r}.")
+        if not self.retry_timeout >= 0:
+            raise ValueError(
+                f"RetryPolicy retry_timeout must be >= 0 seconds, got {self.retry_timeout!r}."
+            )
         if self.max_retries is not None and self.max_retries < 0:
             raise ValueError(f"max_retries must be >= 0 or None, got {self.max_retries!r}.")
         if not 0 <= self.initial_backoff <= self.max_backoff:
@@ -157,7 +159,7 @@ class RetryPolicy:
         if budget is None:
             if self.max_retries is not None and attempt > self.max_retries:
                 return False
-            budget = self.timeout
+            budget = self.retry_timeout
         return spent <= budget
 
     def pause(self, attempt: int, exc: BaseException | None, left: float) -> float:
@@ -174,7 +176,7 @@ class RetryPolicy:
         The time spent is the larger of the real elapsed time and the pauses asked for,
         so an injected no-op ``sleep`` (tests) still ends by the budget.
         """
-        limit = self.timeout if budget is None else budget
+        limit = self.retry_timeout if budget is None else budget
 
         def spent(state: RetryCallState) -> float:
             return max(state.idle_for, state.seconds_since_start or 0.0)

@@ -10,10 +10,6 @@ without a ready client fails when it is constructed, naming the fix.
 
 from __future__ import annotations
 
-import sys
-import warnings
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from langchain_core.utils import from_env, secret_from_env
@@ -26,15 +22,9 @@ from langchain_vlmrun._validation import reject_unknown
 from langchain_vlmrun.cache import ResultCache
 
 __all__ = [
-    "RENAMED",
     "ClientSettings",
-    "renamed_arguments",
     "settings_for",
-    "warn_deprecated",
 ]
-
-#: Old argument → new one (the old name works for one more release, with a warning).
-RENAMED = {"timeout": "wait_timeout"}
 
 #: Settings of the clients a component creates (not per call): meaningless with ready clients.
 CLIENT_FIELDS = (
@@ -45,41 +35,6 @@ CLIENT_FIELDS = (
     "requests_per_minute",
     "client_kwargs",
 )
-
-_INTERNAL = (
-    str(Path(__file__).resolve().parent),
-    "pydantic",
-    "langchain_core",
-)
-
-
-def warn_deprecated(message: str) -> None:
-    """A ``DeprecationWarning`` attributed to the first caller outside this package,
-    pydantic and langchain-core (so the user sees their own line)."""
-    level = 2  # 1 is this function, 2 its caller
-    frame = sys._getframe(1)
-    while frame is not None and any(part in frame.f_code.co_filename for part in _INTERNAL):
-        frame = frame.f_back  # type: ignore[assignment]
-        level += 1
-    warnings.warn(message, DeprecationWarning, stacklevel=level)
-
-
-def renamed_arguments(owner: str, given: Mapping[str, Any]) -> dict[str, Any]:
-    """``given`` with deprecated argument names replaced by the new ones (warning once
-    per use); both the old and the new name at once is a ``TypeError``."""
-    values = dict(given)
-    for old, new in RENAMED.items():
-        if old not in values:
-            continue
-        if new in values:
-            raise TypeError(f"{owner}: pass {new}= only ({old}= is its deprecated name).")
-        warn_deprecated(
-            f"{owner}({old}=...) is deprecated: it is the time to wait for an execution, "
-            f"now {new}=...; in a later release {old}= will mean the HTTP request timeout, "
-            "as elsewhere in LangChain (request_timeout=... today)."
-        )
-        values[new] = values.pop(old)
-    return values
 
 
 class ClientSettings(BaseModel):
@@ -126,11 +81,10 @@ class ClientSettings(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _known_arguments(cls, values: Any) -> Any:
-        """Deprecated names are renamed (with a warning); a misspelled argument is an error
-        with a did-you-mean hint, not dropped. Aliases count as known."""
+        """A misspelled argument is an error with a did-you-mean hint, not dropped.
+        Aliases count as known."""
         if isinstance(values, dict):
-            values = renamed_arguments(cls.__name__, values)
-            known = set(RENAMED)
+            known: set[str] = set()
             for name, info in cls.model_fields.items():
                 known.add(name)
                 if isinstance(info.alias, str):
@@ -176,12 +130,6 @@ class ClientSettings(BaseModel):
         return self.vlmrun_base_url
 
     @property
-    def timeout(self) -> float | None:
-        """Deprecated: ``wait_timeout``."""
-        warn_deprecated(f"{type(self).__name__}.timeout is deprecated: use .wait_timeout.")
-        return self.wait_timeout
-
-    @property
     def lc_secrets(self) -> dict[str, str]:
         """Which fields are secrets, and the environment variable each comes from."""
         return {"vlmrun_api_key": "VLMRUN_API_KEY"}
@@ -203,7 +151,7 @@ class ClientSettings(BaseModel):
         if self.vlmrun_base_url is not None:
             options["base_url"] = self.vlmrun_base_url
         if self.request_timeout is not None:
-            options["timeout"] = self.request_timeout
+            options["request_timeout"] = self.request_timeout
         if self.max_retries is not None:
             options["max_retries"] = self.max_retries
         if self.requests_per_minute is not None and "budget" not in options:
@@ -253,7 +201,6 @@ def settings_for(owner: str, *, check: bool = True, **given: Any) -> ClientSetti
             raise TypeError(f"{owner}: pass {alias}= or {name}=, not both (they are one setting).")
         if alias in values:
             values[name] = values.pop(alias)
-    values = renamed_arguments(owner, values)
     settings = ClientSettings.model_validate(values)
     if check:
         settings.check(owner)

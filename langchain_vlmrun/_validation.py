@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import difflib
 import functools
+import inspect
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -23,7 +24,9 @@ __all__ = [
     "check_json_schema",
     "check_mapping",
     "check_number",
+    "check_keywords",
     "check_response_model",
+    "hint_misspelled_keywords",
     "merge_config",
     "reject_unknown",
 ]
@@ -223,3 +226,60 @@ def reject_unknown(what: str, given: Iterable[str], known: Iterable[str]) -> Non
     if problems:
         plural = "s" if len(problems) > 1 else ""
         raise TypeError(f"{what} got an unexpected keyword argument{plural} {', '.join(problems)}.")
+
+
+def _keywords(function: Callable[..., Any]) -> list[str]:
+    return [
+        name
+        for name, parameter in inspect.signature(function).parameters.items()
+        if name != "self"
+        and parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
+    ]
+
+
+def check_keywords(what: str, function: Callable[..., Any], given: Iterable[str]) -> None:
+    """:func:`reject_unknown` for the keywords ``function`` takes (for ``**options``
+    passed on to it)."""
+    known = _keywords(function)
+    reject_unknown(what, [name for name in given if name not in known], known)
+
+
+C = TypeVar("C", bound=type)
+
+
+def hint_misspelled_keywords(cls: C) -> C:
+    """Class decorator: a misspelled keyword argument to the constructor or a public
+    method is a ``TypeError`` with a did-you-mean hint (as the components' settings),
+    not Python's bare "unexpected keyword argument"."""
+
+    def hinting(function: Callable[..., Any]) -> Callable[..., Any]:
+        known = set(_keywords(function))
+        if any(p.kind is p.VAR_KEYWORD for p in inspect.signature(function).parameters.values()):
+            return function
+        owner = "{}" if function.__name__ == "__init__" else "{}." + function.__name__
+
+        def check(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+            unknown = [name for name in kwargs if name not in known]
+            if unknown:
+                reject_unknown(owner.format(type(args[0]).__name__), unknown, sorted(known))
+
+        if inspect.iscoroutinefunction(function):
+
+            @functools.wraps(function)
+            async def acall(*args: Any, **kwargs: Any) -> Any:
+                check(args, kwargs)
+                return await function(*args, **kwargs)
+
+            return acall
+
+        @functools.wraps(function)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            check(args, kwargs)
+            return function(*args, **kwargs)
+
+        return call
+
+    for name, member in list(vars(cls).items()):
+        if inspect.isfunction(member) and (name == "__init__" or not name.startswith("_")):
+            setattr(cls, name, hinting(member))
+    return cls

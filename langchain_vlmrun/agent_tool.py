@@ -30,10 +30,10 @@ from langchain_vlmrun._filetypes import Medium, medium_of
 from langchain_vlmrun._models import AgentExecution, AgentInfo, CreditUsage
 from langchain_vlmrun._operations import schema_of
 from langchain_vlmrun._options import ExecuteOptions
-from langchain_vlmrun._paths import checked_file, normalise_roots_in
+from langchain_vlmrun._paths import normalise_roots_in, open_confined
 from langchain_vlmrun._rendering import render_response
 from langchain_vlmrun._settings import ClientSettings
-from langchain_vlmrun._sources import PreparedFile, check_url, is_url, prepare_file, redact_url
+from langchain_vlmrun._sources import PreparedFile, redact_url
 from langchain_vlmrun._structured import validate_response
 from langchain_vlmrun._tracing import aexecution_run, execution_run
 from langchain_vlmrun._validation import check_agent_name
@@ -130,8 +130,8 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
 
     Settings (shared with the other components): ``vlmrun_api_key`` (alias ``api_key``,
     default ``VLMRUN_API_KEY``), ``vlmrun_base_url`` (alias ``base_url``),
-    ``request_timeout`` (HTTP), ``wait_timeout`` (execution; ``timeout=`` is its
-    deprecated name), ``max_retries``, ``requests_per_minute``, ``cache``, or ready
+    ``request_timeout`` (HTTP), ``wait_timeout`` (execution), ``max_retries``,
+    ``requests_per_minute``, ``cache``, or ready
     ``client``/``async_client``. Each call runs the execution as a ``vlmrun_execution``
     child run whose outputs (execution id, agent, status, credits) callback handlers and
     LangSmith see.
@@ -191,7 +191,7 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
         uploaded). The tool's ``name`` is the agent's name made valid for tool-calling
         APIs, its ``description`` the agent's description, and its artifact carries
         the agent's ``json_schema`` as ``output_schema``. Other keyword arguments are
-        the tool's (``root_dir``, ``client``, ``timeout``, ``name``, ``description``...).
+        the tool's (``root_dir``, ``client``, ``wait_timeout``, ``name``, ``description``...).
 
         Example:
             >>> tool = VLMRunAgentTool.from_agent(  # doctest: +SKIP
@@ -221,12 +221,14 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
         """
         with _as_tool_errors(file):
             try:
-                source = _checked_source(file, self.root_dir, self.allow_hard_links)
+                source = open_confined(file, self.root_dir, allow_hardlinks=self.allow_hard_links)
             except FileSourceError:
                 if _trimmed(file) == file:
                     raise
                 # models add blanks and newlines around names: the name as given first
-                source = _checked_source(_trimmed(file), self.root_dir, self.allow_hard_links)
+                source = open_confined(
+                    _trimmed(file), self.root_dir, allow_hardlinks=self.allow_hard_links
+                )
         medium = _medium_of(source)
         spec = AgentSpec(
             agent_name=self.agent_name,
@@ -234,7 +236,7 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
             response_model=self.response_model,
             json_schema=self.json_schema,
             options=self.options,
-            timeout=self.wait_timeout,
+            wait_timeout=self.wait_timeout,
         ).for_medium(medium)  # no agent and no prompt: the built-in default of the medium
         prompt = spec.prompt
         inputs: dict[str, Any] = {}
@@ -243,7 +245,7 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
                 prompt = f"{prompt}\n\nAdditional instructions: {instructions}"
             else:
                 inputs["instructions"] = instructions
-        timeout = wait_timeout_for(self.client or self._own_client, spec, medium)
+        wait_timeout = wait_timeout_for(self.client or self._own_client, spec, medium)
         return {
             "source": source,
             "name": self.agent_name,
@@ -252,7 +254,7 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
             "inputs": inputs or None,
             "callback_url": self.callback_url,
             "options": self.options,
-            "timeout": timeout,
+            "wait_timeout": wait_timeout,
             "cache": self.cache,
         }
 
@@ -359,14 +361,6 @@ def _local_files_note(roots: Sequence[Path]) -> str:
         return " Local files are not available: pass an http(s) URL."
     folders = ", ".join(str(root) for root in roots)
     return f" Local paths must be inside {folders} (relative paths are looked up there)."
-
-
-def _checked_source(file: str, roots: Sequence[Path], hard_links: bool) -> str | PreparedFile:
-    """An http(s) URL, or the allowed local file opened once; nothing is sent."""
-    if is_url(file):
-        return check_url(file)
-    path, identity = checked_file(file, roots)
-    return prepare_file(path, follow_symlinks=False, expect=identity, allow_hardlinks=hard_links)
 
 
 @contextmanager

@@ -255,7 +255,7 @@ class VLMRunLoader(BaseLoader):
             ``"skip"`` logs it, carries on and records it in :attr:`failures`.
         inputs, config, input_key: as in ``VLMRunClient.execute``.
         wait_timeout: seconds to wait for each execution (default: by medium, unless the
-            client's ``wait_timeout`` is set). ``timeout=`` is its deprecated name.
+            client's ``wait_timeout`` is set).
         cache: where finished and in-flight executions are recorded, so nothing is paid
             twice. Default (None): an in-memory cache of this loader's own, so a second
             ``load()`` pays nothing for sources already read, and when ``on_error="raise"``
@@ -326,7 +326,6 @@ class VLMRunLoader(BaseLoader):
         segment_seconds: float | None = None,
         options: ExecuteOptions | None = None,
         callbacks: Callbacks = None,
-        timeout: float | None = None,
         **unknown: Any,
     ) -> None:
         reject_unknown(type(self).__name__, unknown, _LOADER_ARGUMENTS)
@@ -345,7 +344,6 @@ class VLMRunLoader(BaseLoader):
             vlmrun_base_url=vlmrun_base_url,
             request_timeout=request_timeout,
             wait_timeout=wait_timeout,
-            timeout=timeout,
             max_retries=max_retries,
             requests_per_minute=requests_per_minute,
             client_kwargs=dict(client_kwargs) if client_kwargs is not None else None,
@@ -361,7 +359,7 @@ class VLMRunLoader(BaseLoader):
             inputs=inputs,
             config=config,
             input_key=input_key,
-            timeout=self.settings.wait_timeout,
+            wait_timeout=self.settings.wait_timeout,
             callback_url=callback_url,
             segment_seconds=segment_seconds,
             options=options,

@@ -20,9 +20,9 @@ from langchain_vlmrun._exceptions import FileSourceError, ResponseValidationErro
 from langchain_vlmrun._models import AgentExecution
 from langchain_vlmrun._operations import ProcessedSource
 from langchain_vlmrun._options import ExecuteOptions
-from langchain_vlmrun._paths import normalise_roots, resolve_allowed_file
+from langchain_vlmrun._paths import normalise_roots, open_confined
 from langchain_vlmrun._settings import ClientSettings
-from langchain_vlmrun._sources import check_url, is_url, redact_url
+from langchain_vlmrun._sources import PreparedFile, redact_url
 from langchain_vlmrun._structured import validate_response
 from langchain_vlmrun._tracing import aexecution_run, execution_run
 from langchain_vlmrun._validation import check_agent_name, check_response_model
@@ -129,11 +129,20 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
         parse = self if not self.include_raw else self.model_copy(update={"include_raw": False})
 
         def extract(file: str) -> dict[str, Any]:
-            return parse.invoke(_confined(file, roots)).model_dump(mode="json")
+            source = _confined(file, roots)
+            try:
+                # an open file: the client uploads the descriptor, never the name again
+                return parse.invoke(source).model_dump(mode="json")  # type: ignore[arg-type]
+            finally:
+                _close(source)
 
         async def aextract(file: str) -> dict[str, Any]:
             source = await asyncio.to_thread(_confined, file, roots)
-            return (await parse.ainvoke(source)).model_dump(mode="json")
+            try:
+                opened = source  # see extract
+                return (await parse.ainvoke(opened)).model_dump(mode="json")  # type: ignore[arg-type]
+            finally:
+                _close(source)
 
         return StructuredTool.from_function(
             func=extract,
@@ -167,7 +176,7 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
             "name": self.agent_name,
             "prompt": prompt,
             "response_model": model,
-            "timeout": self.wait_timeout,
+            "wait_timeout": self.wait_timeout,
             "cache": self.cache,
             "callback_url": self.callback_url,
             "options": self.options,
@@ -256,6 +265,8 @@ def _describe(source: object) -> str:
         return str(source.source or "<blob>")
     if isinstance(source, bytes):
         return f"<{len(source)} bytes>"
+    if isinstance(source, PreparedFile):
+        return source.filename
     return str(source)
 
 
@@ -269,10 +280,15 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-def _confined(file: str, roots: Sequence[Path]) -> str:
-    """A URL, or a local path allowed by ``roots``; what the model can fix is a
-    ``ToolException`` (the agent sees the message)."""
+def _confined(file: str, roots: Sequence[Path]) -> str | PreparedFile:
+    """A URL, or the allowed local file opened once (see ``open_confined``); what the
+    model can fix is a ``ToolException`` (the agent sees the message)."""
     try:
-        return check_url(file) if is_url(file) else str(resolve_allowed_file(file, roots))
+        return open_confined(file, roots)
     except FileSourceError as exc:
         raise ToolException(exc.message) from exc
+
+
+def _close(source: object) -> None:
+    if isinstance(source, PreparedFile):
+        source.close()

@@ -64,7 +64,7 @@ class VLMRunParser(BaseBlobParser):
         mode: ``"page"`` (one Document per page) or ``"single"`` (one per Blob).
         inputs, config: extra execute ``inputs`` / ``config``; ``input_key`` names the
             file input (default ``"file"``).
-        wait_timeout: seconds to wait for each execution (``timeout=``: deprecated name).
+        wait_timeout: seconds to wait for each execution.
         cache: a :class:`~langchain_vlmrun.cache.ResultCache`; default (None) an
             in-memory one of this parser's own (a Blob parsed twice is paid once);
             ``False`` for none (see ``VLMRunLoader``).
@@ -105,7 +105,6 @@ class VLMRunParser(BaseBlobParser):
         segment_seconds: float | None = None,
         options: ExecuteOptions | None = None,
         callbacks: Callbacks = None,
-        timeout: float | None = None,
         **unknown: Any,
     ) -> None:
         reject_unknown(type(self).__name__, unknown, _PARSER_ARGUMENTS)
@@ -120,7 +119,6 @@ class VLMRunParser(BaseBlobParser):
             vlmrun_base_url=vlmrun_base_url,
             request_timeout=request_timeout,
             wait_timeout=wait_timeout,
-            timeout=timeout,
             max_retries=max_retries,
             requests_per_minute=requests_per_minute,
             client_kwargs=dict(client_kwargs) if client_kwargs is not None else None,
@@ -135,7 +133,7 @@ class VLMRunParser(BaseBlobParser):
             inputs=inputs,
             config=config,
             input_key=input_key,
-            timeout=self.settings.wait_timeout,
+            wait_timeout=self.settings.wait_timeout,
             callback_url=callback_url,
             segment_seconds=segment_seconds,
             options=options,

@@ -154,7 +154,7 @@ class VLMRunToolkit(ClientSettings, BaseToolkit):
             built-in reading of each medium, or ``reader_prompt`` when given).
         root_dir: folders local files may be read from (none: URLs only), for every tool.
         tool_options: more :class:`VLMRunAgentTool` arguments for every tool
-            (``timeout``, ``max_content_chars``, ``artifacts_dir``...).
+            (``wait_timeout``, ``max_content_chars``, ``artifacts_dir``...).
         api_key, base_url, client, async_client: as for the tool; all tools share the
             toolkit's clients.
     """

@@ -87,7 +87,7 @@ def emulator_client_settings(
     *,
     retry: RetryPolicy | None = None,
     poll: PollSchedule | None = None,
-    timeout: float = 5.0,
+    request_timeout: float = 5.0,
 ) -> dict[str, Any]:
     """Keyword arguments for ``VLMRunClient``/``AsyncVLMRunClient`` against ``emu``:
     short backoffs and polls (real sleeps stay short), a timeout far above any emulated
@@ -96,7 +96,7 @@ def emulator_client_settings(
         "base_url": emu.base_url,
         "retry": retry or RetryPolicy(max_retries=10, initial_backoff=0.01, max_backoff=0.05),
         "poll": poll or EMULATOR_POLL,
-        "timeout": httpx.Timeout(timeout),
+        "request_timeout": httpx.Timeout(request_timeout),
     }
 
 
@@ -235,7 +235,7 @@ class VirtualService:
         """Run :func:`process` for ``source`` (polls of 1, 2, 4, 8 s; 600 s wait)."""
         settings: dict[str, Any] = {
             "uploads": UploadSettings(),
-            "retry": RetryPolicy(timeout=30.0),
+            "retry": RetryPolicy(retry_timeout=30.0),
             "timeout": 600.0,
             "schedule": PollSchedule(initial=1.0, multiplier=2.0, maximum=8.0),
             "clock": self.driver.clock,
@@ -355,7 +355,7 @@ class Workload:
                 f"%PDF-1.4 job {job:06d}".encode(),
                 request,
                 uploads=UploadSettings(),
-                retry=RetryPolicy(timeout=30.0),
+                retry=RetryPolicy(retry_timeout=30.0),
                 timeout=10_000.0,
                 schedule=self.schedule,
                 clock=lambda: self.now,

@@ -505,3 +505,35 @@ def test_parser_refuses_a_directory_blob(tmp_path: Path) -> None:
     assert re.search(r"is a directory.*use VLMRunLoader", str(raised.value), re.DOTALL)
     assert raised.value.source == str(tmp_path)
     assert api.requests == [] and list(store.yield_keys()) == []
+
+
+@pytest.mark.parametrize("component", ["client.process", "loader", "parser"])
+def test_a_model_given_in_config_and_in_options_is_refused_before_any_request(
+    component: str, tmp_path: Path
+) -> None:
+    from langchain_vlmrun import ExecuteOptions, VLMRunClient, VLMRunParser
+
+    sent: list[httpx.Request] = []
+    http = httpx.Client(
+        transport=httpx.MockTransport(lambda r: sent.append(r) or httpx.Response(500))
+    )
+    client = VLMRunClient("k", base_url="https://api.test/v1", http_client=http)
+    path = tmp_path / "a.pdf"
+    path.write_bytes(b"%PDF-1.4 a")
+    twice = {
+        "config": {"model": "vlmrun-orion-1:pro"},
+        "options": ExecuteOptions(model="vlmrun-orion-1:fast"),
+    }
+    with pytest.raises(ValueError, match="model is given twice"):
+        if component == "client.process":
+            client.process(str(path), prompt="p", **twice)  # type: ignore[arg-type]
+        elif component == "loader":
+            VLMRunLoader([str(path)], prompt="p", client=client, **twice)  # type: ignore[arg-type]
+        else:
+            VLMRunParser(prompt="p", client=client, **twice)  # type: ignore[arg-type]
+    assert sent == []
+    # given once (in either place), it is sent once, at the top level of the body
+    from langchain_vlmrun._operations import ExecuteRequest
+
+    body = ExecuteRequest(prompt="p", config={"model": "vlmrun-orion-1:pro"}).body()
+    assert body["model"] == "vlmrun-orion-1:pro" and "model" not in body["config"]

@@ -111,7 +111,7 @@ def test_failed_execution_raises_at_the_first_poll_that_sees_it() -> None:
     )
     api = ScriptedAPI().on("GET", "/agent/executions/ex-1", execution(status="running"), failed)
     with pytest.raises(ExecutionFailedError) as info:
-        api.client().wait("ex-1", timeout=600)
+        api.client().wait("ex-1", wait_timeout=600)
     err = info.value
     assert err.execution_id == "ex-1"
     assert "Failed to read input" in str(err) and "corrupt PDF" in str(err)
@@ -129,7 +129,7 @@ def test_timeout_carries_id_and_last_status_and_can_resume() -> None:
     api = ScriptedAPI().on("GET", "/agent/executions/ex-1", execution(status="paused"))
     client = api.client(poll=PollSchedule(initial=1, multiplier=2, maximum=4))
     with pytest.raises(ExecutionTimeoutError) as info:
-        client.wait("ex-1", timeout=10)
+        client.wait("ex-1", wait_timeout=10)
     assert info.value.execution_id == "ex-1"
     assert info.value.status == "paused"
     assert "client.wait('ex-1')" in str(info.value)
@@ -220,7 +220,7 @@ async def test_async_timeout_carries_id() -> None:
     api = ScriptedAPI().on("GET", "/agent/executions/ex-1", execution(status="running"))
     async with api.async_client() as client:
         with pytest.raises(ExecutionTimeoutError) as info:
-            await client.wait("ex-1", timeout=3)
+            await client.wait("ex-1", wait_timeout=3)
     assert info.value.execution_id == "ex-1" and info.value.status == "running"
 
 
@@ -299,7 +299,7 @@ def test_wait_survives_an_outage_shorter_than_its_timeout() -> None:
     )
     client = api.client(retry=None)  # the default RetryPolicy: 90 s per call
     start = api.now
-    done = client.wait("ex-1", timeout=300)
+    done = client.wait("ex-1", wait_timeout=300)
     assert done.status == "completed"
     assert api.now - start > 20  # the outage lasted longer than one call's usual retries
     assert api.calls("GET", "/agent/executions/ex-1") == 51
@@ -308,7 +308,7 @@ def test_wait_survives_an_outage_shorter_than_its_timeout() -> None:
 def test_an_outage_longer_than_the_wait_times_out_with_the_execution_id() -> None:
     api = ScriptedAPI().on("GET", "/agent/executions/ex-1", httpx.Response(502))
     with pytest.raises(ExecutionTimeoutError) as raised:
-        api.client(retry=None).wait("ex-1", timeout=20)
+        api.client(retry=None).wait("ex-1", wait_timeout=20)
     assert raised.value.execution_id == "ex-1"
     assert isinstance(raised.value.__cause__, InternalServerError)
     assert raised.value.__cause__.execution_id == "ex-1"
@@ -336,14 +336,14 @@ async def test_async_wait_survives_an_outage_too() -> None:
         *[httpx.Response(500)] * 30,
         execution("ex-1", "completed", response={}),
     )
-    done = await api.async_client(retry=None).wait("ex-1", timeout=300)
+    done = await api.async_client(retry=None).wait("ex-1", wait_timeout=300)
     assert done.status == "completed"
 
 
 def test_retries_of_one_call_end_by_time_not_by_count() -> None:
     api = ScriptedAPI().on("GET", "/files/f-1", httpx.Response(503))
     with pytest.raises(InternalServerError, match=r"gave up after \d+ attempts") as raised:
-        api.client(retry=RetryPolicy(timeout=30, jitter=lambda: 1.0)).get_file("f-1")
+        api.client(retry=RetryPolicy(retry_timeout=30, jitter=lambda: 1.0)).get_file("f-1")
     assert sum(api.sleeps) == 30  # kept trying for the whole budget, no longer
     assert api.calls("GET", "/files/f-1") > 4  # more than any fixed small count
     assert raised.value.execution_id is None  # nothing was submitted
@@ -742,7 +742,9 @@ def test_create_once_counts_its_pauses_when_time_stands_still() -> None:
     not_found = httpx.Response(404, json={"detail": "Execution not found"})
     driver = Driver(*[_failure(502), not_found] * 5, frozen=True)
     with pytest.raises(InternalServerError):
-        _execute_once(driver, RetryPolicy(timeout=2.0, initial_backoff=0.5, jitter=lambda: 1.0))
+        _execute_once(
+            driver, RetryPolicy(retry_timeout=2.0, initial_backoff=0.5, jitter=lambda: 1.0)
+        )
     # each ambiguous failure: pause, look up, re-send, until the pauses fill the budget
     assert [s for s, _ in driver.sleeps()] == [0.5, 1.0, 0.5]
     assert [c.method for c in driver.calls()] == ["POST", "GET"] * 3 + ["POST"]
@@ -750,11 +752,11 @@ def test_create_once_counts_its_pauses_when_time_stands_still() -> None:
 
 def test_create_once_waits_as_long_as_the_server_says_before_looking_up() -> None:
     driver = Driver(_failure(503, retry_after=3.0), _job("running"))
-    adopted = _execute_once(driver, RetryPolicy(timeout=10.0, jitter=lambda: 1.0))
+    adopted = _execute_once(driver, RetryPolicy(retry_timeout=10.0, jitter=lambda: 1.0))
     assert adopted.id == "ex-1" and driver.sleeps() == [(3.0, False)]
     too_long = Driver(_failure(503, retry_after=30.0))
     with pytest.raises(InternalServerError):
-        _execute_once(too_long, RetryPolicy(timeout=10.0, jitter=lambda: 1.0))
+        _execute_once(too_long, RetryPolicy(retry_timeout=10.0, jitter=lambda: 1.0))
     assert too_long.effects == [Call("POST", EXECUTE, json={"id": "ex-1"}, retry="unambiguous")]
 
 
@@ -776,12 +778,12 @@ def test_durations_are_learned_per_agent_configuration_whatever_the_schema_key_o
         request = ExecuteRequest(prompt="p", json_schema=schema)
         assert first_pause(service, data, request, durations=memory) == 1.0
     # the same configuration (its schema's keys in another order) has learned: it
-    # explores halfway below the 15 s seen (7.5 s), keeping to the grid below that
-    # (1, 3, 7 s), then looks at the usual end (15 s)
+    # explores halfway between the schedule's first poll (1 s) and the 15 s seen (8 s),
+    # keeping to the grid below that (1, 3, 7 s), then looks at the usual end (15 s)
     again = ExecuteRequest(prompt="p", json_schema=reordered)
     before = len(service.driver.sleeps())
     service.process(b"%PDF-1.4 c", again, durations=memory)
-    assert [s for s, _ in service.driver.sleeps()[before:]] == [1.0, 2.0, 4.0, 0.5, 7.5]
+    assert [s for s, _ in service.driver.sleeps()[before:]] == [1.0, 2.0, 4.0, 1.0, 7.0]
     # another prompt, schema or model has learned nothing yet
     for other in (
         ExecuteRequest(prompt="q", json_schema=schema),

@@ -485,7 +485,7 @@ def run_parser(target: Target, **options: Any) -> Any:
 
 
 def run_client(target: Target, **options: Any) -> Any:
-    """A client of its own, built with ``options`` (wait_timeout, timeout, max_retries),
+    """A client of its own, built with ``options`` (wait_timeout, request_timeout, max_retries),
     on the shared connection pool (a new pool per example is slow)."""
     base_url = target.client.base_url
     own = VLMRunClient(KEY, base_url=base_url, poll=IMMEDIATE, http_client=target.http, **options)
@@ -573,7 +573,7 @@ def test_a_text_wait_timeout_works_or_is_refused_early(
 @PASSING
 @given(value=st.floats(min_value=0.5, max_value=1e9))
 def test_any_reasonable_request_timeout_works(emu: Emulator, target: Target, value: float) -> None:
-    outcome = attempt(emu, lambda: run_client(target, timeout=value))
+    outcome = attempt(emu, lambda: run_client(target, request_timeout=value))
     assert outcome.error is None, repr(outcome.error)
 
 
@@ -582,7 +582,7 @@ def test_any_reasonable_request_timeout_works(emu: Emulator, target: Target, val
 def test_a_huge_request_timeout_works_or_is_refused_early(
     emu: Emulator, target: Target, value: float
 ) -> None:
-    works_or_refused_early(attempt(emu, lambda: run_client(target, timeout=value)))
+    works_or_refused_early(attempt(emu, lambda: run_client(target, request_timeout=value)))
 
 
 @PASSING

@@ -205,14 +205,14 @@ def test_transient_and_ambiguous_failures() -> None:
 
 
 def test_retry_policy_accepts_its_boundaries() -> None:
-    RetryPolicy(timeout=0.0, max_retries=0, initial_backoff=0.0, max_backoff=0.0)
-    RetryPolicy(timeout=0.5, initial_backoff=2.0, max_backoff=2.0)
+    RetryPolicy(retry_timeout=0.0, max_retries=0, initial_backoff=0.0, max_backoff=0.0)
+    RetryPolicy(retry_timeout=0.5, initial_backoff=2.0, max_backoff=2.0)
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"timeout": -1.0}, "RetryPolicy timeout must be >= 0 seconds, got -1.0."),
+        ({"retry_timeout": -1.0}, "RetryPolicy retry_timeout must be >= 0 seconds, got -1.0."),
         ({"max_retries": -1}, "max_retries must be >= 0 or None, got -1."),
         ({"initial_backoff": -0.1}, "RetryPolicy needs 0 <= initial_backoff <= max_backoff."),
         (
@@ -228,7 +228,7 @@ def test_retry_policy_refuses_impossible_settings(kwargs: dict[str, float], mess
 
 
 def test_retry_policy_allows_retries_within_the_budget_and_the_cap() -> None:
-    policy = RetryPolicy(timeout=10.0, max_retries=2)
+    policy = RetryPolicy(retry_timeout=10.0, max_retries=2)
     assert policy.allows(2, spent=10.0) and not policy.allows(2, spent=10.1)
     assert not policy.allows(3, spent=0.0)  # over the retry cap
     assert policy.allows(5, spent=20.0, budget=20.0)  # a wait's deadline: no cap
@@ -246,7 +246,7 @@ def test_a_retry_after_past_the_budget_gives_up_at_once() -> None:
         "GET", PATH, httpx.Response(429, headers={"Retry-After": "30"}), execution()
     )
     with pytest.raises(RateLimitError):
-        api.client(retry=RetryPolicy(timeout=10.0)).get_execution("ex-1")
+        api.client(retry=RetryPolicy(retry_timeout=10.0)).get_execution("ex-1")
     assert api.sleeps == [] and api.calls("GET", PATH) == 1  # no sleep past the budget
 
 
@@ -263,7 +263,7 @@ def _state_after(seconds: float, idle: float, exc: BaseException) -> RetryCallSt
 
 
 def test_time_spent_in_slow_attempts_counts_against_the_budget() -> None:
-    stop = RetryPolicy(timeout=90.0).tenacity_kwargs("safe")["stop"]
+    stop = RetryPolicy(retry_timeout=90.0).tenacity_kwargs("safe")["stop"]
     assert stop(_state_after(95.0, idle=2.0, exc=_status_error(503)))  # slow attempts
     assert not stop(_state_after(5.0, idle=2.0, exc=_status_error(503)))
 

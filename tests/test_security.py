@@ -35,7 +35,7 @@ from langchain_vlmrun import (
     VLMRunLoader,
     verify_webhook_signature,
 )
-from langchain_vlmrun import agent_tool as agent_tool_module
+from langchain_vlmrun import _paths as paths_module
 from langchain_vlmrun._paths import checked_file
 from langchain_vlmrun._sources import PreparedFile, prepare_file
 from tests.mock_api import BASE, ScriptedAPI, execution, json_body
@@ -91,7 +91,7 @@ def _swap_after_check(monkeypatch: pytest.MonkeyPatch, swap: Any) -> None:
         swap()
         return result
 
-    monkeypatch.setattr(agent_tool_module, "checked_file", check_then_swap)
+    monkeypatch.setattr(paths_module, "checked_file", check_then_swap)
 
 
 def test_a_file_swapped_for_a_symlink_after_the_check_is_not_read(
@@ -441,6 +441,25 @@ def test_a_hard_link_inside_the_root_to_a_file_outside_is_refused(
         client=document_api().client(request_id_factory=lambda: "req-1"),
     )
     assert tool_call(allowed, "linked.pdf").status == "success"  # the developer's choice
+
+
+def test_the_extractor_as_a_tool_refuses_the_same_hard_link_before_any_request(
+    root_and_outside: tuple[Path, Path],
+) -> None:
+    from pydantic import BaseModel
+
+    from langchain_vlmrun import VLMRunExtractor
+
+    class Invoice(BaseModel):
+        total: float
+
+    root, outside = root_and_outside
+    os.link(outside / "f.pdf", root / "linked.pdf")
+    api = document_api()
+    tool = VLMRunExtractor(response_model=Invoice, client=api.client()).as_tool(root_dir=root)
+    message = tool_call(tool, "linked.pdf")
+    assert message.status == "error" and "hard links" in str(message.content)
+    assert api.requests == []
 
 
 # --- 8. logs -----------------------------------------------------------------------------

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -219,7 +218,7 @@ def test_loader_and_parser_pass_their_settings_to_the_clients_they_make(name: st
         api_key="k", base_url=BASE, request_timeout=9, max_retries=1, requests_per_minute=60
     )
     client = component.settings.new_client()
-    assert client.base_url == BASE and client.timeout == 9
+    assert client.base_url == BASE and client.request_timeout == 9
     assert client.retry.max_retries == 1 and client.budget is not None
     assert component.settings.new_async_client().budget is client.budget
 
@@ -234,28 +233,28 @@ def test_misspelled_setting_gets_a_hint(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", list(COMPONENTS))
-def test_timeout_is_the_deprecated_name_of_wait_timeout(name: str) -> None:
-    with pytest.warns(DeprecationWarning, match=r"timeout=\.\.\.\) is deprecated.*wait_timeout"):
-        component = COMPONENTS[name](api_key="k", timeout=12)
-    settings = getattr(component, "settings", component)
-    assert settings.wait_timeout == 12
-    with pytest.raises(TypeError, match="pass wait_timeout= only"):
-        COMPONENTS[name](api_key="k", timeout=12, wait_timeout=13)
+def test_timeout_alone_is_not_a_setting_and_the_hint_names_the_three(name: str) -> None:
+    # one meaning per word: request_timeout (HTTP), wait_timeout, retry_timeout
+    with pytest.raises(TypeError, match=r"'timeout' \(did you mean '\w+_timeout'\?\)"):
+        COMPONENTS[name](api_key="k", timeout=12)
 
 
-def test_deprecation_points_at_the_callers_line() -> None:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        VLMRunAgentTool(prompt="Read it.", api_key="k", timeout=5)
-    (warning,) = caught
-    assert warning.category is DeprecationWarning and warning.filename == __file__
+def test_the_client_hints_misspellings_as_the_components_do() -> None:
+    with pytest.raises(
+        TypeError, match=r"'requests_per_minut' \(did you mean 'requests_per_minute'"
+    ):
+        VLMRunClient("k", requests_per_minut=10)  # type: ignore[call-arg]
+    client = VLMRunClient("k", base_url=BASE)
+    with pytest.raises(TypeError, match=r"'promt' \(did you mean 'prompt'\?\)"):
+        client.run(URL, promt="p")
+    with pytest.raises(TypeError, match=r"'timeout' \(did you mean 'wait_timeout'\?\)"):
+        client.process(URL, prompt="p", timeout=3)  # type: ignore[call-arg]
 
 
-def test_old_attribute_names_still_read() -> None:
+def test_the_old_attribute_names_of_the_key_and_endpoint_still_read() -> None:
     tool = VLMRunAgentTool(prompt="Read it.", api_key="k", base_url=BASE, wait_timeout=4)
     assert tool.api_key is tool.vlmrun_api_key and tool.base_url == BASE
-    with pytest.warns(DeprecationWarning, match="use .wait_timeout"):
-        assert tool.timeout == 4
+    assert not hasattr(tool, "timeout")
 
 
 def test_clients_need_a_key_too() -> None:
