@@ -1,13 +1,14 @@
 # Two commands do all set-up on a fresh machine with only python3:
 #   make demo   - venv + install + run examples/quickstart.py (offline without VLMRUN_API_KEY)
 #   make test   - venv + install with test extras + check the built sdist/wheel + run the test suite
+#   make test-fast - the unit tests only (under a minute)
 #   make live   - every example against the live service, responses checked; RECORD=1
 #                 re-records their cassettes (needs VLMRUN_API_KEY; without it: a note, exit 0)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test dist lint examples live bench cassettes mutation clean
+.PHONY: demo test test-fast dist lint examples live bench cassettes mutation clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +30,10 @@ test: $(VENV)/.dev-installed
 	PYTHON=$(BIN)/python tools/check_dist.sh
 	$(BIN)/python -m pytest -q
 
+# the fast lane: the unit tests (no emulator, Redis, subprocesses or examples), < 1 min
+test-fast: $(VENV)/.dev-installed
+	$(BIN)/python -m pytest -q tests/unit_tests
+
 # build the sdist and wheel, twine-check them, install the wheel in a clean venv, import it
 dist: $(VENV)/.dev-installed
 	PYTHON=$(BIN)/python tools/check_dist.sh
@@ -37,6 +42,7 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 examples: $(VENV)/.demo-installed
 	for example in examples/[a-z]*.py; do $(BIN)/python $$example || exit 1; done

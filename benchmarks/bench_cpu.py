@@ -5,7 +5,7 @@ CPU (request building, JSON, pydantic, httpx, polling) is all that is measured.
 
 Two more rows compare what a load costs with a prompt and with the built-in defaults
 (no prompt: each file gets its medium's prompt and JSON schema, see
-``langchain_vlmrun.defaults``, so responses are schema-shaped JSON turned into page
+``langchain_vlmrun.documents.builtin``, so responses are schema-shaped JSON turned into page
 Documents). ``client.run`` needs a prompt or an agent, so both rows go through
 ``VLMRunLoader(paths, client=client, max_concurrency=1)``, with and without a prompt.
 

@@ -4,7 +4,7 @@ The emulator enforces 10 or 100 requests/min (sliding 60 s window, 429 + Retry-A
 and the client is given the same ``requests_per_minute``. Documents are uploaded files
 or URLs, completion is noticed by polling or by webhooks: the emulator POSTs the signed
 execution JSON to the loader's ``callback_url``, where the package's
-``WebhookReceiver`` (uvicorn on 127.0.0.1) hands it to the client's ``CompletionHub``.
+``WebhookReceiver`` (uvicorn on 127.0.0.1) hands it to the client's ``WebhookHub``.
 Every configuration runs in its own process with its own emulator (and receiver), all
 at once, so the slow 10/min runs take minutes of wall time, not tens of minutes.
 
@@ -45,8 +45,8 @@ from _harness import (
 )
 
 from langchain_vlmrun import VLMRunClient, VLMRunLoader
-from langchain_vlmrun.completion import CompletionHub
-from langchain_vlmrun.webhook_app import WebhookReceiver
+from langchain_vlmrun.webhooks.hub import WebhookHub
+from langchain_vlmrun.webhooks.receiver import WebhookReceiver
 
 SECRET = "whsec_bench_economy"
 
@@ -66,7 +66,7 @@ def run(rpm: int, inputs: str, delivery: str, docs: int, job: float) -> dict[str
     )
     try:
         with ExitStack() as stack:
-            hub = CompletionHub() if webhooks else None
+            hub = WebhookHub() if webhooks else None
             callback_url = None
             receiver = None
             if hub is not None:
@@ -123,7 +123,7 @@ def lost_run(mode: str, docs: int, job: float) -> dict[str, Any]:
         with ExitStack() as stack:
             from tests.uvicorn_server import serving
 
-            hub = CompletionHub()
+            hub = WebhookHub()
             receiver = WebhookReceiver(SECRET, hub)
             callback_url = stack.enter_context(serving(receiver)) + "/"
             if mode == "unreachable":
@@ -197,7 +197,7 @@ def lost_section(docs: int, job: float) -> str:
         rows,
     )
     return text + (
-        "\n\nWebhooks configured (a `WebhookReceiver` feeding the client's `CompletionHub`, "
+        "\n\nWebhooks configured (a `WebhookReceiver` feeding the client's `WebhookHub`, "
         "the execute request's `callback_url`), but nothing arrives: `dropped`, the emulator "
         "silently loses every delivery (`--callback-drop-rate 1`); `unreachable`, the "
         "`callback_url` is a port bound but not listening, so every delivery is refused "

@@ -36,7 +36,7 @@ from _harness import (
     verdict,
 )
 
-import langchain_vlmrun._concurrency as concurrency_module
+import langchain_vlmrun.loaders._concurrency as concurrency_module
 from langchain_vlmrun import VLMRunLoader
 
 JOB_SECONDS = 1.0

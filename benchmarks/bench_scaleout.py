@@ -31,11 +31,11 @@ import httpx
 from _harness import counters, make_files, report, start_emulator, stop_emulator, table, verdict
 
 from langchain_vlmrun import RequestBudget, ResultCache, VLMRunClient, VLMRunLoader
-from langchain_vlmrun.completion import CompletionHub, Ticket
-from langchain_vlmrun.leases import DedupeLeases
-from langchain_vlmrun.redis_budget import RedisRequestBudget
-from langchain_vlmrun.redis_store import RedisByteStore
-from langchain_vlmrun.webhook_app import WebhookReceiver
+from langchain_vlmrun.scaleout.leases import DedupeLeases
+from langchain_vlmrun.scaleout.redis_budget import RedisRequestBudget
+from langchain_vlmrun.scaleout.redis_store import RedisByteStore
+from langchain_vlmrun.webhooks.hub import Ticket, WebhookHub
+from langchain_vlmrun.webhooks.receiver import WebhookReceiver
 from tests.redis_server import RedisServer, redis_server_binary
 from tests.uvicorn_server import serving
 
@@ -188,7 +188,7 @@ def percentiles(samples: list[float]) -> tuple[str, str, str]:
 
 
 def latency_rows(rounds: int) -> list[tuple[object, ...]]:
-    hub = CompletionHub()
+    hub = WebhookHub()
     rows = []
     with serving(WebhookReceiver(SECRET, hub)) as url, httpx.Client() as http:
         http.get(url + "/")  # warm the connection (405)

@@ -3,7 +3,7 @@
     python examples/audio_segments.py                     # offline: replays a cassette
     VLMRUN_API_KEY=... python examples/audio_segments.py  # live
 
-For audio, the built-in default (``langchain_vlmrun.defaults``) asks for a transcript
+For audio, the built-in default (``langchain_vlmrun.documents.builtin``) asks for a transcript
 in ``segments[{start, end, speaker, text}]``. Each segment becomes a Document with
 ``start_time``/``end_time`` (seconds) and ``speaker``, so an answer can point to the
 moment it came from. ``segment_seconds=`` merges segments into windows of about that

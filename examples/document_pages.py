@@ -4,7 +4,7 @@
     VLMRUN_API_KEY=... python examples/document_pages.py  # live
 
 With neither ``agent_name`` nor ``prompt``, ``VLMRunLoader`` sends the built-in default
-for the file's medium (``langchain_vlmrun.defaults``). For a document that means
+for the file's medium (``langchain_vlmrun.documents.builtin``). For a document that means
 "convert each page to markdown" with a ``pages[{page, content}]`` schema, so you get
 one Document per page, with ``page`` (0-based) and ``total_pages`` in its metadata.
 ``report.pdf`` is a two-page scan.

@@ -3,7 +3,7 @@
     python examples/image_text.py                     # offline: replays a cassette
     VLMRUN_API_KEY=... python examples/image_text.py  # live
 
-For an image, the built-in default (``langchain_vlmrun.defaults``) asks for ``text``
+For an image, the built-in default (``langchain_vlmrun.documents.builtin``) asks for ``text``
 (every visible word, in reading order) and ``description``. The loader gives one
 Document: the text, a blank line, then the description.
 """

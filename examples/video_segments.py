@@ -3,7 +3,7 @@
     python examples/video_segments.py                     # offline: replays a cassette
     VLMRUN_API_KEY=... python examples/video_segments.py  # live
 
-For video, the built-in default (``langchain_vlmrun.defaults``) asks for
+For video, the built-in default (``langchain_vlmrun.documents.builtin``) asks for
 ``segments[{start, end, text, description}]``: the transcript and what is on screen.
 Each segment becomes a Document with ``start_time``/``end_time`` in its metadata; its
 text is what was said, then ``[shown] ...``.

@@ -1,9 +1,17 @@
 """LangChain integration for VLM Run."""
 
-from langchain_vlmrun._budget import RequestBudget
-from langchain_vlmrun._client import DEFAULT_BASE_URL, AsyncVLMRunClient, VLMRunClient
-from langchain_vlmrun._documents import split_documents
-from langchain_vlmrun._exceptions import (
+from langchain_vlmrun._version import __version__
+from langchain_vlmrun.client._budget import RequestBudget
+from langchain_vlmrun.client._client import DEFAULT_BASE_URL, AsyncVLMRunClient, VLMRunClient
+from langchain_vlmrun.client._metering import count_requests
+from langchain_vlmrun.client._operations import ProcessedSource
+from langchain_vlmrun.client._options import ExecuteOptions, InlineSkill, SkillReference
+from langchain_vlmrun.client._polling import PollSchedule
+from langchain_vlmrun.client._retry import RetryPolicy
+from langchain_vlmrun.client.artifacts import ArtifactBlob, SavedArtifact
+from langchain_vlmrun.client.cache import ResultCache
+from langchain_vlmrun.client.storage import FileByteStore
+from langchain_vlmrun.core.errors import (
     AgentNotFoundError,
     APIConnectionError,
     APIError,
@@ -27,8 +35,7 @@ from langchain_vlmrun._exceptions import (
     UnreadableResponseError,
     VLMRunError,
 )
-from langchain_vlmrun._metering import count_requests
-from langchain_vlmrun._models import (
+from langchain_vlmrun.core.models import (
     AgentCreated,
     AgentExecution,
     AgentInfo,
@@ -38,26 +45,19 @@ from langchain_vlmrun._models import (
     FileResponse,
     PresignedUpload,
 )
-from langchain_vlmrun._operations import ProcessedSource
-from langchain_vlmrun._options import ExecuteOptions, InlineSkill, SkillReference
-from langchain_vlmrun._polling import PollSchedule
-from langchain_vlmrun._retry import RetryPolicy
-from langchain_vlmrun._sources import SUPPORTED_EXTENSIONS
-from langchain_vlmrun._version import __version__
-from langchain_vlmrun.agent_tool import (
+from langchain_vlmrun.documents._documents import split_documents
+from langchain_vlmrun.files._sources import SUPPORTED_EXTENSIONS
+from langchain_vlmrun.loaders.loader import Failure, LoaderError, SourceUsage, VLMRunLoader
+from langchain_vlmrun.loaders.parser import VLMRunParser
+from langchain_vlmrun.tools.agent_tool import (
     VLMRunAgentTool,
     VLMRunToolArtifact,
     VLMRunToolError,
     VLMRunToolInput,
 )
-from langchain_vlmrun.artifacts import ArtifactBlob, SavedArtifact
-from langchain_vlmrun.cache import ResultCache
-from langchain_vlmrun.document_loaders import Failure, LoaderError, SourceUsage, VLMRunLoader
-from langchain_vlmrun.extraction import ExtractionWithRaw, VLMRunExtractor
-from langchain_vlmrun.parsers import VLMRunParser
-from langchain_vlmrun.storage import FileByteStore
-from langchain_vlmrun.toolkit import VLMRunToolkit
-from langchain_vlmrun.webhooks import verify_webhook_signature
+from langchain_vlmrun.tools.extraction import ExtractionWithRaw, VLMRunExtractor
+from langchain_vlmrun.tools.toolkit import VLMRunToolkit
+from langchain_vlmrun.webhooks.signature import verify_webhook_signature
 
 __all__ = [
     "DEFAULT_BASE_URL",

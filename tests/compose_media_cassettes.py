@@ -1,7 +1,7 @@
 """Compose the cassettes of the per-medium examples: ``python -m tests.compose_media_cassettes``.
 
 A fresh account has no agents, so every example here runs the built-in default of its
-file's medium (``langchain_vlmrun.defaults``) and every response below has the shape
+file's medium (``langchain_vlmrun.documents.builtin``) and every response below has the shape
 that default's schema asks for, with what the sample file really holds:
 
 - ``examples/data/report.pdf`` (a 2-page scan: page images, no text layer):

@@ -14,10 +14,8 @@ from typing import Any
 import httpx
 
 from langchain_vlmrun import PollSchedule, RetryPolicy
-from langchain_vlmrun._exceptions import status_error_from_response
-from langchain_vlmrun._models import AgentExecution
-from langchain_vlmrun._operations import (
-    AwaitCompletion,
+from langchain_vlmrun.client._operations import (
+    AwaitDelivery,
     Blocking,
     Call,
     EnsureAgent,
@@ -27,6 +25,8 @@ from langchain_vlmrun._operations import (
     UploadSettings,
     process,
 )
+from langchain_vlmrun.core.errors import status_error_from_response
+from langchain_vlmrun.core.models import AgentExecution
 from tests.emulator import Emulator
 
 #: A tiny PDF-looking payload; VLM Run only sees the bytes, the emulator echoes the name.
@@ -61,6 +61,14 @@ def file_maker(name: str, data: bytes = PDF) -> Callable[[Path], str]:
         return str(path)
 
     return make
+
+
+def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Until ``condition`` holds, e.g. a waiter has registered (a counter, not a guess)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition never held"
+        time.sleep(0.001)
 
 
 class Crash(Exception):
@@ -110,7 +118,7 @@ class Driver:
     status the call does not ``accept``, is raised into the operation. ``Sleep``
     advances the clock unless ``frozen`` (a no-op sleep, as in tests that inject one),
     then runs ``on_sleep(effect)``. ``Blocking`` runs its function (its exception is
-    raised into the operation). ``EnsureAgent`` is recorded. ``AwaitCompletion`` asks
+    raised into the operation). ``EnsureAgent`` is recorded. ``AwaitDelivery`` asks
     ``push(effect)``: an execution is the delivery, None lets the wait time out (the
     clock moves by its timeout).
     """
@@ -120,7 +128,7 @@ class Driver:
         *replies: Reply,
         frozen: bool = False,
         route: Callable[[Call], Reply] | None = None,
-        push: Callable[[AwaitCompletion], AgentExecution | None] | None = None,
+        push: Callable[[AwaitDelivery], AgentExecution | None] | None = None,
         on_sleep: Callable[[Sleep], None] | None = None,
     ) -> None:
         self.replies = list(replies)
@@ -141,7 +149,7 @@ class Driver:
         return [e for e in self.effects if isinstance(e, Call)]
 
     def awaits(self) -> list[float]:
-        return [e.timeout for e in self.effects if isinstance(e, AwaitCompletion)]
+        return [e.timeout for e in self.effects if isinstance(e, AwaitDelivery)]
 
     def _reply(self, call: Call) -> Any:
         reply = self.route(call) if self.route is not None else self.replies.pop(0)
@@ -162,7 +170,7 @@ class Driver:
             return self._reply(effect)
         if isinstance(effect, Blocking):
             return effect.function()
-        if isinstance(effect, AwaitCompletion):
+        if isinstance(effect, AwaitDelivery):
             pushed = self.push(effect) if self.push is not None else None
             if pushed is None:
                 self.now += effect.timeout
@@ -187,10 +195,10 @@ class Driver:
         raise AssertionError("the operation does not end")
 
 
-def deliver_after(driver: Driver, seconds: float) -> Callable[[AwaitCompletion], AgentExecution]:
+def deliver_after(driver: Driver, seconds: float) -> Callable[[AwaitDelivery], AgentExecution]:
     """A ``Driver.push`` whose webhook delivery (``completed``) arrives ``seconds`` later."""
 
-    def push(effect: AwaitCompletion) -> AgentExecution:
+    def push(effect: AwaitDelivery) -> AgentExecution:
         driver.now += seconds
         return AgentExecution(id=effect.execution_id, status="completed", response={})
 
@@ -273,7 +281,7 @@ class Workload:
         deliveries: Any = None,
         request: ExecuteRequest | None = None,
     ) -> None:
-        from langchain_vlmrun._polling import DurationMemory
+        from langchain_vlmrun.client._polling import DurationMemory
 
         self.durations = durations
         self.concurrency = concurrency
@@ -327,7 +335,7 @@ class Workload:
         self.polls[job] += 1
         return httpx.Response(200, json=self._execution(execution_id, True).model_dump(mode="json"))
 
-    def _await(self, effect: AwaitCompletion) -> tuple[float, AgentExecution | None]:
+    def _await(self, effect: AwaitDelivery) -> tuple[float, AgentExecution | None]:
         """When the wait ends, and the delivery if one ended it."""
         index, _ = self.created[effect.execution_id]
         delay = self.delivery(index) if self.delivery is not None else None
@@ -383,7 +391,7 @@ class Workload:
                 if isinstance(effect, Sleep):
                     heapq.heappush(queue, (self.now + effect.seconds, next(counter), job, None))
                     break
-                if isinstance(effect, AwaitCompletion):
+                if isinstance(effect, AwaitDelivery):
                     at, pushed = self._await(effect)
                     heapq.heappush(queue, (at, next(counter), job, pushed))
                     break

@@ -99,7 +99,7 @@ def observed_defaults() -> Iterator[list[tuple[str, Any]]]:
 
 def default_medium(schema: Any) -> str | None:
     """The medium whose built-in default ``schema`` is (as sent), else None."""
-    from langchain_vlmrun.defaults import default_for
+    from langchain_vlmrun.documents.builtin import default_for
 
     comment = schema.get("$comment") if isinstance(schema, dict) else None
     for medium in EXPECTED_KIND:
@@ -112,8 +112,8 @@ def check_response(medium: str, response: Any) -> list[str]:
     """Problems with one raw response for ``medium``'s default (none: it fits)."""
     from jsonschema import Draft202012Validator
 
-    from langchain_vlmrun._rendering import render_response
-    from langchain_vlmrun.defaults import default_for
+    from langchain_vlmrun.documents._rendering import render_response
+    from langchain_vlmrun.documents.builtin import default_for
 
     validator = Draft202012Validator(default_for(medium).schema)  # type: ignore[arg-type]
     problems = [
@@ -197,7 +197,7 @@ def report(outcomes: list[Outcome], recording: bool) -> int:
         print(
             "\nRe-recorded the examples' cassettes (cassettes/*_example.yaml, quickstart.yaml): "
             "they no longer carry the COMPOSED header. Check `git diff cassettes/`, then "
-            "`make test` (tests/test_examples.py checks only the structure of recorded "
+            "`make test` (tests/integration_tests/test_examples.py checks only the structure of recorded "
             "cassettes' output)."
         )
     print(

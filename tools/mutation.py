@@ -40,48 +40,48 @@ EQUIVALENTS = ROOT / "tests" / "mutation_equivalents.toml"
 
 #: Module → the fast test files (and doctest modules) that exercise it.
 MODULES: dict[str, list[str]] = {
-    "langchain_vlmrun/_retry.py": [
-        "tests/test_retries.py",
-        "tests/test_errors.py",
-        "tests/test_execute_wait.py",
-        "tests/test_upload.py",
-        "tests/test_bad_inputs.py::test_unreadable_answer_to_an_execute_is_not_paid_twice",
-        "langchain_vlmrun/_retry.py",
+    "langchain_vlmrun/client/_retry.py": [
+        "tests/unit_tests/test_retries.py",
+        "tests/unit_tests/test_errors.py",
+        "tests/unit_tests/test_execute_wait.py",
+        "tests/unit_tests/test_upload.py",
+        "tests/integration_tests/test_bad_inputs.py::test_unreadable_answer_to_an_execute_is_not_paid_twice",
+        "langchain_vlmrun/client/_retry.py",
     ],
-    "langchain_vlmrun/_paths.py": [
-        "tests/test_agent_tool_safety.py",
-        "tests/test_agent_tool.py",
-        "tests/test_agent_tool_loop.py",
-        "tests/test_security.py",
+    "langchain_vlmrun/files/_confinement.py": [
+        "tests/unit_tests/test_agent_tool_safety.py",
+        "tests/unit_tests/test_agent_tool.py",
+        "tests/unit_tests/test_agent_tool_loop.py",
+        "tests/unit_tests/test_security.py",
     ],
-    "langchain_vlmrun/_polling.py": [
-        "tests/test_execute_wait.py",
-        "tests/test_extraction.py",
-        "tests/test_loader.py",
-        "langchain_vlmrun/_polling.py",
+    "langchain_vlmrun/client/_polling.py": [
+        "tests/unit_tests/test_execute_wait.py",
+        "tests/unit_tests/test_extraction.py",
+        "tests/unit_tests/test_loader.py",
+        "langchain_vlmrun/client/_polling.py",
     ],
-    "langchain_vlmrun/webhooks.py": [
-        "tests/test_budget.py",
-        "tests/test_security.py",
-        "langchain_vlmrun/webhooks.py",
+    "langchain_vlmrun/webhooks/signature.py": [
+        "tests/unit_tests/test_budget.py",
+        "tests/unit_tests/test_security.py",
+        "langchain_vlmrun/webhooks/signature.py",
     ],
-    "langchain_vlmrun/cache.py": [
-        "tests/test_cache.py",
-        "tests/test_bad_inputs.py",
-        "tests/test_security.py",
-        "langchain_vlmrun/cache.py",
+    "langchain_vlmrun/client/cache.py": [
+        "tests/unit_tests/test_cache.py",
+        "tests/integration_tests/test_bad_inputs.py",
+        "tests/unit_tests/test_security.py",
+        "langchain_vlmrun/client/cache.py",
     ],
-    "langchain_vlmrun/_operations.py": [
-        "tests/test_execute_wait.py",
-        "tests/test_retries.py",
-        "tests/test_upload.py",
-        "tests/test_errors.py",
-        "tests/test_cache.py",
-        "tests/test_documents.py",
-        "tests/test_client_cassettes.py",
-        "tests/test_completion_hub.py",
-        "tests/test_leases.py",
-        "langchain_vlmrun/_operations.py",
+    "langchain_vlmrun/client/_operations.py": [
+        "tests/unit_tests/test_execute_wait.py",
+        "tests/unit_tests/test_retries.py",
+        "tests/unit_tests/test_upload.py",
+        "tests/unit_tests/test_errors.py",
+        "tests/unit_tests/test_cache.py",
+        "tests/unit_tests/test_documents.py",
+        "tests/unit_tests/test_client_cassettes.py",
+        "tests/unit_tests/test_webhook_hub.py",
+        "tests/integration_tests/test_leases.py",
+        "langchain_vlmrun/client/_operations.py",
     ],
 }
 
@@ -154,7 +154,7 @@ def percent(killed: int, survived: int) -> float:
 
 
 def short_name(mutant: str, module: str) -> str:
-    """mutmut's ``langchain_vlmrun.cache.xǁResultCacheǁkey__mutmut_5`` as
+    """mutmut's ``langchain_vlmrun.client.cache.xǁResultCacheǁkey__mutmut_5`` as
     ``ResultCache.key__mutmut_5`` (``x__process__mutmut_1`` as ``_process__mutmut_1``)."""
     dotted = module.removesuffix(".py").replace("/", ".") + "."
     name = mutant.removeprefix(dotted)
@@ -259,7 +259,9 @@ def report(results: list[Result]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("modules", nargs="*", help="e.g. langchain_vlmrun/_paths.py (default: all)")
+    parser.add_argument(
+        "modules", nargs="*", help="e.g. langchain_vlmrun/files/_confinement.py (default: all)"
+    )
     parser.add_argument("--max-children", type=int, default=None, help="parallel mutant runs")
     parser.add_argument(
         "--fail-under", type=float, default=90.0, help="minimum score without equivalents"

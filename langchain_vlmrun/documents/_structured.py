@@ -1,0 +1,39 @@
+"""Validating a completed execution's response against the caller's pydantic model."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from langchain_vlmrun.core.errors import ResponseValidationError
+from langchain_vlmrun.core.models import AgentExecution
+
+__all__ = ["validate_response"]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_response(execution: AgentExecution, response_model: type[M]) -> M:
+    """The response as a ``response_model`` instance.
+
+    Raises:
+        ResponseValidationError: listing each schema error, with the raw response kept.
+    """
+    raw: Any = execution.response
+    try:
+        return response_model.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ResponseValidationError(
+            f"Execution {execution.id} returned a response that does not match "
+            f"{response_model.__name__}: {problems}. The raw response is on "
+            "error.raw_response; loosen the model (Optional fields) or refine the prompt.",
+            raw_response=raw,
+            errors=list(exc.errors()),
+            execution_id=execution.id,
+            execution=execution,
+        ) from None

@@ -1,0 +1,107 @@
+"""``RedisWebhookRelay``: webhook deliveries reach hubs in other processes.
+
+A :class:`~langchain_vlmrun.webhooks.receiver.WebhookReceiver` runs in one process (your web
+server); workers waiting for executions often run elsewhere. The receiver publishes
+each accepted delivery on a Redis channel; every worker process subscribes its own
+:class:`~langchain_vlmrun.webhooks.hub.WebhookHub` to it. Pub/sub does not keep
+messages: a worker that was not subscribed when a delivery came by still finishes
+through its safety polls.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from langchain_vlmrun.core.models import AgentExecution
+from langchain_vlmrun.scaleout._redis import connect
+
+if TYPE_CHECKING:
+    from redis import Redis
+
+    from langchain_vlmrun.webhooks.hub import WebhookHub
+
+__all__ = ["RedisWebhookRelay", "Subscription"]
+
+logger = logging.getLogger("langchain_vlmrun")
+
+
+class Subscription:
+    """A hub fed from the channel by a background thread; :meth:`close` to stop."""
+
+    def __init__(self, pubsub: Any, thread: Any, relay: RedisWebhookRelay) -> None:
+        self._pubsub = pubsub
+        self._thread = thread
+        self._relay = relay  # its client owns the pool of the pub/sub connection
+
+    def close(self) -> None:
+        self._thread.stop()
+        self._thread.join(timeout=5)
+        self._pubsub.close()
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class RedisWebhookRelay:
+    """Publish deliveries from the receiver; subscribe worker hubs to them.
+
+    Example:
+        >>> relay = RedisWebhookRelay("redis://localhost:6379/0")  # doctest: +SKIP
+        >>> # web process:
+        >>> receiver = WebhookReceiver(secret, forward=relay.publish)  # doctest: +SKIP
+        >>> # each worker process:
+        >>> hub = WebhookHub()  # doctest: +SKIP
+        >>> relay.subscribe(hub)  # doctest: +SKIP
+        >>> client = VLMRunClient(hub=hub)  # doctest: +SKIP
+
+    Args:
+        redis: a URL or a ``redis.Redis`` client (``decode_responses=False``).
+        channel: the pub/sub channel (one per deployment sharing a webhook).
+    """
+
+    def __init__(self, redis: str | Redis, *, channel: str = "vlmrun:completions") -> None:
+        self.channel = channel
+        self._redis = connect(redis)
+
+    def __repr__(self) -> str:
+        return f"RedisWebhookRelay(channel={self.channel!r})"
+
+    def publish(self, execution: AgentExecution) -> int:
+        """Send a delivered execution to every subscribed hub; returns how many got it."""
+        payload = execution.model_dump_json()
+        publish: Any = self._redis.publish  # redis-py's typing differs between releases
+        return int(publish(self.channel, payload))
+
+    def subscribe(self, hub: WebhookHub, *, ready_timeout: float = 10.0) -> Subscription:
+        """Feed ``hub`` from the channel; returns once Redis confirmed the subscription."""
+
+        def deliver(message: dict[str, Any]) -> None:
+            try:
+                execution = AgentExecution.model_validate_json(message["data"])
+            except ValueError:
+                logger.warning("relay: ignored a message that is not an execution")
+                return
+            hub.complete(execution)
+
+        pubsub: Any = self._redis.pubsub()  # type: ignore[no-untyped-call, unused-ignore]
+        pubsub.subscribe(**{self.channel: deliver})
+        deadline = time.monotonic() + ready_timeout
+        while True:
+            message = pubsub.get_message(timeout=max(0.0, deadline - time.monotonic()))
+            if message is not None and message.get("type") == "subscribe":
+                break
+            if time.monotonic() >= deadline:
+                pubsub.close()
+                raise TimeoutError(f"Redis did not confirm the subscription to {self.channel}")
+
+        def keep_going(error: BaseException, pubsub: Any, thread: Any) -> None:
+            logger.warning("relay: %s; reconnecting", error)
+            time.sleep(1.0)
+
+        thread = pubsub.run_in_thread(sleep_time=1.0, daemon=True, exception_handler=keep_going)
+        return Subscription(pubsub, thread, self)

@@ -1,0 +1,488 @@
+"""``VLMRunAgentTool``: VLM Run as a LangChain tool an LLM agent can call."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import mimetypes
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
+from langchain_core.documents.base import Blob
+from langchain_core.tools import ArgsSchema, BaseTool, ToolException
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from langchain_vlmrun.client._operations import schema_of
+from langchain_vlmrun.client._options import ExecuteOptions
+from langchain_vlmrun.client._settings import ClientSettings
+from langchain_vlmrun.client.artifacts import artifact_blobs
+from langchain_vlmrun.core._validation import check_agent_name
+from langchain_vlmrun.core.errors import (
+    APIConnectionError,
+    BadRequestError,
+    ExecutionFailedError,
+    ExecutionTimeoutError,
+    FileSourceError,
+    InternalServerError,
+    RateLimitError,
+    RequestTooLargeError,
+    ResponseValidationError,
+)
+from langchain_vlmrun.core.models import AgentExecution, AgentInfo, CreditUsage
+from langchain_vlmrun.documents._documents import AgentSpec, wait_timeout_for
+from langchain_vlmrun.documents._rendering import render_response
+from langchain_vlmrun.documents._structured import validate_response
+from langchain_vlmrun.documents._tracing import aexecution_run, execution_run
+from langchain_vlmrun.files._confinement import normalise_roots, normalise_roots_in, open_confined
+from langchain_vlmrun.files._sources import PreparedFile, redact_url
+from langchain_vlmrun.files._types import Medium, medium_of
+
+__all__ = ["VLMRunAgentTool", "VLMRunToolArtifact", "VLMRunToolError", "VLMRunToolInput"]
+
+TRUNCATION_MARKER = (
+    "\n\n[... truncated: {shown} of {total} characters shown; "
+    "the full result is in the tool artifact]"
+)
+
+
+class VLMRunToolError(ToolException):
+    """A problem the calling model can act on (bad path, unsupported file, failed run)."""
+
+
+class VLMRunToolInput(BaseModel):
+    """What the model fills in."""
+
+    file: str = Field(
+        description=(
+            "The file to read: an http(s) URL, or the path of a local file in the folders "
+            "this tool may read. Documents (pdf, doc, docx), images (png, jpg, gif, bmp, "
+            "tiff, webp), audio (mp3, wav, m4a, flac, ogg) or video (mp4, mov, avi, mkv, webm)."
+        )
+    )
+    instructions: str | None = Field(
+        default=None,
+        description="Optional: what to look for or extract in this file, in one or two sentences.",
+    )
+
+
+class VLMRunToolArtifact(BaseModel):
+    """The tool's artifact (kept out of the prompt): the full execution and its cost.
+
+    ``artifacts`` holds a :class:`~langchain_vlmrun.client.artifacts.ArtifactBlob` per artifact
+    the response references (images, redacted documents, clips), downloaded when read;
+    ``output_schema`` is the JSON schema the response follows (the agent's, for a tool
+    made by :meth:`VLMRunAgentTool.from_agent`).
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    source: str
+    execution_id: str
+    status: str
+    agent: str | None = None
+    credits_used: int | float | None = None
+    usage: CreditUsage = Field(default_factory=CreditUsage)
+    response: Any = None
+    structured: BaseModel | None = None
+    truncated: bool = False
+    artifacts: list[Blob] = Field(default_factory=list)
+    output_schema: dict[str, Any] | None = None
+
+
+_DESCRIPTION = (
+    "Reads a document, image, audio or video file with VLM Run's vision-language agents "
+    "and returns its content as markdown (or as JSON fields when a schema is configured). "
+    "Use it to read PDFs, scans, photos, screenshots, charts, recordings or videos. "
+    "Input: `file` (an http(s) URL or a local path) and optional `instructions`."
+)
+
+
+class VLMRunAgentTool(ClientSettings, BaseTool):
+    """VLM Run as a tool: the model names a file, the tool returns what an agent read.
+
+    Example:
+        >>> import tempfile
+        >>> from langchain_vlmrun import VLMRunAgentTool
+        >>> inbox = tempfile.mkdtemp()
+        >>> tool = VLMRunAgentTool(
+        ...     prompt="Extract the invoice number, date and total.",
+        ...     root_dir=inbox,              # local files only from here
+        ... )
+        >>> msg = tool.invoke({"type": "tool_call", "id": "1", "name": tool.name,
+        ...                    "args": {"file": "invoice.pdf"}})  # doctest: +SKIP
+        >>> msg.content, msg.artifact.execution_id  # doctest: +SKIP
+
+    Invoked with a ``ToolCall`` it returns a ``ToolMessage`` whose ``content`` is the
+    text for the model (truncated to ``max_content_chars`` with a visible marker) and
+    whose ``artifact`` is a :class:`VLMRunToolArtifact` (execution id, usage/credits,
+    raw response and, with a ``response_model``, the validated instance).
+
+    Safety: local files are read only inside ``root_dir`` (none by default: URLs only),
+    after resolving ``..`` and symlinks; hidden files and types VLM Run does not read
+    are refused; URLs must be http(s). Unless you pass your own ``description``, it
+    ends by telling the model whether local paths work and where. Problems the model can fix raise
+    :class:`VLMRunToolError` (a ``ToolException``; ``handle_tool_error`` is on, so the
+    agent sees the message and can recover). Configuration problems (401/402/403, unknown
+    agent) raise the typed client errors; a missing key raises
+    :class:`~langchain_vlmrun.MissingAPIKeyError` when the tool is constructed.
+
+    Settings (shared with the other components): ``vlmrun_api_key`` (alias ``api_key``,
+    default ``VLMRUN_API_KEY``), ``vlmrun_base_url`` (alias ``base_url``),
+    ``request_timeout`` (HTTP), ``wait_timeout`` (execution), ``max_retries``,
+    ``requests_per_minute``, ``cache``, or ready
+    ``client``/``async_client``. Each call runs the execution as a ``vlmrun_execution``
+    child run whose outputs (execution id, agent, status, credits) callback handlers and
+    LangSmith see.
+    """
+
+    name: str = "vlmrun_read_file"
+    description: str = _DESCRIPTION
+    args_schema: ArgsSchema | None = VLMRunToolInput
+    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
+    handle_tool_error: bool | str | Any = True
+
+    agent_name: str | None = None
+    """The agent to run, ``"name:version"``."""
+    prompt: str | None = None
+    """Instructions for the agent (with no ``agent_name`` the service picks the agent)."""
+    response_model: type[BaseModel] | None = None
+    """Pydantic model of the expected output: sent as the JSON schema and validated."""
+    json_schema: dict[str, Any] | None = None
+    """A JSON schema instead of ``response_model``."""
+    root_dir: list[Path] = Field(default_factory=list)
+    """Directories local files may be read from (none: URLs only)."""
+    allow_hard_links: bool = False
+    """Read files inside ``root_dir`` that have other hard links (they may be links to
+    files outside the folders; refused by default)."""
+    max_content_chars: int = Field(default=8000, gt=0, strict=True)
+    """Cap on the text returned to the model."""
+    callback_url: str | None = None
+    """Passed to each execution: VLM Run also POSTs the result there."""
+    agent: AgentInfo | None = None
+    """The workspace agent this tool runs (set by :meth:`from_agent`)."""
+    artifacts_dir: Path | None = None
+    """Where artifacts are saved when read (default: a private temporary folder)."""
+    options: ExecuteOptions | None = None
+    """Model, skills, service tier and the rest of the execute configuration."""
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _roots(cls, values: Any) -> Any:
+        return normalise_roots_in(values)
+
+    @model_validator(mode="after")
+    def _check(self) -> VLMRunAgentTool:
+        check_agent_name(self.agent_name)
+        schema_of(self.response_model, self.json_schema)  # a valid model or JSON Schema
+        if self.description == _DESCRIPTION:
+            self.description = _DESCRIPTION + _local_files_note(self.root_dir)
+        return self
+
+    @classmethod
+    def from_agent(cls, agent: str | AgentInfo, **kwargs: Any) -> VLMRunAgentTool:
+        """A tool for one agent of your workspace, named and described by it.
+
+        ``agent`` is ``"name:version"`` (a bare name: its latest version) or an
+        :class:`AgentInfo`. The name is looked up now: an unknown one raises
+        :class:`~langchain_vlmrun.AgentNotFoundError` with the closest names (nothing is
+        uploaded). The tool's ``name`` is the agent's name made valid for tool-calling
+        APIs, its ``description`` the agent's description, and its artifact carries
+        the agent's ``json_schema`` as ``output_schema``. Other keyword arguments are
+        the tool's (``root_dir``, ``client``, ``wait_timeout``, ``name``, ``description``...).
+
+        Example:
+            >>> tool = VLMRunAgentTool.from_agent(  # doctest: +SKIP
+            ...     "invoice-extractor:v2", root_dir="./inbox")
+            >>> tool.name, tool.description  # doctest: +SKIP
+            ('invoice-extractor', 'Extracts invoice id, dates and totals from invoices. ...')
+        """
+        return agent_tool(cls, agent, kwargs)
+
+    @classmethod
+    async def afrom_agent(cls, agent: str | AgentInfo, **kwargs: Any) -> VLMRunAgentTool:
+        """:meth:`from_agent`, looking the name up with the async client."""
+        return await aagent_tool(cls, agent, kwargs)
+
+    # -- shared logic --------------------------------------------------------------------
+
+    def _request(self, file: str, instructions: str | None) -> dict[str, Any]:
+        """Validate the model's input and build the ``run`` arguments (no request sent).
+
+        A local file is checked against the roots and then opened once, without
+        following a final symlink, and only if it is still the file that was checked;
+        the returned ``source`` is that open file (close it with :func:`_close`).
+        """
+        with _as_tool_errors(file):
+            try:
+                source = open_confined(file, self.root_dir, allow_hardlinks=self.allow_hard_links)
+            except FileSourceError:
+                if _trimmed(file) == file:
+                    raise
+                # models add blanks and newlines around names: the name as given first
+                source = open_confined(
+                    _trimmed(file), self.root_dir, allow_hardlinks=self.allow_hard_links
+                )
+        medium = _medium_of(source)
+        spec = AgentSpec(
+            agent_name=self.agent_name,
+            prompt=self.prompt,
+            response_model=self.response_model,
+            json_schema=self.json_schema,
+            options=self.options,
+            wait_timeout=self.wait_timeout,
+        ).for_medium(medium)  # no agent and no prompt: the built-in default of the medium
+        prompt = spec.prompt
+        inputs: dict[str, Any] = {}
+        if instructions:
+            if prompt:
+                prompt = f"{prompt}\n\nAdditional instructions: {instructions}"
+            else:
+                inputs["instructions"] = instructions
+        wait_timeout = wait_timeout_for(self.client or self._own_client, spec, medium)
+        return {
+            "source": source,
+            "name": self.agent_name,
+            "prompt": prompt,
+            "json_schema": spec.schema,
+            "inputs": inputs or None,
+            "callback_url": self.callback_url,
+            "options": self.options,
+            "wait_timeout": wait_timeout,
+            "cache": self.cache,
+        }
+
+    def _result(self, file: str, execution: AgentExecution) -> tuple[str, VLMRunToolArtifact]:
+        """Content for the model and the artifact, from a completed execution."""
+        structured = None
+        with _as_tool_errors(file):
+            if self.response_model is not None:
+                structured = validate_response(execution, self.response_model)
+        if structured is not None:
+            text = structured.model_dump_json(indent=2)
+        else:
+            rendered = render_response(execution.response)
+            text = (
+                rendered.text
+                if rendered.kind != "empty"
+                else f"VLM Run found no content in {file}."
+            )
+        truncated = len(text) > self.max_content_chars
+        if truncated:
+            text = text[: self.max_content_chars] + TRUNCATION_MARKER.format(
+                shown=self.max_content_chars, total=len(text)
+            )
+        artifact = VLMRunToolArtifact(
+            source=redact_url(file),
+            execution_id=execution.id,
+            status=execution.status,
+            agent=self.agent_name or execution.name,
+            credits_used=execution.usage.credits_used,
+            usage=execution.usage,
+            response=execution.response,
+            structured=structured,
+            truncated=truncated,
+            artifacts=artifact_blobs(
+                execution.id,
+                execution.response,
+                directory=self.artifacts_dir,
+                client=self._sync_client,
+                async_client=self._async_client,
+            ),
+            output_schema=self.agent.json_schema if self.agent is not None else None,
+        )
+        return text, artifact
+
+    # -- sync and async entry points ------------------------------------------------------
+
+    def _run(
+        self,
+        file: str,
+        instructions: str | None = None,
+        run_manager: CallbackManagerForToolRun | None = None,
+    ) -> tuple[str, VLMRunToolArtifact]:
+        request = self._request(file, instructions)
+        try:
+            with _as_tool_errors(file), execution_run(run_manager, _traced(file, request)) as run:
+                processed = self._sync_client().process(**request)
+                run.record(processed, self.agent_name)
+        finally:
+            _close(request["source"])
+        return self._result(file, processed.execution)
+
+    async def _arun(
+        self,
+        file: str,
+        instructions: str | None = None,
+        run_manager: AsyncCallbackManagerForToolRun | None = None,
+    ) -> tuple[str, VLMRunToolArtifact]:
+        request = await asyncio.to_thread(self._request, file, instructions)  # disk I/O
+        try:
+            with _as_tool_errors(file):
+                async with aexecution_run(run_manager, _traced(file, request)) as run:
+                    processed = await self._async_client().process(**request)
+                    run.record(processed, self.agent_name)
+        finally:
+            _close(request["source"])
+        return self._result(file, processed.execution)
+
+
+def _traced(file: str, request: dict[str, Any]) -> dict[str, Any]:
+    """The execution run's inputs as traces show them (no file handle, no URL secrets)."""
+    return {"source": redact_url(file), "agent": request["name"], "prompt": request["prompt"]}
+
+
+def _medium_of(source: str | PreparedFile) -> Medium:
+    if isinstance(source, PreparedFile):
+        return medium_of(source.mime_type) or "document"
+    return medium_of(mimetypes.guess_type(source.split("?", 1)[0])[0]) or "document"
+
+
+def _trimmed(file: str) -> str:
+    """The model's input without surrounding ASCII blanks and newlines (models add them);
+    other characters are part of the name: trimming them could name another file."""
+    return file.strip(" \t\r\n")
+
+
+def _close(source: object) -> None:
+    if isinstance(source, PreparedFile):
+        source.close()
+
+
+def _local_files_note(roots: Sequence[Path]) -> str:
+    """The part of the description that tells the model which local paths work."""
+    if not roots:
+        return " Local files are not available: pass an http(s) URL."
+    folders = ", ".join(str(root) for root in roots)
+    return f" Local paths must be inside {folders} (relative paths are looked up there)."
+
+
+@contextmanager
+def _as_tool_errors(file: str) -> Iterator[None]:
+    """Turn errors the calling model can act on into ``VLMRunToolError``."""
+    file = redact_url(file)
+    try:
+        yield
+    except FileSourceError as exc:
+        raise VLMRunToolError(exc.message) from exc
+    except ExecutionFailedError as exc:
+        raise VLMRunToolError(
+            f"VLM Run could not process {file}: {exc.server_message} (execution "
+            f"{exc.execution_id}). Check the file is readable, or try another file."
+        ) from exc
+    except ExecutionTimeoutError as exc:
+        raise VLMRunToolError(
+            f"VLM Run is still working on {file} (execution {exc.execution_id}, status "
+            f"'{exc.status}'). It keeps running on the server and can be resumed with "
+            f"client.wait('{exc.execution_id}'); continue without it for now."
+        ) from exc
+    except RequestTooLargeError as exc:
+        raise VLMRunToolError(
+            f"{file} is too large for VLM Run ({exc.message}); use a smaller file."
+        ) from exc
+    except ResponseValidationError as exc:
+        raise VLMRunToolError(exc.message) from exc
+    except BadRequestError as exc:
+        raise VLMRunToolError(
+            f"VLM Run rejected the request for {file}: {exc.message}. Check the file or URL "
+            "and the instructions."
+        ) from exc
+    except (RateLimitError, InternalServerError, APIConnectionError) as exc:
+        raise VLMRunToolError(
+            f"VLM Run is unavailable right now ({exc.message}); try again in a minute."
+        ) from exc
+
+
+# -- an agent of the workspace as a tool (from_agent, and the toolkit) ------------------
+
+ToolT = TypeVar("ToolT", bound=VLMRunAgentTool)
+
+#: What tool-calling APIs (OpenAI, Anthropic, Gemini) accept as a tool name.
+TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+_NOT_ALLOWED = re.compile(r"[^a-zA-Z0-9_-]+")
+#: Longest agent description kept (tool-calling APIs cap descriptions around 1024).
+_MAX_AGENT_TEXT = 700
+_MAX_FIELDS = 12
+
+
+def tool_name(agent_name: str) -> str:
+    """A tool name tool-calling APIs accept (``^[a-zA-Z0-9_-]{1,64}$``) for an agent name.
+
+    Example:
+        >>> tool_name("invoice-extractor:v2")
+        'invoice-extractor_v2'
+        >>> tool_name("Factures (FR)")
+        'Factures_FR'
+    """
+    cleaned = _NOT_ALLOWED.sub("_", agent_name).strip("_") or "agent"
+    if len(cleaned) > 64:
+        digest = hashlib.sha256(agent_name.encode()).hexdigest()[:8]
+        cleaned = f"{cleaned[:55]}_{digest}"
+    return cleaned
+
+
+def agent_description(agent: AgentInfo, roots: Sequence[Path] = ()) -> str:
+    """What the model reads about an agent's tool: the agent's own description (or its
+    prompt), what to pass, the JSON fields it returns and where local files may be."""
+    text = (agent.description or "").strip()
+    if not text and agent.prompt:
+        text = f"Runs the VLM Run agent {agent.name}: {agent.prompt.strip()}"
+    text = text or f"Runs the VLM Run agent {agent.name}"
+    if len(text) > _MAX_AGENT_TEXT:
+        text = text[: _MAX_AGENT_TEXT - 3].rstrip() + "..."
+    text = text.rstrip(". ") + "."
+    text += (
+        " Input: `file`, the document, image, audio or video to process (an http(s) URL or "
+        "a local path), and optional `instructions`."
+    )
+    properties = (agent.json_schema or {}).get("properties")
+    if isinstance(properties, dict) and properties:
+        fields = list(properties)[:_MAX_FIELDS]
+        more = ", ..." if len(properties) > _MAX_FIELDS else ""
+        text += f" Returns JSON with {', '.join(fields)}{more}."
+    return text + _local_files_note(roots)
+
+
+def _tool_arguments(
+    agent: AgentInfo, options: dict[str, Any], *, name: str | None = None
+) -> dict[str, Any]:
+    roots = normalise_roots(options.get("root_dir"))
+    return {
+        **options,
+        "agent_name": agent.name,
+        "agent": agent,
+        "name": options.get("name") or name or tool_name(agent.base_name),
+        "description": options.get("description") or agent_description(agent, roots),
+    }
+
+
+def agent_tool(cls: type[ToolT], agent: str | AgentInfo, options: dict[str, Any]) -> ToolT:
+    """``cls.from_agent``: look ``agent`` up (once per client), then build its tool."""
+    if isinstance(agent, AgentInfo):
+        return cls(**_tool_arguments(agent, options))
+    check_agent_name(agent)
+    tool = cls(**{**options, "agent_name": agent})  # checks the options, makes the client
+    info = tool._sync_client().require_agent(agent)
+    return _adopt(tool, info, options)
+
+
+async def aagent_tool(cls: type[ToolT], agent: str | AgentInfo, options: dict[str, Any]) -> ToolT:
+    """``cls.afrom_agent``: :func:`agent_tool` with the async client."""
+    if isinstance(agent, AgentInfo):
+        return cls(**_tool_arguments(agent, options))
+    check_agent_name(agent)
+    tool = cls(**{**options, "agent_name": agent})
+    info = await tool._async_client().require_agent(agent)
+    return _adopt(tool, info, options)
+
+
+def _adopt(tool: ToolT, info: AgentInfo, options: dict[str, Any]) -> ToolT:
+    """Give ``tool`` (already holding its clients) the agent's identity."""
+    arguments = _tool_arguments(info, options)
+    for key in ("agent_name", "agent", "name", "description"):
+        setattr(tool, key, arguments[key])
+    return tool

@@ -1,0 +1,209 @@
+"""``VLMRunToolkit``: the agents of a VLM Run workspace as LangChain tools.
+
+An LLM chooses tools by name and description. Each agent built in VLM Run (name,
+description, prompt, JSON schema) becomes its own tool, so the model sees
+``invoice-extractor: Extracts invoice id, dates and totals...`` instead of one generic
+"read a file" tool.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.tools import BaseTool, BaseToolkit
+from pydantic import ConfigDict, Field, PrivateAttr, model_validator
+
+from langchain_vlmrun.client._settings import ClientSettings
+from langchain_vlmrun.core._validation import check_agent_name
+from langchain_vlmrun.core.models import AgentInfo
+from langchain_vlmrun.files._confinement import normalise_roots_in
+from langchain_vlmrun.tools.agent_tool import (
+    VLMRunAgentTool,
+    _tool_arguments,
+    agent_description,
+    tool_name,
+)
+
+if TYPE_CHECKING:
+    from langchain_vlmrun.client._client import AsyncVLMRunClient, VLMRunClient
+
+__all__ = ["VLMRunToolkit", "agent_description", "tool_name"]
+
+
+def _version_key(agent: AgentInfo, position: int) -> tuple[datetime, int, int]:
+    """Newest first: creation time, then the number in ``vN``, then listing order."""
+    created = agent.created_at or datetime.min.replace(tzinfo=timezone.utc)
+    digits = re.sub(r"\D", "", agent.version or "")
+    return created, int(digits) if digits else -1, -position
+
+
+class VLMRunToolkit(ClientSettings, BaseToolkit):
+    """One LangChain tool per agent of your VLM Run workspace, plus a generic reader.
+
+    Example:
+        >>> from langchain.agents import create_agent
+        >>> from langchain_vlmrun import VLMRunToolkit
+        >>> toolkit = VLMRunToolkit(root_dir="./inbox")  # doctest: +SKIP
+        >>> tools = toolkit.get_tools()  # doctest: +SKIP
+        >>> [t.name for t in tools]  # doctest: +SKIP
+        ['invoice-extractor', 'receipt-reader', 'vlmrun_read_file']
+        >>> agent = create_agent(model, tools)  # doctest: +SKIP
+
+    :meth:`get_tools` lists the workspace's agents once (``GET /agent``; :meth:`refresh`
+    lists again) and makes a :class:`VLMRunAgentTool` for each, named after the agent
+    (see :func:`tool_name`) and described by it (see :func:`agent_description`). By
+    default only the latest version of each agent is offered, under its bare name, so
+    tool names stay the same when an agent gets a new version; ``all_versions=True``
+    offers every version (``invoice-extractor_v1``, ...). Names are unique: agents
+    whose names clean up to the same tool name get a suffix from their id.
+
+    Args:
+        agents: only these agents (``"name"``: its latest version, or
+            ``"name:version"``); an unknown one raises
+            :class:`~langchain_vlmrun.AgentNotFoundError` with the closest names.
+        predicate: only agents for which ``predicate(agent_info)`` is true.
+        include_reader: add the generic reader tool (``vlmrun_read_file``: VLM Run's
+            built-in reading of each medium, or ``reader_prompt`` when given).
+        root_dir: folders local files may be read from (none: URLs only), for every tool.
+        tool_options: more :class:`VLMRunAgentTool` arguments for every tool
+            (``wait_timeout``, ``max_content_chars``, ``artifacts_dir``...).
+        api_key, base_url, client, async_client: as for the tool; all tools share the
+            toolkit's clients.
+    """
+
+    agents: list[str] | None = None
+    predicate: Callable[[AgentInfo], bool] | None = Field(default=None, exclude=True)
+    all_versions: bool = False
+    include_reader: bool = True
+    reader_prompt: str | None = None
+    root_dir: list[Path] = Field(default_factory=list)
+    tool_options: dict[str, Any] = Field(default_factory=dict)
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    _listed: list[AgentInfo] | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _roots(cls, values: Any) -> Any:
+        return normalise_roots_in(values)
+
+    @model_validator(mode="after")
+    def _check(self) -> VLMRunToolkit:
+        for name in self.agents or []:
+            check_agent_name(name)
+        reserved = {"agent_name", "agent", "prompt", "name", "description", "root_dir"}
+        settings = set(ClientSettings.model_fields) | {
+            info.alias for info in ClientSettings.model_fields.values() if info.alias
+        }
+        clashing = reserved.intersection(self.tool_options) | settings.intersection(
+            self.tool_options
+        )
+        if clashing:
+            raise ValueError(
+                f"tool_options may not set {sorted(clashing)}: the toolkit sets them "
+                "(pass root_dir and the client settings to the toolkit itself)."
+            )
+        return self
+
+    def refresh(self) -> None:
+        """Forget the listed agents: the next :meth:`get_tools` lists them again."""
+        self._listed = None
+
+    def get_tools(self) -> list[BaseTool]:
+        """A tool per selected agent (sorted by name), then the reader."""
+        client = self._sync_client()
+        if self._listed is None:
+            self._listed = client.list_agents()
+        chosen = self._choose(self._listed, client.require_agent)
+        return self._tools(chosen)
+
+    async def aget_tools(self) -> list[BaseTool]:
+        """:meth:`get_tools`, listing with the async client."""
+        client = self._async_client()
+        if self._listed is None:
+            self._listed = await client.list_agents()
+        missing = self._missing(self._listed)
+        found = {name: await client.require_agent(name) for name in missing}
+        return self._tools(self._choose(self._listed, found.__getitem__))
+
+    # -- selection -----------------------------------------------------------------------
+
+    def _latest(self, listed: Sequence[AgentInfo]) -> dict[str, AgentInfo]:
+        """Base name → its newest version."""
+        latest: dict[str, tuple[tuple[datetime, int, int], AgentInfo]] = {}
+        for position, agent in enumerate(listed):
+            key = _version_key(agent, position)
+            if agent.base_name not in latest or key > latest[agent.base_name][0]:
+                latest[agent.base_name] = (key, agent)
+        return {base: agent for base, (_, agent) in latest.items()}
+
+    def _find(self, listed: Sequence[AgentInfo], name: str) -> AgentInfo | None:
+        if ":" in name:
+            return next((agent for agent in listed if agent.name == name), None)
+        return self._latest(listed).get(name)
+
+    def _missing(self, listed: Sequence[AgentInfo]) -> list[str]:
+        return [name for name in self.agents or [] if self._find(listed, name) is None]
+
+    def _choose(
+        self, listed: Sequence[AgentInfo], look_up: Callable[[str], AgentInfo]
+    ) -> list[AgentInfo]:
+        if self.agents is not None:
+            # a name the listing lacks is looked up: unknown raises with suggestions
+            chosen = [self._find(listed, name) or look_up(name) for name in self.agents]
+        elif self.all_versions:
+            chosen = list(listed)
+        else:
+            chosen = list(self._latest(listed).values())
+        if self.predicate is not None:
+            chosen = [agent for agent in chosen if self.predicate(agent)]
+        return list({agent.id: agent for agent in chosen}.values())
+
+    # -- tools ---------------------------------------------------------------------------
+
+    def _names(self, agents: Sequence[AgentInfo]) -> list[str]:
+        """Unique, stable tool names: clashes get a suffix from the agent's id."""
+        by_base: dict[str, int] = {}
+        for agent in agents:
+            by_base[agent.base_name] = by_base.get(agent.base_name, 0) + 1
+        wanted = [
+            tool_name(
+                agent.name if self.all_versions or by_base[agent.base_name] > 1 else agent.base_name
+            )
+            for agent in agents
+        ]
+        taken = {"vlmrun_read_file"} if self.include_reader else set()
+        counts = {name: wanted.count(name) for name in wanted}
+        names = []
+        for agent, name in zip(agents, wanted, strict=True):
+            if counts[name] > 1 or name in taken:
+                digest = hashlib.sha256(agent.id.encode()).hexdigest()[:6]
+                name = f"{name[:57]}_{digest}"
+            names.append(name)
+        return names
+
+    def _clients(self) -> dict[str, Any]:
+        sync: VLMRunClient = self._sync_client()
+        asynchronous: AsyncVLMRunClient = self._async_client()
+        return {"client": sync, "async_client": asynchronous}
+
+    def _tools(self, agents: Sequence[AgentInfo]) -> list[BaseTool]:
+        clients = self._clients()
+        for agent in agents:  # the tools run pinned names these clients know exist
+            clients["client"].known_agents.remember(agent)
+            clients["async_client"].known_agents.remember(agent)
+        options = {**self.tool_options, **clients, "root_dir": self.root_dir}
+        tools: list[BaseTool] = [
+            VLMRunAgentTool(**_tool_arguments(agent, options, name=name))
+            for agent, name in sorted(
+                zip(agents, self._names(agents), strict=True), key=lambda pair: pair[1]
+            )
+        ]
+        if self.include_reader:
+            tools.append(VLMRunAgentTool(prompt=self.reader_prompt, **options))
+        return tools
