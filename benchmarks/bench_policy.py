@@ -149,8 +149,9 @@ def main() -> None:
         "(`tests.support.Workload`), so the figures are the policy's alone: no round "
         "trips, no emulator. The 0.55 s jobs sit just past the grid's first poll (0.5 s), "
         "the hard case for a grid. Drift down (the whole population gets 4x faster at "
-        "once) is the known weak spot with lazy or missing timestamps: the memory only "
-        "tries probing lower every 16 completions, so ~16 jobs wait at the old end.\n\n"
+        "once) is the slowest to learn with lazy or missing timestamps: the memory tries "
+        "probing lower every 16 completions (or sooner, when durations vary, through the "
+        "scouts that look below the usual end).\n\n"
         "### Fuzz: random mixes of two durations\n\n"
     )
     text += fuzz_section(args.fuzz)

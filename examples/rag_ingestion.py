@@ -26,7 +26,8 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import InMemoryVectorStore
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from langchain_vlmrun import VLMRunLoader, split_documents
+from langchain_vlmrun import VLMRunLoader
+from langchain_vlmrun.documents import split_documents
 
 DATA = Path(__file__).parent / "data"
 FILES = [DATA / "report.pdf", DATA / "meeting.mp3"]

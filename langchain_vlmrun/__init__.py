@@ -1,16 +1,26 @@
-"""LangChain integration for VLM Run."""
+"""LangChain integration for VLM Run: its agents read documents, images, audio and video.
+
+What a LangChain user imports is here: the components (:class:`VLMRunAgentTool`,
+:class:`VLMRunToolkit`, :class:`VLMRunExtractor`, :class:`VLMRunLoader`,
+:class:`VLMRunParser`), the clients, their options and every error. The rest lives in
+its layer (see ARCHITECTURE.md): ``langchain_vlmrun.webhooks`` (receiver, hub,
+signatures), ``langchain_vlmrun.scaleout`` (Redis budget, store, leases, relay),
+``langchain_vlmrun.core.models`` (the API's wire models).
+"""
 
 from langchain_vlmrun._version import __version__
-from langchain_vlmrun.client._budget import RequestBudget
-from langchain_vlmrun.client._client import DEFAULT_BASE_URL, AsyncVLMRunClient, VLMRunClient
-from langchain_vlmrun.client._metering import count_requests
-from langchain_vlmrun.client._operations import ProcessedSource
-from langchain_vlmrun.client._options import ExecuteOptions, InlineSkill, SkillReference
-from langchain_vlmrun.client._polling import PollSchedule
-from langchain_vlmrun.client._retry import RetryPolicy
-from langchain_vlmrun.client.artifacts import ArtifactBlob, SavedArtifact
-from langchain_vlmrun.client.cache import ResultCache
-from langchain_vlmrun.client.storage import FileByteStore
+from langchain_vlmrun.client import (
+    AsyncVLMRunClient,
+    ExecuteOptions,
+    FileByteStore,
+    InlineSkill,
+    PollSchedule,
+    RequestBudget,
+    ResultCache,
+    RetryPolicy,
+    SkillReference,
+    VLMRunClient,
+)
 from langchain_vlmrun.core.errors import (
     AgentNotFoundError,
     APIConnectionError,
@@ -35,60 +45,32 @@ from langchain_vlmrun.core.errors import (
     UnreadableResponseError,
     VLMRunError,
 )
-from langchain_vlmrun.core.models import (
-    AgentCreated,
-    AgentExecution,
-    AgentInfo,
-    ArtifactItem,
-    ArtifactList,
-    CreditUsage,
-    FileResponse,
-    PresignedUpload,
-)
-from langchain_vlmrun.documents._documents import split_documents
+from langchain_vlmrun.core.models import AgentExecution
 from langchain_vlmrun.files._sources import SUPPORTED_EXTENSIONS
-from langchain_vlmrun.loaders.loader import Failure, LoaderError, SourceUsage, VLMRunLoader
-from langchain_vlmrun.loaders.parser import VLMRunParser
-from langchain_vlmrun.tools.agent_tool import (
-    VLMRunAgentTool,
-    VLMRunToolArtifact,
-    VLMRunToolError,
-    VLMRunToolInput,
-)
-from langchain_vlmrun.tools.extraction import ExtractionWithRaw, VLMRunExtractor
-from langchain_vlmrun.tools.toolkit import VLMRunToolkit
-from langchain_vlmrun.webhooks.signature import verify_webhook_signature
+from langchain_vlmrun.loaders import VLMRunLoader, VLMRunParser
+from langchain_vlmrun.loaders.loader import LoaderError
+from langchain_vlmrun.tools import VLMRunAgentTool, VLMRunExtractor, VLMRunToolkit
+from langchain_vlmrun.tools.agent_tool import VLMRunToolArtifact, VLMRunToolError
 
 __all__ = [
-    "DEFAULT_BASE_URL",
     "SUPPORTED_EXTENSIONS",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
     "APITimeoutError",
-    "AgentCreated",
     "AgentExecution",
-    "AgentInfo",
     "AgentNotFoundError",
-    "ArtifactBlob",
-    "ArtifactItem",
-    "ArtifactList",
     "AsyncVLMRunClient",
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
-    "CreditUsage",
+    "ExecuteOptions",
     "ExecutionError",
     "ExecutionFailedError",
     "ExecutionTimeoutError",
-    "ExtractionWithRaw",
-    "ExecuteOptions",
-    "InlineSkill",
-    "SkillReference",
-    "Failure",
     "FileByteStore",
-    "FileResponse",
     "FileSourceError",
+    "InlineSkill",
     "InternalServerError",
     "LoaderError",
     "MissingAPIKeyError",
@@ -96,16 +78,13 @@ __all__ = [
     "PaymentRequiredError",
     "PermissionDeniedError",
     "PollSchedule",
-    "PresignedUpload",
-    "ProcessedSource",
     "RateLimitError",
     "RequestBudget",
     "RequestTooLargeError",
     "ResponseValidationError",
     "ResultCache",
     "RetryPolicy",
-    "SavedArtifact",
-    "SourceUsage",
+    "SkillReference",
     "UnreadableResponseError",
     "VLMRunAgentTool",
     "VLMRunClient",
@@ -115,10 +94,6 @@ __all__ = [
     "VLMRunParser",
     "VLMRunToolArtifact",
     "VLMRunToolError",
-    "VLMRunToolInput",
     "VLMRunToolkit",
     "__version__",
-    "count_requests",
-    "split_documents",
-    "verify_webhook_signature",
 ]

@@ -1,10 +1,13 @@
 """Compose the cassettes the docs pages replay: ``python -m tests.compose_docs_cassettes``.
 
-One cassette per page (``cassettes/docs_<folder>_<page>.yaml``), holding the requests of its
-python blocks in order (see ``tests/docs_runner.py``). Uploads and executes carry the
-file they are about in their request body, so sources read concurrently replay right.
-The responses follow the built-in defaults' shapes (``langchain_vlmrun.defaults``):
-pages for documents, text + description for images, segments for audio.
+One cassette per page that sends requests (``cassettes/docs_<folder>_<page>.yaml``, and
+``cassettes/docs_README.yaml`` for the README's quickstarts), holding the requests of its
+run python blocks in order (see ``tests/docs_runner.py``; a page that sends none, such as
+``docs/guides/safety.md``, has no cassette). Uploads and executes carry the file they are
+about in their request body, so sources read concurrently replay right. The responses
+follow the built-in defaults' shapes (``langchain_vlmrun.documents.builtin``): pages for
+documents, text + description for images, segments for audio; the README's are what the
+sample files in ``examples/data`` hold (as in the examples' cassettes).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 
 from tests.cassette_kit import execute_and_poll, interaction, write
 from tests.compose_loader_cassettes import REPORT_PAGES
+from tests.compose_media_cassettes import MEETING_DEFAULT, RECEIPT_DEFAULT, REPORT_DEFAULT
 from tests.compose_tool_cassettes import RECEIPT
 
 MODULE = "tests.compose_docs_cassettes"
@@ -59,6 +63,7 @@ MEETING_SEGMENTS = {
     ]
 }
 LUNCH_RECEIPT = {"merchant": "Corner Deli", "date": "2026-07-21", "total": 13.0, "currency": "USD"}
+INVOICE = {"invoice_id": "INV-000001", "total_amount": 2338.35}
 CREDITS = {"elements_processed": 1, "element_type": "image", "credits_used": 2}
 
 
@@ -150,11 +155,55 @@ def provider_page() -> list[dict[str, Any]]:
     return read_file("report.pdf", execution_id(4, 1), REPORT_PAGES, **PAGES_USAGE)
 
 
+def empty_listing() -> dict[str, Any]:
+    """``GET /agent`` on a fresh account: no agents."""
+    return interaction("GET", "/agent?skip=0&limit=100", 200, [])
+
+
+def readme() -> list[dict[str, Any]]:
+    """README.md's four quickstarts, on the sample files of ``examples/data``."""
+    n = lambda i: execution_id(0, i)  # noqa: E731
+    return [
+        *read_file("receipt.png", n(1), RECEIPT_DEFAULT),  # the tool, as a tool call
+        empty_listing(),  # the toolkit: a fresh account's workspace
+        *read_file("receipt.png", n(2), RECEIPT_DEFAULT),  # ... its reader, in the agent
+        # the loader: both files at once
+        *read_file("report.pdf", n(3), REPORT_DEFAULT, **PAGES_USAGE),
+        *read_file("meeting.mp3", n(4), MEETING_DEFAULT, **AUDIO_USAGE),
+        *read_file("receipt.png", n(5), RECEIPT),  # the extractor
+    ]
+
+
+def client_guide() -> list[dict[str, Any]]:
+    n = lambda i: execution_id(5, i)  # noqa: E731
+    return [
+        *read_file("invoice.pdf", n(1), INVOICE, **PAGE_USAGE),  # run
+        *read_file("invoice.pdf", n(2), INVOICE, **PAGE_USAGE),  # upload, execute, wait
+        *read_file("invoice.pdf", n(3), INVOICE, **PAGE_USAGE),  # the async client
+        # an agent name the workspace lacks: looked up, then listed for suggestions
+        interaction("POST", "/agent/lookup", 404, {"detail": "Agent not found"}),
+        empty_listing(),
+    ]
+
+
+def caching_guide() -> list[dict[str, Any]]:
+    # paid once: the second loader and the single mode are served from the cache
+    return read_file("report.pdf", execution_id(6, 1), REPORT_PAGES, **PAGES_USAGE)
+
+
+def scale_out_guide() -> list[dict[str, Any]]:
+    return read_file("receipt.png", execution_id(7, 1), RECEIPT_IMAGE)
+
+
 def main() -> None:
     write("docs_tools_vlmrun_agent_tool", tool_page(), module=MODULE)
     write("docs_document_loaders_vlmrun", loader_page(), module=MODULE)
     write("docs_extraction_vlmrun_extractor", extractor_page(), module=MODULE)
     write("docs_providers_vlmrun", provider_page(), module=MODULE)
+    write("docs_README", readme(), module=MODULE)
+    write("docs_guides_client", client_guide(), module=MODULE)
+    write("docs_guides_caching-and-resume", caching_guide(), module=MODULE)
+    write("docs_guides_scale-out", scale_out_guide(), module=MODULE)
 
 
 if __name__ == "__main__":

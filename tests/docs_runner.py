@@ -1,10 +1,25 @@
-"""Run the ```python blocks of the pages in ``docs/`` offline, in order, like a notebook.
+"""Run the ```python blocks of the pages in ``docs/`` and of README.md offline, in order,
+like a notebook.
 
 Each page runs in one namespace, in a fresh folder holding the sample files of
-``examples/data`` (so ``"report.pdf"`` in a page is a real file), with a placeholder
-``VLMRUN_API_KEY`` and every HTTP request answered from ``cassettes/docs_<folder>_<page>.yaml``
-(vcrpy, replay only: nothing reaches the network). Top-level ``await`` works, as in a
-notebook. A block followed by an ```output block must print exactly that text.
+``examples/data``, both at its top (so ``"report.pdf"`` in a page is a real file) and
+under ``examples/data/`` (as in a checkout's root, where the README's quickstarts run),
+with a placeholder ``VLMRUN_API_KEY`` and every HTTP request answered from
+``cassettes/docs_<folder>_<page>.yaml`` (``cassettes/docs_README.yaml`` for the README;
+vcrpy, replay only: nothing reaches the network). A page without a cassette may make no
+request. Top-level ``await`` works, as in a notebook. A block followed by an ```output
+block must print exactly that text.
+
+Blocks that are not run: a fence whose info string has the word ``no-run`` after the
+language, e.g.
+
+    ```python no-run
+    from langchain_vlmrun.scaleout import RedisRequestBudget
+    ```
+
+is shown as python but never executed (nor may it have an ```output block). Use it for
+code that needs what a test cannot have offline: the live service, a Redis server, a
+web server, a process that crashes.
 
 Only what cannot run offline is stood in for, the same way for every page:
 
@@ -16,6 +31,7 @@ Only what cannot run offline is stood in for, the same way for every page:
 Print what each block of a page outputs (to write its ```output blocks)::
 
     python -m tests.docs_runner docs/tools/vlmrun_agent_tool.md
+    python -m tests.docs_runner README.md
 """
 
 from __future__ import annotations
@@ -41,22 +57,31 @@ from pydantic import Field
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
+README = ROOT / "README.md"
 DATA = ROOT / "examples" / "data"
 #: The key a page sees: a placeholder, so the cassettes stand for the service.
 PLACEHOLDER_KEY = "docs-offline-placeholder-key"
 
-_FENCE = re.compile(r"^```([\w-]*)[^\n]*\n(.*?)^```\s*$", re.S | re.M)
+_FENCE = re.compile(r"^```([\w-]*)([^\n]*)\n(.*?)^```\s*$", re.S | re.M)
+#: The info-string word that marks a block as shown, not run.
+NO_RUN = "no-run"
 _FILE_NAME = re.compile(r"(https?://\S+|[\w./-]+\.(?:pdf|png|jpe?g|mp3|mp4|wav|docx?))", re.I)
 
 
 @dataclass(frozen=True)
 class Block:
-    """One fenced block: its language, its text, and the line it starts on."""
+    """One fenced block: its language, its text, the line it starts on, whether it is
+    run (a python block without ``no-run``), and the ```output block after it."""
 
     language: str
     code: str
     line: int
     expected_output: str | None = None
+    no_run: bool = False
+
+    @property
+    def runs(self) -> bool:
+        return self.language == "python" and not self.no_run
 
 
 def blocks(page: Path) -> list[Block]:
@@ -64,20 +89,22 @@ def blocks(page: Path) -> list[Block]:
     text = page.read_text()
     found: list[Block] = []
     for match in _FENCE.finditer(text):
-        language, code = match.group(1), match.group(2)
+        language, info, code = match.group(1), match.group(2), match.group(3)
         line = text.count("\n", 0, match.start()) + 1
         if language == "output":
-            if not found or found[-1].language != "python":
-                raise ValueError(f"{page}:{line}: an output block must follow a python block")
+            if not found or not found[-1].runs or found[-1].expected_output is not None:
+                raise ValueError(f"{page}:{line}: an output block must follow a run python block")
             previous = found.pop()
             found.append(Block(previous.language, previous.code, previous.line, code))
         else:
-            found.append(Block(language, code, line))
+            found.append(Block(language, code, line, no_run=NO_RUN in info.split()))
     return found
 
 
 def cassette_for(page: Path) -> str:
-    """``cassettes/docs_<folder>_<page>.yaml``."""
+    """``cassettes/docs_<folder>_<page>.yaml``; ``docs_README`` for README.md."""
+    if page.resolve() == README:
+        return "docs_README"
     return f"docs_{page.parent.name}_{page.stem}"
 
 
@@ -149,9 +176,13 @@ def offline(page: Path, workdir: Path) -> Iterator[None]:
     import vcr
     from langchain.chat_models import base as chat_models_base
 
-    from langchain_vlmrun import PollSchedule, _client
+    from langchain_vlmrun import PollSchedule, VLMRunClient
     from tests.cassette_config import vcr_settings
 
+    # wherever the package keeps its client, replayed polls do not sleep there
+    client_module = sys.modules[VLMRunClient.__module__]
+    (workdir / "examples").mkdir()
+    shutil.copytree(DATA, workdir / "examples" / "data")
     for sample in DATA.iterdir():
         shutil.copy(sample, workdir / sample.name)
     saved_env = {k: os.environ.get(k) for k in ("VLMRUN_API_KEY", "VLMRUN_BASE_URL")}
@@ -159,7 +190,7 @@ def offline(page: Path, workdir: Path) -> Iterator[None]:
     patches = [
         (langchain.chat_models, "init_chat_model", scripted_init_chat_model),
         (chat_models_base, "init_chat_model", scripted_init_chat_model),
-        (_client, "PollSchedule", PollSchedule.immediate),
+        (client_module, "PollSchedule", PollSchedule.immediate),
     ]
     originals = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
     settings = vcr_settings()
@@ -203,14 +234,15 @@ def run_block(block: Block, namespace: dict[str, Any], loop: asyncio.AbstractEve
 
 
 def run_page(page: Path, workdir: Path) -> list[tuple[Block, str]]:
-    """Every python block of ``page`` in order, in one namespace; (block, output) pairs."""
+    """Every run python block of ``page`` in order, in one namespace; (block, output)
+    pairs."""
     outputs: list[tuple[Block, str]] = []
     loop = asyncio.new_event_loop()
     namespace: dict[str, Any] = {"__name__": "__docs__"}
     try:
         with offline(page, workdir):
             for block in blocks(page):
-                if block.language == "python":
+                if block.runs:
                     outputs.append((block, run_block(block, namespace, loop)))
     finally:
         loop.close()

@@ -197,8 +197,8 @@ def report(outcomes: list[Outcome], recording: bool) -> int:
         print(
             "\nRe-recorded the examples' cassettes (cassettes/*_example.yaml, quickstart.yaml): "
             "they no longer carry the COMPOSED header. Check `git diff cassettes/`, then "
-            "`make test` (tests/integration_tests/test_examples.py checks only the structure of recorded "
-            "cassettes' output)."
+            "`make test` (tests/integration_tests/test_examples.py checks only the structure "
+            "of recorded cassettes' output)."
         )
     print(
         f"\n{len(outcomes) - len(failed)} of {len(outcomes)} examples ok"

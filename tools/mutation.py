@@ -55,6 +55,7 @@ MODULES: dict[str, list[str]] = {
         "tests/unit_tests/test_security.py",
     ],
     "langchain_vlmrun/client/_polling.py": [
+        "tests/unit_tests/test_polling.py",
         "tests/unit_tests/test_execute_wait.py",
         "tests/unit_tests/test_extraction.py",
         "tests/unit_tests/test_loader.py",

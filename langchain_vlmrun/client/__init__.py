@@ -14,6 +14,8 @@ in from above (Redis budgets and leases, the webhook hub) does so through protoc
 
 from langchain_vlmrun.client._budget import RequestBudget
 from langchain_vlmrun.client._client import AsyncVLMRunClient, VLMRunClient
+from langchain_vlmrun.client._metering import count_requests
+from langchain_vlmrun.client._operations import ProcessedSource
 from langchain_vlmrun.client._options import ExecuteOptions, InlineSkill, SkillReference
 from langchain_vlmrun.client._polling import PollSchedule
 from langchain_vlmrun.client._retry import RetryPolicy
@@ -26,9 +28,11 @@ __all__ = [
     "FileByteStore",
     "InlineSkill",
     "PollSchedule",
+    "ProcessedSource",
     "RequestBudget",
     "ResultCache",
     "RetryPolicy",
     "SkillReference",
     "VLMRunClient",
+    "count_requests",
 ]

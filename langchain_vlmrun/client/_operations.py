@@ -203,12 +203,12 @@ def url_input(url: str) -> dict[str, Any]:
 # --- operations -------------------------------------------------------------------
 
 
-def segment(identifier: str) -> str:
+def path_segment(identifier: str) -> str:
     """An id as one URL path segment: ``/``, ``..`` or ``?`` in an id from a server or
     a cache record can never reach another endpoint.
 
     Example:
-        >>> segment("../../files/hash/0")
+        >>> path_segment("../../files/hash/0")
         '..%2F..%2Ffiles%2Fhash%2F0'
     """
     return quote(str(identifier), safe="")
@@ -227,7 +227,7 @@ def _parse(response: httpx.Response, model: type[T]) -> T:
 
 
 def get_file(file_id: str) -> Operation[FileResponse]:
-    response = yield Call("GET", f"/files/{segment(file_id)}")
+    response = yield Call("GET", f"/files/{path_segment(file_id)}")
     return _parse(response, FileResponse)
 
 
@@ -347,14 +347,16 @@ def _upload_presigned(prepared: PreparedFile, purpose: str) -> Operation[FileRes
         absolute=True,
         authenticated=False,
     )
-    verified = yield Call("GET", f"/files/verify-upload/{segment(target.id)}")
+    verified = yield Call("GET", f"/files/verify-upload/{path_segment(target.id)}")
     return _parse(verified, FileResponse)
 
 
 def get_execution(
     execution_id: str, *, retry_for: float | None = None
 ) -> Operation[AgentExecution]:
-    response = yield Call("GET", f"/agent/executions/{segment(execution_id)}", retry_for=retry_for)
+    response = yield Call(
+        "GET", f"/agent/executions/{path_segment(execution_id)}", retry_for=retry_for
+    )
     return _parse(response, AgentExecution)
 
 
@@ -409,7 +411,7 @@ def create_once(
 def find_execution(execution_id: str) -> Operation[AgentExecution | None]:
     """The execution with this id, or None when the server does not know it (404)."""
     response = yield Call(
-        "GET", f"/agent/executions/{segment(execution_id)}", accept=frozenset({404})
+        "GET", f"/agent/executions/{path_segment(execution_id)}", accept=frozenset({404})
     )
     return None if response.status_code == 404 else _parse(response, AgentExecution)
 

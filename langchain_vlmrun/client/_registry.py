@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from langchain_vlmrun.client._operations import Blocking, Call, Operation, _parse, segment
+from langchain_vlmrun.client._operations import Blocking, Call, Operation, _parse, path_segment
 from langchain_vlmrun.core._validation import (
     check_agent_name,
     check_json_schema,
@@ -245,7 +245,7 @@ def get_agent(agent_id: str) -> Operation[AgentInfo]:
     """``GET /agents/{id}`` (plural, as every SDK spells it)."""
     if not isinstance(agent_id, str) or not agent_id:
         raise ValueError(f"agent_id must be a non-empty string, got {agent_id!r}.")
-    response = yield Call("GET", f"/agents/{segment(agent_id)}")
+    response = yield Call("GET", f"/agents/{path_segment(agent_id)}")
     return _parse(response, AgentInfo)
 
 
@@ -392,7 +392,7 @@ def artifact_folder(directory: str | os.PathLike[str], execution_id: str) -> Pat
     """``directory/<execution id>``, the id made one safe path component."""
     if not isinstance(execution_id, str) or not execution_id.strip():
         raise ValueError(f"execution_id must be a non-empty string, got {execution_id!r}.")
-    component = segment(execution_id)
+    component = path_segment(execution_id)
     if component in {".", ".."} or len(component) > 200:
         raise ValueError(f"Unusable execution id for a folder name: {execution_id!r}.")
     return Path(directory) / component

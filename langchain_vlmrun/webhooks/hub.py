@@ -67,7 +67,7 @@ class Ticket:
         self._event.wait(timeout)
         return self._result
 
-    async def wait_async(self, timeout: float | None) -> AgentExecution | None:
+    async def await_(self, timeout: float | None) -> AgentExecution | None:
         """Await delivery on the running loop (the hub may complete it from any thread)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[AgentExecution] = loop.create_future()
@@ -201,6 +201,6 @@ class WebhookHub:
         """:meth:`wait` for asyncio: awaits on the caller's loop, never blocks it."""
         ticket = self.expect(execution_id)
         try:
-            return await ticket.wait_async(timeout)
+            return await ticket.await_(timeout)
         finally:
             ticket.cancel()

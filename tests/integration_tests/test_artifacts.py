@@ -16,7 +16,6 @@ from langchain_core.documents.base import Blob
 from langchain_core.messages import ToolMessage
 
 from langchain_vlmrun import (
-    ArtifactBlob,
     AsyncVLMRunClient,
     NotFoundError,
     VLMRunAgentTool,
@@ -24,7 +23,12 @@ from langchain_vlmrun import (
     VLMRunLoader,
 )
 from langchain_vlmrun.client._registry import artifact_folder
-from langchain_vlmrun.client.artifacts import artifact_blobs, artifact_ids, document_artifacts
+from langchain_vlmrun.client.artifacts import (
+    ArtifactBlob,
+    artifact_blobs,
+    artifact_ids,
+    document_artifacts,
+)
 from tests.emulator import Emulator
 from tests.emulator.registry import PNG_1X1
 from tests.mock_api import ScriptedAPI

@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from langchain_vlmrun import (
-    AgentInfo,
     AgentNotFoundError,
     AsyncVLMRunClient,
     InternalServerError,
@@ -24,6 +23,7 @@ from langchain_vlmrun import (
 )
 from langchain_vlmrun.client._registry import KnownAgents, closest_names
 from langchain_vlmrun.client.artifacts import artifact_ids
+from langchain_vlmrun.core.models import AgentInfo
 from tests.emulator import Emulator
 from tests.emulator.registry import PNG_1X1
 from tests.mock_api import ScriptedAPI, agent_info, execution, json_body

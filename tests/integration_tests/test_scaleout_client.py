@@ -7,7 +7,8 @@ from typing import Any
 
 import httpx
 
-from langchain_vlmrun import ProcessedSource, ResultCache
+from langchain_vlmrun import ResultCache
+from langchain_vlmrun.client import ProcessedSource
 from langchain_vlmrun.scaleout.leases import DedupeLeases
 from langchain_vlmrun.scaleout.redis_store import RedisByteStore
 from tests.mock_api import ScriptedAPI, execution

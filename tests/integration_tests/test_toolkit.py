@@ -17,13 +17,13 @@ from langchain_core.tools import BaseTool
 from pydantic import Field
 
 from langchain_vlmrun import (
-    AgentInfo,
     AgentNotFoundError,
     AsyncVLMRunClient,
     VLMRunAgentTool,
     VLMRunClient,
     VLMRunToolkit,
 )
+from langchain_vlmrun.core.models import AgentInfo
 from langchain_vlmrun.tools.toolkit import agent_description, tool_name
 from tests.emulator import Emulator
 from tests.emulator.registry import PNG_1X1

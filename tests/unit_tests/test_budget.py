@@ -11,7 +11,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from langchain_vlmrun import RateLimitError, RequestBudget, count_requests, verify_webhook_signature
+from langchain_vlmrun import RateLimitError, RequestBudget
+from langchain_vlmrun.client import count_requests
+from langchain_vlmrun.webhooks import verify_webhook_signature
 from tests.mock_api import ScriptedAPI, execution, json_body
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timezone
 
-from langchain_vlmrun import AgentExecution, FileResponse
+from langchain_vlmrun import AgentExecution
+from langchain_vlmrun.core.models import FileResponse
 from langchain_vlmrun.documents._rendering import render_response
 
 

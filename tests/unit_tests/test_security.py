@@ -33,11 +33,11 @@ from langchain_vlmrun import (
     VLMRunClient,
     VLMRunError,
     VLMRunLoader,
-    verify_webhook_signature,
 )
 from langchain_vlmrun.files import _confinement as paths_module
 from langchain_vlmrun.files._confinement import checked_file
 from langchain_vlmrun.files._sources import PreparedFile, prepare_file
+from langchain_vlmrun.webhooks import verify_webhook_signature
 from tests.mock_api import BASE, ScriptedAPI, execution, json_body
 
 KEY = "sk-test-SECRET-0123456789"
