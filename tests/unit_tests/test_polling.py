@@ -294,3 +294,189 @@ def test_when_durations_vary_one_probe_in_eight_scouts_below_the_usual_end() -> 
         steady.observe("k", lower=0.0, upper=10.0, server=None)
     steady._kinds["k"].floor = 9.9
     assert all(p and p.scan_from is None for p in (steady.probe("k") for _ in range(16)))
+
+
+# --- DurationMemory: each observation's exact effect on what it knows ----------------
+
+
+def _bracketed(ceiling: float = 10.0, floor: float = 9.9) -> tuple[DurationMemory, object]:
+    """A memory of kind ``k`` that has seen two jobs end by ``ceiling`` and closed the
+    bracket at ``floor``; returns it and its kind's state."""
+    memory = DurationMemory()
+    for _ in range(2):
+        memory.observe("k", lower=0.0, upper=ceiling, server=None)
+    kind = memory._kinds["k"]
+    kind.floor, kind.floor_age = floor, 0
+    return memory, kind
+
+
+def _state(kind: object) -> tuple[object, ...]:
+    k = kind  # the _Kind dataclass
+    return (k.ceiling, k.floor, k.floor_age, k.span, k.slow_streak)  # type: ignore[attr-defined]
+
+
+def test_the_usual_end_is_the_lowest_of_the_first_two_jobs_and_set_once() -> None:
+    memory = DurationMemory()
+    memory.observe("k", lower=0.0, upper=3.0, server=None)
+    assert memory._kinds["k"].ceiling is None  # one job: nothing yet
+    memory.observe("k", lower=0.0, upper=2.0, server=None)
+    assert memory._kinds["k"].ceiling == 2.0
+    memory.observe("k", lower=0.0, upper=1.0, server=None)  # a grid-only job later: no change
+    kind = memory._kinds["k"]
+    assert kind.ceiling == 2.0 and kind.floor_age == 3
+
+
+def test_a_hit_found_by_a_look_below_the_probe_sets_both_ends_from_that_job() -> None:
+    memory, kind = _bracketed()
+    kind.span, kind.slow_streak = 3.0, 5
+    scout = Probe(10.0, (11.5,), 0.0)
+    memory.observe("k", lower=2.5, upper=5.0, server=None, probe=scout, hit=True)
+    assert _state(kind) == (5.0, 2.5, 0, 0.0, 0)
+    # a hit at the probe itself (not below it) is not such a find
+    memory2, kind2 = _bracketed()
+    memory2.observe("k", lower=0.0, upper=9.8, server=None, probe=scout, hit=True)
+    assert kind2.ceiling == 10.0 and kind2.floor == 9.9
+
+
+def test_an_exploring_hit_comes_down_and_a_hit_that_closes_the_bracket_widens_it() -> None:
+    memory, kind = _bracketed(floor=6.0)
+    explorer = Probe(8.0, (10.0, 11.5), None, True, 6.0, 0.5)
+    memory.observe("k", lower=0.0, upper=8.0, server=None, probe=explorer, hit=True)
+    assert _state(kind) == (8.0, 6.0, 1, 0.0, 0)  # down at once; the bracket [6, 8] stays
+    # a hit within 3 % of the floor: the floor is in doubt, look 4 x 3 % lower
+    close = Probe(6.1, (8.0, 9.2), None, True, 6.0, 0.5)
+    memory.observe("k", lower=0.0, upper=6.1, server=None, probe=close, hit=True)
+    assert kind.ceiling == 6.1 and kind.span == pytest.approx(4 * 0.03 * 8.0)
+    assert kind.floor == pytest.approx(6.1 - 4 * 0.03 * 8.0) and kind.floor_age == 0
+    # and twice as far each time it happens again
+    again = Probe(kind.floor + 0.01, (6.1, 7.0), None, True, kind.floor, 0.5)
+    floor_before = kind.floor
+    memory.observe("k", lower=0.0, upper=floor_before + 0.01, server=None, probe=again, hit=True)
+    assert kind.span == pytest.approx(2 * 4 * 0.03 * 8.0)
+    # a relaxed exploration's hit widens too, even far from the floor
+    memory3, kind3 = _bracketed(floor=5.0)
+    relaxed = Probe(7.5, (10.0, 11.5), None, True, 5.0, 0.5, relaxed=True)
+    memory3.observe("k", lower=0.0, upper=7.5, server=None, probe=relaxed, hit=True)
+    assert kind3.span == pytest.approx(4 * 0.03 * 10.0)
+    assert kind3.floor == pytest.approx(7.5 - 1.2)
+
+
+def test_an_exploring_miss_done_at_the_usual_end_raises_the_floor_to_the_probe() -> None:
+    memory, kind = _bracketed(floor=4.0)
+    kind.span = 2.0
+    explorer = Probe(7.0, (10.0, 11.5), None, True, 4.0, 0.5)
+    memory.observe("k", lower=7.0, upper=10.3, server=None, probe=explorer)  # within 3 %
+    assert _state(kind) == (10.0, 7.0, 0, 0.0, 0)
+    # found only by the second look (15 % later): a near miss of the end, floor unchanged
+    memory2, kind2 = _bracketed(floor=4.0)
+    memory2.observe("k", lower=10.0, upper=11.5, server=None, probe=explorer)
+    assert kind2.floor == 4.0 and list(kind2.outcomes) == [True]
+    # found later by the grid: a slower sort, counted as such
+    memory3, kind3 = _bracketed(floor=4.0)
+    memory3.observe("k", lower=11.5, upper=15.4, server=None, probe=explorer)
+    assert kind3.floor == 4.0 and kind3.slow_streak == 1 and list(kind3.outcomes) == [False]
+
+
+def test_probes_at_the_usual_end_count_hits_near_and_far_misses() -> None:
+    memory, kind = _bracketed()
+    at_end = Probe(10.0, (11.5,))
+    memory.observe("k", lower=0.0, upper=10.0, server=None, probe=at_end, hit=True)
+    memory.observe("k", lower=10.0, upper=11.5, server=None, probe=at_end)  # near: 11.5 s
+    memory.observe("k", lower=11.5, upper=11.8, server=None, probe=at_end)  # near (<3 %)
+    assert list(kind.outcomes) == [False, True, True] and kind.slow_streak == 0
+    memory.observe("k", lower=11.5, upper=11.9, server=None, probe=at_end)  # far (>3 %)
+    assert list(kind.outcomes) == [False, True, True, False] and kind.slow_streak == 1
+    memory.observe("k", lower=0.0, upper=10.0, server=None, probe=at_end, hit=True)
+    assert kind.slow_streak == 0
+    # a miss just above the end (within 3 %) is neither near nor far for the rise
+    memory.observe("k", lower=10.0, upper=10.2, server=None, probe=at_end)
+    assert list(kind.outcomes)[-1] is False and kind.slow_streak == 0
+
+
+def test_twelve_far_misses_in_a_row_move_the_end_to_the_lower_quartile_of_those_jobs() -> None:
+    memory, kind = _bracketed()
+    at_end = Probe(10.0, (11.5,))
+    for upper in [20.0, 24.0, 28.0, 32.0] * 3:
+        memory.observe("k", lower=15.0, upper=upper, server=None, probe=at_end)
+    # the last 12 samples (not the first two of 10 s): their lower quartile is 20 s
+    assert _state(kind) == (20.0, 0.0, 0, 0.0, 0) and list(kind.outcomes) == []
+
+
+def test_the_floor_relaxes_after_sixteen_completions_and_a_relaxed_probe_goes_alone() -> None:
+    from langchain_vlmrun.client._polling import RELAX
+
+    memory, kind = _bracketed(floor=9.95)
+    assert memory.probe("k") == Probe(10.0, (11.5,))  # closed bracket: at the end
+    kind.floor_age = RELAX - 1
+    assert memory.probe("k") == Probe(10.0, (11.5,))
+    kind.floor_age = RELAX
+    relaxed = memory.probe("k")
+    assert relaxed is not None and relaxed.exploring and relaxed.relaxed
+    assert relaxed.at == pytest.approx(10.0 * (1 - 0.03))  # halfway down to 94 %
+    assert memory.probe("k") == Probe(10.0, (11.5,))  # one relaxed explorer at a time
+
+
+def test_a_wide_bracket_is_explored_at_four_points_at_once_and_no_lower_than_earliest() -> None:
+    memory, kind = _bracketed(floor=0.0)
+    probes = [memory.probe("k", earliest=2.0) for _ in range(5)]
+    assert [p.at for p in probes if p] == [6.0, 8.0, 9.0, 7.0, 10.0]
+    assert all(p.floor == 2.0 and p.scan_from == 0.0 for p in probes[:4] if p)
+    # a bracket under 8 x 3 % wide gets one explorer at a time
+    memory2, kind2 = _bracketed(floor=8.0)
+    first, second = memory2.probe("k"), memory2.probe("k")
+    assert first is not None and first.exploring and first.at == 9.0
+    assert second == Probe(10.0, (11.5,))
+    # an observation gives the explorer's slot back
+    memory2.observe("k", lower=9.0, upper=10.0, server=None, probe=first)
+    third = memory2.probe("k")
+    assert third is not None and third.exploring
+
+
+def test_timestamps_at_the_lower_bound_are_exact_enough() -> None:
+    memory = DurationMemory()
+    for _ in range(4):  # ended the instant the last running poll was answered
+        memory.observe("k", lower=2.0, upper=10.0, server=2.0)
+    assert memory.probe("k") == Probe(2.0)
+
+
+def test_the_immediate_schedule_is_exactly_no_sleep_and_no_learning() -> None:
+    assert PollSchedule.immediate() == PollSchedule(
+        initial=0.0, multiplier=1.0, maximum=0.0, learn_durations=False
+    )
+
+
+def test_next_poll_at_the_grids_own_points_and_below_one_second() -> None:
+    schedule = PollSchedule(initial=0.5, multiplier=1.0, maximum=0.5)
+    assert schedule.next_poll(0.5) == 1.0  # a point is not after itself
+    assert schedule.next_poll(0.75) == 1.0
+    assert schedule.next_poll(0.4999999999) == 1.0  # within rounding of a point
+    assert PollSchedule(initial=2.0, multiplier=2.0, maximum=3.0).next_poll(5.0) == 8.0
+    capped = PollSchedule(initial=1.0, multiplier=2.0, maximum=2.0)
+    assert [capped.next_poll(a) for a in (0.0, 1.0, 3.0, 4.0, 5.0)] == [1.0, 3.0, 5.0, 5.0, 7.0]
+
+
+def test_the_warning_for_lost_deliveries_comes_once_per_url_and_again_after_recovery(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    health = DeliveryHealth()
+    url = "https://user:pw@hooks.test/in?token=s3cret"
+    with caplog.at_level(logging.INFO, logger="langchain_vlmrun"):
+        health.missed(url)
+        health.missed(url)
+        health.missed("https://other.test/hook")
+        health.delivered(url)
+        health.delivered(url)
+        health.missed(url)
+    messages = [(r.levelno, r.getMessage()) for r in caplog.records]
+    lost = (
+        "webhook deliveries to https://hooks.test/in are not arriving (a safety poll "
+        "found the execution done first); polling as without webhooks until one "
+        "arrives. Check that the URL reaches your WebhookReceiver."
+    )
+    assert messages == [
+        (logging.WARNING, lost),
+        (logging.WARNING, lost.replace("https://hooks.test/in", "https://other.test/hook")),
+        (logging.INFO, "webhook deliveries to https://hooks.test/in arrive again"),
+        (logging.WARNING, lost),
+    ]
+    assert health.silent(url) and health.silent("https://other.test/hook")
