@@ -417,12 +417,12 @@ def test_the_floor_relaxes_after_sixteen_completions_and_a_relaxed_probe_goes_al
 
 
 def test_a_wide_bracket_is_explored_at_four_points_at_once_and_no_lower_than_earliest() -> None:
-    memory, kind = _bracketed(floor=0.0)
+    memory, _ = _bracketed(floor=0.0)
     probes = [memory.probe("k", earliest=2.0) for _ in range(5)]
     assert [p.at for p in probes if p] == [6.0, 8.0, 9.0, 7.0, 10.0]
     assert all(p.floor == 2.0 and p.scan_from == 0.0 for p in probes[:4] if p)
     # a bracket under 8 x 3 % wide gets one explorer at a time
-    memory2, kind2 = _bracketed(floor=8.0)
+    memory2, _ = _bracketed(floor=8.0)
     first, second = memory2.probe("k"), memory2.probe("k")
     assert first is not None and first.exploring and first.at == 9.0
     assert second == Probe(10.0, (11.5,))
