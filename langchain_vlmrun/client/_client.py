@@ -524,7 +524,7 @@ class VLMRunClient(_BaseClient):
     def execute(
         self,
         *,
-        name: str | None = None,
+        agent_name: str | None = None,
         prompt: str | None = None,
         inputs: Mapping[str, Any] | None = None,
         json_schema: Mapping[str, Any] | None = None,
@@ -539,7 +539,7 @@ class VLMRunClient(_BaseClient):
     ) -> AgentExecution:
         """Start an agent execution (returns at once; see :meth:`wait`)."""
         request = self._execute_request(
-            name=name,
+            name=agent_name,
             prompt=prompt,
             inputs=inputs,
             json_schema=json_schema,
@@ -571,7 +571,7 @@ class VLMRunClient(_BaseClient):
         self,
         source: FileSource,
         *,
-        name: str | None = None,
+        agent_name: str | None = None,
         prompt: str | None = None,
         json_schema: Mapping[str, Any] | None = None,
         response_model: type[BaseModel] | None = None,
@@ -594,7 +594,7 @@ class VLMRunClient(_BaseClient):
         an execution submitted by a run that died is waited on instead of paid again.
         """
         request = self._execute_request(
-            name=name,
+            name=agent_name,
             prompt=prompt,
             inputs=inputs,
             json_schema=json_schema,
@@ -836,7 +836,7 @@ class AsyncVLMRunClient(_BaseClient):
     async def execute(
         self,
         *,
-        name: str | None = None,
+        agent_name: str | None = None,
         prompt: str | None = None,
         inputs: Mapping[str, Any] | None = None,
         json_schema: Mapping[str, Any] | None = None,
@@ -850,7 +850,7 @@ class AsyncVLMRunClient(_BaseClient):
         request_id: str | None = None,
     ) -> AgentExecution:
         request = self._execute_request(
-            name=name,
+            name=agent_name,
             prompt=prompt,
             inputs=inputs,
             json_schema=json_schema,
@@ -881,7 +881,7 @@ class AsyncVLMRunClient(_BaseClient):
         self,
         source: FileSource,
         *,
-        name: str | None = None,
+        agent_name: str | None = None,
         prompt: str | None = None,
         json_schema: Mapping[str, Any] | None = None,
         response_model: type[BaseModel] | None = None,
@@ -904,7 +904,7 @@ class AsyncVLMRunClient(_BaseClient):
         an execution submitted by a run that died is waited on instead of paid again.
         """
         request = self._execute_request(
-            name=name,
+            name=agent_name,
             prompt=prompt,
             inputs=inputs,
             json_schema=json_schema,

@@ -468,8 +468,11 @@ def _run_options(
 ) -> dict[str, Any]:
     """The client's ``process`` arguments for ``spec``."""
     model = spec.response_model
+    fields = _process_options(spec)
+    agent_name = fields.pop("name")  # the client's word for it
     return {
-        **_process_options(spec),
+        **fields,
+        "agent_name": agent_name,
         "input_key": spec.input_key,
         "wait_timeout": wait_timeout,
         "cache": cache,

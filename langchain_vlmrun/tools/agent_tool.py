@@ -246,7 +246,7 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
         wait_timeout = wait_timeout_for(self.client or self._own_client, spec, medium)
         return {
             "source": source,
-            "name": self.agent_name,
+            "agent_name": self.agent_name,
             "prompt": prompt,
             "json_schema": spec.schema,
             "inputs": inputs or None,
@@ -333,7 +333,7 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
 
 def _traced(file: str, request: dict[str, Any]) -> dict[str, Any]:
     """The execution run's inputs as traces show them (no file handle, no URL secrets)."""
-    return {"source": redact_url(file), "agent": request["name"], "prompt": request["prompt"]}
+    return {"source": redact_url(file), "agent": request["agent_name"], "prompt": request["prompt"]}
 
 
 def _medium_of(source: str | PreparedFile) -> Medium:

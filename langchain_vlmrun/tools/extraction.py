@@ -173,7 +173,7 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
             prompt = f"Extract the {model.__name__} fields from this file."
         return {
             "source": source,
-            "name": self.agent_name,
+            "agent_name": self.agent_name,
             "prompt": prompt,
             "response_model": model,
             "wait_timeout": self.wait_timeout,

@@ -186,7 +186,7 @@ def test_unknown_agent_name_fails_before_any_upload_with_the_closest_names(
     api = unknown_agent_api()
     (path,) = make_files(tmp_path, 1)
     with pytest.raises(AgentNotFoundError) as caught:
-        api.client().run(path, name="test-invoice:v1")
+        api.client().run(path, agent_name="test-invoice:v1")
     assert caught.value.status_code == 404
     assert caught.value.name == "test-invoice:v1"
     assert caught.value.suggestions == [f"{INVOICES}:v1", f"{INVOICES}:v2"]
@@ -198,7 +198,7 @@ def test_unknown_agent_name_in_async_run(tmp_path: Path) -> None:
     api = unknown_agent_api()
     (path,) = make_files(tmp_path, 1)
     with pytest.raises(AgentNotFoundError) as caught:
-        asyncio.run(api.async_client().run(path, name=f"{RECEIPTS}:v9"))
+        asyncio.run(api.async_client().run(path, agent_name=f"{RECEIPTS}:v9"))
     assert caught.value.suggestions == [f"{RECEIPTS}:v1"]  # other versions first
     assert paths(api) == ["POST /agent/lookup", "GET /agent"]
 
@@ -211,9 +211,9 @@ def test_a_name_is_looked_up_once_per_client() -> None:
     )
     client = api.client()
     for _ in range(3):
-        client.run("https://example.com/a.pdf", name=f"{INVOICES}:v1")
+        client.run("https://example.com/a.pdf", agent_name=f"{INVOICES}:v1")
     assert api.calls("POST", "/agent/lookup") == 1
-    api.client().run("https://example.com/a.pdf", name=f"{INVOICES}:v1")
+    api.client().run("https://example.com/a.pdf", agent_name=f"{INVOICES}:v1")
     assert api.calls("POST", "/agent/lookup") == 2  # another client looks it up again
 
 
@@ -223,7 +223,7 @@ def test_check_agent_names_false_sends_no_lookup() -> None:
         .on("POST", "/agent/execute", execution("ex-1", "enqueued"))
         .on("GET", "/agent/executions/ex-1", execution("ex-1", "completed", response={"a": 1}))
     )
-    api.client(check_agent_names=False).run("https://example.com/a.pdf", name="x:v1")
+    api.client(check_agent_names=False).run("https://example.com/a.pdf", agent_name="x:v1")
     assert api.calls("POST", "/agent/lookup") == 0
 
 
@@ -397,7 +397,7 @@ def test_registry_and_artifacts_ride_out_emulated_faults(
     emu = emulator_factory(known_agents=(), artifact_kinds=("img", "vid"))
     with VLMRunClient("k", **emulator_client_settings(emu)) as client:
         client.create_agent("Read receipts.", name=RECEIPTS)
-        done = client.run("https://example.com/r.png", name=f"{RECEIPTS}:v1")
+        done = client.run("https://example.com/r.png", agent_name=f"{RECEIPTS}:v1")
         client.known_agents = KnownAgents()  # look it up again, under faults
         emu.config.seed = 11
         emu.config.fault_rate = 0.5

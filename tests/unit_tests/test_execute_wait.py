@@ -58,7 +58,7 @@ def test_request_id_is_reused_when_resending_after_ambiguous_failure() -> None:
         "/agent/executions/req-1",
         httpx.Response(404, json={"detail": "Execution not found"}),
     )
-    result = api.client(request_id_factory=lambda: "req-1").execute(name="a:v1")
+    result = api.client(request_id_factory=lambda: "req-1").execute(agent_name="a:v1")
     assert result.id == "req-1"
     posts = [json_body(r) for r in api.requests if r.method == "POST"]
     assert [p["id"] for p in posts] == ["req-1", "req-1"]
@@ -68,7 +68,7 @@ def test_request_id_is_reused_when_resending_after_ambiguous_failure() -> None:
 def test_ambiguous_failure_adopts_the_execution_the_server_created() -> None:
     api = ScriptedAPI().on("POST", EXECUTE, httpx.ReadTimeout("no answer"))
     api.on("GET", "/agent/executions/req-1", execution("req-1", "running"))
-    result = api.client(request_id_factory=lambda: "req-1").execute(name="a:v1")
+    result = api.client(request_id_factory=lambda: "req-1").execute(agent_name="a:v1")
     assert result.id == "req-1"
     assert api.calls("POST", EXECUTE) == 1  # not paid twice
 
@@ -81,7 +81,7 @@ def test_refused_execute_is_retried_directly() -> None:
         httpx.Response(429, headers={"Retry-After": "1"}),
         started,
     )
-    api.client(request_id_factory=lambda: "req-1").execute(name="a:v1")
+    api.client(request_id_factory=lambda: "req-1").execute(agent_name="a:v1")
     assert api.calls("POST", EXECUTE) == 3
     assert api.calls("GET", "/agent/executions/req-1") == 0  # no lookup needed
     assert api.sleeps[-1] == 1.0
@@ -92,7 +92,7 @@ def test_execute_gives_up_after_the_retry_budget() -> None:
     api.on("GET", "/agent/executions/req-1", httpx.Response(404))
     with pytest.raises(InternalServerError, match="boom"):
         api.client(max_retries=2, retry=None, request_id_factory=lambda: "req-1").execute(
-            name="a:v1"
+            agent_name="a:v1"
         )
     assert api.calls("POST", EXECUTE) == 3
 
@@ -192,7 +192,7 @@ def test_run_uploads_then_executes_with_the_file_id(tmp_path: object) -> None:
         "GET", "/agent/executions/req-1", execution("req-1", "completed", response={"text": "hi"})
     )
     result = api.client(request_id_factory=lambda: "req-1").run(
-        b"%PDF-abc", name="a:v1", filename="x.pdf"
+        b"%PDF-abc", agent_name="a:v1", filename="x.pdf"
     )
     assert result.status == "completed"
     post = next(r for r in api.requests if r.url.path.endswith(EXECUTE))
@@ -233,7 +233,7 @@ async def test_async_run_end_to_end() -> None:
         execution("req-1", "completed", response={"a": 1}),
     )
     async with api.async_client(request_id_factory=lambda: "req-1") as client:
-        result = await client.run("https://example.com/a.pdf", name="a:v1")
+        result = await client.run("https://example.com/a.pdf", agent_name="a:v1")
     assert result.response == {"a": 1}
 
 
@@ -270,7 +270,7 @@ def test_learned_duration_delays_the_first_poll_of_the_next_execution() -> None:
             *[execution("req-1", "running")] * 5,
             execution("req-1", "completed", response={"a": run}, **took_9s),
         )
-        client.run("https://example.com/a.pdf", name="a:v1")
+        client.run("https://example.com/a.pdf", agent_name="a:v1")
     first_runs_polls = api.calls("GET", "/agent/executions/req-1")
     (kind,) = client.durations._kinds
     assert client.durations.probe(kind) == Probe(9.0)  # the server's 9 s, proved exact
@@ -282,7 +282,7 @@ def test_learned_duration_delays_the_first_poll_of_the_next_execution() -> None:
         execution("req-1", "completed", response={"a": 2}, **took_9s),
     )
     api.sleeps.clear()
-    client.run("https://example.com/b.pdf", name="a:v1")
+    client.run("https://example.com/b.pdf", agent_name="a:v1")
     assert api.sleeps == [9.0]  # slept until the expected end, then one poll
     assert api.calls("GET", "/agent/executions/req-1") == first_runs_polls + 1
 
@@ -441,7 +441,7 @@ def test_execute_by_name_sends_the_agent_and_no_prompt() -> None:
     api = ScriptedAPI().on("POST", EXECUTE, started)
     inputs = {"file": {"type": "input_file", "file_id": "file-1"}}
     execution_ = api.client(request_id_factory=lambda: "req-1").execute(
-        name=TEST_AGENT, inputs=inputs
+        agent_name=TEST_AGENT, inputs=inputs
     )
     assert execution_.id == "req-1" and execution_.status == "enqueued"
     (body,) = [json_body(r) for r in api.requests]
@@ -462,8 +462,8 @@ def test_immediate_schedule_never_sleeps_and_never_learns_durations() -> None:
 
     api.on("GET", "/agent/executions/req-1", slow_poll("running"), slow_poll("completed"))
     client = api.client(poll=PollSchedule.immediate(), request_id_factory=lambda: "req-1")
-    client.run(URL, name="a:v1")
-    client.run(URL, name="a:v1")
+    client.run(URL, agent_name="a:v1")
+    client.run(URL, agent_name="a:v1")
     assert all(s == 0 for s in api.sleeps)
     assert client.durations._kinds == {}  # nothing learned, so no delayed probe
 
