@@ -277,3 +277,18 @@ def test_a_tool_with_a_cache_pays_once_for_the_same_file() -> None:
     )
     assert tool.invoke({"file": URL}) == tool.invoke({"file": URL}) == "hello"
     assert api.calls("POST", "/agent/execute") == 1
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+def test_the_client_takes_wait_timeout_per_call_as_the_components_do(use_async: bool) -> None:
+    import asyncio
+
+    api = running_forever()
+    if use_async:
+        with pytest.raises(ExecutionTimeoutError) as raised:
+            asyncio.run(api.async_client().run(URL, prompt="Read it.", wait_timeout=30))
+    else:
+        with pytest.raises(ExecutionTimeoutError) as raised:
+            api.client().run(URL, prompt="Read it.", wait_timeout=30)
+    assert raised.value.execution_id == "ex-1"
+    assert 30 <= sum(api.sleeps) < 60  # the client's own default is 600 s
