@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from langchain_vlmrun import PollSchedule  # noqa: E402
+from langchain_vlmrun.client._client import ClientHooks  # noqa: E402
 
 #: The service the cassettes were composed or recorded against (a cassette recorded with
 #: VLMRUN_BASE_URL set replays with the same VLMRUN_BASE_URL).
@@ -79,5 +80,8 @@ def live_or_cassette(cassette: str) -> Iterator[dict[str, Any]]:
             "api_key": "offline-demo-key",
             "base_url": os.environ.get("VLMRUN_BASE_URL") or OFFLINE_BASE_URL,
             "poll": PollSchedule.immediate(),
-            "request_id_factory": lambda: f"00000000-0000-4000-8000-{next(counter):012d}",
+            # the cassettes hold these execute ids (a test hook, not a setting)
+            "_hooks": ClientHooks(
+                request_id_factory=lambda: f"00000000-0000-4000-8000-{next(counter):012d}"
+            ),
         }

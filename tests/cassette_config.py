@@ -119,12 +119,16 @@ def client_settings() -> dict[str, Any]:
     import os
 
     from langchain_vlmrun import PollSchedule
+    from langchain_vlmrun.client._client import ClientHooks
 
     counter = itertools.count(1)
     settings: dict[str, Any] = {
         "api_key": os.environ.get("VLMRUN_API_KEY") or "test-key-not-a-secret",
         "base_url": CASSETTE_BASE_URL,
-        "request_id_factory": lambda: f"00000000-0000-4000-8000-{next(counter):012d}",
+        # the cassettes were composed with these execute ids
+        "_hooks": ClientHooks(
+            request_id_factory=lambda: f"00000000-0000-4000-8000-{next(counter):012d}"
+        ),
     }
     if not os.environ.get("VLMRUN_API_KEY"):
         settings["poll"] = PollSchedule.immediate()

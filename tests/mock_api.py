@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from collections import defaultdict, deque
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import httpx
 
 from langchain_vlmrun import AsyncVLMRunClient, PollSchedule, RetryPolicy, VLMRunClient
+from langchain_vlmrun.client._client import ClientHooks
 
 BASE = "https://api.test/v1"
 Reply = httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]
@@ -73,14 +75,19 @@ class ScriptedAPI:
 
     # -- clients ----------------------------------------------------------------------
 
+    def _hooks(self, kwargs: dict[str, Any], sleep: Any) -> ClientHooks:
+        """The test's clock and sleep, and its request ids when it names a factory."""
+        ids = kwargs.pop("request_id_factory", None)
+        hooks = ClientHooks(clock=kwargs.pop("clock", self.clock), sleep=kwargs.pop("sleep", sleep))
+        return replace(hooks, request_id_factory=ids) if ids is not None else hooks
+
     def client(self, **kwargs: Any) -> VLMRunClient:
         kwargs.setdefault("retry", RetryPolicy(max_retries=3, jitter=lambda: 1.0))
         return VLMRunClient(
             "sk-test-SECRET-0123456789",
             base_url=BASE,
             http_client=httpx.Client(transport=httpx.MockTransport(self.handler)),
-            sleep=self.sleep,
-            clock=self.clock,
+            _hooks=self._hooks(kwargs, self.sleep),
             poll=kwargs.pop("poll", PollSchedule()),
             **kwargs,
         )
@@ -91,8 +98,7 @@ class ScriptedAPI:
             "sk-test-SECRET-0123456789",
             base_url=BASE,
             http_client=httpx.AsyncClient(transport=httpx.MockTransport(self.handler)),
-            sleep=self.asleep,
-            clock=self.clock,
+            _hooks=self._hooks(kwargs, self.asleep),
             poll=kwargs.pop("poll", PollSchedule()),
             **kwargs,
         )

@@ -13,6 +13,7 @@ import time
 import uuid
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
@@ -94,6 +95,18 @@ class DeliveryHub(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class ClientHooks:
+    """What tests and cassette replays swap out, kept off the public settings: the
+    clock, the sleep (default ``time.sleep``, or ``asyncio.sleep`` for the async client)
+    and the client ids of execute requests. ``VLMRunClient(..., _hooks=ClientHooks(...))``.
+    """
+
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], Any] | None = None
+    request_id_factory: Callable[[], str] = field(default=lambda: str(uuid.uuid4()))
+
+
 @hint_misspelled_keywords
 class _BaseClient:
     """Settings, request building and response handling shared by both clients."""
@@ -112,15 +125,16 @@ class _BaseClient:
         hash_lookup_min_size: int = ops.HASH_LOOKUP_MIN_SIZE,
         max_file_size: int | None = None,
         allow_training: bool = False,
-        clock: Callable[[], float] = time.time,
         retry: RetryPolicy | None = None,
-        request_id_factory: Callable[[], str] = lambda: str(uuid.uuid4()),
         requests_per_minute: float | None = None,
         budget: Budget | None = None,
         hub: DeliveryHub | None = None,
         leases: Leases | None = None,
         check_agent_names: bool = True,
+        _hooks: ClientHooks | None = None,
     ) -> None:
+        hooks = _hooks or ClientHooks()
+        clock = hooks.clock
         check_number("wait_timeout", wait_timeout)
         check_number("retry_timeout", retry_timeout, inclusive=True, optional=False)
         check_number("max_retries", max_retries, inclusive=True, integer=True)
@@ -152,7 +166,8 @@ class _BaseClient:
         )
         self.allow_training = allow_training
         self.clock = clock
-        self.request_id_factory = request_id_factory
+        self.request_id_factory = hooks.request_id_factory
+        self.hooks = hooks
         self.hub = hub
         # in-process dedupe by default: one execution per document at a time
         self.leases: Leases = leases if leases is not None else LocalLeases()
@@ -173,8 +188,8 @@ class _BaseClient:
             "hash_lookup_min_size": hash_lookup_min_size,
             "max_file_size": max_file_size,
             "allow_training": allow_training,
-            "clock": clock,
-            "request_id_factory": request_id_factory,
+            # the other kind sleeps its own way
+            "_hooks": replace(hooks, sleep=None),
             "budget": self.budget,
             "hub": hub,
             "leases": self.leases,  # one dedupe between the sync and async twins
@@ -429,8 +444,8 @@ class VLMRunClient(_BaseClient):
             named agent, look the name up once (``POST /agent/lookup``, remembered by
             this client); an unknown name raises :class:`AgentNotFoundError` with the
             closest existing names. ``False`` skips the check.
-        request_id_factory: makes the client request ``id`` of each execute call.
-        sleep, clock: injectable for tests.
+        _hooks: a :class:`ClientHooks` (the clock, the sleep, the execute request ids)
+            for tests and cassette replays; not a setting.
 
     Agents, history and artifacts: :meth:`lookup_agent`, :meth:`list_agents`,
     :meth:`get_agent`, :meth:`create_agent`, :meth:`require_agent`,
@@ -443,13 +458,12 @@ class VLMRunClient(_BaseClient):
         api_key: str | SecretStr | None = None,
         *,
         http_client: httpx.Client | None = None,
-        sleep: Callable[[float], None] = time.sleep,
         **settings: Any,
     ) -> None:
         super().__init__(api_key, **settings)
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(follow_redirects=True)
-        self._sleep = sleep
+        self._sleep: Callable[[float], Any] = self.hooks.sleep or time.sleep
 
     # -- effects ---------------------------------------------------------------------
 
@@ -744,7 +758,6 @@ class AsyncVLMRunClient(_BaseClient):
         api_key: str | SecretStr | None = None,
         *,
         http_client: httpx.AsyncClient | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         **settings: Any,
     ) -> None:
         super().__init__(api_key, **settings)
@@ -757,7 +770,7 @@ class AsyncVLMRunClient(_BaseClient):
         self._agent_locks: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, dict[str, asyncio.Lock]
         ] = weakref.WeakKeyDictionary()
-        self._sleep = sleep
+        self._sleep: Callable[[float], Awaitable[Any]] = self.hooks.sleep or asyncio.sleep
 
     @property
     def _http(self) -> httpx.AsyncClient:

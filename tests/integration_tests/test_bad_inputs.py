@@ -58,6 +58,7 @@ from langchain_vlmrun import (
     VLMRunClient,
     VLMRunParser,
 )
+from langchain_vlmrun.client._client import ClientHooks
 from langchain_vlmrun.loaders.loader import Failure, LoaderError, VLMRunLoader
 from tests.emulator import Emulator
 from tests.mock_api import ScriptedAPI, execution
@@ -352,8 +353,8 @@ class Backend:
             )
         )
         if self.use_async:
-            return AsyncVLMRunClient(key, sleep=self.sleeps.asleep, **options)
-        return VLMRunClient(key, sleep=self.sleeps, **options)
+            return AsyncVLMRunClient(key, _hooks=ClientHooks(sleep=self.sleeps.asleep), **options)
+        return VLMRunClient(key, _hooks=ClientHooks(sleep=self.sleeps), **options)
 
 
 def run_loader(

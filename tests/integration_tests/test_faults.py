@@ -41,6 +41,7 @@ from langchain_vlmrun import (
     VLMRunClient,
     VLMRunLoader,
 )
+from langchain_vlmrun.client._client import ClientHooks
 from tests.emulator import Emulator
 from tests.support import EMULATOR_POLL, Crash, Sleeps, emulator_client_settings, make_files
 
@@ -157,12 +158,14 @@ async def test_200_files_through_a_faulty_service(
     sleeps = Sleeps()
     if use_async:
         async with AsyncVLMRunClient(
-            "test-key", sleep=sleeps.asleep, **client_options(emu)
+            "test-key", _hooks=ClientHooks(sleep=sleeps.asleep), **client_options(emu)
         ) as aclient:
             loader = VLMRunLoader(paths, prompt=PROMPT, async_client=aclient, max_concurrency=32)
             docs = await load(loader, use_async)
     else:
-        with VLMRunClient("test-key", sleep=sleeps, **client_options(emu)) as client:
+        with VLMRunClient(
+            "test-key", _hooks=ClientHooks(sleep=sleeps), **client_options(emu)
+        ) as client:
             loader = VLMRunLoader(paths, prompt=PROMPT, client=client, max_concurrency=32)
             docs = await load(loader, use_async)
     assert loader.failures == []
@@ -318,12 +321,14 @@ async def test_resume_after_dying_while_waiting(
 
     if use_async:
         async with AsyncVLMRunClient(
-            "test-key", sleep=adying_sleep, **client_options(emu)
+            "test-key", _hooks=ClientHooks(sleep=adying_sleep), **client_options(emu)
         ) as adead:
             with pytest.raises(LoaderError) as raised:
                 await load(new_loader(async_client=adead), use_async)
     else:
-        with VLMRunClient("test-key", sleep=dying_sleep, **client_options(emu)) as dead:
+        with VLMRunClient(
+            "test-key", _hooks=ClientHooks(sleep=dying_sleep), **client_options(emu)
+        ) as dead:
             with pytest.raises(LoaderError) as raised:
                 await load(new_loader(client=dead), use_async)
             join_worker_threads()
@@ -468,7 +473,9 @@ def test_resume_survives_a_second_death(
                 raise Crash("killed")
             time.sleep(seconds)
 
-        with VLMRunClient("test-key", sleep=sleep, **client_options(emu)) as client:
+        with VLMRunClient(
+            "test-key", _hooks=ClientHooks(sleep=sleep), **client_options(emu)
+        ) as client:
             loader = VLMRunLoader(
                 paths,
                 prompt=PROMPT,

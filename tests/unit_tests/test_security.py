@@ -34,6 +34,7 @@ from langchain_vlmrun import (
     VLMRunError,
     VLMRunLoader,
 )
+from langchain_vlmrun.client._client import ClientHooks
 from langchain_vlmrun.files import _confinement as paths_module
 from langchain_vlmrun.files._confinement import checked_file
 from langchain_vlmrun.files._sources import PreparedFile, prepare_file
@@ -347,7 +348,7 @@ def test_a_client_for_another_service_gets_no_hit() -> None:
         KEY,
         base_url="https://other.test/v1",
         http_client=httpx.Client(transport=httpx.MockTransport(other.handler)),
-        request_id_factory=lambda: "req-1",
+        _hooks=ClientHooks(request_id_factory=lambda: "req-1"),
     )
     result = other_client.process(PDF, prompt="p", filename="f.pdf", cache=cache)
     assert not result.from_cache

@@ -23,6 +23,7 @@ from langchain_vlmrun import (
     VLMRunLoader,
     VLMRunParser,
 )
+from langchain_vlmrun.client._client import ClientHooks
 from tests.mock_api import BASE, ScriptedAPI, execution
 
 
@@ -195,8 +196,7 @@ def test_max_retries_caps_the_retries_of_clients_the_component_makes() -> None:
         max_retries=2,
         client_kwargs={
             "http_client": httpx.Client(transport=httpx.MockTransport(api.handler)),
-            "sleep": api.sleep,
-            "clock": api.clock,
+            "_hooks": ClientHooks(sleep=api.sleep, clock=api.clock),
         },
     )
     message = tool.invoke(
