@@ -76,10 +76,11 @@ from langchain_vlmrun.files._sources import (
     PreparedFile,
     check_url,
     is_url,
+    medium_of_source,
     prepare_file,
     redact_url,
 )
-from langchain_vlmrun.files._types import Medium, medium_of
+from langchain_vlmrun.files._types import Medium
 
 __all__ = [
     "DOCUMENT_NAMESPACE",
@@ -518,10 +519,9 @@ def _open_source(
 ) -> tuple[Any, Medium]:
     """The source ready to process (a URL, or the file opened once) and its medium."""
     if isinstance(source, str) and is_url(source):
-        guessed = mimetypes.guess_type(check_url(source).split("?", 1)[0])[0]
-        return source, medium_of(guessed) or "document"
+        return source, medium_of_source(check_url(source))
     prepared = prepare_file(source, max_size=client.uploads.max_file_size)
-    return prepared, medium_of(prepared.mime_type) or "document"
+    return prepared, medium_of_source(prepared)
 
 
 def _close(target: Any) -> None:

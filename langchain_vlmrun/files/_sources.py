@@ -10,6 +10,7 @@ import contextlib
 import errno
 import hashlib
 import io
+import mimetypes
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,8 +25,10 @@ from langchain_vlmrun.core.errors import FileSourceError
 from langchain_vlmrun.files._types import (
     SNIFF_BYTES,
     SUPPORTED_EXTENSIONS,
+    Medium,
     check_supported,
     gate,
+    medium_of,
 )
 
 __all__ = [
@@ -36,6 +39,7 @@ __all__ = [
     "check_supported",
     "check_url",
     "is_url",
+    "medium_of_source",
     "prepare_file",
     "redact_url",
     "safe_filename",
@@ -393,3 +397,18 @@ def prepare_file(
         f"Unsupported file source of type {type(source).__name__}; pass a path (str or "
         "pathlib.Path), bytes, an http(s) URL or a langchain_core Blob."
     )
+
+
+def medium_of_source(source: str | PreparedFile) -> Medium:
+    """The medium of what will be sent (the one detector every component uses): an
+    opened file's sniffed type, or a URL's extension; unknown counts as a document.
+
+    Example:
+        >>> medium_of_source("https://example.com/clip.mp4?token=x")
+        'video'
+        >>> medium_of_source("https://example.com/page")
+        'document'
+    """
+    if isinstance(source, PreparedFile):
+        return medium_of(source.mime_type) or "document"
+    return medium_of(mimetypes.guess_type(source.split("?", 1)[0])[0]) or "document"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import mimetypes
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -38,8 +37,7 @@ from langchain_vlmrun.documents._rendering import render_response
 from langchain_vlmrun.documents._structured import validate_response
 from langchain_vlmrun.documents._tracing import aexecution_run, execution_run
 from langchain_vlmrun.files._confinement import normalise_roots, normalise_roots_in, open_confined
-from langchain_vlmrun.files._sources import PreparedFile, redact_url
-from langchain_vlmrun.files._types import Medium, medium_of
+from langchain_vlmrun.files._sources import PreparedFile, medium_of_source, redact_url
 
 __all__ = ["VLMRunAgentTool", "VLMRunToolArtifact", "VLMRunToolError", "VLMRunToolInput"]
 
@@ -227,7 +225,7 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
                 source = open_confined(
                     _trimmed(file), self.root_dir, allow_hardlinks=self.allow_hard_links
                 )
-        medium = _medium_of(source)
+        medium = medium_of_source(source)
         spec = AgentSpec(
             agent_name=self.agent_name,
             prompt=self.prompt,
@@ -334,12 +332,6 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
 def _traced(file: str, request: dict[str, Any]) -> dict[str, Any]:
     """The execution run's inputs as traces show them (no file handle, no URL secrets)."""
     return {"source": redact_url(file), "agent": request["agent_name"], "prompt": request["prompt"]}
-
-
-def _medium_of(source: str | PreparedFile) -> Medium:
-    if isinstance(source, PreparedFile):
-        return medium_of(source.mime_type) or "document"
-    return medium_of(mimetypes.guess_type(source.split("?", 1)[0])[0]) or "document"
 
 
 def _trimmed(file: str) -> str:
