@@ -69,7 +69,7 @@ from langchain_vlmrun.core._validation import (
 )
 from langchain_vlmrun.core.models import AgentExecution
 from langchain_vlmrun.documents._rendering import PAGE_SEPARATOR, merge_segments, render_response
-from langchain_vlmrun.documents._structured import validate_response
+from langchain_vlmrun.documents._structured import Validation, validate_response
 from langchain_vlmrun.documents.builtin import DEFAULT_WAIT_TIMEOUTS, MediumDefault, default_for
 from langchain_vlmrun.files._sources import (
     FileSource,
@@ -329,7 +329,10 @@ def _json_safe(value: Any) -> Any:
 
 
 def execution_to_documents(
-    info: SourceInfo, execution: AgentExecution, spec: AgentSpec
+    info: SourceInfo,
+    execution: AgentExecution,
+    spec: AgentSpec,
+    validation: Validation[BaseModel] | None = None,
 ) -> list[Document]:
     """The Documents for one completed execution (see the module docstring).
 
@@ -358,7 +361,11 @@ def execution_to_documents(
         )
 
     if spec.response_model is not None:
-        model = validate_response(execution, spec.response_model)
+        model = (
+            validation.of(execution)
+            if validation is not None
+            else validate_response(execution, spec.response_model)
+        )
         structured = model.model_dump(mode="json")
         return [make(json_to_text(structured), "all", response_type="json", structured=structured)]
     if rendered.kind == "pages":
@@ -465,10 +472,12 @@ def _process_options(spec: AgentSpec) -> dict[str, Any]:
 
 
 def _run_options(
-    spec: AgentSpec, cache: ResultCache | None, wait_timeout: float | None
+    spec: AgentSpec,
+    cache: ResultCache | None,
+    wait_timeout: float | None,
+    validation: Validation[BaseModel] | None,
 ) -> dict[str, Any]:
     """The client's ``process`` arguments for ``spec``."""
-    model = spec.response_model
     fields = _process_options(spec)
     agent_name = fields.pop("name")  # the client's word for it
     return {
@@ -479,7 +488,7 @@ def _run_options(
         "cache": cache,
         # a response that does not match the model is neither cached nor turned into
         # Documents
-        "accept": (lambda execution: validate_response(execution, model)) if model else None,
+        "accept": validation.accept if validation is not None else None,
     }
 
 
@@ -489,6 +498,7 @@ def _documents_for(
     processed: ProcessedSource,
     spec: AgentSpec,
     requests: int,
+    validation: Validation[BaseModel] | None,
 ) -> tuple[list[Document], SourceUsage]:
     if processed.url is not None:
         info = SourceInfo.for_url(processed.url)
@@ -502,7 +512,7 @@ def _documents_for(
             extra_metadata=extra,
             identity=source_identity(source),
         )
-    documents = execution_to_documents(info, processed.execution, spec)
+    documents = execution_to_documents(info, processed.execution, spec, validation)
     usage = SourceUsage(
         source=info.source,
         requests=requests,
@@ -558,10 +568,13 @@ def process_source(
     target, medium = _open_source(client, source)
     try:
         resolved = spec.for_medium(medium)
+        validation = Validation(resolved.response_model) if resolved.response_model else None
         with count_requests() as counter:
             processed = client.process(
                 target,
-                **_run_options(resolved, cache, wait_timeout_for(client, resolved, medium)),
+                **_run_options(
+                    resolved, cache, wait_timeout_for(client, resolved, medium), validation
+                ),
             )
             if artifacts_dir is not None and (ids := artifact_ids(processed.execution.response)):
                 saved = save_artifacts(client, processed.execution.id, ids, artifacts_dir)
@@ -569,7 +582,9 @@ def process_source(
                 saved = []
     finally:
         _close(target)
-    documents, usage = _documents_for(source, label, processed, resolved, counter.requests)
+    documents, usage = _documents_for(
+        source, label, processed, resolved, counter.requests, validation
+    )
     _note_saved(documents, [item.path for item in saved])
     return documents, usage
 
@@ -587,10 +602,13 @@ async def aprocess_source(
     target, medium = await asyncio.to_thread(_open_source, client, source)
     try:
         resolved = spec.for_medium(medium)
+        validation = Validation(resolved.response_model) if resolved.response_model else None
         with count_requests() as counter:
             processed = await client.process(
                 target,
-                **_run_options(resolved, cache, wait_timeout_for(client, resolved, medium)),
+                **_run_options(
+                    resolved, cache, wait_timeout_for(client, resolved, medium), validation
+                ),
             )
             if artifacts_dir is not None and (ids := artifact_ids(processed.execution.response)):
                 saved = await asave_artifacts(client, processed.execution.id, ids, artifacts_dir)
@@ -598,7 +616,9 @@ async def aprocess_source(
                 saved = []
     finally:
         _close(target)
-    documents, usage = _documents_for(source, label, processed, resolved, counter.requests)
+    documents, usage = _documents_for(
+        source, label, processed, resolved, counter.requests, validation
+    )
     _note_saved(documents, [item.path for item in saved])
     return documents, usage
 

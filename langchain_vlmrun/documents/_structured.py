@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from langchain_vlmrun.core.errors import ResponseValidationError
 from langchain_vlmrun.core.models import AgentExecution
 
-__all__ = ["validate_response"]
+__all__ = ["Validation", "validate_response"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -37,3 +37,23 @@ def validate_response(execution: AgentExecution, response_model: type[M]) -> M:
             execution_id=execution.id,
             execution=execution,
         ) from None
+
+
+class Validation(Generic[M]):
+    """Each completed execution validated once per call: :meth:`accept` is the client's
+    check before it caches a result, :meth:`of` what the caller reads afterwards; a
+    result served from the cache (never accepted in this call) is validated by ``of``.
+    """
+
+    def __init__(self, response_model: type[M]) -> None:
+        self.response_model = response_model
+        self._done: dict[str, M] = {}
+
+    def accept(self, execution: AgentExecution) -> M:
+        value = validate_response(execution, self.response_model)
+        self._done[execution.id] = value
+        return value
+
+    def of(self, execution: AgentExecution) -> M:
+        found = self._done.get(execution.id)
+        return found if found is not None else validate_response(execution, self.response_model)

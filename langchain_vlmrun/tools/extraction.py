@@ -22,7 +22,7 @@ from langchain_vlmrun.client._settings import ClientSettings
 from langchain_vlmrun.core._validation import check_agent_name, check_response_model
 from langchain_vlmrun.core.errors import FileSourceError, ResponseValidationError
 from langchain_vlmrun.core.models import AgentExecution
-from langchain_vlmrun.documents._structured import validate_response
+from langchain_vlmrun.documents._structured import Validation
 from langchain_vlmrun.documents._tracing import aexecution_run, execution_run
 from langchain_vlmrun.files._confinement import normalise_roots, open_confined
 from langchain_vlmrun.files._sources import PreparedFile, redact_url
@@ -159,7 +159,9 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
             handle_tool_error=True,
         )
 
-    def _options(self, source: ExtractorInput | Mapping[str, Any]) -> dict[str, Any]:
+    def _options(
+        self, source: ExtractorInput | Mapping[str, Any], validation: Validation[M]
+    ) -> dict[str, Any]:
         if isinstance(source, Mapping):  # {"file": ...}, as a tool or a chain passes it
             if "file" not in source:
                 raise TypeError(
@@ -181,7 +183,7 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
             "callback_url": self.callback_url,
             "options": self.options,
             # a response that does not validate is not cached
-            "accept": lambda execution: validate_response(execution, model),
+            "accept": validation.accept,
         }
 
     def _traced(self, options: dict[str, Any]) -> dict[str, Any]:
@@ -189,8 +191,8 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
         shown = redact_url(source) if isinstance(source, str) else _describe(source)
         return {"source": shown, "agent": self.agent_name, "prompt": options["prompt"]}
 
-    def _parsed(self, processed: ProcessedSource) -> Any:
-        parsed = validate_response(processed.execution, self.response_model)
+    def _parsed(self, processed: ProcessedSource, validation: Validation[M]) -> Any:
+        parsed = validation.of(processed.execution)
         if self.include_raw:
             return {"raw": processed.execution, "parsed": parsed, "parsing_error": None}
         return parsed
@@ -204,7 +206,8 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
     def _extract(
         self, source: ExtractorInput, run_manager: CallbackManagerForChainRun | None = None
     ) -> Any:
-        options = self._options(source)
+        validation = Validation(self.response_model)  # one validation of the response
+        options = self._options(source, validation)
         try:
             with execution_run(run_manager, self._traced(options)) as run:
                 try:
@@ -216,12 +219,13 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
                 run.record(processed, self.agent_name)
         except ResponseValidationError as exc:
             return self._unparsed(exc)
-        return self._parsed(processed)
+        return self._parsed(processed, validation)
 
     async def _aextract(
         self, source: ExtractorInput, run_manager: AsyncCallbackManagerForChainRun | None = None
     ) -> Any:
-        options = self._options(source)
+        validation = Validation(self.response_model)  # one validation of the response
+        options = self._options(source, validation)
         try:
             async with aexecution_run(run_manager, self._traced(options)) as run:
                 try:
@@ -233,7 +237,7 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
                 run.record(processed, self.agent_name)
         except ResponseValidationError as exc:
             return self._unparsed(exc)
-        return self._parsed(processed)
+        return self._parsed(processed, validation)
 
     def invoke(
         self, input: ExtractorInput, config: RunnableConfig | None = None, **kwargs: Any

@@ -276,3 +276,30 @@ def test_include_raw_as_tool_still_returns_the_fields() -> None:
         "invoice_id": "INV-9",
         "total": 41.5,
     }
+
+
+class CountedInvoice(Invoice):
+    """Counts its validations (a model's validator runs once per validation)."""
+
+    validations: int = 0
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        CountedInvoice.validations += 1
+        return super().model_validate(obj, **kwargs)
+
+
+def test_a_response_is_validated_once_per_call_fresh_or_from_the_cache() -> None:
+    from langchain_core.stores import InMemoryByteStore
+
+    from langchain_vlmrun import ResultCache
+
+    api = api_returning({"invoice_id": "INV-9", "total": "41.5"})
+    cache = ResultCache(InMemoryByteStore())
+    extract = VLMRunExtractor(response_model=CountedInvoice, client=api.client(), cache=cache)
+    CountedInvoice.validations = 0
+    assert extract.invoke("https://example.com/inv.pdf").invoice_id == "INV-9"
+    assert CountedInvoice.validations == 1  # checked before caching, reused after
+    assert extract.invoke("https://example.com/inv.pdf").total == 41.5  # from the cache
+    assert CountedInvoice.validations == 2  # a cached record is validated on the way out
+    assert api.calls("POST", "/agent/execute") == 1
