@@ -849,3 +849,38 @@ def test_a_schema_and_a_model_together_are_refused() -> None:
         schema_of(Total, {"type": "object"})
     assert str(raised.value) == "Pass either response_model or json_schema, not both."
     assert schema_of(Total, None) == Total.model_json_schema()
+
+
+@pytest.mark.parametrize(
+    ("probe_at", "follows_up"),
+    [(1.3, True), (1.25, True), (1.2, False), (0.6, False)],
+)
+def test_a_probe_follows_up_only_with_a_grid_poll_it_saved(
+    probe_at: float, follows_up: bool
+) -> None:
+    # the default grid polls at 0.5, 1.25, 2.375 s: a probe at or past 1.25 s stands in
+    # for two grid polls and may spend one on its follow-up; a probe before it may not
+    schedule = PollSchedule()
+    driver = Driver(_job("running"), _job("running"), _job("completed"))
+    operation = wait(
+        "ex-1",
+        timeout=100.0,
+        schedule=schedule,
+        clock=driver.clock,
+        current=_running(),
+        probe=Probe(probe_at, then=(probe_at * 1.15,)),
+    )
+    driver.run(operation)
+    second = probe_at + driver.sleeps()[1][0]
+    assert (second == pytest.approx(probe_at * 1.15)) is follows_up
+    if not follows_up:
+        assert second == pytest.approx(schedule.next_poll(probe_at))
+
+
+def test_looks_below_a_probe_start_strictly_above_scan_from() -> None:
+    from langchain_vlmrun.client._operations import _looks_up_to
+
+    assert _looks_up_to(Probe(16.0, scan_from=4.0), earliest=0.5) == [8.0, 16.0]
+    assert _looks_up_to(Probe(16.0, scan_from=3.9), earliest=0.5) == [4.0, 8.0, 16.0]
+    assert _looks_up_to(Probe(16.0, scan_from=0.0), earliest=2.0) == [2.0, 4.0, 8.0, 16.0]
+    assert _looks_up_to(Probe(16.0, scan_from=0.0), earliest=2.1) == [4.0, 8.0, 16.0]

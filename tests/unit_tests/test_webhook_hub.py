@@ -185,6 +185,8 @@ def test_a_learned_duration_moves_the_first_safety_poll_past_the_expected_end() 
     assert result == done()
     assert seen == [AwaitDelivery("ex-1", 40.0)]  # no safety poll before the callback
     assert [(c.upper, c.delivered) for c in learned] == [(25.0, True)]
+    (completion,) = learned
+    assert completion.execution == done() and completion.lower == 0.0 and completion.probe is None
 
 
 def test_a_completion_found_by_the_safety_poll_is_not_reported_as_delivered() -> None:
@@ -196,6 +198,7 @@ def test_a_completion_found_by_the_safety_poll_is_not_reported_as_delivered() ->
     driver.run(operation)
     assert driver.awaits() == [15.0]
     assert [(c.upper, c.delivered) for c in learned] == [(15.0, False)]
+    assert learned[0].execution.status == "completed" and learned[0].lower == 0.0
 
 
 def test_a_failed_delivery_raises() -> None:
