@@ -8,6 +8,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -309,7 +310,7 @@ class Workload:
             "id": execution_id,
             "status": "running",
             "usage": {},
-            "created_at": _iso(self.EPOCH + created),
+            "created_at": iso(self.EPOCH + created),
         }
         if self.now >= self._end(execution_id):
             if observe:
@@ -319,7 +320,7 @@ class Workload:
             body.update(
                 status="completed",
                 response={"job": index},
-                completed_at=_iso(self.EPOCH + at) if at is not None else None,
+                completed_at=iso(self.EPOCH + at) if at is not None else None,
             )
         return AgentExecution.model_validate(body)
 
@@ -411,7 +412,6 @@ class Workload:
         return sum(self.polls.values()) / len(self.durations)
 
 
-def _iso(seconds: float) -> str:
-    from datetime import datetime, timezone
-
+def iso(seconds: float) -> str:
+    """``seconds`` since the epoch as an ISO 8601 timestamp in UTC (server stamps)."""
     return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat()

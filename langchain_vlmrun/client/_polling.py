@@ -266,8 +266,7 @@ class DurationMemory:
         floor = max(floor, min(earliest, ceiling))
         width = ceiling - floor
         # jobs that vary by more than the tolerance cannot be bracketed finer than that
-        uppers_seen = sorted(uppers)
-        spread = (_quantile(uppers_seen, 0.75) - _quantile(uppers_seen, 0.25)) / ceiling
+        spread = (_quantile(uppers, 0.75) - _quantile(uppers, 0.25)) / ceiling
         if width > max(TOLERANCE, min(spread, MAX_SPREAD)) * ceiling:
             relaxed = floor < kind.floor or kind.span > 0
             wide = width > 8 * TOLERANCE * ceiling and not relaxed
@@ -329,8 +328,7 @@ class DurationMemory:
         kind: _Kind, probe: Probe, *, hit: bool, lower: float, upper: float
     ) -> None:
         assert kind.ceiling is not None
-        found_done = hit
-        if found_done and probe.scan_from is not None and upper < probe.at * (1 - TOLERANCE):
+        if hit and probe.scan_from is not None and upper < probe.at * (1 - TOLERANCE):
             # found by a look below the probe: this job ended between the last look that
             # saw it running and this one, well below the usual end
             kind.ceiling = min(kind.ceiling, upper)
@@ -338,7 +336,7 @@ class DurationMemory:
             kind.slow_streak = 0
             return
         if probe.exploring:
-            if found_done and upper < kind.ceiling:
+            if hit and upper < kind.ceiling:
                 # done before the probe: come down at once
                 if probe.relaxed or upper - kind.floor <= TOLERANCE * upper:
                     # the bracket closed on a hit: the floor is in doubt (it may come
@@ -347,17 +345,17 @@ class DurationMemory:
                     kind.span = max(2 * kind.span, 4 * TOLERANCE * kind.ceiling)
                     kind.floor, kind.floor_age = max(0.0, upper - kind.span), 0
                 kind.ceiling = upper
-            elif not found_done and probe.then and upper <= probe.then[0] * (1 + TOLERANCE):
+            elif not hit and probe.then and upper <= probe.then[0] * (1 + TOLERANCE):
                 # a job like the others still ran at the probe, and was done at the
                 # usual end: the end lies between
                 kind.floor, kind.floor_age, kind.span = probe.at, 0, 0.0
         # a near miss: found done by the look 15 % after the usual end, so like the others
         # but a little slower (a job found later by the grid is of a slower sort and says
         # nothing of these)
-        near_miss = not found_done and kind.ceiling * (1 + TOLERANCE) < upper <= max(
+        near_miss = not hit and kind.ceiling * (1 + TOLERANCE) < upper <= max(
             probe.then, default=0.0
         ) * (1 + TOLERANCE)
-        far_miss = not found_done and upper > max(probe.then, default=0.0) * (1 + TOLERANCE)
+        far_miss = not hit and upper > max(probe.then, default=0.0) * (1 + TOLERANCE)
         kind.slow_streak = kind.slow_streak + 1 if far_miss else 0
         if kind.slow_streak >= SLOWER:
             # nearly every job now runs past the usual end: they all got slower
@@ -367,7 +365,7 @@ class DurationMemory:
             kind.ceiling = max(kind.ceiling, _quantile([u for _, u in recent], 0.25))
             kind.floor, kind.floor_age, kind.span, kind.slow_streak = 0.0, 0, 0.0, 0
             kind.outcomes.clear()
-        elif not probe.exploring or not found_done:
+        elif not probe.exploring or not hit:
             kind.outcomes.append(near_miss)
             if near_miss and kind.outcomes.count(True) >= MISSES_TO_RISE:
                 kind.ceiling = max(kind.ceiling, upper)

@@ -85,17 +85,14 @@ class ClientSettings(BaseModel):
         """A misspelled argument is an error with a did-you-mean hint, not dropped.
         Aliases count as known."""
         if isinstance(values, dict):
-            known: set[str] = set()
             for name, info in cls.model_fields.items():
-                known.add(name)
-                if isinstance(info.alias, str):
-                    known.add(info.alias)
-                    if info.alias in values and name in values:
-                        raise TypeError(
-                            f"{cls.__name__}: pass {info.alias}= or {name}=, not both "
-                            "(they are one setting)."
-                        )
-            reject_unknown(cls.__name__, [k for k in values if k not in known], sorted(known))
+                if isinstance(info.alias, str) and info.alias in values and name in values:
+                    raise TypeError(
+                        f"{cls.__name__}: pass {info.alias}= or {name}=, not both "
+                        "(they are one setting)."
+                    )
+            known = setting_names(cls)
+            reject_unknown(cls.__name__, [k for k in values if k not in known], known)
         return values
 
     def __init__(self, **data: Any) -> None:
@@ -190,12 +187,11 @@ class ClientSettings(BaseModel):
         return self._own_async_client
 
 
-def setting_names() -> list[str]:
-    """Every name :class:`ClientSettings` takes (fields and their aliases)."""
-    names = set(ClientSettings.model_fields)
-    names.update(
-        info.alias for info in ClientSettings.model_fields.values() if isinstance(info.alias, str)
-    )
+def setting_names(model: type[BaseModel] | None = None) -> list[str]:
+    """Every name ``model`` (default :class:`ClientSettings`) takes: fields and aliases."""
+    fields = (model or ClientSettings).model_fields
+    names = set(fields)
+    names.update(info.alias for info in fields.values() if isinstance(info.alias, str))
     return sorted(names)
 
 

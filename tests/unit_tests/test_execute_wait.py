@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import Any
 
 import httpx
@@ -39,7 +38,7 @@ from langchain_vlmrun.client._polling import DurationMemory, Probe
 from langchain_vlmrun.core.errors import status_error_from_response
 from langchain_vlmrun.core.models import AgentExecution
 from tests.mock_api import ScriptedAPI, execution, json_body
-from tests.support import Driver, VirtualService
+from tests.support import Driver, VirtualService, iso
 
 EXECUTE = "/agent/execute"
 URL = "https://example.com/a.pdf"
@@ -375,14 +374,10 @@ class LazyStampingServer:
         if stamped is None:
             stamped = self.api.now if self.stamp == "lazy" else created + 3600
             self.jobs[job_id] = (created, stamped)
-        stamps = {"created_at": _iso(created)}
+        stamps = {"created_at": iso(created)}
         if self.stamp != "missing":
-            stamps["completed_at"] = _iso(stamped)
+            stamps["completed_at"] = iso(stamped)
         return execution(job_id, "completed", response={"ok": True}, **stamps)
-
-
-def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat()
 
 
 def _sequential_times(stamp: str, learn: bool, jobs: int = 30) -> list[float]:
