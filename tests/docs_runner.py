@@ -23,9 +23,10 @@ web server, a process that crashes.
 
 Only what cannot run offline is stood in for, the same way for every page:
 
-- the chat model: ``init_chat_model(...)`` returns :class:`ScriptedChatModel`, which
-  calls the first tool it is given on the file named in the user's message, then
-  answers with the start of what the tool returned;
+- the chat model: ``init_chat_model(...)`` returns the suite's one stand-in LLM,
+  :class:`tests.fake_chat_model.ToolCallingModel`, which calls the first tool it is
+  given on the file named in the user's message, then answers with the start of what
+  the tool returned;
 - waiting: replayed executions are polled without sleeping (as in the examples).
 
 Print what each block of a page outputs (to write its ```output blocks)::
@@ -45,15 +46,12 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
-from pydantic import Field
+from tests.fake_chat_model import ToolCallingModel
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -65,7 +63,6 @@ PLACEHOLDER_KEY = "docs-offline-placeholder-key"
 _FENCE = re.compile(r"^```([\w-]*)([^\n]*)\n(.*?)^```\s*$", re.S | re.M)
 #: The info-string word that marks a block as shown, not run.
 NO_RUN = "no-run"
-_FILE_NAME = re.compile(r"(https?://\S+|[\w./-]+\.(?:pdf|png|jpe?g|mp3|mp4|wav|docx?))", re.I)
 
 
 @dataclass(frozen=True)
@@ -111,40 +108,8 @@ def cassette_for(page: Path) -> str:
 # --- the stand-in chat model -----------------------------------------------------------------
 
 
-class ScriptedChatModel(BaseChatModel):
-    """Calls the first bound tool on the file or URL the user names, then answers with
-    the start of the tool's output (so the tool's real output reaches the answer)."""
-
-    tool_names: list[str] = Field(default_factory=list)
-
-    @property
-    def _llm_type(self) -> str:
-        return "scripted-for-docs"
-
-    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ScriptedChatModel:
-        names = [getattr(tool, "name", None) or tool["name"] for tool in tools]
-        return self.model_copy(update={"tool_names": names})
-
-    def _generate(
-        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
-    ) -> ChatResult:
-        results = [m for m in messages if isinstance(m, ToolMessage)]
-        if results:
-            first = str(results[-1].content).strip().splitlines()[0]
-            reply = AIMessage(content=f"According to the file: {first}")
-        else:
-            question = next(m for m in reversed(messages) if isinstance(m, HumanMessage))
-            named = _FILE_NAME.search(str(question.content))
-            if not self.tool_names or named is None:
-                reply = AIMessage(content="Which file should I read?")
-            else:
-                call = {"name": self.tool_names[0], "args": {"file": named.group(1)}, "id": "c1"}
-                reply = AIMessage(content="", tool_calls=[{**call, "type": "tool_call"}])
-        return ChatResult(generations=[ChatGeneration(message=reply)])
-
-
-def scripted_init_chat_model(*args: Any, **kwargs: Any) -> ScriptedChatModel:
-    return ScriptedChatModel()
+def scripted_init_chat_model(*args: Any, **kwargs: Any) -> ToolCallingModel:
+    return ToolCallingModel()
 
 
 # --- replay --------------------------------------------------------------------------------

@@ -207,16 +207,43 @@ def deliver_after(driver: Driver, seconds: float) -> Callable[[AwaitDelivery], A
 
 
 class VirtualService:
-    """Answers a :class:`Driver`'s Calls as VLM Run does, on the driver's clock: a file
-    is stored as ``file-1``, ``file-2``...; the md5 lookup finds nothing; an execution
-    is created under the request id and completes ``duration`` seconds later.
-    ``requests`` counts ``(method, path)``."""
+    """VLM Run on a virtual clock, the one fake service of the operation-level tests.
 
-    def __init__(self, duration: float = 10.0) -> None:
-        self.duration = duration
+    A file is stored as ``file-1``, ``file-2``...; the md5 lookup finds nothing; an
+    execution is created under the request id (``created_at`` stamped) and completes
+    ``duration`` seconds later, or ``duration[i]`` for the i-th execution created.
+    ``stamps`` says how ``completed_at`` is written: ``"exact"`` (the true end),
+    ``"lazy"`` (when a poll first sees the job done) or ``"missing"``. ``requests``
+    counts ``(method, path)``.
+
+    One operation at a time runs on :attr:`driver` (``process``); a whole batch runs on
+    a :class:`Workload`, which passes its own clock.
+    """
+
+    EPOCH = 1_800_000_000.0
+
+    def __init__(
+        self,
+        duration: float | list[float] = 10.0,
+        *,
+        stamps: str = "missing",
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.durations = duration if isinstance(duration, list) else None
+        self.duration = 0.0 if isinstance(duration, list) else duration
+        self.stamps = stamps
         self.driver = Driver(route=self.route)
+        self.clock = clock or self.driver.clock
         self.requests: Counter[tuple[str, str]] = Counter()
         self.created: dict[str, float] = {}
+        self.order: dict[str, int] = {}
+        self.seen_done: dict[str, float] = {}
+
+    def end(self, execution_id: str) -> float:
+        """When the execution completes (on the clock)."""
+        index = self.order.setdefault(execution_id, len(self.order))
+        took = self.durations[index] if self.durations is not None else self.duration
+        return self.created[execution_id] + took
 
     def route(self, call: Call) -> Reply:
         self.requests[(call.method, call.path)] += 1
@@ -226,19 +253,36 @@ class VirtualService:
             return httpx.Response(404, json={"detail": "File not found"})
         if call.path == "/agent/execute":
             execution_id = call.json["id"]
-            self.created.setdefault(execution_id, self.driver.now)
-            return self.execution(execution_id)
+            if execution_id not in self.created:
+                self.created[execution_id] = self.clock()
+                self.order.setdefault(execution_id, len(self.order))
+            return self.answer(self.execution(execution_id, observe=False), 201)
         execution_id = call.path.rpartition("/")[2]
         if call.path.startswith("/agent/executions/") and execution_id in self.created:
-            return self.execution(execution_id)
+            return self.answer(self.execution(execution_id, observe=True))
         return httpx.Response(404, json={"detail": "Execution not found"})
 
-    def execution(self, execution_id: str) -> httpx.Response:
-        done = self.driver.now - self.created[execution_id] >= self.duration
-        body: dict[str, Any] = {"id": execution_id, "status": "running", "usage": {}}
-        if done:
-            body.update(status="completed", response={"ok": True})
-        return httpx.Response(200, json=body)
+    @staticmethod
+    def answer(execution: AgentExecution, status: int = 200) -> httpx.Response:
+        return httpx.Response(status, json=execution.model_dump(mode="json", exclude_none=True))
+
+    def execution(self, execution_id: str, *, observe: bool) -> AgentExecution:
+        """The execution as the service reports it now (``observe``: a poll looks)."""
+        now, end = self.clock(), self.end(execution_id)
+        body: dict[str, Any] = {
+            "id": execution_id,
+            "status": "running",
+            "usage": {},
+            "created_at": iso(self.EPOCH + self.created[execution_id]),
+        }
+        if now >= end:
+            if observe:
+                self.seen_done.setdefault(execution_id, now)
+            at = {"exact": end, "lazy": self.seen_done.get(execution_id)}.get(self.stamps)
+            body.update(status="completed", response={"job": self.order[execution_id]})
+            if at is not None:
+                body["completed_at"] = iso(self.EPOCH + at)
+        return AgentExecution.model_validate(body)
 
     def process(self, source: Any, request: ExecuteRequest, **options: Any) -> ProcessedSource:
         """Run :func:`process` for ``source`` (polls of 1, 2, 4, 8 s; 600 s wait)."""
@@ -257,17 +301,14 @@ class VirtualService:
 class Workload:
     """Many ``process`` runs at once on one virtual clock: a discrete-event simulation
     of a batch (``concurrency`` jobs in flight, the next submitted as one ends) against
-    a service whose jobs take ``durations[i]`` seconds (the i-th execution created).
+    a :class:`VirtualService` whose jobs take ``durations[i]`` seconds (the i-th
+    execution created), with ``stamps`` as there (default ``"lazy"``).
 
-    ``stamps``: ``"exact"`` (``completed_at`` at the true end), ``"lazy"`` (stamped
-    when a poll first sees the job done) or ``"missing"``. ``delivery(i)``: seconds
-    after the end at which the i-th execution's webhook delivery arrives, or None when
-    it is lost (only with ``deliveries``). Round trips take no time, so every figure
-    is the policy's own: ``latency[i]`` (seconds from submission until the client
-    knows), ``polls[i]``, and ``makespan``.
+    ``delivery(i)``: seconds after the end at which the i-th execution's webhook
+    delivery arrives, or None when it is lost (only with ``deliveries``). Round trips
+    take no time, so every figure is the policy's own: ``latency[i]`` (seconds from
+    submission until the client knows), ``polls[i]``, and ``makespan``.
     """
-
-    EPOCH = 1_800_000_000.0
 
     def __init__(
         self,
@@ -286,64 +327,35 @@ class Workload:
 
         self.durations = durations
         self.concurrency = concurrency
-        self.stamps = stamps
         self.delivery = delivery
         self.schedule = schedule or PollSchedule(learn_durations=learn)
         self.memory = memory if memory is not None else DurationMemory()
         self.deliveries = deliveries
         self.request = request
         self.now = 0.0
-        self.created: dict[str, tuple[int, float]] = {}
-        self.seen_done: dict[str, float] = {}
+        self.service = VirtualService(durations, stamps=stamps, clock=lambda: self.now)
         self.submitted: dict[int, float] = {}
         self.latency: dict[int, float] = {}
         self.polls: Counter[int] = Counter()
         self.makespan = 0.0
 
-    def _end(self, execution_id: str) -> float:
-        index, created = self.created[execution_id]
-        return created + self.durations[index]
-
-    def _execution(self, execution_id: str, observe: bool) -> AgentExecution:
-        index, created = self.created[execution_id]
-        body: dict[str, Any] = {
-            "id": execution_id,
-            "status": "running",
-            "usage": {},
-            "created_at": iso(self.EPOCH + created),
-        }
-        if self.now >= self._end(execution_id):
-            if observe:
-                self.seen_done.setdefault(execution_id, self.now)
-            stamp = {"exact": self._end(execution_id), "lazy": self.seen_done.get(execution_id)}
-            at = stamp.get(self.stamps)
-            body.update(
-                status="completed",
-                response={"job": index},
-                completed_at=iso(self.EPOCH + at) if at is not None else None,
-            )
-        return AgentExecution.model_validate(body)
-
-    def _reply(self, job: int, call: Call) -> httpx.Response:
-        if call.path == "/files":
-            return httpx.Response(201, json={"id": f"file-{job}"})
-        if call.path == "/agent/execute":
-            execution_id = call.json["id"]
-            self.created.setdefault(execution_id, (len(self.created), self.now))
-            execution = self._execution(execution_id, observe=False)
-            return httpx.Response(201, json=execution.model_dump(mode="json"))
-        execution_id = call.path.rpartition("/")[2]
-        self.polls[job] += 1
-        return httpx.Response(200, json=self._execution(execution_id, True).model_dump(mode="json"))
+    def _reply(self, job: int, call: Call) -> Reply:
+        if call.method == "GET" and call.path.startswith("/agent/executions/"):
+            self.polls[job] += 1
+        return self.service.route(call)
 
     def _await(self, effect: AwaitDelivery) -> tuple[float, AgentExecution | None]:
         """When the wait ends, and the delivery if one ended it."""
-        index, _ = self.created[effect.execution_id]
-        delay = self.delivery(index) if self.delivery is not None else None
-        arrives = None if delay is None else self._end(effect.execution_id) + delay
-        if arrives is not None and arrives <= self.now + effect.timeout:
-            return max(self.now, arrives), self._execution(effect.execution_id, observe=False)
-        return self.now + effect.timeout, None
+        execution_id = effect.execution_id
+        delay = self.delivery(self.service.order[execution_id]) if self.delivery else None
+        arrives = None if delay is None else self.service.end(execution_id) + delay
+        if arrives is None or arrives > self.now + effect.timeout:
+            return self.now + effect.timeout, None
+        waiting, self.now = self.now, max(self.now, arrives)
+        try:  # the delivery says what the service knew when it was sent
+            return self.now, self.service.execution(execution_id, observe=False)
+        finally:
+            self.now = waiting
 
     def run(self) -> Workload:
         import heapq
@@ -397,7 +409,9 @@ class Workload:
                     heapq.heappush(queue, (at, next(counter), job, pushed))
                     break
                 if isinstance(effect, Call):
-                    value = self._reply(job, effect)
+                    reply = self._reply(job, effect)
+                    assert isinstance(reply, httpx.Response)
+                    value = reply
                 elif isinstance(effect, Blocking):
                     value = effect.function()
                 else:

@@ -387,7 +387,6 @@ class _BaseClient:
             source,
             settings=self.uploads,
             retry=self.retry,
-            clock=self.clock,
             filename=filename,
             purpose=purpose,
         )
@@ -566,7 +565,7 @@ class VLMRunClient(_BaseClient):
             options=options,
             request_id=request_id,
         )
-        return self._drive(ops.execute(request, self.retry, self.clock))
+        return self._drive(ops.execute(request, self.retry))
 
     def get_execution(self, execution_id: str) -> AgentExecution:
         return self._drive(ops.get_execution(execution_id))
@@ -876,7 +875,7 @@ class AsyncVLMRunClient(_BaseClient):
             options=options,
             request_id=request_id,
         )
-        return await self._drive(ops.execute(request, self.retry, self.clock))
+        return await self._drive(ops.execute(request, self.retry))
 
     async def get_execution(self, execution_id: str) -> AgentExecution:
         return await self._drive(ops.get_execution(execution_id))

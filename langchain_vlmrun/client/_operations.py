@@ -15,11 +15,13 @@ import math
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel
+from tenacity import RetryCallState, Retrying
 
 # the effects are the operations' vocabulary: importable from here too
 from langchain_vlmrun.client._effects import (
@@ -280,18 +282,17 @@ def upload_file(
     *,
     settings: UploadSettings,
     retry: RetryPolicy,
-    clock: Callable[[], float],
     filename: str | None = None,
     purpose: str = "assistants",
 ) -> Operation[FileResponse]:
     """Upload a path, bytes or Blob (opened once, closed afterwards)."""
     if isinstance(source, PreparedFile):
-        return (yield from upload_prepared(source, settings, retry, clock, purpose))
+        return (yield from upload_prepared(source, settings, retry, purpose))
     prepared = yield Blocking(
         lambda: prepare_file(source, filename=filename, max_size=settings.max_file_size)
     )
     try:
-        return (yield from upload_prepared(prepared, settings, retry, clock, purpose))
+        return (yield from upload_prepared(prepared, settings, retry, purpose))
     finally:
         prepared.close()
 
@@ -300,7 +301,6 @@ def upload_prepared(
     prepared: PreparedFile,
     settings: UploadSettings,
     retry: RetryPolicy,
-    clock: Callable[[], float],
     purpose: str = "assistants",
 ) -> Operation[FileResponse]:
     """Reuse an earlier upload of a large file (md5 lookup), else multipart (or presigned
@@ -322,7 +322,6 @@ def upload_prepared(
             FileResponse,
             lambda: find_file_by_hash(prepared.md5, prepared.size),
             retry,
-            clock,
             f"upload of {prepared.filename}",
         )
     )
@@ -365,7 +364,6 @@ def create_once(
     model: type[T],
     lookup: Callable[[], Operation[T | None]],
     retry: RetryPolicy,
-    clock: Callable[[], float],
     what: str,
 ) -> Operation[T]:
     """Send a request that creates something (an execution, a file) without creating it
@@ -375,37 +373,32 @@ def create_once(
     the ``Call`` (``retry="unambiguous"``). After an ambiguous failure (timeout after
     sending, 5xx, an unreadable 2xx) ``lookup`` asks the server whether the first
     request took effect: if so, that object is adopted; otherwise the same request is
-    sent again. This goes on for the retry policy's time budget.
+    sent again. The pauses and when to give up are the retry policy's, run by tenacity
+    as every other retry is; the pause is yielded as a ``Sleep`` effect.
     """
-    started = clock()
-    slept = 0.0
-    attempt = 0
-    while True:
-        try:
-            response = yield replace(call, retry="unambiguous")
-            return _parse(response, model)
-        except APIError as exc:
-            attempt += 1
-            used = max(clock() - started, slept)
-            pause = retry.pause(attempt, exc, retry.retry_timeout - used)
-            if (
-                not is_ambiguous(exc)
-                or used >= retry.retry_timeout
-                or not retry.allows(attempt, used + pause)
-            ):
-                raise
-            logger.warning(
-                "%s failed ambiguously (%s); checking in %.1fs before re-sending",
-                what,
-                exc.message,
-                pause,
-            )
-            yield Sleep(pause)
-            slept += pause
+    pauses: list[float] = []  # tenacity's sleep only notes the pause; it is yielded
+    policy = retry.tenacity_kwargs(retry_on=is_ambiguous, log=partial(_log_ambiguous, what))
+    for attempt in Retrying(sleep=pauses.append, **policy):
+        if pauses:
+            yield Sleep(pauses.pop())
             known = yield from lookup()
             if known is not None:
                 logger.info("%s had reached the server; adopting it", what)
                 return known
+        with attempt:
+            response = yield replace(call, retry="unambiguous")
+            return _parse(response, model)
+    raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+
+def _log_ambiguous(what: str, state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    logger.warning(
+        "%s failed ambiguously (%s); checking in %.1fs before re-sending",
+        what,
+        getattr(exc, "message", None) or exc,
+        state.upcoming_sleep,
+    )
 
 
 def find_execution(execution_id: str) -> Operation[AgentExecution | None]:
@@ -416,9 +409,7 @@ def find_execution(execution_id: str) -> Operation[AgentExecution | None]:
     return None if response.status_code == 404 else _parse(response, AgentExecution)
 
 
-def execute(
-    request: ExecuteRequest, retry: RetryPolicy, clock: Callable[[], float]
-) -> Operation[AgentExecution]:
+def execute(request: ExecuteRequest, retry: RetryPolicy) -> Operation[AgentExecution]:
     """``POST /agent/execute`` without ever paying twice for one call.
 
     The client request ``id`` is what makes it safe: after an ambiguous failure it is
@@ -431,7 +422,6 @@ def execute(
             AgentExecution,
             lambda: find_execution(request.id),
             retry,
-            clock,
             f"execute {request.id}",
         )
     )
@@ -888,7 +878,7 @@ def _process(
         yield EnsureAgent(request.name)  # an unknown name fails here, before any upload
     file_id: str | None = None
     if prepared is not None:
-        uploaded = yield from upload_prepared(prepared, uploads, retry, clock)
+        uploaded = yield from upload_prepared(prepared, uploads, retry)
         file_id = uploaded.id
         assert file_id is not None
         file_value = file_input(file_id)
@@ -901,7 +891,7 @@ def _process(
         # while the request is in flight resumes by looking that id up (404: re-send)
         yield Blocking(lambda: cache.mark_submitted(key, request.id, file_id))
     try:
-        started = yield from execute(replace(request, inputs=inputs), retry, clock)
+        started = yield from execute(replace(request, inputs=inputs), retry)
     except APIError as exc:
         if cache is not None and key is not None and not is_ambiguous(exc):
             yield Blocking(lambda: cache.forget(key))  # refused: nothing to resume

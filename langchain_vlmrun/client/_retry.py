@@ -170,11 +170,20 @@ class RetryPolicy:
         told = isinstance(exc, APIStatusError) and exc.retry_after is not None
         return natural if told else max(0.0, min(natural, left))
 
-    def tenacity_kwargs(self, mode: RetryMode, budget: float | None = None) -> dict[str, Any]:
+    def tenacity_kwargs(
+        self,
+        mode: RetryMode = "safe",
+        budget: float | None = None,
+        *,
+        retry_on: Callable[[BaseException], bool] | None = None,
+        log: Callable[[RetryCallState], None] | None = None,
+    ) -> dict[str, Any]:
         """Arguments for ``tenacity.Retrying``/``AsyncRetrying`` (sleep added by caller).
 
-        The time spent is the larger of the real elapsed time and the pauses asked for,
-        so an injected no-op ``sleep`` (tests) still ends by the budget.
+        What is retried: ``retry_on`` when given, else what ``mode`` retries blindly;
+        ``log`` replaces the line logged before each pause. The time spent is the larger
+        of the real elapsed time and the pauses asked for, so an injected no-op ``sleep``
+        (tests, or a sans-IO operation that yields its pauses) still ends by the budget.
         """
         limit = self.retry_timeout if budget is None else budget
 
@@ -194,8 +203,8 @@ class RetryPolicy:
         return {
             "stop": stop,
             "wait": wait,
-            "retry": retry_if_exception(lambda exc: is_retryable(exc, mode)),
-            "before_sleep": _log_retry,
+            "retry": retry_if_exception(retry_on or (lambda exc: is_retryable(exc, mode))),
+            "before_sleep": log or _log_retry,
             "retry_error_callback": _gave_up,
         }
 

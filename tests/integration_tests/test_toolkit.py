@@ -6,15 +6,11 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 from langchain.agents import create_agent
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.messages import HumanMessage, ToolMessage
 from langchain_core.tools import BaseTool
-from pydantic import Field
 
 from langchain_vlmrun import (
     AgentNotFoundError,
@@ -27,6 +23,7 @@ from langchain_vlmrun.core.models import AgentInfo
 from langchain_vlmrun.tools.toolkit import agent_description, tool_name
 from tests.emulator import Emulator
 from tests.emulator.registry import PNG_1X1
+from tests.fake_chat_model import ToolCallingModel
 from tests.support import emulator_client_settings
 
 # test data: the agents each test creates (a fresh account has none)
@@ -271,45 +268,18 @@ def test_from_agent_info_sends_nothing() -> None:
 # --- an agent choosing between them ----------------------------------------------------
 
 
-class KeywordModel(BaseChatModel):
-    """Plays the LLM: calls the bound tool whose description mentions the keyword, then
-    answers with the tool's output. It only sees what a real model sees."""
-
-    keyword: str
-    offered: list[dict[str, str]] = Field(default_factory=list)
-
-    @property
-    def _llm_type(self) -> str:
-        return "keyword"
-
-    def bind_tools(self, tools: Any, **kwargs: Any) -> KeywordModel:
-        self.offered = [{"name": t.name, "description": t.description} for t in tools]
-        return self
-
-    def _generate(
-        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
-    ) -> ChatResult:
-        answered = [m for m in messages if isinstance(m, ToolMessage)]
-        if answered:
-            reply = AIMessage(content=f"{answered[-1].name} says: {answered[-1].content}")
-        else:
-            (tool,) = [t for t in self.offered if self.keyword in t["description"].lower()]
-            call = {"name": tool["name"], "args": {"file": URL}, "id": "call-1"}
-            reply = AIMessage(content="", tool_calls=[{**call, "type": "tool_call"}])
-        return ChatResult(generations=[ChatGeneration(message=reply)])
-
-
 def test_an_agent_picks_the_right_vlmrun_agent_out_of_several(
     workspace: tuple[Emulator, VLMRunClient],
 ) -> None:
     emu, client = workspace
     tools = VLMRunToolkit(client=client).get_tools()
-    model = KeywordModel(keyword="receipts")
+    model = ToolCallingModel(files=[URL], keyword="receipts")
     graph = create_agent(model, tools)
     state = graph.invoke({"messages": [HumanMessage("What did I pay at the coffee shop?")]})
     assert len(model.offered) == 4  # three agents and the reader
-    final = state["messages"][-1].content
-    assert final.startswith(f"{RECEIPTS} says:") and '"merchant"' in final
+    (result,) = [m for m in state["messages"] if isinstance(m, ToolMessage)]
+    assert result.name == RECEIPTS and '"merchant"' in str(result.content)
+    assert state["messages"][-1].content.startswith("According to the file: ")
     (executed,) = client.list_executions(limit=1)
     assert executed.name == f"{RECEIPTS}:v2"
     assert emu.counters.executions_created == 1

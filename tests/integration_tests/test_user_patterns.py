@@ -20,14 +20,11 @@ from typing import Any
 
 import pytest
 from langchain.agents import create_agent
-from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.document_loaders import BaseBlobParser
 from langchain_core.documents.base import Blob
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.indexing import InMemoryRecordManager, index
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.messages import BaseMessage, HumanMessage, ToolMessage
 from langchain_core.runnables import RunnableLambda
 from langchain_core.vectorstores import InMemoryVectorStore
 from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -48,6 +45,7 @@ from langchain_vlmrun import (
 )
 from tests.emulator import Emulator
 from tests.emulator.content import schema_response
+from tests.fake_chat_model import ToolCallingModel
 
 KEY = "sk-test-user-patterns"
 PROMPT = "Transcribe this document as markdown."
@@ -163,37 +161,6 @@ def test_extractor_serves_two_asyncio_runs(json_emu: Emulator, tmp_path: Path) -
 # -------------------------------------- 2. an agent issuing parallel tool calls at once
 
 
-class ReadEach(BaseChatModel):
-    """Asks for every file in one AI message, then answers with each tool result."""
-
-    files: list[str]
-
-    @property
-    def _llm_type(self) -> str:
-        return "read-each"
-
-    def bind_tools(self, tools: Any, **kwargs: Any) -> ReadEach:
-        return self
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        results = [m for m in messages if isinstance(m, ToolMessage)]
-        if results:
-            lines = [
-                f"{m.tool_call_id} {m.status}: {str(m.content).splitlines()[0]}" for m in results
-            ]
-            answer = AIMessage(content="\n".join(sorted(lines)))
-        else:
-            calls = [tool_call(f, f"call-{i}") for i, f in enumerate(self.files)]
-            answer = AIMessage(content="", tool_calls=calls)
-        return ChatResult(generations=[ChatGeneration(message=answer)])
-
-
 PARALLEL_FILES = ["a.pdf", "scans/c.png", "../outside.pdf", "b.pdf"]
 
 
@@ -212,8 +179,8 @@ def check_parallel_answer(emu: Emulator, messages: list[BaseMessage]) -> None:
     assert len({results[f"call-{i}"].artifact.execution_id for i in (0, 1, 3)}) == 3
     assert emu.counters.executions_created == 3  # the refused path cost nothing
     final = str(messages[-1].content)
-    assert "call-0 success: # a.pdf: page 1" in final
-    assert "call-2 error:" in final
+    assert "[call-0] According to the file: # a.pdf: page 1" in final
+    assert "[call-2] I could not read the file:" in final
 
 
 def test_agent_parallel_tool_calls_sync(
@@ -222,7 +189,7 @@ def test_agent_parallel_tool_calls_sync(
     folder = make_folder(tmp_path)
     write_pdf(tmp_path / "outside.pdf", "not for the agent")
     tool = VLMRunAgentTool(prompt=PROMPT, root_dir=folder, client=client)
-    agent = create_agent(ReadEach(files=PARALLEL_FILES), tools=[tool])
+    agent = create_agent(ToolCallingModel(files=PARALLEL_FILES), tools=[tool])
     result = agent.invoke({"messages": [HumanMessage("Read these files")]})
     check_parallel_answer(emu, result["messages"])
 
@@ -232,7 +199,7 @@ async def test_agent_parallel_tool_calls_async(emu: Emulator, tmp_path: Path) ->
     write_pdf(tmp_path / "outside.pdf", "not for the agent")
     async with AsyncVLMRunClient(KEY, base_url=emu.base_url, poll=IMMEDIATE) as async_client:
         tool = VLMRunAgentTool(prompt=PROMPT, root_dir=folder, async_client=async_client)
-        agent = create_agent(ReadEach(files=PARALLEL_FILES), tools=[tool])
+        agent = create_agent(ToolCallingModel(files=PARALLEL_FILES), tools=[tool])
         result = await agent.ainvoke({"messages": [HumanMessage("Read these files")]})
     check_parallel_answer(emu, result["messages"])
 

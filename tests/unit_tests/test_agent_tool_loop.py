@@ -1,60 +1,20 @@
 """A real agent loop (langchain.agents.create_agent) calling VLMRunAgentTool.
 
-The chat model is a small fake that asks for the tool, then answers from what the
-ToolMessage says, so the final answer really depends on the tool's output.
+The chat model is the suite's one fake (tests/fake_chat_model.py): it asks for the tool,
+then answers from what the ToolMessage says, so the answer depends on the tool's output.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import httpx
 from langchain.agents import create_agent
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.messages import BaseMessage, HumanMessage, ToolMessage
 
 from langchain_vlmrun.tools.agent_tool import VLMRunAgentTool, VLMRunToolArtifact
+from tests.fake_chat_model import ToolCallingModel
 from tests.mock_api import ScriptedAPI, execution
-
-
-class ReadThenAnswer(BaseChatModel):
-    """Calls the tool on ``file`` once, then answers with the tool's first line."""
-
-    file: str
-
-    @property
-    def _llm_type(self) -> str:
-        return "read-then-answer"
-
-    def bind_tools(self, tools: Any, **kwargs: Any) -> ReadThenAnswer:
-        return self
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        last = messages[-1]
-        if isinstance(last, ToolMessage):
-            if last.status == "error":
-                answer = AIMessage(content=f"I could not read the file: {last.content}")
-            else:
-                answer = AIMessage(content=f"The receipt says: {str(last.content).splitlines()[0]}")
-        else:
-            call = {
-                "name": "vlmrun_read_file",
-                "args": {"file": self.file},
-                "id": "call-1",
-                "type": "tool_call",
-            }
-            answer = AIMessage(content="", tool_calls=[call])
-        return ChatResult(generations=[ChatGeneration(message=answer)])
-
 
 URL = "https://example.com/receipt.jpg"
 
@@ -88,19 +48,19 @@ def check(messages: list[BaseMessage]) -> None:
     assert "Total due: USD 9.75" in tool_message.content
     assert isinstance(tool_message.artifact, VLMRunToolArtifact)
     assert tool_message.artifact.execution_id == "ex-1" and tool_message.artifact.credits_used == 2
-    assert messages[-1].content == "The receipt says: Total due: USD 9.75"
+    assert messages[-1].content == "According to the file: Total due: USD 9.75"
 
 
 def test_agent_reads_the_file_and_answers_from_it() -> None:
     tool = VLMRunAgentTool(client=receipt_api().client())  # no agent or prompt: defaults
-    agent = create_agent(ReadThenAnswer(file=URL), tools=[tool])
+    agent = create_agent(ToolCallingModel(files=[URL]), tools=[tool])
     result = agent.invoke({"messages": [HumanMessage("What is the total on the receipt?")]})
     check(result["messages"])
 
 
 async def test_agent_async() -> None:
     tool = VLMRunAgentTool(async_client=receipt_api().async_client())
-    agent = create_agent(ReadThenAnswer(file=URL), tools=[tool])
+    agent = create_agent(ToolCallingModel(files=[URL]), tools=[tool])
     result = await agent.ainvoke({"messages": [HumanMessage("What is the total on the receipt?")]})
     check(result["messages"])
 
@@ -108,7 +68,7 @@ async def test_agent_async() -> None:
 def test_agent_recovers_from_a_refused_path(tmp_path: Path) -> None:
     api = ScriptedAPI()
     tool = VLMRunAgentTool(root_dir=tmp_path, client=api.client())
-    agent = create_agent(ReadThenAnswer(file="../../etc/passwd"), tools=[tool])
+    agent = create_agent(ToolCallingModel(files=["../../etc/passwd"]), tools=[tool])
     result = agent.invoke({"messages": [HumanMessage("Read it")]})
     tool_message = next(m for m in result["messages"] if isinstance(m, ToolMessage))
     assert tool_message.status == "error" and "outside the folders" in tool_message.content
@@ -120,7 +80,7 @@ async def test_agent_recovers_from_a_refused_path_async(tmp_path: Path) -> None:
     api = ScriptedAPI()
     (tmp_path / ".env").write_text("VLMRUN_API_KEY=sk-secret")
     tool = VLMRunAgentTool(root_dir=tmp_path, async_client=api.async_client())
-    agent = create_agent(ReadThenAnswer(file=".env"), tools=[tool])
+    agent = create_agent(ToolCallingModel(files=[".env"]), tools=[tool])
     result = await agent.ainvoke({"messages": [HumanMessage("Read it")]})
     tool_message = next(m for m in result["messages"] if isinstance(m, ToolMessage))
     assert tool_message.status == "error" and "hidden file" in tool_message.content

@@ -728,7 +728,6 @@ def _execute_once(driver: Driver, retry: RetryPolicy) -> Any:
             AgentExecution,
             lambda: find_execution("ex-1"),
             retry,
-            driver.clock,
             "execute ex-1",
         )
     )
@@ -824,7 +823,7 @@ def test_an_ambiguous_execute_is_logged_with_its_request_id_then_adopted(
     retry = RetryPolicy(initial_backoff=2.0, jitter=lambda: 1.0)
     request = ExecuteRequest(id="req-1", prompt="p")
     with caplog.at_level(logging.INFO, logger="langchain_vlmrun"):
-        assert driver.run(execute(request, retry, driver.clock)).id == "req-1"
+        assert driver.run(execute(request, retry)).id == "req-1"
     assert [(c.method, c.path) for c in driver.calls()] == [
         ("POST", "/agent/execute"),
         ("GET", "/agent/executions/req-1"),

@@ -237,9 +237,7 @@ SETTINGS = UploadSettings()  # 8 MiB lookup, 32 MiB presigned: DATA is far below
 def drive_upload(
     driver: Driver, source: Any, settings: UploadSettings = SETTINGS, **kw: Any
 ) -> Any:
-    return driver.run(
-        upload_file(source, settings=settings, retry=RetryPolicy(), clock=driver.clock, **kw)
-    )
+    return driver.run(upload_file(source, settings=settings, retry=RetryPolicy(), **kw))
 
 
 def test_upload_sends_the_default_purpose_and_the_name_given() -> None:
@@ -288,7 +286,7 @@ def test_size_thresholds_are_inclusive_for_the_lookup_and_exclusive_for_presigne
         httpx.Response(404, json={"detail": "File not found"}), httpx.Response(201, json=FILE)
     )
     try:
-        uploaded = driver.run(upload_prepared(prepared, at_both, RetryPolicy(), driver.clock))
+        uploaded = driver.run(upload_prepared(prepared, at_both, RetryPolicy()))
     finally:
         prepared.close()
     assert uploaded.id == "file-1"
