@@ -4,27 +4,19 @@ from __future__ import annotations
 
 import pytest
 import redis
-from langchain_tests.integration_tests.base_store import BaseStoreAsyncTests, BaseStoreSyncTests
 
 from langchain_vlmrun import AgentExecution, ResultCache
 from langchain_vlmrun.scaleout.redis_store import RedisByteStore
+from tests.store_contract import AsyncStoreContract, StoreContract
 
 
-class TestRedisByteStoreSync(BaseStoreSyncTests[bytes]):
-    @pytest.fixture
-    def three_values(self) -> tuple[bytes, bytes, bytes]:
-        return b"foo", b"bar", b"buzz"
-
+class TestRedisByteStore(StoreContract):
     @pytest.fixture
     def kv_store(self, redis_url: str) -> RedisByteStore:
         return RedisByteStore(redis_url, prefix="suite:")
 
 
-class TestRedisByteStoreAsync(BaseStoreAsyncTests[bytes]):
-    @pytest.fixture
-    def three_values(self) -> tuple[bytes, bytes, bytes]:
-        return b"foo", b"bar", b"buzz"
-
+class TestRedisByteStoreAsync(AsyncStoreContract):
     @pytest.fixture
     async def kv_store(self, redis_url: str) -> RedisByteStore:
         return RedisByteStore(redis_url, ttl=60)
@@ -36,14 +28,6 @@ def test_values_expire_after_ttl(redis_url: str) -> None:
     assert 0 < remaining_ms <= 90_000
     RedisByteStore(redis_url).mset([("forever", b"v")])
     assert redis.Redis.from_url(redis_url).pttl("forever") == -1  # no expiry
-
-
-def test_prefixes_with_glob_characters_are_literal(redis_url: str) -> None:
-    store = RedisByteStore(redis_url, prefix="ns[1]*:")
-    store.mset([("a?b", b"1"), ("a?c", b"2"), ("ab", b"3")])
-    RedisByteStore(redis_url, prefix="ns1x:").mset([("a?b", b"other")])
-    assert sorted(store.yield_keys()) == ["a?b", "a?c", "ab"]
-    assert sorted(store.yield_keys(prefix="a?")) == ["a?b", "a?c"]
 
 
 def test_two_workers_share_completed_results(redis_url: str) -> None:

@@ -12,7 +12,6 @@ from unittest.mock import ANY
 import httpx
 import pytest
 from langchain_core.stores import InMemoryByteStore
-from langchain_tests.integration_tests.base_store import BaseStoreAsyncTests, BaseStoreSyncTests
 from pydantic import BaseModel
 
 from langchain_vlmrun import (
@@ -27,6 +26,7 @@ from langchain_vlmrun.client.storage import FileByteStore
 from langchain_vlmrun.core.models import AgentExecution
 from langchain_vlmrun.documents._structured import validate_response
 from tests.mock_api import BASE, ScriptedAPI, execution, json_body
+from tests.store_contract import AsyncStoreContract, StoreContract
 from tests.support import Crash, VirtualService
 
 DATA = b"%PDF-1.4 cached document"
@@ -34,24 +34,24 @@ MD5 = hashlib.md5(DATA).hexdigest()
 CONTENT = f"sha256:{hashlib.sha256(DATA).hexdigest()}"
 
 
-class TestFileByteStoreSync(BaseStoreSyncTests[bytes]):
-    @pytest.fixture
-    def three_values(self) -> tuple[bytes, bytes, bytes]:
-        return b"foo", b"bar", b"buzz"
-
+class TestFileByteStore(StoreContract):
     @pytest.fixture
     def kv_store(self, tmp_path: Path) -> FileByteStore:
         return FileByteStore(tmp_path / "store")
 
 
-class TestFileByteStoreAsync(BaseStoreAsyncTests[bytes]):
-    @pytest.fixture
-    def three_values(self) -> tuple[bytes, bytes, bytes]:
-        return b"foo", b"bar", b"buzz"
-
+class TestFileByteStoreAsync(AsyncStoreContract):
     @pytest.fixture
     async def kv_store(self, tmp_path: Path) -> FileByteStore:
         return FileByteStore(tmp_path / "store")
+
+
+class TestInMemoryByteStore(StoreContract):
+    """LangChain's in-memory store, which the tests below use, keeps the contract too."""
+
+    @pytest.fixture
+    def kv_store(self) -> InMemoryByteStore:
+        return InMemoryByteStore()
 
 
 def api_for_one_document(final: httpx.Response | None = None) -> ScriptedAPI:
@@ -393,16 +393,6 @@ def test_writes_prune_every_hundred_writes_by_default() -> None:
     assert len(list(store.yield_keys())) == 99
     cache.mark_submitted("vlmrun:099", "ex-1", file_id=None)
     assert sorted(store.yield_keys()) == [f"vlmrun:{n:03}" for n in range(90, 100)]
-
-
-def test_clear_removes_only_this_namespace() -> None:
-    store = InMemoryByteStore()
-    store.mset([("other:k", b"x")])
-    cache = ResultCache(store, namespace="app")
-    cache.mark_submitted("app:a", "ex-1", file_id=None)
-    cache.mark_submitted("app:b", "ex-2", file_id=None)
-    cache.clear()
-    assert list(store.yield_keys()) == ["other:k"]
 
 
 def test_resolve_cache_refuses_a_bare_store() -> None:
