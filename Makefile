@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-fast dist lint examples live bench cassettes mutation clean
+.PHONY: demo test test-fast dist lint examples live bench cassettes mutation mutation-changed clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,11 @@ $(VENV)/.mutation-installed: pyproject.toml | $(BIN)/python
 # module (see tools/mutation.py and tests/MUTATION.md)
 mutation: $(VENV)/.mutation-installed
 	$(BIN)/python tools/mutation.py
+
+# the same, for the modules changed since REF only (before submitting a change)
+REF ?= main
+mutation-changed: $(VENV)/.mutation-installed
+	$(BIN)/python tools/mutation.py --since $(REF)
 
 cassettes: $(VENV)/.dev-installed
 	for module in tests/compose_*_cassettes.py; do \

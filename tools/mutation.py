@@ -1,9 +1,15 @@
-"""Mutation testing, one module at a time, scoped to the tests that reach it.
+"""Mutation testing of every module of the package, one module at a time.
 
 ``make mutation`` (or ``python tools/mutation.py [module ...]``) runs mutmut once per
 module in its own sandbox (``.mutation/<module>/``): mutmut mutates only that module
-and runs only the test files listed for it below (and, per mutant, only the tests
-among them that reach the mutated function). The shared mutmut settings live in
+and runs only the fast tests of its layer (``LAYER_TESTS``, or the narrower selection
+in ``MODULES``; and, per mutant, only the tests among them that reach the mutated
+function). Every module with code is mutated: ``package_modules()`` lists them, so a new
+module is covered without editing this file; only files that hold nothing but imports
+and ``__all__`` are left out. ``--since REF`` scores only the modules changed since a
+git ref (committed or not), for a check before a change is submitted:
+``make mutation-changed`` (``REF=main`` by default). ``--markdown`` prints the
+table of ``tests/MUTATION.md``. The shared mutmut settings live in
 ``[tool.mutmut]`` in pyproject.toml; this script adds ``only_mutate`` and the test
 selection per module. It writes each module's surviving mutants (with their diffs) to
 ``.mutation/<module>/survivors.txt``.
@@ -38,7 +44,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SANDBOXES = ROOT / ".mutation"
 EQUIVALENTS = ROOT / "tests" / "mutation_equivalents.toml"
 
-#: Module → the fast test files (and doctest modules) that exercise it.
+#: Narrower selections for some modules: the fast test files that exercise them (a
+#: module's own path runs its doctests).
 MODULES: dict[str, list[str]] = {
     "langchain_vlmrun/client/_retry.py": [
         "tests/unit_tests/test_retries.py",
@@ -86,6 +93,61 @@ MODULES: dict[str, list[str]] = {
     ],
 }
 
+#: Each layer's fast tests: the unit tests, plus the integration tests that only a
+#: real server, Redis or the emulator can give (the webhook app, the scale-out stores).
+UNIT = ["tests/unit_tests"]
+LAYER_TESTS: dict[str, list[str]] = {
+    "core": UNIT,
+    "files": UNIT,
+    "client": UNIT,
+    "documents": UNIT,
+    "tools": UNIT,
+    "loaders": UNIT,
+    "webhooks": [*UNIT, "tests/integration_tests/test_webhook_app.py"],
+    "scaleout": [
+        "tests/integration_tests/test_redis_budget.py",
+        "tests/integration_tests/test_redis_store.py",
+        "tests/integration_tests/test_redis_relay.py",
+        "tests/integration_tests/test_leases.py",
+        "tests/integration_tests/test_scaleout_client.py",
+    ],
+}
+
+
+def package_modules() -> list[str]:
+    """Every module of the package with code to mutate, in layer order (paths)."""
+    found = []
+    for path in sorted((ROOT / "langchain_vlmrun").rglob("*.py")):
+        text = path.read_text()
+        if re.search(r"^\s*(async\s+)?(def|class)\s", text, re.M):
+            found.append(path.relative_to(ROOT).as_posix())
+    return found
+
+
+def tests_for(module: str) -> list[str]:
+    """The test selection for ``module``: its entry in MODULES, else its layer's tests
+    (and the module itself when it has doctests)."""
+    if module in MODULES:
+        return MODULES[module]
+    parts = Path(module).parts
+    layer = parts[1] if len(parts) > 2 else "core"
+    doctests = [module] if ">>> " in (ROOT / module).read_text() else []
+    return [*LAYER_TESTS[layer], *doctests]
+
+
+def changed_since(ref: str) -> list[str]:
+    """Modules of the package changed since ``ref`` (commits and the working tree)."""
+    done = subprocess.run(
+        ["git", "diff", "--name-only", ref, "--", "langchain_vlmrun"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    changed = set(done.stdout.split())
+    return [m for m in package_modules() if m in changed]
+
+
 #: What a sandbox needs besides the package and the tests (copied by mutmut itself).
 SANDBOX_COPIES = ("langchain_vlmrun", "tests", "cassettes", "examples/data")
 
@@ -111,7 +173,9 @@ def sandbox_pyproject(module: str, tests: list[str]) -> str:
 
 
 def make_sandbox(module: str, tests: list[str]) -> Path:
-    sandbox = SANDBOXES / Path(module).stem.lstrip("_")
+    sandbox = SANDBOXES / module.removeprefix("langchain_vlmrun/").removesuffix(".py").replace(
+        "/", "."
+    )
     shutil.rmtree(sandbox, ignore_errors=True)
     sandbox.mkdir(parents=True)
     for name in SANDBOX_COPIES:
@@ -221,7 +285,7 @@ class Result:
 
 def run_module(module: str, max_children: int | None, judged: list[Equivalent]) -> Result:
     started = time.monotonic()
-    sandbox = make_sandbox(module, MODULES[module])
+    sandbox = make_sandbox(module, tests_for(module))
     args = ["run"] + ([f"--max-children={max_children}"] if max_children else [])
     mutmut(sandbox, *args, log=sandbox / "run.log")
     found = statuses(sandbox)
@@ -248,14 +312,29 @@ def report(results: list[Result]) -> None:
             print(f"  stale entry in {EQUIVALENTS.name}: {name} no longer survives")
 
     print(
-        f"\n{'module':<34} {'mutants':>7} {'killed':>6} {'survived':>8} {'score':>7}"
+        f"\n{'module':<42} {'mutants':>7} {'killed':>6} {'survived':>8} {'score':>7}"
         f" {'equivalent':>10} {'without equivalents':>20}"
     )
     for r in results:
         print(
-            f"{r.module:<34} {sum(r.counts.values()):>7} {r.killed:>6} {len(r.survivors):>8}"
+            f"{r.module:<42} {sum(r.counts.values()):>7} {r.killed:>6} {len(r.survivors):>8}"
             f" {r.score:>6.1f}% {len(r.equivalent):>10} {r.without_equivalents:>19.1f}%"
         )
+
+
+def markdown(results: list[Result]) -> str:
+    """The score table of tests/MUTATION.md."""
+    lines = [
+        "| module | mutants | killed | survived | score | equivalent | without equivalents |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        lines.append(
+            f"| `{r.module.removeprefix('langchain_vlmrun/')}` | {sum(r.counts.values())}"
+            f" | {r.killed} | {len(r.survivors)} | {r.score:.1f} % | {len(r.equivalent)}"
+            f" | {r.without_equivalents:.1f} % |"
+        )
+    return "\n".join(lines)
 
 
 def main() -> int:
@@ -263,18 +342,28 @@ def main() -> int:
     parser.add_argument(
         "modules", nargs="*", help="e.g. langchain_vlmrun/files/_confinement.py (default: all)"
     )
+    parser.add_argument("--since", metavar="REF", help="only the modules changed since REF")
     parser.add_argument("--max-children", type=int, default=None, help="parallel mutant runs")
     parser.add_argument(
         "--fail-under", type=float, default=90.0, help="minimum score without equivalents"
     )
+    parser.add_argument("--markdown", action="store_true", help="print the MUTATION.md table")
     options = parser.parse_args()
-    modules = options.modules or list(MODULES)
-    unknown = [m for m in modules if m not in MODULES]
+    known = package_modules()
+    if options.since:
+        modules = changed_since(options.since)
+        if not modules:
+            print(f"no module of the package changed since {options.since}")
+            return 0
+    else:
+        modules = options.modules or known
+    unknown = [m for m in modules if m not in known]
     if unknown:
-        parser.error(f"no test selection for {unknown}; known: {list(MODULES)}")
+        parser.error(f"not a module of the package with code: {unknown}")
 
     equivalents = load_equivalents()
     results = []
+    started = time.monotonic()
     for module in modules:
         print(f"mutating {module} ...", flush=True)
         result = run_module(module, options.max_children, equivalents.get(module, []))
@@ -286,6 +375,9 @@ def main() -> int:
         )
     report(results)
     print(f"\nsurviving mutants and their diffs: {SANDBOXES.relative_to(ROOT)}/*/survivors.txt")
+    print(f"{len(results)} modules in {time.monotonic() - started:.0f} s")
+    if options.markdown:
+        print("\n" + markdown(results))
     short = [r.module for r in results if r.without_equivalents < options.fail_under]
     if short:
         print(f"under {options.fail_under:g} % without equivalents: {', '.join(short)}")
