@@ -1,8 +1,10 @@
 """Keeping secrets out of everything the package hands back or writes down.
 
 The API key travels only in the ``Authorization`` header of requests being sent.
-Errors carry a copy of the request with that header redacted; URLs shown in messages
-and logs lose presigned signatures; httpx's own INFO log line for a presigned upload is
+Errors carry a copy of the request with that header redacted; a file URL kept as a
+source (metadata, trace inputs, tool artifacts) loses its credentials
+(:func:`redact_url`); URLs shown in messages and logs lose credentials and the query
+string (:func:`safe_url`); httpx's own INFO log line for a presigned upload is
 redacted by a logging filter installed on the ``httpx`` logger.
 """
 
@@ -11,10 +13,17 @@ from __future__ import annotations
 import logging
 import re
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-__all__ = ["REDACTED", "install_log_filter", "redact_request", "safe_url"]
+__all__ = [
+    "REDACTED",
+    "install_log_filter",
+    "redact_request",
+    "redact_url",
+    "safe_url",
+]
 
 REDACTED = "[redacted]"
 
@@ -34,6 +43,38 @@ def safe_url(url: httpx.URL | str) -> str:
     """
     parsed = httpx.URL(str(url))
     return str(parsed.copy_with(query=None, username=None, password=None))
+
+
+#: ``scheme://userinfo@``: what a URL that cannot be parsed loses all the same.
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
+
+
+def redact_url(url: str) -> str:
+    """``url`` without credentials, the rest kept (it names the file).
+
+    A user name alone is a credential too (``https://token@host``); the port and an
+    IPv6 host's brackets stay. A URL too malformed to parse still loses whatever
+    stands between ``://`` and the last ``@`` of its authority.
+
+    Example:
+        >>> redact_url("https://user:secret@example.com/a.pdf?x=1")
+        'https://example.com/a.pdf?x=1'
+        >>> redact_url("https://token@[::1]:8443/a.pdf")
+        'https://[::1]:8443/a.pdf'
+        >>> redact_url("https://token@[::1/a.pdf")
+        'https://[::1/a.pdf'
+    """
+    try:
+        parts = urlsplit(url)
+        if parts.username is None and parts.password is None:
+            return url
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        netloc = f"{host}:{parts.port}" if parts.port is not None else host
+        return urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:
+        return _USERINFO.sub(r"\1", url)
 
 
 def redact_query(url: httpx.URL) -> httpx.URL:

@@ -61,6 +61,7 @@ from langchain_vlmrun.client._operations import (
 from langchain_vlmrun.client._options import ExecuteOptions
 from langchain_vlmrun.client.artifacts import artifact_ids, asave_artifacts, save_artifacts
 from langchain_vlmrun.client.cache import ResultCache
+from langchain_vlmrun.core._redaction import redact_url
 from langchain_vlmrun.core._validation import (
     check_agent_name,
     check_mapping,
@@ -78,7 +79,6 @@ from langchain_vlmrun.files._sources import (
     is_url,
     medium_of_source,
     prepare_file,
-    redact_url,
 )
 from langchain_vlmrun.files._types import Medium
 

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from stat import S_ISDIR, S_ISREG
 from typing import Any, BinaryIO, TypeAlias
-from urllib.parse import urlparse, urlsplit, urlunsplit
+from urllib.parse import urlparse
 
 from langchain_core.documents.base import Blob
 
+from langchain_vlmrun.core._redaction import redact_url
 from langchain_vlmrun.core.errors import FileSourceError
 from langchain_vlmrun.files._types import (
     SNIFF_BYTES,
@@ -41,7 +42,6 @@ __all__ = [
     "is_url",
     "medium_of_source",
     "prepare_file",
-    "redact_url",
     "safe_filename",
 ]
 
@@ -59,26 +59,6 @@ def is_url(value: object) -> bool:
         return bool(urlparse(value).scheme)
     except ValueError:  # e.g. "https://[::1": URL-shaped but malformed (check_url says so)
         return True
-
-
-def redact_url(url: str) -> str:
-    """``url`` without credentials (``https://user:pass@host`` → ``https://host``).
-
-    Example:
-        >>> redact_url("https://user:secret@example.com/a.pdf?x=1")
-        'https://example.com/a.pdf?x=1'
-    """
-    try:
-        parts = urlsplit(url)
-        if parts.username is None and parts.password is None:
-            return url
-        host = parts.hostname or ""
-        if ":" in host:
-            host = f"[{host}]"
-        netloc = f"{host}:{parts.port}" if parts.port is not None else host
-        return urlunsplit(parts._replace(netloc=netloc))
-    except ValueError:
-        return url
 
 
 def check_url(url: str) -> str:

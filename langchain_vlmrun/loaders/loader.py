@@ -26,6 +26,7 @@ from langchain_vlmrun.client._operations import INPUT_FILE_KEY
 from langchain_vlmrun.client._options import ExecuteOptions
 from langchain_vlmrun.client._settings import settings_for
 from langchain_vlmrun.client.cache import CacheOption, resolve_cache
+from langchain_vlmrun.core._redaction import redact_url
 from langchain_vlmrun.core._validation import check_number
 from langchain_vlmrun.core.errors import FileSourceError, VLMRunError
 from langchain_vlmrun.documents._documents import (
@@ -41,7 +42,6 @@ from langchain_vlmrun.files._sources import (
     SUPPORTED_EXTENSIONS,
     check_supported,
     is_url,
-    redact_url,
 )
 from langchain_vlmrun.loaders._concurrency import amap_ordered, map_ordered
 

@@ -17,9 +17,9 @@ from langchain_vlmrun.client._operations import INPUT_FILE_KEY
 from langchain_vlmrun.client._options import ExecuteOptions
 from langchain_vlmrun.client._settings import settings_for
 from langchain_vlmrun.client.cache import CacheOption, resolve_cache
+from langchain_vlmrun.core._redaction import redact_url
 from langchain_vlmrun.documents._documents import AgentSpec, Mode, process_source
 from langchain_vlmrun.documents._tracing import source_run
-from langchain_vlmrun.files._sources import redact_url
 
 __all__ = ["VLMRunParser"]
 

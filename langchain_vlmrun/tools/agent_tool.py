@@ -19,6 +19,7 @@ from langchain_vlmrun.client._operations import schema_of
 from langchain_vlmrun.client._options import ExecuteOptions
 from langchain_vlmrun.client._settings import ClientSettings
 from langchain_vlmrun.client.artifacts import artifact_blobs
+from langchain_vlmrun.core._redaction import redact_url
 from langchain_vlmrun.core._validation import check_agent_name
 from langchain_vlmrun.core.errors import (
     APIConnectionError,
@@ -37,7 +38,7 @@ from langchain_vlmrun.documents._rendering import render_response
 from langchain_vlmrun.documents._structured import validate_response
 from langchain_vlmrun.documents._tracing import aexecution_run, execution_run
 from langchain_vlmrun.files._confinement import normalise_roots, normalise_roots_in, open_confined
-from langchain_vlmrun.files._sources import PreparedFile, medium_of_source, redact_url
+from langchain_vlmrun.files._sources import PreparedFile, medium_of_source
 
 __all__ = ["VLMRunAgentTool", "VLMRunToolArtifact", "VLMRunToolError", "VLMRunToolInput"]
 

@@ -19,13 +19,14 @@ from typing_extensions import TypedDict
 from langchain_vlmrun.client._operations import ProcessedSource
 from langchain_vlmrun.client._options import ExecuteOptions
 from langchain_vlmrun.client._settings import ClientSettings
+from langchain_vlmrun.core._redaction import redact_url
 from langchain_vlmrun.core._validation import check_agent_name, check_response_model
 from langchain_vlmrun.core.errors import FileSourceError, ResponseValidationError
 from langchain_vlmrun.core.models import AgentExecution
 from langchain_vlmrun.documents._structured import Validation
 from langchain_vlmrun.documents._tracing import aexecution_run, execution_run
 from langchain_vlmrun.files._confinement import normalise_roots, open_confined
-from langchain_vlmrun.files._sources import PreparedFile, redact_url
+from langchain_vlmrun.files._sources import PreparedFile
 
 __all__ = ["ExtractionWithRaw", "ExtractorInput", "ExtractorToolInput", "VLMRunExtractor"]
 
