@@ -377,7 +377,7 @@ def create_once(
     as every other retry is; the pause is yielded as a ``Sleep`` effect.
     """
     pauses: list[float] = []  # tenacity's sleep only notes the pause; it is yielded
-    policy = retry.tenacity_kwargs(retry_on=is_ambiguous, log=partial(_log_ambiguous, what))
+    policy = retry.tenacity_kwargs(is_ambiguous, log=partial(_log_ambiguous, what))
     for attempt in Retrying(sleep=pauses.append, **policy):
         if pauses:
             yield Sleep(pauses.pop())
@@ -392,11 +392,11 @@ def create_once(
 
 
 def _log_ambiguous(what: str, state: RetryCallState) -> None:
-    exc = state.outcome.exception() if state.outcome else None
+    assert state.outcome is not None  # tenacity logs a failed attempt's outcome
     logger.warning(
         "%s failed ambiguously (%s); checking in %.1fs before re-sending",
         what,
-        getattr(exc, "message", None) or exc,
+        state.outcome.exception(),  # an APIError reads as its message
         state.upcoming_sleep,
     )
 

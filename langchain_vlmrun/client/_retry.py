@@ -21,6 +21,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from functools import partial
 from typing import Any, Literal
 
 from tenacity import RetryCallState, retry_if_exception
@@ -102,6 +103,16 @@ def is_transient(exc: BaseException) -> bool:
     return is_retryable(exc, "safe") or isinstance(exc, UnreadableResponseError)
 
 
+def _log_retry(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    logger.info(
+        "attempt %d failed (%s); next try in %.1fs",
+        state.attempt_number,
+        getattr(exc, "message", None) or exc,
+        state.upcoming_sleep,
+    )
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How long to keep retrying transient failures, and how to pace the attempts.
@@ -172,16 +183,15 @@ class RetryPolicy:
 
     def tenacity_kwargs(
         self,
-        mode: RetryMode = "safe",
+        retry_on: RetryMode | Callable[[BaseException], bool],
         budget: float | None = None,
         *,
-        retry_on: Callable[[BaseException], bool] | None = None,
-        log: Callable[[RetryCallState], None] | None = None,
+        log: Callable[[RetryCallState], None] = _log_retry,
     ) -> dict[str, Any]:
         """Arguments for ``tenacity.Retrying``/``AsyncRetrying`` (sleep added by caller).
 
-        What is retried: ``retry_on`` when given, else what ``mode`` retries blindly;
-        ``log`` replaces the line logged before each pause. The time spent is the larger
+        What is retried: what a mode retries blindly, or what a predicate accepts;
+        ``log`` writes the line logged before each pause. The time spent is the larger
         of the real elapsed time and the pauses asked for, so an injected no-op ``sleep``
         (tests, or a sans-IO operation that yields its pauses) still ends by the budget.
         """
@@ -203,20 +213,12 @@ class RetryPolicy:
         return {
             "stop": stop,
             "wait": wait,
-            "retry": retry_if_exception(retry_on or (lambda exc: is_retryable(exc, mode))),
-            "before_sleep": log or _log_retry,
+            "retry": retry_if_exception(
+                retry_on if callable(retry_on) else partial(is_retryable, mode=retry_on)
+            ),
+            "before_sleep": log,
             "retry_error_callback": _gave_up,
         }
-
-
-def _log_retry(state: RetryCallState) -> None:
-    exc = state.outcome.exception() if state.outcome else None
-    logger.info(
-        "attempt %d failed (%s); next try in %.1fs",
-        state.attempt_number,
-        getattr(exc, "message", None) or exc,
-        state.upcoming_sleep,
-    )
 
 
 def _gave_up(state: RetryCallState) -> Any:
