@@ -149,7 +149,7 @@ def changed_since(ref: str) -> list[str]:
 
 
 #: What a sandbox needs besides the package and the tests (copied by mutmut itself).
-SANDBOX_COPIES = ("langchain_vlmrun", "tests", "cassettes", "examples/data")
+SANDBOX_COPIES = ("langchain_vlmrun", "tests", "cassettes", "examples", "docs", "README.md")
 
 KILLED = {"killed", "timeout", "caught by type check"}
 SURVIVED = {"survived", "no tests"}
@@ -179,7 +179,11 @@ def make_sandbox(module: str, tests: list[str]) -> Path:
     shutil.rmtree(sandbox, ignore_errors=True)
     sandbox.mkdir(parents=True)
     for name in SANDBOX_COPIES:
-        shutil.copytree(ROOT / name, sandbox / name, ignore=shutil.ignore_patterns("__pycache__"))
+        if (ROOT / name).is_file():
+            shutil.copy2(ROOT / name, sandbox / name)
+        else:
+            ignore = shutil.ignore_patterns("__pycache__")
+            shutil.copytree(ROOT / name, sandbox / name, ignore=ignore)
     (sandbox / "pyproject.toml").write_text(sandbox_pyproject(module, tests))
     return sandbox
 

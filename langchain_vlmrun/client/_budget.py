@@ -10,20 +10,29 @@ the async client awaits the *same* arithmetic.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
 
-__all__ = ["RequestBudget"]
+__all__ = ["MAX_HOLD", "MAX_SLOWDOWN", "RequestBudget"]
+
+#: Longest hold (seconds) one 429 may put on every caller, however long the server's
+#: ``Retry-After``: the same cap as ``RetryPolicy.max_retry_after``, so the budget never
+#: holds a retry longer than the retry policy would wait for it.
+MAX_HOLD = 60.0
+#: The pace is never slowed below 1/8 of the nominal rate, however many 429s arrive.
+MAX_SLOWDOWN = 8.0
 
 
 class RequestBudget:
     """At most ``requests_per_minute`` requests, spaced evenly (``burst`` may go ahead).
 
     ``headroom`` (2 %) keeps the pace just under the limit. After a 429,
-    :meth:`penalize` holds every caller until the server's ``Retry-After``
-    and slows the rate by ``slowdown`` (recovering as requests succeed), so one refusal
-    does not turn into one per request in flight.
+    :meth:`penalize` holds every caller until the server's ``Retry-After`` (at most
+    :data:`MAX_HOLD` seconds) and slows the rate by ``slowdown`` (at most
+    :data:`MAX_SLOWDOWN` times; recovering as requests succeed), so one refusal does not
+    turn into one per request in flight.
 
     Example:
         >>> now = [0.0]
@@ -41,8 +50,10 @@ class RequestBudget:
         headroom: float = 0.02,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if requests_per_minute <= 0:
-            raise ValueError("requests_per_minute must be positive (None means unlimited)")
+        if not 0 < requests_per_minute < math.inf:
+            raise ValueError(
+                "requests_per_minute must be positive and finite (None means unlimited)"
+            )
         self.requests_per_minute = requests_per_minute
         # a little slower than the nominal rate: requests leave a few ms after their
         # slot, and a server counting a sliding window must never see one too many
@@ -52,39 +63,48 @@ class RequestBudget:
         self.slowdown = slowdown
         self.clock = clock
         self._next_free = 0.0  # theoretical arrival time of the next request
+        self._hold_until = 0.0  # no request starts before this (set by a 429)
         self._lock = threading.Lock()
         self.reserved = 0
         self.penalties = 0
+
+    def _start(self, now: float) -> float:
+        """When a request booked at ``now`` may start (call with the lock held)."""
+        tolerance = (self.burst - 1) * self.interval
+        return max(now, self._hold_until, self._next_free - tolerance)
 
     def reserve(self) -> float:
         """Book a slot for one request; returns the seconds to wait before sending it."""
         with self._lock:
             now = self.clock()
-            tolerance = (self.burst - 1) * self.interval
-            start = max(now, self._next_free - tolerance)
-            self._next_free = max(self._next_free, now) + self.interval
+            start = self._start(now)
+            self._next_free = max(self._next_free, start) + self.interval
             self.reserved += 1
             return start - now
 
     def backlog(self) -> float:
-        """Seconds of already-booked requests ahead of a new caller."""
+        """Seconds a new caller would wait for its slot (nothing is booked)."""
         with self._lock:
-            return max(0.0, self._next_free - self.clock())
+            now = self.clock()
+            return self._start(now) - now
 
     def penalize(self, retry_after: float | None) -> None:
-        """A 429 was received: hold everybody and slow the pace down."""
+        """A 429 was received: hold everybody and slow the pace down.
+
+        ``retry_after`` is the server's ``Retry-After`` in seconds, capped at
+        :data:`MAX_HOLD`; a negative one holds nobody. Without one (``None``, or NaN)
+        everybody is held for one (slowed) interval.
+        """
         with self._lock:
             self.penalties += 1
-            self.interval = min(self.interval * self.slowdown, self.nominal_interval * 8)
-            hold = retry_after if retry_after is not None else self.interval
-            self._next_free = max(self._next_free, self.clock() + hold)
+            self.interval = min(self.interval * self.slowdown, self.nominal_interval * MAX_SLOWDOWN)
+            if retry_after is None or math.isnan(retry_after):
+                hold = self.interval
+            else:
+                hold = min(max(retry_after, 0.0), MAX_HOLD)
+            self._hold_until = max(self._hold_until, self.clock() + hold)
 
     def succeeded(self) -> None:
         """A request went through: drift back toward the nominal pace."""
         with self._lock:
-            if self.interval > self.nominal_interval:
-                self.interval = max(self.nominal_interval, self.interval * 0.95)
-
-    def poll_floor(self, polling_jobs: int) -> float:
-        """Smallest poll interval that leaves half the budget for uploads and executes."""
-        return 2.0 * self.interval * max(1, polling_jobs)
+            self.interval = max(self.nominal_interval, self.interval * 0.95)
