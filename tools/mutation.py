@@ -152,6 +152,8 @@ def changed_since(ref: str) -> list[str]:
 SANDBOX_COPIES = ("langchain_vlmrun", "tests", "cassettes", "examples", "docs", "README.md")
 
 KILLED = {"killed", "timeout", "caught by type check"}
+#: What mutmut says (and exits with an error) when no selected test reaches any mutant.
+NO_TESTS = "could not find any test case for any mutant"
 SURVIVED = {"survived", "no tests"}
 
 
@@ -291,8 +293,16 @@ def run_module(module: str, max_children: int | None, judged: list[Equivalent]) 
     started = time.monotonic()
     sandbox = make_sandbox(module, tests_for(module))
     args = ["run"] + ([f"--max-children={max_children}"] if max_children else [])
-    mutmut(sandbox, *args, log=sandbox / "run.log")
-    found = statuses(sandbox)
+    try:
+        mutmut(sandbox, *args, log=sandbox / "run.log")
+    except RuntimeError:
+        if NO_TESTS not in (sandbox / "run.log").read_text():
+            raise
+        # no selected test reaches any mutant: every mutant survives ("no tests")
+    found = {
+        name: "no tests" if status == "not checked" else status
+        for name, status in statuses(sandbox).items()
+    }
     survivors = sorted(name for name, status in found.items() if status in SURVIVED)
     with (sandbox / "survivors.txt").open("w") as out:
         for name in survivors:
@@ -368,9 +378,15 @@ def main() -> int:
     equivalents = load_equivalents()
     results = []
     started = time.monotonic()
+    broken: list[str] = []
     for module in modules:
         print(f"mutating {module} ...", flush=True)
-        result = run_module(module, options.max_children, equivalents.get(module, []))
+        try:
+            result = run_module(module, options.max_children, equivalents.get(module, []))
+        except RuntimeError as exc:  # one module's failure does not end a long run
+            print(f"  could not be scored: {exc}", flush=True)
+            broken.append(module)
+            continue
         results.append(result)
         print(
             f"  {result.score:5.1f} % ({result.without_equivalents:5.1f} % without "
@@ -383,6 +399,7 @@ def main() -> int:
     if options.markdown:
         print("\n" + markdown(results))
     short = [r.module for r in results if r.without_equivalents < options.fail_under]
+    short += broken
     if short:
         print(f"under {options.fail_under:g} % without equivalents: {', '.join(short)}")
         return 1
