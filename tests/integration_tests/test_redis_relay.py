@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 from typing import Any
 
+import pytest
 import redis
 
 from langchain_vlmrun import AgentExecution
@@ -24,6 +25,7 @@ def worker_waiting_for(url: str, execution_id: str, subscribed: Any, results: An
         results.put(None if execution is None else execution.model_dump(mode="json"))
 
 
+@pytest.mark.processes
 def test_a_delivery_wakes_a_waiter_in_another_process(redis_url: str) -> None:
     context = multiprocessing.get_context("spawn")
     subscribed, results = context.Event(), context.Queue()
