@@ -20,6 +20,8 @@ from langchain_core.stores import BaseStore
 __all__ = ["FileByteStore", "default_cache_dir"]
 
 _SUFFIX = ".bin"
+#: The longest file name most file systems take (bytes); a key must encode within it.
+NAME_MAX = 255
 
 
 def default_cache_dir() -> Path:
@@ -49,7 +51,13 @@ class FileByteStore(BaseStore[str, bytes]):
         return f"FileByteStore({str(self.root)!r})"
 
     def _path(self, key: str) -> Path:
-        return self.root / (quote(key, safe="") + _SUFFIX)
+        name = quote(key, safe="") + _SUFFIX
+        if len(name) > NAME_MAX:
+            raise ValueError(
+                f"FileByteStore key too long: it encodes to a {len(name)}-byte file name "
+                f"(at most {NAME_MAX}); use shorter keys, e.g. a hash (ResultCache's are)."
+            )
+        return self.root / name
 
     def mget(self, keys: Sequence[str]) -> list[bytes | None]:
         values: list[bytes | None] = []
