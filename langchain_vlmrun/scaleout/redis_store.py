@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from langchain_core.stores import BaseStore
 
@@ -56,8 +56,7 @@ class RedisByteStore(BaseStore[str, bytes]):
     def mget(self, keys: Sequence[str]) -> list[bytes | None]:
         if not keys:
             return []
-        values = cast(list[Any], self._redis.mget([self.prefix + key for key in keys]))
-        return [None if value is None else bytes(value) for value in values]
+        return cast(list[bytes | None], self._redis.mget([self.prefix + key for key in keys]))
 
     def mset(self, key_value_pairs: Sequence[tuple[str, bytes]]) -> None:
         if not key_value_pairs:
@@ -74,9 +73,6 @@ class RedisByteStore(BaseStore[str, bytes]):
 
     def yield_keys(self, *, prefix: str | None = None) -> Iterator[str]:
         pattern = _GLOB_SPECIALS.sub(r"\\\1", self.prefix + (prefix or "")) + "*"
-        seen: set[str] = set()  # SCAN may return a key more than once
-        for raw in self._redis.scan_iter(match=pattern, count=1000):
-            key = (raw.decode() if isinstance(raw, bytes) else str(raw))[len(self.prefix) :]
-            if key not in seen:
-                seen.add(key)
-                yield key
+        # a set: SCAN may return a key more than once (the client gives bytes: connect)
+        found = {raw.decode() for raw in self._redis.scan_iter(match=pattern, count=1000)}
+        yield from (key[len(self.prefix) :] for key in found)
