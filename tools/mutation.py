@@ -37,7 +37,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import tomllib
@@ -261,6 +261,7 @@ class Result:
     survivors: list[str]  # short names
     judged: list[Equivalent]
     seconds: float
+    full_names: list[str] = field(default_factory=list)
 
     @property
     def killed(self) -> int:
@@ -320,6 +321,12 @@ def run_module(module: str, max_children: int | None, judged: list[Equivalent]) 
         return _run_module(module, max_children, judged)
 
 
+def sandbox_of(module: str) -> Path:
+    return SANDBOXES / module.removeprefix("langchain_vlmrun/").removesuffix(".py").replace(
+        "/", "."
+    )
+
+
 def _run_module(module: str, max_children: int | None, judged: list[Equivalent]) -> Result:
     started = time.monotonic()
     sandbox = make_sandbox(module, tests_for(module))
@@ -330,16 +337,27 @@ def _run_module(module: str, max_children: int | None, judged: list[Equivalent])
         if NO_TESTS not in (sandbox / "run.log").read_text():
             raise
         # no selected test reaches any mutant: every mutant survives ("no tests")
+    result = read_results(module, judged, time.monotonic() - started)
+    with (sandbox / "survivors.txt").open("w") as out:
+        for name in result.full_names:
+            out.write(f"## {name}\n{mutmut(sandbox, 'show', name)}\n")
+    (sandbox / "seconds.txt").write_text(f"{result.seconds:.0f}\n")
+    return result
+
+
+def read_results(module: str, judged: list[Equivalent], seconds: float | None = None) -> Result:
+    """The outcome of the last run in ``module``'s sandbox."""
+    sandbox = sandbox_of(module)
     found = {
         name: "no tests" if status == "not checked" else status
         for name, status in statuses(sandbox).items()
     }
     survivors = sorted(name for name, status in found.items() if status in SURVIVED)
-    with (sandbox / "survivors.txt").open("w") as out:
-        for name in survivors:
-            out.write(f"## {name} ({found[name]})\n{mutmut(sandbox, 'show', name)}\n")
+    if seconds is None:
+        timing = sandbox / "seconds.txt"
+        seconds = float(timing.read_text()) if timing.exists() else 0.0
     short = [short_name(name, module) for name in survivors]
-    return Result(module, Counter(found.values()), short, judged, time.monotonic() - started)
+    return Result(module, Counter(found.values()), short, judged, seconds, survivors)
 
 
 def report(results: list[Result]) -> None:
@@ -393,6 +411,11 @@ def main() -> int:
         "--fail-under", type=float, default=90.0, help="minimum score without equivalents"
     )
     parser.add_argument("--markdown", action="store_true", help="print the MUTATION.md table")
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="no run: report the last run of each module that has a sandbox",
+    )
     options = parser.parse_args()
     known = package_modules()
     if options.since:
@@ -410,6 +433,10 @@ def main() -> int:
     results = []
     started = time.monotonic()
     broken: list[str] = []
+    if options.report:
+        ran = [m for m in modules if (sandbox_of(m) / "run.log").exists()]
+        results = [read_results(m, equivalents.get(m, [])) for m in ran]
+        modules = []
     for module in modules:
         print(f"mutating {module} ...", flush=True)
         try:
