@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from stat import S_ISDIR, S_ISREG
 from typing import Any, BinaryIO, TypeAlias
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit
 
 from langchain_core.documents.base import Blob
 
@@ -195,6 +195,8 @@ def _open_once(
             f"Permission denied reading {shown}; make it readable by this process.",
             source=shown,
         ) from None
+    except ValueError as exc:  # e.g. an embedded NUL byte, refused before any system call
+        raise FileSourceError(f"{shown!r} is not a usable path ({exc}).", source=shown) from None
     except OSError as exc:
         if exc.errno == errno.ELOOP and not follow_symlinks:
             reason = "it is a symbolic link, which this tool does not follow"
@@ -250,11 +252,11 @@ def _prepare_path(
     path: Path,
     filename: str | None,
     mime_type: str | None,
-    max_size: int | None = None,
+    max_size: int | None,
     *,
-    follow_symlinks: bool = True,
-    expect: FileIdentity | None = None,
-    allow_hardlinks: bool = True,
+    follow_symlinks: bool,
+    expect: FileIdentity | None,
+    allow_hardlinks: bool,
 ) -> PreparedFile:
     shown = str(path)
     fd, stat = _open_once(
@@ -266,10 +268,9 @@ def _prepare_path(
                 f"{shown} is empty (0 bytes); check it was written completely.", source=shown
             )
         _check_size(stat.st_size, max_size, shown)
-        name, media_type = gate(
-            filename or path.name, os.pread(fd, SNIFF_BYTES, 0), declared=mime_type
-        )
-        try:
+        try:  # a read error (EIO...) while sniffing or hashing is the user's to see, typed
+            head = os.pread(fd, SNIFF_BYTES, 0)
+            name, media_type = gate(filename or path.name, head, declared=mime_type)
             sha256, md5 = _digest(lambda n, at: os.pread(fd, n, at), stat.st_size)
         except OSError as exc:
             raise FileSourceError(
@@ -295,12 +296,10 @@ def _prepare_bytes(
     if not data:
         raise FileSourceError("The data is empty (0 bytes); pass the file's content.")
     _check_size(len(data), max_size, filename or "the data")
+    name, media_type = gate(filename, data[:SNIFF_BYTES], declared=mime_type)
     sha256, md5 = _digest(lambda n, at: data[at : at + n], len(data))
-    name, media_type = gate(
-        filename if filename is not None else f"upload-{sha256[:12]}",
-        data[:SNIFF_BYTES],
-        declared=mime_type,
-    )
+    if filename is None:  # gate named it upload.<ext>; the hash tells such uploads apart
+        name = f"upload-{sha256[:12]}{Path(name).suffix}"
     return PreparedFile(
         filename=safe_filename(name),
         size=len(data),
@@ -391,4 +390,8 @@ def medium_of_source(source: str | PreparedFile) -> Medium:
     """
     if isinstance(source, PreparedFile):
         return medium_of(source.mime_type) or "document"
-    return medium_of(mimetypes.guess_type(source.split("?", 1)[0])[0]) or "document"
+    try:
+        path = urlsplit(source).path  # without the query or a fragment (clip.mp4#t=5)
+    except ValueError:  # malformed (check_url refuses it): its kind is unknown
+        return "document"
+    return medium_of(mimetypes.guess_type(path)[0]) or "document"

@@ -64,9 +64,8 @@ def map_ordered(
                 pending.append(executor.submit(function, item))
             yield result
     finally:
-        for future in pending:
-            future.cancel()
-        executor.shutdown(wait=True, cancel_futures=True)
+        # the calls not started are cancelled; the running ones are waited for
+        executor.shutdown(cancel_futures=True)
 
 
 async def amap_ordered(

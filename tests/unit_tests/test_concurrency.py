@@ -224,3 +224,40 @@ def test_cancelling_the_consumer_cancels_the_running_tasks() -> None:
     asyncio.run(main())
     # every call in flight is cancelled (a queued one may get the slot first), none ends
     assert {0, 1, 2} <= set(cancelled) and set(cancelled) <= set(range(3 * LOOKAHEAD))
+
+
+def test_a_slow_consumer_holds_the_tasks_to_the_look_ahead_window() -> None:
+    tally = Tally()
+
+    async def work(i: int) -> int:
+        tally.enter()
+        tally.leave()
+        return i
+
+    async def consume() -> list[int]:
+        results = []
+        async for value in amap_ordered(work, range(60), 1):
+            await asyncio.sleep(0.001)  # the consumer is the slow part
+            results.append(value)
+            tally.consumed += 1
+        return results
+
+    assert asyncio.run(consume()) == list(range(60))
+    assert tally.ahead == LOOKAHEAD + 1  # the window, and one refill per result taken
+
+
+def test_a_slow_consumer_holds_the_threads_to_the_look_ahead_window() -> None:
+    tally = Tally()
+
+    def work(i: int) -> int:
+        tally.enter()
+        tally.leave()
+        return i
+
+    results = []
+    for value in map_ordered(work, range(60), 1):
+        time.sleep(0.001)
+        results.append(value)
+        with tally.lock:
+            tally.consumed += 1
+    assert results == list(range(60)) and tally.ahead == LOOKAHEAD + 1
