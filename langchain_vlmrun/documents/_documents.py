@@ -301,11 +301,12 @@ def _outline(value: Any, indent: int) -> list[str]:
     lines: list[str] = []
     if isinstance(value, Mapping):
         for key, item in value.items():
+            name = _scalar(key)  # quoted like a value when a newline would break the outline
             if _nested(item):
-                lines.append(f"{pad}{key}:")
+                lines.append(f"{pad}{name}:")
                 lines.extend(_outline(item, indent + 1))
             else:
-                lines.append(f"{pad}{key}: {_leaf(item)}")
+                lines.append(f"{pad}{name}: {_leaf(item)}")
     elif isinstance(value, list):
         for item in value:
             if _nested(item):
