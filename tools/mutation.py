@@ -157,6 +157,8 @@ def changed_since(ref: str) -> list[str]:
 SANDBOX_COPIES = ("langchain_vlmrun", "tests", "cassettes", "examples", "docs", "README.md")
 
 KILLED = {"killed", "timeout", "caught by type check"}
+#: Set by --tracked-only: the sandbox leaves out test files git does not track yet.
+TRACKED_ONLY = False
 #: What mutmut says (and exits with an error) when no selected test reaches any mutant.
 NO_TESTS = "could not find any test case for any mutant"
 SURVIVED = {"survived", "no tests"}
@@ -192,6 +194,16 @@ def make_sandbox(module: str, tests: list[str]) -> Path:
             ignore = shutil.ignore_patterns("__pycache__")
             shutil.copytree(ROOT / name, sandbox / name, ignore=ignore)
     (sandbox / "pyproject.toml").write_text(sandbox_pyproject(module, tests))
+    if TRACKED_ONLY:  # leave out test files not yet added to git (work in progress)
+        untracked = subprocess.run(
+            ["git", "ls-files", "--others", "--exclude-standard", "tests"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        for name in untracked:
+            (sandbox / name).unlink(missing_ok=True)
     return sandbox
 
 
@@ -412,11 +424,18 @@ def main() -> int:
     )
     parser.add_argument("--markdown", action="store_true", help="print the MUTATION.md table")
     parser.add_argument(
+        "--tracked-only",
+        action="store_true",
+        help="leave out test files not added to git (others' unfinished work)",
+    )
+    parser.add_argument(
         "--report",
         action="store_true",
         help="no run: report the last run of each module that has a sandbox",
     )
     options = parser.parse_args()
+    global TRACKED_ONLY
+    TRACKED_ONLY = options.tracked_only
     known = package_modules()
     if options.since:
         modules = changed_since(options.since)
