@@ -17,6 +17,7 @@ backoff and attempts; polls inside ``wait`` keep trying until the wait's own tim
 from __future__ import annotations
 
 import logging
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,14 +60,18 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
         0.0
         >>> parse_retry_after("soon", now=0.0) is None
         True
+        >>> parse_retry_after("inf", now=0.0) is None  # no usable delay
+        True
     """
     if not value:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:  # "inf" or "nan" is no usable delay (a broken or hostile server)
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

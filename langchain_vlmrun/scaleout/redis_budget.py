@@ -10,9 +10,11 @@ It is a *moving window with reservations*: at most ``limit`` request slots in an
 that keeps every window within the limit and returns the seconds to wait for it, so
 the caller sleeps once and sends, exactly as with ``RequestBudget``. One Lua script
 does the booking atomically, on the Redis server's clock (workers' clocks may
-disagree). After a 429, :meth:`penalize` holds every worker until ``Retry-After`` and
-stretches the window by ``slowdown``; successes shrink it back. That state lives in
-Redis too, so one worker's 429 slows all of them.
+disagree). After a 429, :meth:`penalize` holds every worker until ``Retry-After`` (at
+most ``MAX_HOLD``, 60 s, as the retry policy and ``RequestBudget`` cap it: a hostile or
+broken answer cannot freeze every process) and stretches the window by ``slowdown``;
+successes shrink it back. That state lives in Redis too, so one worker's 429 slows all
+of them.
 
 Why not the ``limits`` library's moving window: it only answers "may I send now?",
 stamping the hit with the caller's clock; it cannot book a later slot. A caller told
@@ -26,6 +28,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from langchain_vlmrun.client._budget import MAX_HOLD, MAX_SLOWDOWN
 from langchain_vlmrun.scaleout._redis import connect
 
 if TYPE_CHECKING:
@@ -129,10 +132,12 @@ class RedisRequestBudget:
         window: float = 60.0,
         headroom: float = 0.02,
         slowdown: float = 1.5,
-        max_slowdown: float = 8.0,
+        max_slowdown: float = MAX_SLOWDOWN,
     ) -> None:
-        if requests_per_minute <= 0:
-            raise ValueError("requests_per_minute must be positive (None means unlimited)")
+        if not 0 < requests_per_minute < math.inf:
+            raise ValueError(
+                "requests_per_minute must be positive and finite (None means unlimited)"
+            )
         limit = math.floor(requests_per_minute * window / 60.0 + 1e-9)
         if limit < 1:
             raise ValueError(
@@ -160,13 +165,19 @@ class RedisRequestBudget:
         )
 
     def _run(self, op: str, retry_after: float | None = None) -> Slot:
+        # the hold: the server's Retry-After within [0, MAX_HOLD]; none (or NaN): -1, one
+        # slowed interval
+        if retry_after is None or math.isnan(retry_after):
+            hold = -1.0
+        else:
+            hold = min(max(retry_after, 0.0), MAX_HOLD)
         args: list[Any] = [
             op,
             self.limit,
             repr(self.window),
             repr(self.slowdown),
             repr(self.max_slowdown),
-            repr(-1.0 if retry_after is None else max(0.0, retry_after)),
+            repr(hold),
         ]
         now, start, factor = (float(v) for v in self._script(keys=self._keys, args=args))
         self.factor = factor
@@ -200,10 +211,6 @@ class RedisRequestBudget:
     def interval(self) -> float:
         """Mean seconds between requests at the current pace."""
         return self.window * self.factor / self.limit
-
-    def poll_floor(self, polling_jobs: int) -> float:
-        """Smallest poll interval that leaves half the budget for uploads and executes."""
-        return 2.0 * self.interval * max(1, polling_jobs)
 
     def reset(self) -> None:
         """Forget every booking and slow-down (e.g. after changing plan)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import sys
 from typing import Any
@@ -84,6 +85,27 @@ def test_a_429_in_one_worker_holds_and_slows_the_others(redis_url: str) -> None:
     assert refused.reserve_slot().factor == pytest.approx(1.0)  # recovered, for everyone
 
 
+@pytest.mark.parametrize(
+    ("retry_after", "held"),
+    [
+        (864000.0, 60.0),  # ten days: capped, as the retry policy caps it
+        (math.inf, 60.0),
+        (-5.0, 0.0),
+        (math.nan, WINDOW * 1.02 * 1.5 / LIMIT),  # unusable: one slowed interval
+        (None, WINDOW * 1.02 * 1.5 / LIMIT),
+    ],
+)
+def test_a_hostile_retry_after_holds_every_worker_for_a_bounded_time(
+    redis_url: str, retry_after: float | None, held: float
+) -> None:
+    refused = RedisRequestBudget(RPM, redis=redis_url, window=WINDOW)
+    refused.penalize(retry_after)  # no error, whatever the header said
+    other = RedisRequestBudget(RPM, redis=redis_url, window=WINDOW)
+    assert other.backlog() == pytest.approx(held, abs=0.05)
+    ttl_ms = redis.Redis.from_url(redis_url).pttl("{vlmrun:budget}:state")
+    assert 0 < ttl_ms <= (held + 10 * WINDOW * 1.02 * 1.5 + 1) * 1000  # kept only so long
+
+
 def test_succeeded_costs_no_round_trip_at_nominal_pace(redis_url: str) -> None:
     budget = RedisRequestBudget(RPM, redis=redis_url, window=WINDOW)
     budget.reserve()
@@ -121,8 +143,12 @@ async def test_async_client_books_from_the_same_budget(redis_url: str) -> None:
 def test_settings_that_allow_nothing_are_refused(redis_url: str) -> None:
     with pytest.raises(ValueError, match="use a longer window"):
         RedisRequestBudget(10, redis=redis_url, window=1.0)
-    with pytest.raises(ValueError, match="must be positive"):
-        RedisRequestBudget(0, redis=redis_url)
+    for rate in (0, -1, math.inf, math.nan):
+        with pytest.raises(ValueError) as refused:
+            RedisRequestBudget(rate, redis=redis_url)
+        assert str(refused.value) == (
+            "requests_per_minute must be positive and finite (None means unlimited)"
+        )
 
 
 def test_a_decoding_client_is_refused(redis_url: str) -> None:
