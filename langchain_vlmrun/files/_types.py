@@ -61,7 +61,8 @@ _DOCUMENT_TYPES = frozenset(
 )
 
 # (offset, magic, media type). ZIP and OLE containers are taken as Word documents,
-# ISO-BMFF (ftyp) and Matroska/EBML as video unless the extension says audio/webm.
+# Matroska/EBML as video/x-matroska unless the extension says webm; ISO-BMFF (ftyp) by
+# its brand, below.
 _MAGIC: tuple[tuple[int, bytes, str], ...] = (
     (0, b"%PDF-", "application/pdf"),
     (0, b"\x89PNG\r\n\x1a\n", "image/png"),
@@ -81,9 +82,20 @@ _MAGIC: tuple[tuple[int, bytes, str], ...] = (
         b"PK\x03\x04",
         "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     ),
-    (4, b"ftyp", "video/mp4"),
 )
 _RIFF = {b"WEBP": "image/webp", b"WAVE": "audio/wav", b"AVI ": "video/x-msvideo"}
+# ISO-BMFF major brands (bytes 8-12) that are not an MP4 video: MPEG-4 audio, QuickTime,
+# and HEIF/AVIF still images, which VLM Run does not read. Any other brand is MP4 video
+# (the extension still decides between mp4, m4a and mov).
+_FTYP_BRANDS: dict[bytes, str | None] = {
+    b"M4A ": "audio/mp4",
+    b"M4B ": "audio/mp4",
+    b"qt  ": "video/quicktime",
+    **dict.fromkeys(
+        (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"),
+        None,
+    ),
+}
 
 
 def sniff(head: bytes) -> str | None:
@@ -102,6 +114,8 @@ def sniff(head: bytes) -> str | None:
             return media_type
     if head[:4] == b"RIFF":
         return _RIFF.get(head[8:12])
+    if head[4:8] == b"ftyp":
+        return _FTYP_BRANDS.get(head[8:12], "video/mp4")
     if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
         return "audio/mpeg"  # an MPEG audio frame without an ID3 tag
     return None
