@@ -154,7 +154,15 @@ def changed_since(ref: str) -> list[str]:
 
 
 #: What a sandbox needs besides the package and the tests (copied by mutmut itself).
-SANDBOX_COPIES = ("langchain_vlmrun", "tests", "cassettes", "examples", "docs", "README.md")
+SANDBOX_COPIES = (
+    "langchain_vlmrun",
+    "tests",
+    "cassettes",
+    "examples",
+    "docs",
+    "README.md",
+    "conftest.py",
+)
 
 KILLED = {"killed", "timeout", "caught by type check"}
 #: Set by --tracked-only: the sandbox leaves out test files git does not track yet.
