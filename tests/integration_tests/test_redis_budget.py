@@ -168,3 +168,25 @@ def test_both_budgets_fit_what_the_clients_need(redis_url: str) -> None:
 
     assert isinstance(RedisRequestBudget(RPM, redis=redis_url), Budget)
     assert isinstance(RequestBudget(RPM), Budget)
+
+
+def test_what_a_budget_shows_before_and_after_it_is_used(redis_url: str) -> None:
+    budget = RedisRequestBudget(10, redis=redis_url)
+    assert repr(budget) == "RedisRequestBudget(10/min, key='vlmrun:budget', limit=10 per 61.2 s)"
+    assert (budget.requests_per_minute, budget.key) == (10, "vlmrun:budget")
+    assert budget.penalties == 0 and budget.reserved == 0
+    assert budget.interval == pytest.approx(6.12)  # nominal: no round trip needed
+    budget.succeeded()  # at the nominal pace: nothing to do
+    budget.penalize(None)
+    assert budget.penalties == 1 and budget.interval == pytest.approx(6.12 * 1.5)
+    budget.reset()
+    assert budget.interval == pytest.approx(6.12) and budget.backlog() == 0.0
+
+
+def test_one_request_per_window_is_a_budget(redis_url: str) -> None:
+    budget = RedisRequestBudget(1, redis=redis_url)  # one slot a minute: allowed
+    assert budget.limit == 1 and budget.reserve() == 0.0
+    assert budget.backlog() == pytest.approx(61.2, abs=0.1)
+    with pytest.raises(ValueError) as refused:
+        RedisRequestBudget(0.5, redis=redis_url)
+    assert str(refused.value) == "0.5/min allows no request in a 60.0 s window; use a longer window"
