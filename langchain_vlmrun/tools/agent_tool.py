@@ -425,9 +425,10 @@ def agent_description(agent: AgentInfo, roots: Sequence[Path] = ()) -> str:
     if not text and agent.prompt:
         text = f"Runs the VLM Run agent {agent.name}: {agent.prompt.strip()}"
     text = text or f"Runs the VLM Run agent {agent.name}"
-    if len(text) > _MAX_AGENT_TEXT:
+    if len(text) > _MAX_AGENT_TEXT:  # the ellipsis shows the model the text was cut
         text = text[: _MAX_AGENT_TEXT - 3].rstrip() + "..."
-    text = text.rstrip(". ") + "."
+    else:
+        text = text.rstrip(". ") + "."
     text += (
         " Input: `file`, the document, image, audio or video to process (an http(s) URL or "
         "a local path), and optional `instructions`."

@@ -200,7 +200,7 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
 
     def _unparsed(self, error: ResponseValidationError) -> Any:
         """With ``include_raw``, a response that does not match is reported, not raised."""
-        if not self.include_raw or error.execution is None:
+        if not self.include_raw:
             raise error
         return {"raw": error.execution, "parsed": None, "parsing_error": error}
 
@@ -209,17 +209,21 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
     ) -> Any:
         validation = Validation(self.response_model)  # one validation of the response
         options = self._options(source, validation)
-        try:
-            with execution_run(run_manager, self._traced(options)) as run:
-                try:
-                    processed = self._sync_client().process(**options)
-                except ResponseValidationError as exc:
-                    if exc.execution is not None:
-                        run.record(exc.execution, self.agent_name)
+        mismatch: ResponseValidationError | None = None
+        with execution_run(run_manager, self._traced(options)) as run:
+            try:
+                processed = self._sync_client().process(**options)
+            except ResponseValidationError as exc:
+                if exc.execution is None:  # no execution of this call: the run fails
                     raise
+                # the execution completed (and was paid for): its run ends with it, then
+                # the mismatch is raised (or, with include_raw, reported)
+                run.record(exc.execution, self.agent_name)
+                mismatch = exc
+            else:
                 run.record(processed, self.agent_name)
-        except ResponseValidationError as exc:
-            return self._unparsed(exc)
+        if mismatch is not None:
+            return self._unparsed(mismatch)
         return self._parsed(processed, validation)
 
     async def _aextract(
@@ -227,17 +231,21 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
     ) -> Any:
         validation = Validation(self.response_model)  # one validation of the response
         options = self._options(source, validation)
-        try:
-            async with aexecution_run(run_manager, self._traced(options)) as run:
-                try:
-                    processed = await self._async_client().process(**options)
-                except ResponseValidationError as exc:
-                    if exc.execution is not None:
-                        run.record(exc.execution, self.agent_name)
+        mismatch: ResponseValidationError | None = None
+        async with aexecution_run(run_manager, self._traced(options)) as run:
+            try:
+                processed = await self._async_client().process(**options)
+            except ResponseValidationError as exc:
+                if exc.execution is None:  # no execution of this call: the run fails
                     raise
+                # the execution completed (and was paid for): its run ends with it, then
+                # the mismatch is raised (or, with include_raw, reported)
+                run.record(exc.execution, self.agent_name)
+                mismatch = exc
+            else:
                 run.record(processed, self.agent_name)
-        except ResponseValidationError as exc:
-            return self._unparsed(exc)
+        if mismatch is not None:
+            return self._unparsed(mismatch)
         return self._parsed(processed, validation)
 
     def invoke(

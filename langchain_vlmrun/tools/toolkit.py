@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.tools import BaseTool, BaseToolkit
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
-from langchain_vlmrun.client._settings import ClientSettings
+from langchain_vlmrun.client._settings import CLIENT_FIELDS, ClientSettings
 from langchain_vlmrun.core._validation import check_agent_name
 from langchain_vlmrun.core.models import AgentInfo
 from langchain_vlmrun.files._confinement import normalise_roots_in
@@ -74,6 +74,8 @@ class VLMRunToolkit(ClientSettings, BaseToolkit):
             (``wait_timeout``, ``max_content_chars``, ``artifacts_dir``...).
         api_key, base_url, client, async_client: as for the tool; all tools share the
             toolkit's clients.
+        wait_timeout, cache: as for the tool, for every tool (``tool_options`` may set
+            them instead).
     """
 
     agents: list[str] | None = None
@@ -97,8 +99,10 @@ class VLMRunToolkit(ClientSettings, BaseToolkit):
         for name in self.agents or []:
             check_agent_name(name)
         reserved = {"agent_name", "agent", "prompt", "name", "description", "root_dir"}
-        settings = set(ClientSettings.model_fields) | {
-            info.alias for info in ClientSettings.model_fields.values() if info.alias
+        # what makes the shared clients (wait_timeout and cache are each tool's own)
+        fields = {*CLIENT_FIELDS, "client", "async_client"}
+        settings = fields | {
+            info.alias for name in fields if (info := ClientSettings.model_fields[name]).alias
         }
         clashing = reserved.intersection(self.tool_options) | settings.intersection(
             self.tool_options
@@ -197,7 +201,13 @@ class VLMRunToolkit(ClientSettings, BaseToolkit):
         for agent in agents:  # the tools run pinned names these clients know exist
             clients["client"].known_agents.remember(agent)
             clients["async_client"].known_agents.remember(agent)
-        options = {**self.tool_options, **clients, "root_dir": self.root_dir}
+        # the toolkit's wait_timeout and cache are every tool's, unless tool_options says
+        shared = {
+            key: getattr(self, key)
+            for key in ("wait_timeout", "cache")
+            if getattr(self, key) is not None
+        }
+        options = {**shared, **self.tool_options, **clients, "root_dir": self.root_dir}
         tools: list[BaseTool] = [
             VLMRunAgentTool(**_tool_arguments(agent, options, name=name))
             for agent, name in sorted(
