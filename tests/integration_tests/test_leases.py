@@ -295,3 +295,83 @@ def test_process_runs_the_document_itself_when_the_peer_gives_up() -> None:
             deliveries=health,
         )
     assert service.driver.awaits() == [15.0, 15.0, 50.0]
+
+
+def test_lease_settings_are_checked_and_shown(redis_url: str) -> None:
+    for ttl in (0, -1.0):
+        with pytest.raises(ValueError) as refused:
+            DedupeLeases(redis_url, ttl=ttl)
+        assert str(refused.value) == "ttl must be positive"
+    short = DedupeLeases(redis_url, ttl=0.5)  # under a second is a lease too
+    assert short.acquire("k") is not None
+    leases = DedupeLeases(redis_url)
+    assert (leases.ttl, leases.check_every) == (60.0, 1.0)
+    assert repr(leases) == "DedupeLeases(prefix='vlmrun:lease:', ttl=60.0)"
+
+
+def test_a_lease_outlives_its_ttl_only_while_kept_alive(redis_url: str) -> None:
+    import time
+
+    kept = DedupeLeases(redis_url, ttl=0.3)
+    unkept = DedupeLeases(redis_url, ttl=0.3, keep_alive=False)
+    closed = DedupeLeases(redis_url, ttl=0.3)
+    held, lapsing, stopped = kept.acquire("a"), unkept.acquire("b"), closed.acquire("c")
+    assert held is not None and lapsing is not None and stopped is not None
+    closed.close()  # stops renewing: its lease then expires like an unkept one
+    time.sleep(0.8)
+    assert kept.holder("a") == held.token
+    assert unkept.holder("b") is None and closed.holder("c") is None
+    held.release()
+    kept.close()
+
+
+def test_a_renewal_that_fails_is_logged_and_tried_again(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    import time
+
+    leases = DedupeLeases(redis_url, ttl=0.3)
+    failures: list[str] = []
+
+    def broken(lease: Any) -> bool:
+        failures.append(lease.key)
+        raise redis.ConnectionError("Redis went away")
+
+    leases._renew = broken  # type: ignore[method-assign]
+    with caplog.at_level(logging.WARNING, logger="langchain_vlmrun"):
+        lease = leases.acquire("doc")
+        time.sleep(0.5)
+    leases.close()
+    assert lease is not None and len(failures) >= 2 and not lease.lost  # tried again
+    logged = [r for r in caplog.records if r.getMessage() == "could not renew dedupe lease on doc"]
+    assert logged and logged[0].exc_info is not None  # with the cause
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_waiting_for_a_peer_looks_every_check_every_until_the_timeout(
+    redis_url: str, mode: str
+) -> None:
+    import time
+
+    cache = ResultCache(RedisByteStore(redis_url))
+    leases = DedupeLeases(redis_url, check_every=0.05)
+    key = cache_key(cache)
+    assert leases.acquire(key) is not None
+    looks: list[float] = []
+    holder = leases.holder
+
+    def look(name: str) -> str | None:
+        looks.append(time.monotonic())
+        return holder(name)
+
+    leases.holder = look  # type: ignore[method-assign]
+    started = time.monotonic()
+    if mode == "sync":
+        outcome = leases.wait_for(key, cache, timeout=0.3)
+    else:
+        outcome = asyncio.run(leases.await_for(key, cache, timeout=0.3))
+    waited = time.monotonic() - started
+    assert outcome.state == "timeout" and 0.3 <= waited < 1.0
+    assert len(looks) >= 5  # every 0.05 s, not once a second
+    leases.close()
