@@ -126,29 +126,23 @@ def _handlers(callbacks: Callbacks) -> list[BaseCallbackHandler]:
 def _manager(callbacks: Callbacks) -> CallbackManager:
     """The context's callbacks (the chain this runs inside, tracing) plus ``callbacks``,
     all inherited by the run's events."""
-    config = ensure_config()
-    manager = CallbackManager.configure(
-        inheritable_callbacks=config.get("callbacks"),
-        inheritable_tags=config.get("tags"),
-        inheritable_metadata=config.get("metadata"),
-    )
+    # inside a chain, the context's callbacks are its run manager, which carries the
+    # chain's tags and metadata to this run
+    manager = CallbackManager.configure(inheritable_callbacks=ensure_config().get("callbacks"))
     for handler in _handlers(callbacks):
         if handler not in manager.handlers:
-            manager.add_handler(handler, inherit=True)
+            manager.add_handler(handler)  # inherited by the run's events
     return manager
 
 
 def _amanager(callbacks: Callbacks) -> AsyncCallbackManager:
     """Async twin of :func:`_manager`."""
-    config = ensure_config()
-    manager = AsyncCallbackManager.configure(
-        inheritable_callbacks=config.get("callbacks"),
-        inheritable_tags=config.get("tags"),
-        inheritable_metadata=config.get("metadata"),
-    )
+    # inside a chain, the context's callbacks are its run manager, which carries the
+    # chain's tags and metadata to this run
+    manager = AsyncCallbackManager.configure(inheritable_callbacks=ensure_config().get("callbacks"))
     for handler in _handlers(callbacks):
         if handler not in manager.handlers:
-            manager.add_handler(handler, inherit=True)
+            manager.add_handler(handler)  # inherited by the run's events
     return manager
 
 
