@@ -93,6 +93,14 @@ class ClientSettings(BaseModel):
                     )
             known = setting_names(cls)
             reject_unknown(cls.__name__, [k for k in values if k not in known], known)
+            for key_name in ("api_key", "vlmrun_api_key"):
+                # pydantic's own error would show the value: a key of the wrong type
+                key = values.get(key_name)
+                if key is not None and not isinstance(key, (str, SecretStr)):
+                    raise TypeError(
+                        f"{cls.__name__}: {key_name} must be a str or SecretStr, not "
+                        f"{type(key).__name__} (its value is not shown)."
+                    )
         return values
 
     def __init__(self, **data: Any) -> None:
