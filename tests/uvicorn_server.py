@@ -20,11 +20,7 @@ def serving(app: Any) -> Iterator[str]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(
-        # asgi3 said outright: an app wrapped by a plain function (mutation testing) is
-        # otherwise taken for an old-style ASGI 2 app
-        uvicorn.Config(
-            app, log_level="warning", lifespan="off", access_log=False, interface="asgi3"
-        )
+        uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
