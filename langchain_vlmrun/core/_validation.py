@@ -224,8 +224,9 @@ def reject_unknown(what: str, given: Iterable[str], known: Iterable[str]) -> Non
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         problems.append(f"{name!r}{hint}")
     if problems:
-        plural = "s" if len(problems) > 1 else ""
-        raise TypeError(f"{what} got an unexpected keyword argument{plural} {', '.join(problems)}.")
+        many = len(problems) > 1
+        arguments = "unexpected keyword arguments" if many else "an unexpected keyword argument"
+        raise TypeError(f"{what} got {arguments} {', '.join(problems)}.")
 
 
 def _keywords(function: Callable[..., Any]) -> list[str]:

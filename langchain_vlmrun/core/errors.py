@@ -321,6 +321,14 @@ _TAG = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
 
 
+def _location(loc: Any) -> str:
+    """Where a FastAPI validation error points (``["body", "inputs", 0]`` reads
+    ``inputs.0``); a text is kept as it is, any other shape is left out."""
+    if isinstance(loc, list):
+        return ".".join(str(p) for p in loc if p != "body")
+    return loc if isinstance(loc, str) else ""
+
+
 def _message_from_body(body: Any, text: str) -> tuple[str | None, str | None, str | None]:
     """Return (message, type, id) from either error body shape, or readable text."""
     if isinstance(body, dict):
@@ -341,7 +349,7 @@ def _message_from_body(body: Any, text: str) -> tuple[str | None, str | None, st
             parts = []
             for item in detail:
                 if isinstance(item, dict):
-                    loc = ".".join(str(p) for p in item.get("loc", []) if p != "body")
+                    loc = _location(item.get("loc"))
                     msg = item.get("msg", "")
                     parts.append(f"{loc}: {msg}" if loc else str(msg))
                 else:
