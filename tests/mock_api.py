@@ -109,6 +109,18 @@ def execution(execution_id: str = "ex-1", status: str = "running", **fields: Any
     return httpx.Response(200, json=body)
 
 
+def one_execution(response: Any, status: str = "completed", **usage: Any) -> ScriptedAPI:
+    """VLM Run running one execution: every execute creates ``ex-1`` (enqueued), whose
+    poll answers ``status`` with ``response`` and ``usage``."""
+    enqueued = httpx.Response(201, json={"id": "ex-1", "status": "enqueued", "usage": {}})
+    done = execution("ex-1", status, response=response, usage=usage)
+    return (
+        ScriptedAPI()
+        .on("POST", "/agent/execute", enqueued)
+        .on("GET", "/agent/executions/ex-1", done)
+    )
+
+
 def agent_info(name: str, **fields: Any) -> dict[str, Any]:
     """An AgentInfo body (test data: the agent names are the tests' own)."""
     full = name if ":" in name else f"{name}:v1"

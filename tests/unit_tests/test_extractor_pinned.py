@@ -20,7 +20,7 @@ from langchain_vlmrun import ExecutionTimeoutError, ResponseValidationError, VLM
 from langchain_vlmrun.client._options import ExecuteOptions
 from langchain_vlmrun.files._sources import PreparedFile
 from langchain_vlmrun.tools.extraction import ExtractorToolInput, VLMRunExtractor
-from tests.mock_api import ScriptedAPI, execution, json_body
+from tests.mock_api import ScriptedAPI, execution, json_body, one_execution
 
 URL = "https://example.com/inv.pdf"
 PNG = b"\x89PNG\r\n\x1a\n receipt"
@@ -32,19 +32,6 @@ class PurchaseOrder(BaseModel):
 
 
 GOOD = {"order_id": "PO-7", "total": 12.5}
-
-
-def api_returning(response: object, **usage: Any) -> ScriptedAPI:
-    api = ScriptedAPI().on(
-        "POST",
-        "/agent/execute",
-        lambda r: httpx.Response(201, json={"id": "ex-1", "status": "enqueued", "usage": {}}),
-    )
-    return api.on(
-        "GET",
-        "/agent/executions/ex-1",
-        execution("ex-1", "completed", response=response, usage=usage),
-    )
 
 
 def uploading(api: ScriptedAPI) -> ScriptedAPI:
@@ -133,7 +120,7 @@ def test_the_agent_name_is_checked() -> None:
 def test_the_prompt_is_the_given_one_or_a_default_without_an_agent(
     agent_name: str | None, prompt: str | None, sent_prompt: str | None
 ) -> None:
-    api = api_returning(GOOD)
+    api = one_execution(GOOD)
     result = extractor(api, agent_name=agent_name, prompt=prompt).invoke(URL)
     assert result == PurchaseOrder(order_id="PO-7", total=12.5)
     body = executed(api)
@@ -144,7 +131,7 @@ def test_the_prompt_is_the_given_one_or_a_default_without_an_agent(
 
 
 def test_callback_url_and_options_are_sent() -> None:
-    api = api_returning(GOOD)
+    api = one_execution(GOOD)
     extractor(
         api,
         callback_url="https://hooks.example.com/vlm",
@@ -171,7 +158,7 @@ async def test_wait_timeout_bounds_the_wait(use_async: bool) -> None:
 
 @pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
 async def test_a_file_dict_is_read_as_its_file(use_async: bool) -> None:
-    api = api_returning(GOOD)
+    api = one_execution(GOOD)
     extract = extractor(api)
     source: Any = {"file": URL}
     result = await extract.ainvoke(source) if use_async else extract.invoke(source)
@@ -191,7 +178,7 @@ def test_a_dict_without_file_says_what_the_extractor_takes() -> None:
 
 
 async def test_ainvoke_uses_only_the_async_client() -> None:
-    api = api_returning(GOOD)
+    api = one_execution(GOOD)
     extract = VLMRunExtractor(
         response_model=PurchaseOrder, client=refusing_client(), async_client=api.async_client()
     )
@@ -214,7 +201,7 @@ async def test_ainvoke_uses_only_the_async_client() -> None:
 def test_the_execution_run_shows_the_source_without_secrets_or_content(
     source: Any, shown: str
 ) -> None:
-    api = uploading(api_returning(GOOD, credits_used=4))
+    api = uploading(one_execution(GOOD, credits_used=4))
     runs = Runs()
     extractor(api, agent_name="orders:v2").invoke(source, config={"callbacks": [runs]})
     assert runs.inputs == [{"source": shown, "agent": "orders:v2", "prompt": None}]
@@ -233,7 +220,7 @@ def test_the_execution_run_shows_the_source_without_secrets_or_content(
 def test_the_execution_run_shows_a_local_path(tmp_path: Path) -> None:
     file = tmp_path / "receipt.png"
     file.write_bytes(PNG)
-    api = uploading(api_returning(GOOD))
+    api = uploading(one_execution(GOOD))
     runs = Runs()
     extractor(api).invoke(file, config={"callbacks": [runs]})
     assert runs.inputs == [
@@ -250,7 +237,7 @@ def test_the_execution_run_shows_a_local_path(tmp_path: Path) -> None:
 async def test_a_mismatch_still_shows_the_paid_execution_in_its_run(
     use_async: bool, include_raw: bool
 ) -> None:
-    api = api_returning({"order_id": "PO-7", "total": "n/a"}, credits_used=3)
+    api = one_execution({"order_id": "PO-7", "total": "n/a"}, credits_used=3)
     runs = Runs()
     extract = extractor(api, include_raw=include_raw)
     config: Any = {"callbacks": [runs]}
@@ -325,7 +312,7 @@ def test_as_tool_takes_a_name_description_and_schema() -> None:
 
 @pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
 async def test_as_tool_returns_the_fields_as_json(use_async: bool) -> None:
-    api = api_returning({"order_id": "PO-7", "total": "12.5"})
+    api = one_execution({"order_id": "PO-7", "total": "12.5"})
     tool = extractor(api, include_raw=True).as_tool()
     args = {"file": URL}
     result = await tool.ainvoke(args) if use_async else tool.invoke(args)
@@ -333,7 +320,7 @@ async def test_as_tool_returns_the_fields_as_json(use_async: bool) -> None:
 
 
 async def test_as_tool_async_uses_only_the_async_client() -> None:
-    api = api_returning(GOOD)
+    api = one_execution(GOOD)
     tool = VLMRunExtractor(
         response_model=PurchaseOrder, client=refusing_client(), async_client=api.async_client()
     ).as_tool()
@@ -341,7 +328,7 @@ async def test_as_tool_async_uses_only_the_async_client() -> None:
 
 
 def test_as_tool_leaves_the_extractor_as_it_was() -> None:
-    api = api_returning(GOOD)
+    api = one_execution(GOOD)
     extract = extractor(api, include_raw=True)
     extract.as_tool()
     assert extract.include_raw is True
@@ -394,7 +381,7 @@ async def test_as_tool_uploads_a_file_inside_its_folder_and_closes_it(
         close(self)
 
     monkeypatch.setattr(PreparedFile, "close", spy)
-    api = uploading(api_returning(GOOD if matches else {"order_id": 1}))
+    api = uploading(one_execution(GOOD if matches else {"order_id": 1}))
     runs = Runs()
     tool = extractor(api).as_tool(root_dir=tmp_path)
     args: Any = {"file": "receipt.png"}
@@ -413,7 +400,7 @@ async def test_as_tool_uploads_a_file_inside_its_folder_and_closes_it(
 @pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
 @pytest.mark.parametrize("matches", [True, False], ids=["match", "mismatch"])
 async def test_the_execution_run_names_the_extractors_agent(use_async: bool, matches: bool) -> None:
-    api = api_returning(GOOD if matches else {"order_id": 1}, credits_used=2)
+    api = one_execution(GOOD if matches else {"order_id": 1}, credits_used=2)
     runs = Runs()
     extract = extractor(api, agent_name="orders:v2", include_raw=True)
     config: Any = {"callbacks": [runs]}
@@ -428,7 +415,7 @@ class Dated(BaseModel):
 
 @pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
 async def test_as_tool_returns_json_values(use_async: bool) -> None:
-    api = api_returning({"issued": "2026-01-31", "total": "12.50"})
+    api = one_execution({"issued": "2026-01-31", "total": "12.50"})
     tool = VLMRunExtractor(
         response_model=Dated, client=api.client(), async_client=api.async_client()
     ).as_tool()

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from langchain_vlmrun import ExecuteOptions, ResultCache
 from langchain_vlmrun.loaders.parser import VLMRunParser
-from tests.mock_api import ScriptedAPI, execution, json_body
+from tests.mock_api import ScriptedAPI, execution, json_body, one_execution
 
 PDF = b"%PDF-1.4 parser test\n"
 
@@ -24,16 +24,9 @@ class Total(BaseModel):
 
 
 def api(response: Any = None) -> ScriptedAPI:
-    scripted = ScriptedAPI()
-    scripted.on("POST", "/files", httpx.Response(201, json={"id": "file-1"}))
-    scripted.on(
-        "POST",
-        "/agent/execute",
-        lambda r: httpx.Response(201, json={"id": "ex-1", "status": "enqueued", "usage": {}}),
-    )
-    done = response if response is not None else {"total": 3.5}
-    scripted.on("GET", "/agent/executions/ex-1", execution("ex-1", "completed", response=done))
-    return scripted
+    """One upload (``file-1``), then :func:`one_execution` answering ``response``."""
+    scripted = one_execution(response if response is not None else {"total": 3.5})
+    return scripted.on("POST", "/files", httpx.Response(201, json={"id": "file-1"}))
 
 
 def sent(scripted: ScriptedAPI) -> dict[str, Any]:

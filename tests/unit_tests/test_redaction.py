@@ -12,7 +12,6 @@ import logging
 from typing import Any
 from uuid import UUID
 
-import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -21,11 +20,12 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_vlmrun import FileSourceError, VLMRunAgentTool, VLMRunLoader
 from langchain_vlmrun.core._redaction import redact_url
 from langchain_vlmrun.loaders.loader import LoaderError
-from tests.mock_api import ScriptedAPI, execution
+from tests.mock_api import one_execution
 
 TOKEN = "tok3n-S3CRET-77"
 URL = f"https://{TOKEN}@files.example.com/reports/q3.pdf?v=2"
 SHOWN = "https://files.example.com/reports/q3.pdf?v=2"
+DONE = {"text": "Q3 revenue grew."}  # what VLM Run read from the file
 
 
 @pytest.mark.parametrize(
@@ -81,17 +81,6 @@ class Recorder(BaseCallbackHandler):
         self.seen.append(data)
 
 
-def read_api(status: str = "completed") -> ScriptedAPI:
-    """VLM Run reading the URL: execution ``ex-1`` ends as ``status``."""
-    enqueued = httpx.Response(201, json={"id": "ex-1", "status": "enqueued", "usage": {}})
-    done = execution("ex-1", status, response={"text": "Q3 revenue grew."}, usage={})
-    return (
-        ScriptedAPI()
-        .on("POST", "/agent/execute", enqueued)
-        .on("GET", "/agent/executions/ex-1", done)
-    )
-
-
 def everything(*parts: Any) -> str:
     return json.dumps(parts, default=repr)
 
@@ -99,7 +88,7 @@ def everything(*parts: Any) -> str:
 def test_a_token_in_a_loaded_url_reaches_only_the_request(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    api = read_api()
+    api = one_execution(DONE)
     recorder = Recorder()
     loader = VLMRunLoader(URL, prompt="Summarise", client=api.client(), callbacks=[recorder])
     with caplog.at_level(logging.DEBUG):
@@ -115,7 +104,7 @@ def test_a_token_in_a_loaded_url_reaches_only_the_request(
 def test_a_token_in_a_failing_url_stays_out_of_the_error_and_failures(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    api = read_api("failed")
+    api = one_execution(DONE, "failed")
     loader = VLMRunLoader(URL, prompt="p", client=api.client(), on_error="skip")
     with caplog.at_level(logging.DEBUG):
         assert loader.load() == []
@@ -133,7 +122,7 @@ def test_a_token_in_a_failing_url_stays_out_of_the_error_and_failures(
 def test_a_token_in_a_url_the_tool_reads_stays_out_of_its_answer_and_trace(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    api = read_api()
+    api = one_execution(DONE)
     recorder = Recorder()
     tool = VLMRunAgentTool(prompt="Summarise", client=api.client())
     call = {"type": "tool_call", "id": "call-0", "name": tool.name, "args": {"file": URL}}
