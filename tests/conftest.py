@@ -37,3 +37,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def cassette_client_kwargs() -> dict[str, Any]:
     """Client settings for cassette tests: replay offline, or record live with a key."""
     return client_settings()
+
+
+@pytest.fixture
+def closed_files(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the prepared files closed during the test, in order."""
+    from langchain_vlmrun.files._sources import PreparedFile
+
+    closed: list[str] = []
+    close = PreparedFile.close
+
+    def spy(self: PreparedFile) -> None:
+        closed.append(self.filename)
+        close(self)
+
+    monkeypatch.setattr(PreparedFile, "close", spy)
+    return closed

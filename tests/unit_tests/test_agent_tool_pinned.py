@@ -16,7 +16,6 @@ from pydantic import BaseModel
 
 from langchain_vlmrun import AuthenticationError, VLMRunClient
 from langchain_vlmrun.core.models import AgentInfo
-from langchain_vlmrun.files._sources import PreparedFile
 from langchain_vlmrun.tools.agent_tool import (
     VLMRunAgentTool,
     VLMRunToolError,
@@ -229,23 +228,15 @@ def test_content_is_cut_at_max_content_chars_with_a_marker(length: int, truncate
 @pytest.mark.parametrize("given", [" scan.png", "scan.png\n", "\tscan.png\r\n", "  X1.png "])
 @pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
 async def test_blanks_around_a_name_are_trimmed(
-    given: str, use_async: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    given: str, use_async: bool, tmp_path: Path, closed_files: list[str]
 ) -> None:
     name = given.strip()
     (tmp_path / name).write_bytes(PNG)
-    closed: list[str] = []
-    close = PreparedFile.close
-
-    def spy(self: PreparedFile) -> None:
-        closed.append(self.filename)
-        close(self)
-
-    monkeypatch.setattr(PreparedFile, "close", spy)
     api = uploading(api_returning({"text": "a receipt"}))
     message = await call(tool_with(api, prompt="read", root_dir=tmp_path), use_async, file=given)
     assert message.status == "success" and message.content == "a receipt"
     assert executed(api)["inputs"]["file"] == {"type": "input_file", "file_id": "file-7"}
-    assert closed == [name]
+    assert closed_files == [name]
 
 
 @pytest.mark.parametrize(
@@ -270,24 +261,16 @@ def test_only_ascii_blanks_are_trimmed(given: str, error: str, tmp_path: Path) -
 
 @pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
 async def test_a_file_is_closed_when_the_execution_fails(
-    use_async: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    use_async: bool, tmp_path: Path, closed_files: list[str]
 ) -> None:
     (tmp_path / "scan.png").write_bytes(PNG)
-    closed: list[str] = []
-    close = PreparedFile.close
-
-    def spy(self: PreparedFile) -> None:
-        closed.append(self.filename)
-        close(self)
-
-    monkeypatch.setattr(PreparedFile, "close", spy)
     api = uploading(ScriptedAPI()).on(
         "POST", "/agent/execute", httpx.Response(401, json={"detail": "Invalid API key"})
     )
     tool = tool_with(api, prompt="read", root_dir=tmp_path)
     with pytest.raises(AuthenticationError):
         await call(tool, use_async, file="scan.png")
-    assert closed == ["scan.png"]
+    assert closed_files == ["scan.png"]
 
 
 # --- errors the model can act on: the exact message -----------------------------------------

@@ -18,7 +18,6 @@ from pydantic import BaseModel
 
 from langchain_vlmrun import ExecutionTimeoutError, ResponseValidationError, VLMRunClient
 from langchain_vlmrun.client._options import ExecuteOptions
-from langchain_vlmrun.files._sources import PreparedFile
 from langchain_vlmrun.tools.extraction import ExtractorToolInput, VLMRunExtractor
 from tests.mock_api import ScriptedAPI, execution, json_body, one_execution
 
@@ -370,17 +369,9 @@ async def test_as_tool_refuses_a_path_outside_its_folders(use_async: bool, tmp_p
 @pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
 @pytest.mark.parametrize("matches", [True, False], ids=["match", "mismatch"])
 async def test_as_tool_uploads_a_file_inside_its_folder_and_closes_it(
-    use_async: bool, matches: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    use_async: bool, matches: bool, tmp_path: Path, closed_files: list[str]
 ) -> None:
     (tmp_path / "receipt.png").write_bytes(PNG)
-    closed: list[str] = []
-    close = PreparedFile.close
-
-    def spy(self: PreparedFile) -> None:
-        closed.append(self.filename)
-        close(self)
-
-    monkeypatch.setattr(PreparedFile, "close", spy)
     api = uploading(one_execution(GOOD if matches else {"order_id": 1}))
     runs = Runs()
     tool = extractor(api).as_tool(root_dir=tmp_path)
@@ -392,7 +383,7 @@ async def test_as_tool_uploads_a_file_inside_its_folder_and_closes_it(
     else:
         with pytest.raises(ResponseValidationError):
             await tool.ainvoke(args, config) if use_async else tool.invoke(args, config)
-    assert closed[-1:] == ["receipt.png"]
+    assert closed_files[-1:] == ["receipt.png"]
     assert executed(api)["inputs"]["file"] == {"type": "input_file", "file_id": "file-3"}
     assert runs.inputs[0]["source"] == "receipt.png"  # the opened file, by its name
 
