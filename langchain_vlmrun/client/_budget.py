@@ -15,12 +15,14 @@ import threading
 import time
 from collections.abc import Callable
 
+from langchain_vlmrun.client._retry import MAX_RETRY_AFTER
+
 __all__ = ["MAX_HOLD", "MAX_SLOWDOWN", "RequestBudget"]
 
 #: Longest hold (seconds) one 429 may put on every caller, however long the server's
 #: ``Retry-After``: the same cap as ``RetryPolicy.max_retry_after``, so the budget never
 #: holds a retry longer than the retry policy would wait for it.
-MAX_HOLD = 60.0
+MAX_HOLD = MAX_RETRY_AFTER
 #: The pace is never slowed below 1/8 of the nominal rate, however many 429s arrive.
 MAX_SLOWDOWN = 8.0
 

@@ -46,6 +46,9 @@ AMBIGUOUS_STATUSES = frozenset({408, 409})
 
 #: Seconds one call may spend retrying transient failures (attempts and pauses).
 DEFAULT_RETRY_TIMEOUT = 90.0
+#: Longest pause a server's ``Retry-After`` may ask for (the retry policy's default cap,
+#: and the request budgets' cap on a 429's hold).
+MAX_RETRY_AFTER = 60.0
 
 
 def parse_retry_after(value: str | None, *, now: float) -> float | None:
@@ -142,7 +145,7 @@ class RetryPolicy:
     max_retries: int | None = None
     initial_backoff: float = 0.5
     max_backoff: float = 8.0
-    max_retry_after: float = 60.0
+    max_retry_after: float = MAX_RETRY_AFTER
     jitter: Callable[[], float] = field(default=random.random, compare=False)
 
     def __post_init__(self) -> None:
