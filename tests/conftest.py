@@ -33,6 +33,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True)
+def private_cache_folder(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each test its own default cache folder: no result leaks between tests, and none
+    lands in the user's ``~/.cache``."""
+    monkeypatch.setenv("VLMRUN_CACHE_DIR", str(tmp_path_factory.mktemp("vlmrun-cache")))
+
+
 @pytest.fixture
 def cassette_client_kwargs() -> dict[str, Any]:
     """Client settings for cassette tests: replay offline, or record live with a key."""

@@ -429,3 +429,27 @@ class Workload:
 def iso(seconds: float) -> str:
     """``seconds`` since the epoch as an ISO 8601 timestamp in UTC (server stamps)."""
     return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat()
+
+
+#: Bidi classes of the explicit embeddings, overrides and isolates (U+202A-U+202E,
+#: U+2066-U+2069), and the implicit direction marks.
+_DIRECTION_CLASSES = frozenset({"LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI"})
+_DIRECTION_MARKS = frozenset("\u200e\u200f\u061c")
+
+
+def hidden_characters(text: str, *, newlines: bool = True) -> list[str]:
+    """Characters a model must never be shown (see ``langchain_vlmrun.core._text``):
+    controls (newline and tab allowed when ``newlines``), ESC included, so no escape
+    sequence; surrogates; line/paragraph separators; direction overrides, isolates and
+    marks; tag characters. Written from ``unicodedata``, not from the implementation."""
+    import unicodedata
+
+    allowed = "\n\t" if newlines else ""
+    return [
+        char
+        for char in text
+        if (unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp") and char not in allowed)
+        or unicodedata.bidirectional(char) in _DIRECTION_CLASSES
+        or char in _DIRECTION_MARKS
+        or 0xE0000 <= ord(char) <= 0xE007F
+    ]

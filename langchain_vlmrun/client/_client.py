@@ -23,8 +23,10 @@ from pydantic import BaseModel, SecretStr
 from tenacity import AsyncRetrying, Retrying
 
 from langchain_vlmrun._version import __version__
+from langchain_vlmrun.client import _boundary as boundary
 from langchain_vlmrun.client import _operations as ops
 from langchain_vlmrun.client import _registry as registry
+from langchain_vlmrun.client._boundary import BodyMeter, Hops
 from langchain_vlmrun.client._budget import RequestBudget
 from langchain_vlmrun.client._budget_protocol import Budget
 from langchain_vlmrun.client._leases import Leases, LocalLeases
@@ -45,12 +47,21 @@ from langchain_vlmrun.client._polling import DeliveryHealth, DurationMemory, Pol
 from langchain_vlmrun.client._registry import KnownAgents, Pager, SavedArtifact
 from langchain_vlmrun.client._retry import DEFAULT_RETRY_TIMEOUT, RetryPolicy, parse_retry_after
 from langchain_vlmrun.client.cache import ResultCache
-from langchain_vlmrun.core._redaction import install_log_filter, redact_request, safe_url
+from langchain_vlmrun.core._redaction import (
+    REDACTED,
+    install_log_filter,
+    redact_request,
+    redact_response,
+    safe_url,
+)
 from langchain_vlmrun.core._validation import check_keywords, check_number, hint_misspelled_keywords
 from langchain_vlmrun.core.errors import (
     APIConnectionError,
+    APIError,
     APITimeoutError,
     MissingAPIKeyError,
+    ResponseRefusedError,
+    UnreadableResponseError,
     status_error_from_response,
 )
 from langchain_vlmrun.core.models import (
@@ -124,6 +135,7 @@ class _BaseClient:
         presigned_threshold: int = PRESIGNED_THRESHOLD,
         hash_lookup_min_size: int = ops.HASH_LOOKUP_MIN_SIZE,
         max_file_size: int | None = None,
+        max_download_bytes: int = boundary.DEFAULT_MAX_DOWNLOAD_BYTES,
         allow_training: bool = False,
         retry: RetryPolicy | None = None,
         requests_per_minute: float | None = None,
@@ -139,6 +151,7 @@ class _BaseClient:
         check_number("retry_timeout", retry_timeout, inclusive=True, optional=False)
         check_number("max_retries", max_retries, inclusive=True, integer=True)
         check_number("requests_per_minute", requests_per_minute)
+        check_number("max_download_bytes", max_download_bytes, integer=True, optional=False)
         if isinstance(request_timeout, (int, float)):
             check_number("request_timeout", request_timeout, optional=False)
             if request_timeout > MAX_HTTP_TIMEOUT:
@@ -165,6 +178,9 @@ class _BaseClient:
             max_file_size=max_file_size,
         )
         self.allow_training = allow_training
+        #: The largest artifact saved (bytes): refused above it, by Content-Length or
+        #: while streaming.
+        self.max_download_bytes = max_download_bytes
         self.clock = clock
         self.request_id_factory = hooks.request_id_factory
         self.hooks = hooks
@@ -187,6 +203,7 @@ class _BaseClient:
             "presigned_threshold": presigned_threshold,
             "hash_lookup_min_size": hash_lookup_min_size,
             "max_file_size": max_file_size,
+            "max_download_bytes": max_download_bytes,
             "allow_training": allow_training,
             # the other kind sleeps its own way
             "_hooks": replace(hooks, sleep=None),
@@ -214,9 +231,10 @@ class _BaseClient:
         headers = {
             "User-Agent": f"langchain-vlmrun/{__version__} httpx/{httpx.__version__}",
             "X-Client-Id": f"langchain-vlmrun-{__version__}",
-            "Accept": "application/json",
             **call.headers,
         }
+        if call.download is None and not call.absolute:  # answers we parse as JSON
+            headers.setdefault("Accept", "application/json")
         if call.authenticated:
             if self.api_key is None:
                 raise MissingAPIKeyError()
@@ -257,9 +275,43 @@ class _BaseClient:
             return max(effect.seconds, self.budget.backlog())
         return effect.seconds
 
+    def _hops(self, call: Call, http: httpx.Client | httpx.AsyncClient) -> Hops:
+        """The redirect policy of one call (a server-named URL is checked at each hop)."""
+        return Hops(
+            server_named=call.absolute,
+            follow=http.follow_redirects,
+            max_redirects=http.max_redirects,
+            trusted=httpx.URL(self.base_url),
+        )
+
+    def _meter(self, call: Call, response: httpx.Response) -> BodyMeter:
+        """The bounds of ``response``'s body (see :mod:`._boundary`)."""
+        seconds = boundary.body_seconds(self.request_timeout)
+        if not response.is_success:  # only the start of an error answer is read
+            limit = boundary.MAX_ERROR_BODY_BYTES
+            return BodyMeter(response, limit, seconds, self.clock, truncate=True)
+        if call.download is not None:
+            return BodyMeter(
+                response,
+                self.max_download_bytes,
+                seconds,
+                self.clock,
+                what="download",
+                fix="Pass max_download_bytes=... (to the client or the component) to accept "
+                "larger files.",
+            )
+        return BodyMeter(
+            response,
+            boundary.MAX_ANSWER_BYTES,
+            seconds,
+            self.clock,
+            fix="That is more than an answer of the API can be: a service-side problem.",
+        )
+
     def _handle(self, call: Call, response: httpx.Response) -> httpx.Response:
-        # what is handed back (and may end up in an error) carries no API key
-        response.request = redact_request(response.request)
+        # what is handed back (and may end up in an error) carries no API key: not in
+        # its request, nor in the redirects before it (or the one it points to)
+        redact_response(response)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "%s %s -> %s", call.method, safe_url(response.request.url), response.status_code
@@ -269,7 +321,9 @@ class _BaseClient:
                 self.budget.succeeded()
             return response
         retry_after = parse_retry_after(response.headers.get("retry-after"), now=self.clock())
-        if response.status_code == 429 and self.budget is not None:
+        # only the API's own 429 holds everybody: a storage host or artifact URL has no
+        # say over the account's request budget
+        if response.status_code == 429 and self.budget is not None and call.authenticated:
             self.budget.penalize(retry_after)
         raise status_error_from_response(response, retry_after=retry_after)
 
@@ -278,9 +332,24 @@ class _BaseClient:
             self.requests.add()
             record_request()
 
-    @staticmethod
-    def _transport_error(exc: httpx.TransportError, request: httpx.Request) -> APIConnectionError:
+    def _http_error(self, exc: httpx.HTTPError, request: httpx.Request) -> APIError:
+        """The typed error for any httpx error: its request redacted, its text free of
+        the key, and (raised outside the ``except`` block) no httpx error as context."""
         where = safe_url(request.url)
+        detail = str(exc).rstrip(".") or "no detail"
+        if self.api_key is not None and (secret := self.api_key.get_secret_value()):
+            detail = detail.replace(secret, REDACTED)
+        if isinstance(exc, httpx.DecodingError):
+            return UnreadableResponseError(
+                f"The answer from {where} could not be decoded ({type(exc).__name__}: "
+                f"{detail}). This is a service-side problem: try again later.",
+                request=redact_request(request),
+            )
+        if isinstance(exc, httpx.TooManyRedirects):
+            return ResponseRefusedError(
+                f"Too many redirects from {where}: {detail}. Check VLMRUN_BASE_URL (base_url=...).",
+                request=redact_request(request),
+            )
         not_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
         if isinstance(exc, httpx.TimeoutException):
             return APITimeoutError(
@@ -290,8 +359,7 @@ class _BaseClient:
                 request_sent=not not_sent,
             )
         return APIConnectionError(
-            f"Could not reach VLM Run at {where}: {type(exc).__name__}: "
-            f"{str(exc).rstrip('.') or 'no detail'}. "
+            f"Could not reach VLM Run at {where}: {type(exc).__name__}: {detail}. "
             "Check the network and VLMRUN_BASE_URL.",
             request=redact_request(request),
             request_sent=not not_sent,
@@ -427,6 +495,10 @@ class VLMRunClient(_BaseClient):
             smaller ones are uploaded directly (one request either way).
         max_file_size: refuse uploads larger than this many bytes (default: no limit;
             VLM Run documents none).
+        max_download_bytes: the largest artifact saved (default 1 GiB); a larger one is
+            refused (:class:`~langchain_vlmrun.ResponseRefusedError`) by its
+            Content-Length or while it streams. What else a server sends is bounded
+            too, and which URLs it names are fetched: see :mod:`._boundary`.
         allow_training: let VLM Run train on your data (default False).
         requests_per_minute: client-side request budget (None: unlimited); every
             request of this client waits for a slot. Pass one ``budget=RequestBudget(...)``
@@ -504,19 +576,33 @@ class VLMRunClient(_BaseClient):
         content = _iter_upload(call.upload) if call.upload_as == "raw" else None
         request, stream = self._build(self._http, call, content)
         self._count(call)
-        error: APIConnectionError | None = None
+        error: APIError | None = None
         try:
-            response = self._http.send(request, stream=call.download is not None)
-            if call.download is not None:
-                _save_body(response, call.download)
-        except httpx.TransportError as exc:
-            error = self._transport_error(exc, request)
+            response = self._exchange(call, request)
+        except httpx.HTTPError as exc:
+            error = self._http_error(exc, request)
         finally:
             if stream is not None:
                 stream.close()
         if error is not None:
             raise error  # outside the except block: no httpx error (with the key) as context
         return self._handle(call, response)
+
+    def _exchange(self, call: Call, request: httpx.Request) -> httpx.Response:
+        """Send ``request``, following redirects hop by hop (:class:`Hops`), and read
+        the final body within its bounds (:class:`BodyMeter`)."""
+        hops = self._hops(call, self._http)
+        hops.start(request)
+        response = self._http.send(request, stream=True, follow_redirects=False)
+        try:
+            while (following := hops.next(response)) is not None:
+                response.close()
+                response = self._http.send(following, stream=True, follow_redirects=False)
+            hops.finish(response)
+            _receive(response, call.download, self._meter(call, response))
+        finally:
+            response.close()
+        return response
 
     # -- public API ------------------------------------------------------------------
 
@@ -819,19 +905,33 @@ class AsyncVLMRunClient(_BaseClient):
         content = _aiter_upload(call.upload) if call.upload_as == "raw" else None
         request, stream = self._build(self._http, call, content)
         self._count(call)
-        error: APIConnectionError | None = None
+        error: APIError | None = None
         try:
-            response = await self._http.send(request, stream=call.download is not None)
-            if call.download is not None:
-                await _asave_body(response, call.download)
-        except httpx.TransportError as exc:
-            error = self._transport_error(exc, request)
+            response = await self._exchange(call, request)
+        except httpx.HTTPError as exc:
+            error = self._http_error(exc, request)
         finally:
             if stream is not None:
                 stream.close()
         if error is not None:
             raise error  # outside the except block: no httpx error (with the key) as context
         return self._handle(call, response)
+
+    async def _exchange(self, call: Call, request: httpx.Request) -> httpx.Response:
+        """:meth:`VLMRunClient._exchange`, awaited."""
+        http = self._http
+        hops = self._hops(call, http)
+        hops.start(request)
+        response = await http.send(request, stream=True, follow_redirects=False)
+        try:
+            while (following := hops.next(response)) is not None:
+                await response.aclose()
+                response = await http.send(following, stream=True, follow_redirects=False)
+            hops.finish(response)
+            await _areceive(response, call.download, self._meter(call, response))
+        finally:
+            await response.aclose()
+        return response
 
     async def health(self) -> bool:
         await self._drive(_health())
@@ -1070,36 +1170,72 @@ def _aiter_upload(upload: PreparedFile | None) -> AsyncIterator[bytes] | None:
 _WRITE_BUFFER = 1024 * 1024
 
 
-def _save_body(response: httpx.Response, path: Path) -> None:
-    """Stream a successful body into ``path`` (truncated first); read an error body."""
-    try:
-        if not response.is_success:
-            response.read()
-            return
-        with path.open("wb") as file:
-            for chunk in response.iter_bytes():
-                file.write(chunk)
-    finally:
-        response.close()
-
-
-async def _asave_body(response: httpx.Response, path: Path) -> None:
-    """Async twin of :func:`_save_body`; file writes happen in a thread."""
-    try:
-        if not response.is_success:
-            await response.aread()
-            return
-        file = await asyncio.to_thread(path.open, "wb")
+def _receive(response: httpx.Response, download: Path | None, meter: BodyMeter) -> None:
+    """Read ``response``'s body within ``meter``'s bounds: a successful download streams
+    into ``download`` (truncated first), anything else into ``response.content`` (an
+    error answer: its first bytes only)."""
+    if meter.truncate:
+        kept: list[bytes] = []
         try:
-            buffer = bytearray()
+            for chunk in response.iter_bytes():
+                if (part := meter.prefix(chunk)) is None:
+                    break
+                kept.append(part)
+                if meter.full:
+                    break
+        except httpx.DecodingError:
+            pass  # an error answer's text is a courtesy: its status is the answer
+        response._content = b"".join(kept)
+        return
+    if download is None:
+        body = bytearray()
+        for chunk in response.iter_bytes():
+            meter.feed(chunk)
+            body += chunk
+        meter.finish()
+        response._content = bytes(body)
+        return
+    with download.open("wb") as file:
+        for chunk in response.iter_bytes():
+            meter.feed(chunk)
+            file.write(chunk)
+    meter.finish()
+
+
+async def _areceive(response: httpx.Response, download: Path | None, meter: BodyMeter) -> None:
+    """Async twin of :func:`_receive`; file writes happen in a thread."""
+    if meter.truncate:
+        kept: list[bytes] = []
+        try:
             async for chunk in response.aiter_bytes():
-                buffer += chunk
-                if len(buffer) >= _WRITE_BUFFER:
-                    await asyncio.to_thread(file.write, bytes(buffer))
-                    buffer.clear()
-            if buffer:
+                if (part := meter.prefix(chunk)) is None:
+                    break
+                kept.append(part)
+                if meter.full:
+                    break
+        except httpx.DecodingError:
+            pass  # an error answer's text is a courtesy: its status is the answer
+        response._content = b"".join(kept)
+        return
+    if download is None:
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            meter.feed(chunk)
+            body += chunk
+        meter.finish()
+        response._content = bytes(body)
+        return
+    file = await asyncio.to_thread(download.open, "wb")
+    try:
+        buffer = bytearray()
+        async for chunk in response.aiter_bytes():
+            meter.feed(chunk)
+            buffer += chunk
+            if len(buffer) >= _WRITE_BUFFER:
                 await asyncio.to_thread(file.write, bytes(buffer))
-        finally:
-            await asyncio.to_thread(file.close)
+                buffer.clear()
+        if buffer:
+            await asyncio.to_thread(file.write, bytes(buffer))
     finally:
-        await response.aclose()
+        await asyncio.to_thread(file.close)
+    meter.finish()

@@ -34,11 +34,12 @@ from langchain_vlmrun.client._effects import (
     Sleep,
 )
 from langchain_vlmrun.client._leases import Leases, claim, holding
-from langchain_vlmrun.client._options import ExecuteOptions
+from langchain_vlmrun.client._options import DEFAULT_MODEL, ExecuteOptions
 from langchain_vlmrun.client._polling import DeliveryHealth, DurationMemory, PollSchedule, Probe
 from langchain_vlmrun.client._retry import RetryPolicy, is_ambiguous, is_transient
 from langchain_vlmrun.core.errors import (
     APIError,
+    APIStatusError,
     ExecutionFailedError,
     ExecutionTimeoutError,
     NotFoundError,
@@ -187,8 +188,9 @@ class ExecuteRequest:
             del body["config"]
         if self.callback_url:
             body["callback_url"] = self.callback_url
-        if self.model:
-            body["model"] = self.model
+        # always a model, as the official SDK sends: the same request runs on the same
+        # model whichever client sends it
+        body["model"] = self.model or DEFAULT_MODEL
         if self.toolsets:
             body["toolsets"] = list(self.toolsets)
         return body
@@ -212,8 +214,11 @@ def path_segment(identifier: str) -> str:
     Example:
         >>> path_segment("../../files/hash/0")
         '..%2F..%2Ffiles%2Fhash%2F0'
+        >>> path_segment("..")  # a dot segment would be resolved away by the URL
+        '%2E%2E'
     """
-    return quote(str(identifier), safe="")
+    segment = quote(str(identifier), safe="")
+    return segment.replace(".", "%2E") if segment in {".", ".."} else segment
 
 
 def _parse(response: httpx.Response, model: type[T]) -> T:
@@ -310,7 +315,7 @@ def upload_prepared(
     first (see :func:`create_once`).
     """
     if prepared.size >= settings.hash_lookup_min_size:
-        existing = yield from find_file_by_hash(prepared.md5, prepared.size)
+        existing = yield from _lookup_before_upload(prepared)
         if existing is not None:
             logger.debug("reusing uploaded file %s for md5 %s", existing.id, prepared.md5)
             return existing
@@ -327,6 +332,21 @@ def upload_prepared(
     )
 
 
+def _lookup_before_upload(prepared: PreparedFile) -> Operation[FileResponse | None]:
+    """The md5 lookup before an upload is only a saving: when it fails on the server's
+    side (5xx after the retries, an unreadable answer) the file is uploaded, as the
+    official SDK does. A refused key or a malformed request still stops here."""
+    try:
+        return (yield from find_file_by_hash(prepared.md5, prepared.size))
+    except (APIStatusError, UnreadableResponseError) as exc:
+        if isinstance(exc, APIStatusError) and exc.status_code < 500:
+            raise
+        logger.warning(
+            "the md5 lookup for %s failed (%s); uploading it", prepared.filename, exc.message
+        )
+        return None
+
+
 def _upload_presigned(prepared: PreparedFile, purpose: str) -> Operation[FileResponse]:
     response = yield Call(
         "POST",
@@ -334,8 +354,10 @@ def _upload_presigned(prepared: PreparedFile, purpose: str) -> Operation[FileRes
         json={"filename": prepared.filename, "purpose": purpose, "expiration": 86400},
     )
     target = _parse(response, PresignedUpload)
+    # always PUT, as both official SDKs do, whatever method the answer names: a server
+    # answer never chooses the verb sent to another host
     yield Call(
-        (target.upload_method or "PUT").upper(),
+        "PUT",
         target.url,
         upload=prepared,
         upload_as="raw",
@@ -392,8 +414,10 @@ def create_once(
 
 
 def _log_ambiguous(what: str, state: RetryCallState) -> None:
+    # INFO: the check that follows resolves it without paying twice; what is given up
+    # is raised, not logged
     assert state.outcome is not None  # tenacity logs a failed attempt's outcome
-    logger.warning(
+    logger.info(
         "%s failed ambiguously (%s); checking in %.1fs before re-sending",
         what,
         state.outcome.exception(),  # an APIError reads as its message
@@ -459,7 +483,9 @@ def poll(
         return (yield from get_execution(execution_id, retry_for=max(0.0, left)))
     except APIError as exc:
         exc.attach_execution(execution_id)
-        if is_transient(exc):
+        # an answer that cannot be read is reported as such (with the execution id, so
+        # that ``client.wait`` can resume), not as a wait that ran out of time
+        if is_transient(exc) and not isinstance(exc, UnreadableResponseError):
             raise ExecutionTimeoutError(
                 execution_id=execution_id, status=status, waited=clock() - started
             ) from exc

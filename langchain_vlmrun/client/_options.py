@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 __all__ = [
+    "DEFAULT_MODEL",
     "Environment",
     "ExecuteOptions",
     "InlineSkill",
@@ -25,29 +26,47 @@ __all__ = [
 OrionModel = Literal[
     "vlmrun-orion-1:lite", "vlmrun-orion-1:fast", "vlmrun-orion-1:auto", "vlmrun-orion-1:pro"
 ]
+#: The model an execution runs on when none is named (what the official SDK sends).
+DEFAULT_MODEL = "vlmrun-orion-1:auto"
 ServiceTier = Literal["auto", "default", "standard", "flex", "priority"]
 Environment = Literal["dev", "staging", "prod"]
 
 
 class SkillReference(BaseModel):
-    """A skill stored server-side, by id (or name) and optional version."""
+    """A skill stored server-side, by id (or name) and version (default ``latest``)."""
 
     model_config = ConfigDict(frozen=True)
 
     type: Literal["skill_reference"] = "skill_reference"
     skill_id: str
-    skill_version: str | None = None
+    skill_version: str = "latest"
 
 
 class InlineSkill(BaseModel):
-    """A skill sent with the request: a base64-encoded zip bundle of its files."""
+    """A skill sent with the request: a base64-encoded zip bundle of its files.
+
+    Sent as the official SDK sends it: the bundle goes in ``source`` (``type: base64``,
+    ``media_type: application/zip``), beside ``skill_version``.
+
+    Example:
+        >>> InlineSkill(name="csv-insights", description="Summarize CSV files.",
+        ...             bundle="UEsFBg==").model_dump()["source"]["media_type"]
+        'application/zip'
+    """
 
     model_config = ConfigDict(frozen=True)
 
     type: Literal["inline"] = "inline"
     name: str
     description: str
-    bundle: str = Field(repr=False)
+    bundle: str = Field(repr=False, exclude=True)
+    """The zip of the skill's files, base64-encoded."""
+    skill_version: str = "latest"
+
+    @computed_field(repr=False)  # type: ignore[prop-decorator]
+    @property
+    def source(self) -> dict[str, str]:
+        return {"type": "base64", "media_type": "application/zip", "data": self.bundle}
 
 
 class ExecuteOptions(BaseModel):
@@ -56,8 +75,8 @@ class ExecuteOptions(BaseModel):
     Example:
         >>> options = ExecuteOptions(model="vlmrun-orion-1:fast", service_tier="flex",
         ...                          skills=[SkillReference(skill_id="invoices")])
-        >>> options.config_fields()
-        {'skills': [{'type': 'skill_reference', 'skill_id': 'invoices'}], 'service_tier': 'flex'}
+        >>> options.config_fields()["skills"]
+        [{'type': 'skill_reference', 'skill_id': 'invoices', 'skill_version': 'latest'}]
 
     Args:
         model: ``vlmrun-orion-1:lite|fast|auto|pro`` (or another model's name).

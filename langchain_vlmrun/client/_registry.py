@@ -106,7 +106,14 @@ _EXTENSIONS = {
     "application/pdf": ".pdf",
     "text/plain": ".txt",
     "application/json": ".json",
+    "text/csv": ".csv",
+    "audio/wav": ".wav",
+    "video/webm": ".webm",
 }
+#: The only extensions an artifact is saved with: what the server says (its
+#: Content-Type, a ``url_`` artifact's URL) is looked up here, never taken as it is, so
+#: no answer can make the client write an ``.exe``, ``.sh`` or ``.html`` file.
+SAFE_EXTENSIONS = frozenset(_EXTENSIONS.values()) | {ext for _, ext in ARTIFACT_KINDS.values()}
 
 DEFAULT_PAGE_SIZE = 100
 #: How alike two names must be (difflib ratio) to be suggested for one another.
@@ -393,7 +400,7 @@ def artifact_folder(directory: str | os.PathLike[str], execution_id: str) -> Pat
     if not isinstance(execution_id, str) or not execution_id.strip():
         raise ValueError(f"execution_id must be a non-empty string, got {execution_id!r}.")
     component = path_segment(execution_id)
-    if component in {".", ".."} or len(component) > 200:
+    if execution_id.strip() in {".", ".."} or component in {".", ".."} or len(component) > 200:
         raise ValueError(f"Unusable execution id for a folder name: {execution_id!r}.")
     return Path(directory) / component
 
@@ -406,15 +413,15 @@ def _mime(content_type: str | None) -> str | None:
 
 
 def _extension(kind: str, mime: str | None, url: str | None = None) -> str:
+    """One of :data:`SAFE_EXTENSIONS`: the known MIME type's, a ``url_`` artifact URL's
+    own when it is a safe one, else the kind's (``.bin`` for a ``url_`` artifact)."""
     if mime in _EXTENSIONS:
         return _EXTENSIONS[mime]
     if url is not None:
         suffix = Path(urlsplit(url).path).suffix.lower()
-        if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix):
+        if suffix in SAFE_EXTENSIONS:
             return suffix
-    if kind != "url":
-        return ARTIFACT_KINDS[kind][1]
-    return (mimetypes.guess_extension(mime) if mime else None) or ".bin"
+    return ARTIFACT_KINDS[kind][1]
 
 
 def saved_artifact(folder: Path, execution_id: str, object_id: str) -> SavedArtifact | None:

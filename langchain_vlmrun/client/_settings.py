@@ -4,7 +4,8 @@ In LangChain's idiom (as ``ChatOpenAI``'s ``openai_api_key``/``api_key``):
 ``vlmrun_api_key`` (alias ``api_key``, default ``VLMRUN_API_KEY``) and
 ``vlmrun_base_url`` (alias ``base_url``, default ``VLMRUN_BASE_URL``), ``request_timeout``
 (seconds per HTTP request), ``wait_timeout`` (seconds to wait for an execution),
-``max_retries``, ``requests_per_minute`` and ``cache``. A component without a key and
+``max_retries``, ``requests_per_minute``, ``max_download_bytes`` (the largest artifact
+saved) and ``cache``. A component without a key and
 without a ready client fails when it is constructed, naming the fix.
 """
 
@@ -34,6 +35,7 @@ CLIENT_FIELDS = (
     "request_timeout",
     "max_retries",
     "requests_per_minute",
+    "max_download_bytes",
     "client_kwargs",
 )
 
@@ -66,6 +68,9 @@ class ClientSettings(BaseModel):
     """Cap on the retries of one request (default: none; retrying stops after 90 s)."""
     requests_per_minute: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     """Client-side request budget, shared by the clients this component creates."""
+    max_download_bytes: int | None = Field(default=None, gt=0)
+    """The largest artifact the clients save, in bytes (default 1 GiB): a larger one is
+    refused (``ResponseRefusedError``) by its Content-Length or while it streams."""
     cache: ResultCache | None = Field(default=None, exclude=True)
     """Where finished and in-flight executions are recorded (nothing is paid twice)."""
     client_kwargs: dict[str, Any] | None = Field(default=None, exclude=True, repr=False)
@@ -160,6 +165,8 @@ class ClientSettings(BaseModel):
             options["request_timeout"] = self.request_timeout
         if self.max_retries is not None:
             options["max_retries"] = self.max_retries
+        if self.max_download_bytes is not None:
+            options["max_download_bytes"] = self.max_download_bytes
         if self.requests_per_minute is not None and "budget" not in options:
             if self._budget is None:
                 self._budget = RequestBudget(self.requests_per_minute)

@@ -20,18 +20,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
-from langchain_core.stores import BaseStore, InMemoryByteStore
+from langchain_core.stores import BaseStore
+from pydantic import SecretStr
 
-from langchain_vlmrun.client.storage import FileByteStore
+from langchain_vlmrun.client.storage import MAX_VALUE, FileByteStore
+from langchain_vlmrun.core._signing import seal, unseal
+from langchain_vlmrun.core._signing import signing_key as signing_key_of
 from langchain_vlmrun.core.models import AgentExecution
 
 __all__ = ["CacheOption", "CacheRecord", "ResultCache", "resolve_cache"]
+
+logger = logging.getLogger("langchain_vlmrun")
 
 
 @dataclass(frozen=True)
@@ -62,20 +68,28 @@ class ResultCache:
         >>> cache.get(key) is None  # an id that is not an id is not trusted
         True
 
-    Records read back are checked before they are used: states known, ids shaped like
-    ids, a completed record's execution complete and of the recorded id. Anything else
-    is a miss. Keys include the service (base URL) a client talks to, so two accounts or
+    Records read back are checked before they are used: at most ``MAX_VALUE`` bytes,
+    states known, ids shaped like ids, a completed record's execution complete and of
+    the recorded id. Anything else (too deep, too big, another shape) is a miss, with a
+    warning. Keys include the service (base URL) a client talks to, so two accounts or
     services never share results.
+
+    In a store others can write (a shared folder, Redis), ``signing_key`` signs every
+    record with an HMAC over its key and content: a record planted or moved to another
+    key by someone without the key is a miss.
 
     Args:
         store: where records live; default a :class:`FileByteStore` under
             ``$VLMRUN_CACHE_DIR`` (or ``~/.cache/langchain-vlmrun``; folder 0700, files
             0600).
-        namespace: key prefix, to share one store between applications.
+        namespace: key prefix, to share one store between applications (``clear`` and
+            ``prune`` touch only this namespace's records, never those of a namespace
+            it prefixes, such as ``app:tenant2`` for ``app``).
         max_age: seconds a record stays valid (None: forever); older ones are misses
             and are removed by :meth:`prune`.
         max_entries: keep at most this many records (oldest pruned first; checked every
             ``prune_every`` writes).
+        signing_key: sign records, and trust only records signed with it.
     """
 
     def __init__(
@@ -87,6 +101,7 @@ class ResultCache:
         max_entries: int | None = None,
         prune_every: int = 100,
         service: str = "",
+        signing_key: str | SecretStr | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store: BaseStore[str, bytes] = store if store is not None else FileByteStore()
@@ -95,8 +110,10 @@ class ResultCache:
         self.max_entries = max_entries
         self.prune_every = prune_every
         self.service = service
+        self.signing_key = signing_key_of(signing_key)
         self.clock = clock
         self._writes = 0
+        self._own_key = re.compile(re.escape(namespace) + ":[^:]+")
 
     def __repr__(self) -> str:
         return f"ResultCache({self.store!r}, namespace={self.namespace!r})"
@@ -116,11 +133,24 @@ class ResultCache:
         digest = hashlib.sha256(f"{content_hash}\n{canonical}".encode()).hexdigest()
         return f"{self.namespace}:{digest}"
 
+    def _open(self, key: str, raw: bytes) -> CacheRecord | None:
+        """The record stored under ``key``, if it is one of ours (None: a miss)."""
+        if self.signing_key is not None:
+            opened = unseal(self.signing_key, key, raw)
+            if opened is None:
+                logger.warning("cache: ignoring record %s: not signed with signing_key", key)
+                return None
+            raw = opened
+        record = _read(raw)
+        if record is None:
+            logger.warning("cache: ignoring record %s: not a record this cache wrote", key)
+        return record
+
     def get(self, key: str) -> CacheRecord | None:
         (raw,) = self.store.mget([key])
         if raw is None:
             return None
-        record = _read(raw)
+        record = self._open(key, raw)
         if record is None:
             return None  # unreadable or untrustworthy: behave as a miss
         if self._expired(record):
@@ -135,7 +165,10 @@ class ResultCache:
 
     def _put(self, key: str, record: dict[str, Any]) -> None:
         record["written_at"] = self.clock()
-        self.store.mset([(key, json.dumps(record, default=str).encode())])
+        body = json.dumps(record, default=str).encode()
+        if self.signing_key is not None:
+            body = seal(self.signing_key, key, body)
+        self.store.mset([(key, body)])
         self._writes += 1
         if self.max_entries is not None and self._writes % self.prune_every == 0:
             self.prune()
@@ -157,18 +190,23 @@ class ResultCache:
     def forget(self, key: str) -> None:
         self.store.mdelete([key])
 
+    def _keys(self) -> list[str]:
+        """This namespace's keys (``app:<digest>``, never ``app:tenant2:<digest>``)."""
+        keys = self.store.yield_keys(prefix=f"{self.namespace}:")
+        return [key for key in keys if self._own_key.fullmatch(key)]
+
     def clear(self) -> None:
         """Remove every record of this namespace."""
-        self.store.mdelete(list(self.store.yield_keys(prefix=f"{self.namespace}:")))
+        self.store.mdelete(self._keys())
 
     def prune(self) -> int:
         """Remove expired, unreadable and (beyond ``max_entries``) the oldest records of
         this namespace; returns how many were removed."""
-        keys = list(self.store.yield_keys(prefix=f"{self.namespace}:"))
+        keys = self._keys()
         dated: list[tuple[float, str]] = []
         doomed: list[str] = []
         for key, raw in zip(keys, self.store.mget(keys), strict=True):
-            record = _read(raw) if raw is not None else None
+            record = self._open(key, raw) if raw is not None else None
             if record is None or self._expired(record):
                 doomed.append(key)
             else:
@@ -189,6 +227,8 @@ def replace_cache(cache: ResultCache, **changes: Any) -> ResultCache:
 
 def _read(raw: bytes) -> CacheRecord | None:
     """The record in ``raw`` if every field is what a record of ours holds, else None."""
+    if len(raw) > MAX_VALUE:
+        return None
     try:
         data = json.loads(raw)
         state = data["state"]
@@ -209,7 +249,7 @@ def _read(raw: bytes) -> CacheRecord | None:
         if state == "completed" and (execution is None or execution.status != "completed"):
             return None
         return CacheRecord(state, execution_id, file_id, execution, written_at)
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return None
 
 
@@ -217,27 +257,40 @@ def _is_id(value: object) -> bool:
     return isinstance(value, str) and _ID.fullmatch(value) is not None
 
 
-#: What loaders and parsers accept as ``cache``: a cache, ``None`` for a private
-#: in-memory one (the default), or ``False`` for none.
+#: What loaders and parsers accept as ``cache``: a cache, ``None`` for the default
+#: persistent one, or ``False`` for none.
 CacheOption: TypeAlias = ResultCache | Literal[False] | None
+
+#: The default cache's bounds: records older than this are misses and pruned...
+DEFAULT_MAX_AGE = 30 * 24 * 3600.0
+#: ...and at most this many are kept (oldest pruned first).
+DEFAULT_MAX_ENTRIES = 20_000
+
+
+def default_cache() -> ResultCache:
+    """The cache loaders and parsers use unless told otherwise: persistent, in the user
+    cache folder (``$VLMRUN_CACHE_DIR``, else ``~/.cache/langchain-vlmrun``; 0700),
+    records kept 30 days, at most 20,000 of them. A re-run over unchanged files pays
+    nothing and yields the same Documents."""
+    return ResultCache(FileByteStore(), max_age=DEFAULT_MAX_AGE, max_entries=DEFAULT_MAX_ENTRIES)
 
 
 def resolve_cache(option: CacheOption) -> ResultCache | None:
-    """The cache a loader or parser uses: by default an in-memory one of its own.
+    """The cache a loader or parser uses: by default the persistent :func:`default_cache`.
 
     Example:
         >>> resolve_cache(False) is None
         True
         >>> resolve_cache(None)  # doctest: +ELLIPSIS
-        ResultCache(<...InMemoryByteStore object at ...>, namespace='vlmrun')
+        ResultCache(FileByteStore(...), namespace='vlmrun')
     """
     if option is False:
         return None
     if option is None:
-        return ResultCache(InMemoryByteStore())
+        return default_cache()
     if not isinstance(option, ResultCache):
         raise TypeError(
-            f"cache must be a ResultCache, None (in-memory) or False (none), got "
-            f"{type(option).__name__}; wrap a LangChain store as ResultCache(store)."
+            f"cache must be a ResultCache, None (the default, persistent) or False (none), "
+            f"got {type(option).__name__}; wrap a LangChain store as ResultCache(store)."
         )
     return option

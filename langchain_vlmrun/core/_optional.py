@@ -13,6 +13,7 @@ def require(module: str, extra: str) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
+        package = module.partition(".")[0]  # 'starlette', not 'starlette.applications'
         raise ImportError(
-            f"This feature needs the '{module}' package: pip install 'langchain-vlmrun[{extra}]'"
+            f"This feature needs the '{package}' package: pip install 'langchain-vlmrun[{extra}]'"
         ) from exc

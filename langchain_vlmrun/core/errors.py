@@ -37,6 +37,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RequestTooLargeError",
+    "ResponseRefusedError",
     "ResponseValidationError",
     "VLMRunError",
     "UnreadableResponseError",
@@ -138,6 +139,14 @@ class APIError(VLMRunError):
 
 class UnreadableResponseError(APIError):
     """A 2xx answer whose body could not be read: the server may have acted on it."""
+
+
+class ResponseRefusedError(APIError):
+    """The client refused what a server sent: a body larger than its limit
+    (``max_download_bytes`` for artifacts), a URL it does not fetch (an artifact or
+    upload target that is not https, or on a loopback, private or link-local address),
+    or too many redirects. Not retried: the same answer would come back.
+    """
 
 
 class APIConnectionError(APIError):
@@ -317,7 +326,9 @@ def _has_request(response: httpx.Response) -> bool:
     return True
 
 
-_TAG = re.compile(r"<[^>]+>")
+#: A tag: no ``<`` inside, so each ``<`` is looked at once (``<[^>]+>`` takes quadratic
+#: time on a body of ``<<<<...``).
+_TAG = re.compile(r"<[^<>]*>")
 _SPACE = re.compile(r"\s+")
 
 

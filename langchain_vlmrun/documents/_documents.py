@@ -61,7 +61,7 @@ from langchain_vlmrun.client._operations import (
 from langchain_vlmrun.client._options import ExecuteOptions
 from langchain_vlmrun.client.artifacts import artifact_ids, asave_artifacts, save_artifacts
 from langchain_vlmrun.client.cache import ResultCache
-from langchain_vlmrun.core._redaction import redact_url
+from langchain_vlmrun.core._redaction import redact_url, url_without_credentials
 from langchain_vlmrun.core._validation import (
     check_agent_name,
     check_mapping,
@@ -211,12 +211,14 @@ class SourceInfo:
 
     @classmethod
     def for_url(cls, url: str) -> SourceInfo:
-        shown = redact_url(url)
+        # shown without its tokens; identified (hashed, never shown) with them, so two
+        # URLs that differ only in a ``key=`` parameter stay two sources
+        kept = url_without_credentials(url)
         return cls(
-            source=shown,
-            content_hash=f"url:{hashlib.sha256(shown.encode()).hexdigest()}",
-            mime_type=mimetypes.guess_type(shown.split("?", 1)[0])[0],
-            identity=shown,
+            source=redact_url(url),
+            content_hash=f"url:{hashlib.sha256(kept.encode()).hexdigest()}",
+            mime_type=mimetypes.guess_type(kept.split("?", 1)[0])[0],
+            identity=kept,
         )
 
 
@@ -439,7 +441,7 @@ def source_identity(source: FileSource) -> str:
     if isinstance(where, (bytes, bytearray, memoryview)) or where is None:
         return ""
     if isinstance(where, str) and "://" in where:
-        return redact_url(where)
+        return url_without_credentials(where)
     try:
         return str(os.path.abspath(os.path.expanduser(os.fspath(where))))
     except (TypeError, ValueError):
@@ -526,12 +528,21 @@ def _documents_for(
 
 
 def _open_source(
-    client: VLMRunClient | AsyncVLMRunClient, source: FileSource
+    client: VLMRunClient | AsyncVLMRunClient, source: FileSource, within: Path | None = None
 ) -> tuple[Any, Medium]:
-    """The source ready to process (a URL, or the file opened once) and its medium."""
+    """The source ready to process (a URL, or the file opened once) and its medium.
+
+    ``within``: the (resolved) folder a path was found in by expanding it; the file is
+    opened only beneath it, following no link, and only without other hard links.
+    """
     if isinstance(source, str) and is_url(source):
         return source, medium_of_source(check_url(source))
-    prepared = prepare_file(source, max_size=client.uploads.max_file_size)
+    prepared = prepare_file(
+        source,
+        max_size=client.uploads.max_file_size,
+        root=within,
+        allow_hardlinks=within is None,
+    )
     return prepared, medium_of_source(prepared)
 
 
@@ -559,14 +570,16 @@ def process_source(
     label: str | None = None,
     cache: ResultCache | None = None,
     artifacts_dir: str | os.PathLike[str] | None = None,
+    within: Path | None = None,
 ) -> tuple[list[Document], SourceUsage]:
     """Upload ``source`` (or reference it, if it is a URL), run the agent, map the result.
 
     One implementation for both clients: the flow (cache, upload, execute, wait,
     resume) is ``client.process``; this only maps its result to Documents. With
     ``artifacts_dir``, the artifacts the response references are saved there too.
+    ``within`` confines a path to a folder (see :func:`_open_source`).
     """
-    target, medium = _open_source(client, source)
+    target, medium = _open_source(client, source, within)
     try:
         resolved = spec.for_medium(medium)
         validation = Validation(resolved.response_model) if resolved.response_model else None
@@ -598,9 +611,10 @@ async def aprocess_source(
     label: str | None = None,
     cache: ResultCache | None = None,
     artifacts_dir: str | os.PathLike[str] | None = None,
+    within: Path | None = None,
 ) -> tuple[list[Document], SourceUsage]:
     """Async twin of :func:`process_source`."""
-    target, medium = await asyncio.to_thread(_open_source, client, source)
+    target, medium = await asyncio.to_thread(_open_source, client, source, within)
     try:
         resolved = spec.for_medium(medium)
         validation = Validation(resolved.response_model) if resolved.response_model else None

@@ -9,7 +9,6 @@ from typing import Any
 
 from langchain_vlmrun.core.errors import FileSourceError
 from langchain_vlmrun.files._sources import (
-    FileIdentity,
     PreparedFile,
     check_supported,
     check_url,
@@ -18,7 +17,6 @@ from langchain_vlmrun.files._sources import (
 )
 
 __all__ = [
-    "checked_file",
     "normalise_roots",
     "normalise_roots_in",
     "open_confined",
@@ -77,7 +75,13 @@ def _exists(path: Path) -> bool:
 
 
 def resolve_allowed_file(file: str, roots: Sequence[Path]) -> Path:
-    """The real path of ``file`` if it lies inside one of ``roots`` and may be sent.
+    """The real path of ``file`` if it lies inside one of ``roots`` and may be sent
+    (see :func:`allowed_file`)."""
+    return allowed_file(file, roots)[1]
+
+
+def allowed_file(file: str, roots: Sequence[Path]) -> tuple[Path, Path]:
+    """The root that holds ``file`` and its real path, if it may be sent.
 
     Relative paths are looked up in each root in order (the first root where the file
     exists wins). The path is fully resolved (``..`` and symlinks) *before* the check,
@@ -123,23 +127,7 @@ def resolve_allowed_file(file: str, roots: Sequence[Path]) -> Path:
     if not resolved.is_file():
         raise FileSourceError(f"{file} is not a regular file; name a file.", source=file)
     check_supported(resolved.name)
-    return resolved
-
-
-def checked_file(file: str, roots: Sequence[Path]) -> tuple[Path, FileIdentity]:
-    """:func:`resolve_allowed_file` plus the identity (device, inode) of what was checked.
-
-    The caller opens the path without following a final symlink and compares the
-    identity of what it opened (see ``prepare_file``): a file or folder swapped for a
-    symlink between this check and the open is refused.
-    """
-    resolved = resolve_allowed_file(file, roots)
-    try:
-        return resolved, FileIdentity.of(resolved.stat())
-    except OSError as exc:
-        raise FileSourceError(
-            f"Cannot access {file}: {exc.strerror or exc}.", source=file
-        ) from None
+    return root, resolved
 
 
 def open_confined(
@@ -150,17 +138,16 @@ def open_confined(
 
     The one confinement of every LLM-facing entry (``VLMRunAgentTool``, the toolkit's
     tools, ``VLMRunExtractor.as_tool``): the path is checked (inside a root, no hidden
-    parts, a supported regular file), then opened without following a final symlink and
-    only if it is still the file that was checked; a file with other hard links (which
-    may lie outside the roots) is refused unless ``allow_hardlinks``. Whatever is
-    uploaded is the open descriptor, never the name again.
+    parts, a supported regular file), then opened beneath its root one component at a
+    time without following any link (``prepare_file(root=...)``), so a folder or file
+    swapped for a link meanwhile is refused, never followed; a file with other hard
+    links (which may lie outside the roots) is refused unless ``allow_hardlinks``.
+    Whatever is uploaded is the open descriptor, never the name again.
 
     Raises:
         FileSourceError: the model can fix it (the message says how).
     """
     if is_url(file):
         return check_url(file)
-    path, identity = checked_file(file, roots)
-    return prepare_file(
-        path, follow_symlinks=False, expect=identity, allow_hardlinks=allow_hardlinks
-    )
+    root, path = allowed_file(file, roots)
+    return prepare_file(path, root=root, allow_hardlinks=allow_hardlinks)

@@ -34,7 +34,6 @@ from langchain_vlmrun.files._types import (
 
 __all__ = [
     "SUPPORTED_EXTENSIONS",
-    "FileIdentity",
     "FileSource",
     "PreparedFile",
     "check_supported",
@@ -95,33 +94,45 @@ def check_url(url: str) -> str:
     return url
 
 
-@dataclass(frozen=True)
-class FileIdentity:
-    """Which file a path named when it was checked (device and inode)."""
-
-    device: int
-    inode: int
-
-    @classmethod
-    def of(cls, stat: os.stat_result) -> FileIdentity:
-        return cls(stat.st_dev, stat.st_ino)
-
-
 class _DescriptorReader(io.RawIOBase):
     """Reads an open descriptor from offset 0 with ``pread``: every reader has its own
-    position, and the file is never opened again by name."""
+    position, and the file is never opened again by name.
 
-    def __init__(self, fd: int, size: int) -> None:
-        self._fd, self._size, self._offset = fd, size, 0
+    It reads exactly ``size`` bytes (the size that was hashed) and can seek within
+    them, so an HTTP client can size a body from it (``Content-Length``, not a chunked
+    body that some gateways refuse); it has no ``fileno()``, which would size the body
+    from the file as it is now. A file that shrank since it was hashed is an error, not
+    a short upload.
+    """
+
+    def __init__(self, fd: int, size: int, shown: str) -> None:
+        self._fd, self._size, self._offset, self._shown = fd, size, 0, shown
 
     def readable(self) -> bool:
         return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._offset
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._offset, io.SEEK_END: self._size}[whence]
+        self._offset = max(0, base + offset)
+        return self._offset
 
     def readinto(self, buffer: Any) -> int:
         want = min(len(buffer), self._size - self._offset)
         if want <= 0:
             return 0
         data = os.pread(self._fd, want, self._offset)
+        if not data:
+            raise FileSourceError(
+                f"{self._shown} shrank to {self._offset:,} bytes while it was being read "
+                f"(it had {self._size:,}); upload it again once it is no longer changing.",
+                source=self._shown,
+            )
         buffer[: len(data)] = data
         self._offset += len(data)
         return len(data)
@@ -149,7 +160,13 @@ class PreparedFile:
     def open(self) -> BinaryIO:
         """A fresh binary stream positioned at the start (each retry gets its own)."""
         if self.fd is not None:
-            return io.BufferedReader(_DescriptorReader(self.fd, self.size), CHUNK_SIZE)
+            raw = _DescriptorReader(self.fd, self.size, self.filename)
+            return io.BufferedReader(raw, CHUNK_SIZE)
+        if self.path is not None:  # a file's descriptor, closed: never an empty upload
+            raise FileSourceError(
+                f"{self.path} was already closed (PreparedFile.close()); prepare it again.",
+                source=str(self.path),
+            )
         return io.BytesIO(self.data or b"")
 
     def iter_chunks(self) -> Iterator[bytes]:
@@ -174,16 +191,71 @@ def _check_size(size: int, max_size: int | None, shown: str) -> None:
         )
 
 
-def _open_once(
-    path: Path, *, follow_symlinks: bool, expect: FileIdentity | None, allow_hardlinks: bool
-) -> tuple[int, os.stat_result]:
-    """Open ``path`` read-only and check what was opened (not what the name points to now)."""
-    shown = str(path)
-    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
-    if not follow_symlinks:
-        flags |= getattr(os, "O_NOFOLLOW", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_FILE_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_DIRECTORY", 0)
+#: Whether a path can be opened one component at a time from a folder's descriptor,
+#: following no link (POSIX: Linux, macOS). Elsewhere (Windows) a confined path is
+#: checked by name, then opened without following a final link.
+WALKS_BENEATH = bool(_NOFOLLOW) and hasattr(os, "O_DIRECTORY") and os.open in os.supports_dir_fd
+
+
+def _walk_beneath(root: Path, parts: tuple[str, ...]) -> tuple[int, int]:
+    """Open ``root/parts...`` from a descriptor on ``root``, one component at a time,
+    following no link: a folder or file swapped for a link while this runs is refused,
+    never followed. Returns the file's descriptor and the root's device."""
+    fd = os.open(root, _DIR_FLAGS)
     try:
-        fd = os.open(path, flags)
+        device = os.fstat(fd).st_dev
+        for part in parts[:-1]:
+            inner = os.open(part, _DIR_FLAGS | _NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        return os.open(parts[-1], _FILE_FLAGS | _NOFOLLOW, dir_fd=fd), device
+    finally:
+        os.close(fd)
+
+
+def _open_confined(path: Path, root: Path) -> tuple[int, int]:
+    """Open ``path`` only as a file inside ``root`` (resolved), following no link below it.
+
+    The path is resolved first (a link inside the folder to another file inside it is
+    fine), then opened beneath ``root`` by :func:`_walk_beneath`, so nothing swapped in
+    between can lead outside. Returns the descriptor and the root's device.
+    """
+    shown = str(path)
+    real = path.resolve()
+    try:
+        parts = real.relative_to(root).parts
+    except ValueError:
+        raise FileSourceError(
+            f"{shown} leads outside {root} (a symbolic link?); it may not be read from there.",
+            source=shown,
+        ) from None
+    if not parts:
+        raise FileSourceError(f"{shown} is a directory, not a file.", source=shown)
+    if WALKS_BENEATH:
+        return _walk_beneath(root, parts)
+    return os.open(real, _FILE_FLAGS | _NOFOLLOW), os.stat(root).st_dev
+
+
+def _open_once(
+    path: Path, *, root: Path | None, allow_hardlinks: bool
+) -> tuple[int, os.stat_result]:
+    """Open ``path`` read-only and check what was opened (not what the name points to now).
+
+    With ``root``, only a file inside that folder is opened (see :func:`_open_confined`),
+    on the folder's own file system.
+    """
+    shown = str(path)
+    device = None
+    try:
+        if root is None:
+            fd = os.open(path, _FILE_FLAGS)
+        else:
+            fd, device = _open_confined(path, root)
+    except FileSourceError:
+        raise
     except FileNotFoundError:
         raise FileSourceError(
             f"File not found: {shown}. Check the path (relative paths resolve against "
@@ -195,11 +267,16 @@ def _open_once(
             f"Permission denied reading {shown}; make it readable by this process.",
             source=shown,
         ) from None
-    except ValueError as exc:  # e.g. an embedded NUL byte, refused before any system call
+    except (ValueError, RuntimeError) as exc:  # an embedded NUL byte, a link loop
         raise FileSourceError(f"{shown!r} is not a usable path ({exc}).", source=shown) from None
     except OSError as exc:
-        if exc.errno == errno.ELOOP and not follow_symlinks:
-            reason = "it is a symbolic link, which this tool does not follow"
+        if root is not None and exc.errno == errno.ELOOP:
+            reason = f"it is a symbolic link, which is not followed in {root}"
+        elif root is not None and exc.errno == errno.ENOTDIR:
+            reason = (
+                f"a part of its path is not a folder, or is a symbolic link, which is not "
+                f"followed in {root}"
+            )
         else:
             reason = exc.strerror or type(exc).__name__
         raise FileSourceError(f"Cannot open {shown}: {reason}.", source=shown) from None
@@ -216,10 +293,10 @@ def _open_once(
                 f"{shown} is not a regular file (a device, pipe or socket); name a file.",
                 source=shown,
             )
-        if expect is not None and FileIdentity.of(stat) != expect:
+        if device is not None and stat.st_dev != device:
             raise FileSourceError(
-                f"{shown} changed between the check and the read (replaced or moved); "
-                "nothing was sent. Try again.",
+                f"{shown} is on another file system mounted inside {root}; it may not be "
+                "read from there.",
                 source=shown,
             )
         if not allow_hardlinks and stat.st_nlink > 1:
@@ -254,14 +331,11 @@ def _prepare_path(
     mime_type: str | None,
     max_size: int | None,
     *,
-    follow_symlinks: bool,
-    expect: FileIdentity | None,
+    root: Path | None,
     allow_hardlinks: bool,
 ) -> PreparedFile:
     shown = str(path)
-    fd, stat = _open_once(
-        path, follow_symlinks=follow_symlinks, expect=expect, allow_hardlinks=allow_hardlinks
-    )
+    fd, stat = _open_once(path, root=root, allow_hardlinks=allow_hardlinks)
     try:
         if stat.st_size == 0:
             raise FileSourceError(
@@ -332,8 +406,7 @@ def prepare_file(
     *,
     filename: str | None = None,
     max_size: int | None = None,
-    follow_symlinks: bool = True,
-    expect: FileIdentity | None = None,
+    root: Path | None = None,
     allow_hardlinks: bool = True,
 ) -> PreparedFile:
     """Validate a source, open it once, check its type and hash it (sha256 + md5).
@@ -341,18 +414,18 @@ def prepare_file(
     The type gate runs here, before any request: a supported extension whose content
     looks like a supported format (or, without a name, recognised content). Local
     files are opened once and read through that descriptor from then on; close the
-    result when done. ``follow_symlinks=False``, ``expect`` and ``allow_hardlinks=False``
-    are what a tool confined to folders uses (see ``_paths``).
+    result when done.
+
+    ``root`` (a resolved folder) confines a path to it, as tools and folder expansion
+    need: only a regular file inside it, on its file system, is opened, and no link
+    below it is followed while opening (see :func:`_open_confined`).
+    ``allow_hardlinks=False`` also refuses a file with other hard links.
 
     Raises:
         FileSourceError: missing path, directory, empty, unreadable or unsupported
             file, or a URL (URLs are passed to the agent directly, not uploaded).
     """
-    options: dict[str, Any] = {
-        "follow_symlinks": follow_symlinks,
-        "expect": expect,
-        "allow_hardlinks": allow_hardlinks,
-    }
+    options: dict[str, Any] = {"root": root, "allow_hardlinks": allow_hardlinks}
     if isinstance(source, Blob):
         if source.data is None and source.path is not None:
             path = Path(source.path)

@@ -90,6 +90,9 @@ class _Item:
 
     source: str
     problem: str | None = None
+    within: Path | None = None
+    """The folder (resolved) a directory or glob expansion found it in: it is opened
+    only beneath that folder, however the disk changes meanwhile."""
 
     @property
     def label(self) -> str:
@@ -121,12 +124,14 @@ def _inside(path: Path, folder: Path) -> bool:
         return False
 
 
-def _contained(paths: Iterable[Path], folder: Path) -> list[str]:
-    """The paths whose real location is inside ``folder``; others are skipped, logged."""
+def _contained(paths: Iterable[Path], folder: Path) -> list[_Item]:
+    """The paths whose real location is inside ``folder``; others are skipped, logged.
+    Each is opened later only beneath the folder (``_Item.within``)."""
     kept = []
+    real = folder.resolve()
     for path in paths:
         if _inside(path, folder):
-            kept.append(str(path))
+            kept.append(_Item(str(path), within=real))
         else:
             logger.warning(
                 "Skipping %s: it is a symbolic link to a file outside %s (expanding a folder "
@@ -166,7 +171,7 @@ def _expand_path(text: str) -> list[_Item]:
         pattern = os.path.expanduser(text)
         matches = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
         kept = _contained(matches, _glob_root(pattern))
-        return [_Item(p) for p in kept] or [_Item(text, f"no file matches {text!r}")]
+        return kept or [_Item(text, f"no file matches {text!r}")]
     if path.is_dir():
         candidates = sorted(
             p
@@ -176,10 +181,19 @@ def _expand_path(text: str) -> list[_Item]:
             and not any(part.startswith(".") for part in p.relative_to(path).parts)
         )
         files = _contained(candidates, path)
-        return [_Item(f) for f in files] or [
+        return files or [
             _Item(
                 text,
                 f"directory {text} holds no supported file ({', '.join(SUPPORTED_EXTENSIONS)})",
+            )
+        ]
+    if not path.exists() and path.suffix.lower() not in SUPPORTED_EXTENSIONS:
+        # a missing folder (or a file without a type): not "unsupported type"
+        return [
+            _Item(
+                text,
+                f"No such file or folder: {text} (relative paths resolve against "
+                f"{Path.cwd()}); check the path.",
             )
         ]
     return [_Item(text)]
@@ -462,6 +476,7 @@ class VLMRunLoader(BaseLoader):
                         self.spec,
                         cache=self.cache,
                         artifacts_dir=self.artifacts_dir,
+                        within=item.within,
                     ),
                 )
             except Exception as exc:
@@ -500,6 +515,7 @@ class VLMRunLoader(BaseLoader):
                         self.spec,
                         cache=self.cache,
                         artifacts_dir=self.artifacts_dir,
+                        within=item.within,
                     ),
                 )
             except Exception as exc:

@@ -38,7 +38,9 @@ __all__ = ["RedisRequestBudget", "Slot"]
 
 # KEYS[1]: booked slot times (list, oldest first, at most `limit` kept)
 # KEYS[2]: shared state (hash): `factor` (window stretch after 429s), `hold` (no slot before)
-# ARGV: op, limit, window (seconds, headroom included), slowdown, max factor, retry_after
+# ARGV: op, limit, window (seconds, headroom included), slowdown, max factor, retry_after,
+# max hold. The script clamps what it reads and is given (whatever wrote it: NaN, inf, a
+# hold days away): no caller is held longer than the max hold from now.
 _SCRIPT = """
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
@@ -46,8 +48,14 @@ local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local op = ARGV[1]
 local limit = tonumber(ARGV[2])
 local window = tonumber(ARGV[3])
-local factor = tonumber(redis.call('HGET', KEYS[2], 'factor') or '1')
-local hold = tonumber(redis.call('HGET', KEYS[2], 'hold') or '0')
+local max_factor = tonumber(ARGV[5])
+local max_hold = tonumber(ARGV[7])
+local factor = tonumber(redis.call('HGET', KEYS[2], 'factor') or '1') or 1
+if factor ~= factor or factor < 1 then factor = 1 end
+if factor > max_factor then factor = max_factor end
+local hold = tonumber(redis.call('HGET', KEYS[2], 'hold') or '0') or 0
+if hold ~= hold then hold = 0 end
+if hold > now + max_hold then hold = now + max_hold end
 local function keep_state()
   local ms = math.ceil((math.max(hold - now, 0) + 10 * window * factor) * 1000)
   redis.call('HSET', KEYS[2], 'factor', string.format('%.6f', factor),
@@ -55,9 +63,10 @@ local function keep_state()
   redis.call('PEXPIRE', KEYS[2], ms)
 end
 if op == 'penalize' then
-  factor = math.min(factor * tonumber(ARGV[4]), tonumber(ARGV[5]))
-  local pause = tonumber(ARGV[6])
-  if pause < 0 then pause = window * factor / limit end
+  factor = math.min(factor * tonumber(ARGV[4]), max_factor)
+  local pause = tonumber(ARGV[6]) or -1
+  if pause ~= pause or pause < 0 then pause = window * factor / limit end
+  if pause > max_hold then pause = max_hold end
   hold = math.max(hold, now + pause)
   keep_state()
   return {string.format('%.6f', now), string.format('%.6f', hold), string.format('%.6f', factor)}
@@ -178,6 +187,7 @@ class RedisRequestBudget:
             repr(self.slowdown),
             repr(self.max_slowdown),
             repr(hold),
+            repr(MAX_HOLD),
         ]
         now, start, factor = (float(v) for v in self._script(keys=self._keys, args=args))
         self.factor = factor

@@ -6,6 +6,10 @@ each accepted delivery on a Redis channel; every worker process subscribes its o
 :class:`~langchain_vlmrun.webhooks.hub.WebhookHub` to it. Pub/sub does not keep
 messages: a worker that was not subscribed when a delivery came by still finishes
 through its safety polls.
+
+Anyone who can publish on the channel can complete a waiter: with ``signing_key``
+(the same on the publishing and the subscribing side), messages are sealed with an
+HMAC over the channel and the execution, and subscribers drop any other message.
 """
 
 from __future__ import annotations
@@ -14,6 +18,10 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from pydantic import SecretStr
+
+from langchain_vlmrun.core._signing import seal, unseal
+from langchain_vlmrun.core._signing import signing_key as signing_key_of
 from langchain_vlmrun.core.models import AgentExecution
 from langchain_vlmrun.scaleout._redis import connect
 
@@ -62,10 +70,18 @@ class RedisWebhookRelay:
     Args:
         redis: a URL or a ``redis.Redis`` client (``decode_responses=False``).
         channel: the pub/sub channel (one per deployment sharing a webhook).
+        signing_key: seal published messages, and accept only sealed ones.
     """
 
-    def __init__(self, redis: str | Redis, *, channel: str = "vlmrun:completions") -> None:
+    def __init__(
+        self,
+        redis: str | Redis,
+        *,
+        channel: str = "vlmrun:completions",
+        signing_key: str | SecretStr | None = None,
+    ) -> None:
         self.channel = channel
+        self._key = signing_key_of(signing_key)
         self._redis = connect(redis)
 
     def __repr__(self) -> str:
@@ -73,7 +89,9 @@ class RedisWebhookRelay:
 
     def publish(self, execution: AgentExecution) -> int:
         """Send a delivered execution to every subscribed hub; returns how many got it."""
-        payload = execution.model_dump_json()
+        payload = execution.model_dump_json().encode()
+        if self._key is not None:
+            payload = seal(self._key, self.channel, payload)
         publish: Any = self._redis.publish  # redis-py's typing differs between releases
         return int(publish(self.channel, payload))
 
@@ -81,8 +99,14 @@ class RedisWebhookRelay:
         """Feed ``hub`` from the channel; returns once Redis confirmed the subscription."""
 
         def deliver(message: dict[str, Any]) -> None:
+            data = message["data"]
+            if self._key is not None:
+                data = unseal(self._key, self.channel, bytes(data))
+                if data is None:
+                    logger.warning("relay: ignored a message not signed with signing_key")
+                    return
             try:
-                execution = AgentExecution.model_validate_json(message["data"])
+                execution = AgentExecution.model_validate_json(data)
             except ValueError:
                 logger.warning("relay: ignored a message that is not an execution")
                 return

@@ -20,6 +20,7 @@ from langchain_vlmrun.client._options import ExecuteOptions
 from langchain_vlmrun.client._settings import ClientSettings
 from langchain_vlmrun.client.artifacts import artifact_blobs
 from langchain_vlmrun.core._redaction import redact_url
+from langchain_vlmrun.core._text import model_text, model_text_and_cut
 from langchain_vlmrun.core._validation import check_agent_name
 from langchain_vlmrun.core.errors import (
     APIConnectionError,
@@ -116,7 +117,8 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
         >>> msg.content, msg.artifact.execution_id  # doctest: +SKIP
 
     Invoked with a ``ToolCall`` it returns a ``ToolMessage`` whose ``content`` is the
-    text for the model (truncated to ``max_content_chars`` with a visible marker) and
+    text for the model (at most ``max_content_chars`` characters, a visible marker
+    included, without control or direction-override characters; errors too) and
     whose ``artifact`` is a :class:`VLMRunToolArtifact` (execution id, usage/credits,
     raw response and, with a ``response_model``, the validated instance).
 
@@ -158,7 +160,8 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
     """Read files inside ``root_dir`` that have other hard links (they may be links to
     files outside the folders; refused by default)."""
     max_content_chars: int = Field(default=8000, gt=0, strict=True)
-    """Cap on the text returned to the model."""
+    """Cap on the text returned to the model, results and error messages alike (a
+    truncation marker included)."""
     callback_url: str | None = None
     """Passed to each execution: VLM Run also POSTs the result there."""
     agent: AgentInfo | None = None
@@ -189,16 +192,19 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
         ``agent`` is ``"name:version"`` (a bare name: its latest version) or an
         :class:`AgentInfo`. The name is looked up now: an unknown one raises
         :class:`~langchain_vlmrun.AgentNotFoundError` with the closest names (nothing is
-        uploaded). The tool's ``name`` is the agent's name made valid for tool-calling
-        APIs, its ``description`` the agent's description, and its artifact carries
+        uploaded). The tool's ``name`` is ``vlmrun_`` and the agent's name made valid
+        for tool-calling APIs (see :func:`tool_name`), its ``description`` quotes the
+        agent's description (see :func:`agent_description`), and its artifact carries
         the agent's ``json_schema`` as ``output_schema``. Other keyword arguments are
         the tool's (``root_dir``, ``client``, ``wait_timeout``, ``name``, ``description``...).
 
         Example:
             >>> tool = VLMRunAgentTool.from_agent(  # doctest: +SKIP
             ...     "invoice-extractor:v2", root_dir="./inbox")
-            >>> tool.name, tool.description  # doctest: +SKIP
-            ('invoice-extractor', 'Extracts invoice id, dates and totals from invoices. ...')
+            >>> tool.name  # doctest: +SKIP
+            'vlmrun_invoice-extractor'
+            >>> tool.description  # doctest: +SKIP
+            'Runs the VLM Run agent invoice-extractor:v2, described in its workspace as: "...
         """
         return agent_tool(cls, agent, kwargs)
 
@@ -216,7 +222,7 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
         following a final symlink, and only if it is still the file that was checked;
         the returned ``source`` is that open file (close it with :func:`_close`).
         """
-        with _as_tool_errors(file):
+        with _as_tool_errors(file, self.max_content_chars):
             try:
                 source = open_confined(file, self.root_dir, allow_hardlinks=self.allow_hard_links)
             except FileSourceError:
@@ -258,7 +264,7 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
     def _result(self, file: str, execution: AgentExecution) -> tuple[str, VLMRunToolArtifact]:
         """Content for the model and the artifact, from a completed execution."""
         structured = None
-        with _as_tool_errors(file):
+        with _as_tool_errors(file, self.max_content_chars):
             if self.response_model is not None:
                 structured = validate_response(execution, self.response_model)
         if structured is not None:
@@ -270,11 +276,7 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
                 if rendered.kind != "empty"
                 else f"VLM Run found no content in {file}."
             )
-        truncated = len(text) > self.max_content_chars
-        if truncated:
-            text = text[: self.max_content_chars] + TRUNCATION_MARKER.format(
-                shown=self.max_content_chars, total=len(text)
-            )
+        text, truncated = model_text_and_cut(text, self.max_content_chars, marker=TRUNCATION_MARKER)
         artifact = VLMRunToolArtifact(
             source=redact_url(file),
             execution_id=execution.id,
@@ -306,7 +308,10 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
     ) -> tuple[str, VLMRunToolArtifact]:
         request = self._request(file, instructions)
         try:
-            with _as_tool_errors(file), execution_run(run_manager, _traced(file, request)) as run:
+            with (
+                _as_tool_errors(file, self.max_content_chars),
+                execution_run(run_manager, _traced(file, request)) as run,
+            ):
                 processed = self._sync_client().process(**request)
                 run.record(processed, self.agent_name)
         finally:
@@ -321,7 +326,7 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
     ) -> tuple[str, VLMRunToolArtifact]:
         request = await asyncio.to_thread(self._request, file, instructions)  # disk I/O
         try:
-            with _as_tool_errors(file):
+            with _as_tool_errors(file, self.max_content_chars):
                 async with aexecution_run(run_manager, _traced(file, request)) as run:
                     processed = await self._async_client().process(**request)
                     run.record(processed, self.agent_name)
@@ -354,40 +359,58 @@ def _local_files_note(roots: Sequence[Path]) -> str:
     return f" Local paths must be inside {folders} (relative paths are looked up there)."
 
 
+#: Longest piece of server text (a failure message, a list of schema errors) quoted in
+#: an error message; the whole message is then capped at ``max_content_chars``.
+_MAX_SERVER_TEXT = 1000
+
+
+def _server(text: object, limit: int = _MAX_SERVER_TEXT) -> str:
+    """Server text inside an error message: cleaned, on one line, capped."""
+    return model_text(text, limit, single_line=True)
+
+
 @contextmanager
-def _as_tool_errors(file: str) -> Iterator[None]:
-    """Turn errors the calling model can act on into ``VLMRunToolError``."""
-    file = redact_url(file)
+def _as_tool_errors(file: str, limit: int) -> Iterator[None]:
+    """Turn errors the calling model can act on into ``VLMRunToolError``, whose message
+    (what the model reads) is cleaned and at most ``limit`` characters."""
     try:
         yield
-    except FileSourceError as exc:
-        raise VLMRunToolError(exc.message) from exc
-    except ExecutionFailedError as exc:
-        raise VLMRunToolError(
-            f"VLM Run could not process {file}: {exc.server_message} (execution "
-            f"{exc.execution_id}). Check the file is readable, or try another file."
-        ) from exc
-    except ExecutionTimeoutError as exc:
-        raise VLMRunToolError(
-            f"VLM Run is still working on {file} (execution {exc.execution_id}, status "
-            f"'{exc.status}'). It keeps running on the server and can be resumed with "
-            f"client.wait('{exc.execution_id}'); continue without it for now."
-        ) from exc
-    except RequestTooLargeError as exc:
-        raise VLMRunToolError(
-            f"{file} is too large for VLM Run ({exc.message}); use a smaller file."
-        ) from exc
-    except ResponseValidationError as exc:
-        raise VLMRunToolError(exc.message) from exc
-    except BadRequestError as exc:
-        raise VLMRunToolError(
-            f"VLM Run rejected the request for {file}: {exc.message}. Check the file or URL "
-            "and the instructions."
-        ) from exc
-    except (RateLimitError, InternalServerError, APIConnectionError) as exc:
-        raise VLMRunToolError(
-            f"VLM Run is unavailable right now ({exc.message}); try again in a minute."
-        ) from exc
+    except Exception as exc:
+        message = _tool_error_message(redact_url(file), exc)
+        if message is None:
+            raise
+        raise VLMRunToolError(model_text(message, limit)) from exc
+
+
+def _tool_error_message(file: str, exc: Exception) -> str | None:
+    """What the model reads about ``exc`` (None: not for the model, raised as it is)."""
+    file = _server(file, 300)  # the model's own input, shortened when quoted back
+    if isinstance(exc, FileSourceError):
+        return exc.message
+    if isinstance(exc, ExecutionFailedError):
+        return (
+            f"VLM Run could not process {file}: {_server(exc.server_message)} (execution "
+            f"{_server(exc.execution_id, 100)}). Check the file is readable, or try another file."
+        )
+    if isinstance(exc, ExecutionTimeoutError):
+        execution = _server(exc.execution_id, 100)
+        return (
+            f"VLM Run is still working on {file} (execution {execution}, status "
+            f"'{_server(exc.status, 40)}'). It keeps running on the server and can be resumed "
+            f"with client.wait('{execution}'); continue without it for now."
+        )
+    if isinstance(exc, RequestTooLargeError):
+        return f"{file} is too large for VLM Run ({_server(exc.message)}); use a smaller file."
+    if isinstance(exc, ResponseValidationError):
+        return _server(exc.message, 2 * _MAX_SERVER_TEXT)
+    if isinstance(exc, BadRequestError):
+        return (
+            f"VLM Run rejected the request for {file}: {_server(exc.message)}. Check the file "
+            "or URL and the instructions."
+        )
+    if isinstance(exc, (RateLimitError, InternalServerError, APIConnectionError)):
+        return f"VLM Run is unavailable right now ({_server(exc.message)}); try again in a minute."
+    return None
 
 
 # -- an agent of the workspace as a tool (from_agent, and the toolkit) ------------------
@@ -396,49 +419,92 @@ ToolT = TypeVar("ToolT", bound=VLMRunAgentTool)
 
 #: What tool-calling APIs (OpenAI, Anthropic, Gemini) accept as a tool name.
 TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+#: Every tool made from an agent is named ``vlmrun_<agent>``: an agent of the workspace
+#: cannot take the name of another tool the model is given (``send_email``).
+TOOL_PREFIX = "vlmrun_"
 _NOT_ALLOWED = re.compile(r"[^a-zA-Z0-9_-]+")
-#: Longest agent description kept (tool-calling APIs cap descriptions around 1024).
+#: Longest agent description (or prompt) quoted (tool-calling APIs cap descriptions
+#: around 1024 characters).
 _MAX_AGENT_TEXT = 700
 _MAX_FIELDS = 12
+#: Longest field name listed, and longest list of field names.
+_MAX_FIELD_NAME = 40
+_MAX_FIELD_LIST = 300
+#: Longest description of a tool made from an agent (with the note on local folders).
+MAX_DESCRIPTION = 4000
 
 
 def tool_name(agent_name: str) -> str:
-    """A tool name tool-calling APIs accept (``^[a-zA-Z0-9_-]{1,64}$``) for an agent name.
+    """A tool name for an agent: ``vlmrun_`` and the agent's name made valid for
+    tool-calling APIs (``^[a-zA-Z0-9_-]{1,64}$``), so it cannot shadow another tool.
 
     Example:
         >>> tool_name("invoice-extractor:v2")
-        'invoice-extractor_v2'
+        'vlmrun_invoice-extractor_v2'
         >>> tool_name("Factures (FR)")
-        'Factures_FR'
+        'vlmrun_Factures_FR'
+        >>> tool_name("send_email")
+        'vlmrun_send_email'
     """
-    cleaned = _NOT_ALLOWED.sub("_", agent_name).strip("_") or "agent"
+    cleaned = TOOL_PREFIX + (_NOT_ALLOWED.sub("_", agent_name).strip("_") or "agent")
     if len(cleaned) > 64:
-        digest = hashlib.sha256(agent_name.encode()).hexdigest()[:8]
+        digest = hashlib.sha256(agent_name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
         cleaned = f"{cleaned[:55]}_{digest}"
     return cleaned
 
 
+def _quoted(text: str, limit: int, marker: str = "...") -> str:
+    """Server text as quoted data: cleaned, on one line (it cannot start a section of
+    its own), capped, and in double quotes it cannot close (``"`` becomes ``'``)."""
+    return '"' + model_text(text, limit, single_line=True, marker=marker).replace('"', "'") + '"'
+
+
 def agent_description(agent: AgentInfo, roots: Sequence[Path] = ()) -> str:
-    """What the model reads about an agent's tool: the agent's own description (or its
-    prompt), what to pass, the JSON fields it returns and where local files may be."""
-    text = (agent.description or "").strip()
-    if not text and agent.prompt:
-        text = f"Runs the VLM Run agent {agent.name}: {agent.prompt.strip()}"
-    text = text or f"Runs the VLM Run agent {agent.name}"
-    if len(text) > _MAX_AGENT_TEXT:  # the ellipsis shows the model the text was cut
-        text = text[: _MAX_AGENT_TEXT - 3].rstrip() + "..."
+    """What the model reads about an agent's tool: the agent's name, its own description
+    (or its prompt) quoted as the workspace's text, what to pass, the JSON fields it
+    returns and where local files may be.
+
+    Everything taken from the server is cleaned (no control, escape or
+    direction-override characters), put on one line, capped and quoted, so text such
+    as "SYSTEM: ..." in a description reads as what it is: the agent's description.
+    The whole is at most :data:`MAX_DESCRIPTION` characters.
+
+    Example:
+        >>> info = AgentInfo(id="1", name="receipts:v2", description="Reads receipts.")
+        >>> agent_description(info).split(" Input:")[0]
+        'Runs the VLM Run agent receipts:v2, described in its workspace as: "Reads receipts".'
+    """
+    name = model_text(agent.name, 200, single_line=True, marker="...")
+    text = model_text((agent.description or "").strip(), 2 * _MAX_AGENT_TEXT, single_line=True)
+    prompt = model_text((agent.prompt or "").strip(), 2 * _MAX_AGENT_TEXT, single_line=True)
+    if text:
+        about = f", described in its workspace as: {_agent_text(text)}"
+    elif prompt:
+        about = f", whose instructions are: {_agent_text(prompt)}"
     else:
-        text = text.rstrip(". ") + "."
-    text += (
-        " Input: `file`, the document, image, audio or video to process (an http(s) URL or "
-        "a local path), and optional `instructions`."
+        about = ""
+    description = (
+        f"Runs the VLM Run agent {name}{about}. Input: `file`, the document, image, audio "
+        "or video to process (an http(s) URL or a local path), and optional `instructions`."
     )
     properties = (agent.json_schema or {}).get("properties")
     if isinstance(properties, dict) and properties:
-        fields = list(properties)[:_MAX_FIELDS]
+        fields = ", ".join(
+            _quoted(str(field), _MAX_FIELD_NAME, marker="…")
+            for field in list(properties)[:_MAX_FIELDS]
+        )
         more = ", ..." if len(properties) > _MAX_FIELDS else ""
-        text += f" Returns JSON with {', '.join(fields)}{more}."
-    return text + _local_files_note(roots)
+        listed = model_text(fields + more, _MAX_FIELD_LIST, single_line=True, marker=", ...")
+        description += f" Returns JSON with {listed}."
+    return model_text(description + _local_files_note(roots), MAX_DESCRIPTION)
+
+
+def _agent_text(text: str) -> str:
+    """An agent's description or prompt, quoted: at most ``_MAX_AGENT_TEXT`` characters
+    (an ellipsis shows where it was cut), without a closing period."""
+    if len(text) <= _MAX_AGENT_TEXT:
+        text = text.rstrip(". ")
+    return _quoted(text, _MAX_AGENT_TEXT)
 
 
 def _tool_arguments(

@@ -20,6 +20,7 @@ from langchain_vlmrun.client._operations import ProcessedSource
 from langchain_vlmrun.client._options import ExecuteOptions
 from langchain_vlmrun.client._settings import ClientSettings
 from langchain_vlmrun.core._redaction import redact_url
+from langchain_vlmrun.core._text import model_text
 from langchain_vlmrun.core._validation import check_agent_name, check_response_model
 from langchain_vlmrun.core.errors import FileSourceError, ResponseValidationError
 from langchain_vlmrun.core.models import AgentExecution
@@ -293,13 +294,17 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
+#: Cap on an error message the model reads (it quotes the model's own input).
+_MAX_ERROR_CHARS = 2000
+
+
 def _confined(file: str, roots: Sequence[Path]) -> str | PreparedFile:
     """A URL, or the allowed local file opened once (see ``open_confined``); what the
-    model can fix is a ``ToolException`` (the agent sees the message)."""
+    model can fix is a ``ToolException`` (the agent sees the message: cleaned, capped)."""
     try:
         return open_confined(file, roots)
     except FileSourceError as exc:
-        raise ToolException(exc.message) from exc
+        raise ToolException(model_text(exc.message, _MAX_ERROR_CHARS)) from exc
 
 
 def _close(source: object) -> None:

@@ -9,7 +9,9 @@ description, prompt, JSON schema) becomes its own tool, so the model sees
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,7 +21,8 @@ from langchain_core.tools import BaseTool, BaseToolkit
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
 from langchain_vlmrun.client._settings import CLIENT_FIELDS, ClientSettings
-from langchain_vlmrun.core._validation import check_agent_name
+from langchain_vlmrun.core._text import model_text
+from langchain_vlmrun.core._validation import AGENT_NAME, check_agent_name
 from langchain_vlmrun.core.models import AgentInfo
 from langchain_vlmrun.files._confinement import normalise_roots_in
 from langchain_vlmrun.tools.agent_tool import (
@@ -33,6 +36,11 @@ if TYPE_CHECKING:
     from langchain_vlmrun.client._client import AsyncVLMRunClient, VLMRunClient
 
 __all__ = ["VLMRunToolkit", "agent_description", "tool_name"]
+
+logger = logging.getLogger("langchain_vlmrun")
+
+#: The reader's name: no agent's tool takes it.
+READER_NAME = "vlmrun_read_file"
 
 
 def _version_key(agent: AgentInfo, position: int) -> tuple[datetime, int, int]:
@@ -51,16 +59,20 @@ class VLMRunToolkit(ClientSettings, BaseToolkit):
         >>> toolkit = VLMRunToolkit(root_dir="./inbox")  # doctest: +SKIP
         >>> tools = toolkit.get_tools()  # doctest: +SKIP
         >>> [t.name for t in tools]  # doctest: +SKIP
-        ['invoice-extractor', 'receipt-reader', 'vlmrun_read_file']
+        ['vlmrun_invoice-extractor', 'vlmrun_receipt-reader', 'vlmrun_read_file']
         >>> agent = create_agent(model, tools)  # doctest: +SKIP
 
     :meth:`get_tools` lists the workspace's agents once (``GET /agent``; :meth:`refresh`
     lists again) and makes a :class:`VLMRunAgentTool` for each, named after the agent
-    (see :func:`tool_name`) and described by it (see :func:`agent_description`). By
-    default only the latest version of each agent is offered, under its bare name, so
-    tool names stay the same when an agent gets a new version; ``all_versions=True``
-    offers every version (``invoice-extractor_v1``, ...). Names are unique: agents
-    whose names clean up to the same tool name get a suffix from their id.
+    with a ``vlmrun_`` prefix (see :func:`tool_name`: an agent cannot take the name of
+    another tool) and described by it (see :func:`agent_description`: the server's text
+    is cleaned, capped and quoted). By default only the latest version of each agent is
+    offered, under its bare name, so tool names stay the same when an agent gets a new
+    version; ``all_versions=True`` offers every version (``vlmrun_invoice-extractor_v1``,
+    ...). Names are unique: agents whose names clean up to the same tool name get a
+    suffix from their id. An agent of the listing whose name is not a valid agent name,
+    or that cannot be made a tool, is left out with a warning (logger
+    ``langchain_vlmrun``) that names it; the other agents are offered.
 
     Args:
         agents: only these agents (``"name"``: its latest version, or
@@ -122,7 +134,7 @@ class VLMRunToolkit(ClientSettings, BaseToolkit):
         """A tool per selected agent (sorted by name), then the reader."""
         client = self._sync_client()
         if self._listed is None:
-            self._listed = client.list_agents()
+            self._listed = _valid(client.list_agents())
         chosen = self._choose(self._listed, client.require_agent)
         return self._tools(chosen)
 
@@ -130,7 +142,7 @@ class VLMRunToolkit(ClientSettings, BaseToolkit):
         """:meth:`get_tools`, listing with the async client."""
         client = self._async_client()
         if self._listed is None:
-            self._listed = await client.list_agents()
+            self._listed = _valid(await client.list_agents())
         missing = self._missing(self._listed)
         found = {name: await client.require_agent(name) for name in missing}
         return self._tools(self._choose(self._listed, found.__getitem__))
@@ -181,15 +193,7 @@ class VLMRunToolkit(ClientSettings, BaseToolkit):
             )
             for agent in agents
         ]
-        taken = {"vlmrun_read_file"} if self.include_reader else set()
-        counts = {name: wanted.count(name) for name in wanted}
-        names = []
-        for agent, name in zip(agents, wanted, strict=True):
-            if counts[name] > 1 or name in taken:
-                digest = hashlib.sha256(agent.id.encode()).hexdigest()[:6]
-                name = f"{name[:57]}_{digest}"
-            names.append(name)
-        return names
+        return _unique(agents, wanted, {READER_NAME} if self.include_reader else set())
 
     def _clients(self) -> dict[str, Any]:
         sync: VLMRunClient = self._sync_client()
@@ -208,12 +212,57 @@ class VLMRunToolkit(ClientSettings, BaseToolkit):
             if getattr(self, key) is not None
         }
         options = {**shared, **self.tool_options, **clients, "root_dir": self.root_dir}
-        tools: list[BaseTool] = [
-            VLMRunAgentTool(**_tool_arguments(agent, options, name=name))
-            for agent, name in sorted(
-                zip(agents, self._names(agents), strict=True), key=lambda pair: pair[1]
-            )
-        ]
+        tools: list[BaseTool] = []
+        for agent, name in sorted(
+            zip(agents, self._names(agents), strict=True), key=lambda pair: pair[1]
+        ):
+            try:
+                tools.append(VLMRunAgentTool(**_tool_arguments(agent, options, name=name)))
+            except (ValueError, TypeError) as exc:  # pydantic's ValidationError included
+                _skip(agent, f"it cannot be made a tool ({exc})")
         if self.include_reader:
             tools.append(VLMRunAgentTool(prompt=self.reader_prompt, **options))
         return tools
+
+
+def _unique(agents: Sequence[AgentInfo], wanted: Sequence[str], reserved: set[str]) -> list[str]:
+    """``wanted``, with a suffix from the agent's id on each name that clashes (with
+    another agent's or a ``reserved`` one); the same agents always get the same names."""
+    counts = Counter(wanted)
+    names: list[str | None] = [
+        name if counts[name] == 1 and name not in reserved else None for name in wanted
+    ]
+    used = reserved | {name for name in names if name is not None}
+    clashing = sorted(
+        (index for index, name in enumerate(names) if name is None),
+        key=lambda index: (wanted[index], agents[index].id),
+    )
+    for index in clashing:
+        digest = hashlib.sha256(agents[index].id.encode("utf-8", "surrogatepass")).hexdigest()
+        candidates = [f"{wanted[index][: 63 - size]}_{digest[:size]}" for size in (6, 12, 24)]
+        candidates += [f"{wanted[index][:50]}_{digest[:6]}_{n}" for n in range(2, len(agents) + 2)]
+        name = next(candidate for candidate in candidates if candidate not in used)
+        used.add(name)
+        names[index] = name
+    return [name for name in names if name is not None]
+
+
+def _valid(listed: Sequence[AgentInfo]) -> list[AgentInfo]:
+    """The agents of a listing whose names are valid agent names; the others are left
+    out with a warning (a tool could not run them)."""
+    valid = []
+    for agent in listed:
+        if AGENT_NAME.fullmatch(agent.name):
+            valid.append(agent)
+        else:
+            _skip(agent, "its name is not a valid agent name")
+    return valid
+
+
+def _skip(agent: AgentInfo, reason: str) -> None:
+    logger.warning(
+        "VLMRunToolkit: left out the agent %r (id %r): %s.",
+        model_text(agent.name, 80, single_line=True, marker="..."),
+        model_text(agent.id, 80, single_line=True, marker="..."),
+        model_text(reason, 300, single_line=True, marker="..."),
+    )

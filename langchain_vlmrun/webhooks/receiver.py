@@ -14,6 +14,7 @@ methods=["POST"])``). Needs the ``webhooks`` extra (Starlette).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
@@ -38,7 +39,21 @@ __all__ = ["WebhookReceiver", "WebhookStats"]
 
 logger = logging.getLogger("langchain_vlmrun")
 
-MAX_BODY = 64 * 1024 * 1024
+#: Deliveries are one execution as JSON; anything larger is refused (413) before it is
+#: buffered. A result this large is still fetched by the waiter's safety poll.
+MAX_BODY = 4 * 1024 * 1024
+#: Seconds a sender has to send the whole body (VLM Run gives a delivery 30 s in all).
+READ_TIMEOUT = 10.0
+#: Deliveries read at once; more are answered 503 at once (VLM Run retries them).
+MAX_CONCURRENT = 64
+
+
+class _Refused(Exception):
+    """A delivery refused while its body was read (the answer's status and detail)."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.detail = status, detail
 
 
 @dataclass
@@ -52,6 +67,9 @@ class WebhookStats:
     malformed: int = 0
     too_large: int = 0
     not_terminal: int = 0
+    too_slow: int = 0
+    busy: int = 0
+    disconnected: int = 0
 
 
 class WebhookReceiver:
@@ -75,8 +93,13 @@ class WebhookReceiver:
             caller expects); if it raises, the execution is not cached.
         forward: also hand each accepted execution to this (e.g.
             ``RedisWebhookRelay(...).publish``, for hubs in other processes).
-        max_body: larger deliveries are refused with 413.
+        max_body: larger deliveries are refused with 413, from the declared length
+            before reading, else as soon as the body passes it.
+        read_timeout: seconds a sender has to send the whole body (408 after).
+        max_concurrent: deliveries read at once; more get 503 at once.
         remember: how many execution ids to remember for deduplication.
+
+    A sender that hangs up is counted in ``stats.disconnected`` and logged at DEBUG.
     """
 
     def __init__(
@@ -89,11 +112,15 @@ class WebhookReceiver:
         accept: Callable[[AgentExecution], Any] | None = None,
         forward: Callable[[AgentExecution], object] | None = None,
         max_body: int = MAX_BODY,
+        read_timeout: float = READ_TIMEOUT,
+        max_concurrent: int = MAX_CONCURRENT,
         remember: int = 100_000,
     ) -> None:
         secret = secret if isinstance(secret, SecretStr) else SecretStr(secret)
-        if not secret.get_secret_value():
-            raise ValueError("a webhook secret is required: set one in the VLM Run dashboard")
+        if not secret.get_secret_value().strip():
+            raise ValueError(
+                "a webhook secret is required (not blank): copy it from the VLM Run dashboard"
+            )
         self._secret = secret
         self.hub = hub if hub is not None else WebhookHub()
         self.cache = cache
@@ -101,6 +128,9 @@ class WebhookReceiver:
         self.accept = accept
         self.forward = forward
         self.max_body = max_body
+        self.read_timeout = read_timeout
+        self.max_concurrent = max_concurrent
+        self._reading = 0
         self.remember = remember
         self.stats = WebhookStats()
         self._seen: OrderedDict[str, None] = OrderedDict()
@@ -116,19 +146,66 @@ class WebhookReceiver:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)
 
-    async def _read(self, request: Request) -> bytes | None:
-        """The raw body, or None past ``max_body`` (read no further)."""
+    async def _read(self, request: Request) -> bytes:
+        """The raw body, read within ``read_timeout`` and never past ``max_body``.
+
+        Raises:
+            _Refused: too many deliveries at once (503), too large (413), too slow (408),
+                or the sender hung up.
+        """
+        from starlette.requests import ClientDisconnect
+
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_body:
-            return None
+            raise _Refused(413, "delivery too large")
+        if self._reading >= self.max_concurrent:
+            raise _Refused(503, "too many deliveries at once; retry")
+        self._reading += 1
+        try:
+            return await asyncio.wait_for(self._body(request), self.read_timeout)
+        except asyncio.TimeoutError:
+            raise _Refused(408, "delivery sent too slowly") from None
+        except ClientDisconnect:
+            raise _Refused(499, "sender disconnected") from None
+        finally:
+            self._reading -= 1
+
+    async def _body(self, request: Request) -> bytes:
         chunks: list[bytes] = []
         size = 0
         async for chunk in request.stream():
             size += len(chunk)
             if size > self.max_body:
-                return None
+                raise _Refused(413, "delivery too large")
             chunks.append(chunk)
         return b"".join(chunks)
+
+    def _refused(self, refusal: _Refused, request: Request) -> Response:
+        from starlette.responses import JSONResponse
+
+        client = request.client.host if request.client else "unknown"
+        if refusal.status == 413:
+            self.stats.too_large += 1
+            logger.warning(
+                "webhook: refused a delivery from %s over max_body (%d bytes); its waiter "
+                "will poll for it (raise max_body if your results are this large)",
+                client,
+                self.max_body,
+            )
+        elif refusal.status == 408:
+            self.stats.too_slow += 1
+            logger.warning(
+                "webhook: %s took over %.0f s to send a delivery", client, self.read_timeout
+            )
+        elif refusal.status == 503:
+            self.stats.busy += 1
+            return JSONResponse(
+                {"detail": refusal.detail}, status_code=503, headers={"Retry-After": "1"}
+            )
+        else:
+            self.stats.disconnected += 1
+            logger.debug("webhook: %s disconnected while sending a delivery", client)
+        return JSONResponse({"detail": refusal.detail}, status_code=refusal.status)
 
     def _first_delivery(self, execution_id: str) -> bool:
         if execution_id in self._seen:
@@ -165,10 +242,10 @@ class WebhookReceiver:
         from starlette.responses import JSONResponse
 
         self.stats.received += 1
-        body = await self._read(request)
-        if body is None:
-            self.stats.too_large += 1
-            return JSONResponse({"detail": "delivery too large"}, status_code=413)
+        try:
+            body = await self._read(request)
+        except _Refused as refusal:
+            return self._refused(refusal, request)
         if not verify_webhook_signature(body, request.headers.get(SIGNATURE_HEADER), self._secret):
             self.stats.bad_signature += 1
             client = request.client.host if request.client else "unknown"

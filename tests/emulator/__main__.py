@@ -69,7 +69,11 @@ def main(argv: list[str] | None = None) -> int:
         default=60.0,
         help="seconds in which --rate-limit-per-minute requests are allowed (scales time)",
     )
-    parser.add_argument("--retry-after", type=int, default=1)
+    parser.add_argument(
+        "--retry-after",
+        default="1",
+        help="Retry-After of injected 429s, sent as it is (seconds, or e.g. inf)",
+    )
     parser.add_argument(
         "--webhook-secret", default=None, help="sign callback_url deliveries (X-VLMRun-Signature)"
     )

@@ -17,11 +17,19 @@ from collections.abc import Callable, Collection
 #: Faults that mangle the (real) answer, so the request *is* processed first:
 #: ``truncated_json`` a 200 whose body is cut short (honest Content-Length, invalid JSON);
 #: ``short_body`` Content-Length larger than what is sent, then the connection closes;
-#: ``slow_body`` the answer trickles out in small chunks over ``slow_body_seconds``.
-BODY_KINDS: frozenset[str] = frozenset({"truncated_json", "short_body", "slow_body"})
+#: ``slow_body`` the answer trickles out in small chunks over ``slow_body_seconds``;
+#: ``huge_body`` the answer's body replaced by ``huge_body_bytes`` bytes (honest
+#: Content-Length); ``endless_body`` by bytes that never end (no Content-Length, sent
+#: until the client hangs up).
+BODY_KINDS: frozenset[str] = frozenset(
+    {"truncated_json", "short_body", "slow_body", "huge_body", "endless_body"}
+)
+#: Error answers with hostile bodies: a 500 whose body is ``huge_body_bytes`` long
+#: (``huge_error``) or never ends (``endless_error``).
+HOSTILE_ERROR_KINDS: frozenset[str] = frozenset({"huge_error", "endless_error"})
 #: Fault kinds that can be injected *before* a request is processed (BODY_KINDS: see above).
 FAULT_KINDS: frozenset[str] = frozenset(
-    {"500", "502", "503", "504", "429", "drop", "slow"} | BODY_KINDS
+    {"500", "502", "503", "504", "429", "drop", "slow"} | BODY_KINDS | HOSTILE_ERROR_KINDS
 )
 #: Fault kinds that can be injected *after* a request was processed (state changed).
 AFTER_PROCESSING_KINDS: frozenset[str] = frozenset(

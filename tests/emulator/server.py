@@ -49,6 +49,7 @@ from .faults import (
     BODY_KINDS,
     FAULT_KINDS,
     GATEWAY_TIMEOUT_HTML,
+    HOSTILE_ERROR_KINDS,
     FaultInjector,
     OutageWindows,
     SlidingWindowLimiter,
@@ -57,11 +58,13 @@ from .faults import (
 )
 from .registry import (
     ARTIFACT_KINDS,
+    HOSTILE_TEXT,
     AgentRegistry,
     ArtifactStore,
     Invalid,
     NotFound,
     artifact_id,
+    hostile_agent_listing,
 )
 
 JSONDict = dict[str, Any]
@@ -115,8 +118,15 @@ class EmulatorConfig:
     fail_rate: float = 0.0
     fail_predicate: FailPredicate | None = None
     failure_message: str = "Emulated failure while processing '{filename}'"
+    failure_message_size: int = 0
+    """Hostile mode: when > 0, every failure message is this many characters long (the
+    message, then escape codes, direction overrides and "SYSTEM:" text repeated)."""
     pause_executions: bool = False
     """New executions go ``enqueued -> paused`` and never finish."""
+    hostile_agents: bool = False
+    """Hostile mode: ``GET /agent`` also lists ``registry.hostile_agent_listing()`` (huge
+    descriptions and schema field names, escape codes, U+202E, "SYSTEM:" text, an agent
+    named ``send_email``, invalid and clashing names), after the created agents."""
     known_agents: Collection[str] | None = None
     """None: any agent name exists. Else names (with or without ``:version``) that exist.
     Created agents always exist. ``POST /agent/lookup`` by name agrees with execute: a
@@ -129,6 +139,10 @@ class EmulatorConfig:
     """Artifacts every execution produces, one per kind (``img``, ``vid``, ``aud``, ``doc``,
     ``recon``, ``arr``, ``url``), listed in its response under ``"artifacts"`` (schema-driven
     responses reference artifacts where a string's ``pattern`` asks for ``img_\\w{6}`` etc.)."""
+    refuse_chunked: bool = False
+    """A gateway in front that needs a length: a request body sent ``Transfer-Encoding:
+    chunked`` (no ``Content-Length``) is answered 411 before it is read (counter
+    ``refused_chunked``)."""
     ignore_request_ids: bool = False
     """Ignore the client's execute ``id``: every execute creates a new execution under a
     server uuid, so ``GET /agent/executions/{client id}`` is 404 and a re-send pays twice
@@ -163,8 +177,9 @@ class EmulatorConfig:
     fault_kinds: Collection[str] = ("500", "502", "503", "429", "drop")
     fault_paths: str | None = None
     """Regex (``re.search`` on the URL path) restricting faults; None = every path."""
-    retry_after: int = 1
-    """Retry-After seconds sent with injected 429s."""
+    retry_after: float | str = 1
+    """Retry-After sent with injected 429s: seconds, or any text sent as it is (a hostile
+    server's ``"inf"``, ``"nan"``, ``"864000"``)."""
     slow_seconds: float = 1.0
     fault_after_processing: float = 0.0
     """Fraction of state-changing requests (POST/PUT/DELETE) that are processed
@@ -182,6 +197,9 @@ class EmulatorConfig:
     slow_body_seconds: float = 1.0
     """Time over which a ``slow_body`` answer trickles out."""
     slow_body_chunks: int = 10
+    huge_body_bytes: int = 64 * 1024 * 1024
+    """Length of a ``huge_body`` / ``huge_error`` answer's body (sent in full, honest
+    Content-Length)."""
     rate_limit_per_minute: int | None = None
     rate_limit_window: float = 60.0
     """Seconds of the sliding window in which ``rate_limit_per_minute`` requests are
@@ -254,6 +272,7 @@ _SCALARS = (
     "concurrent_requests",
     "max_concurrent_requests",
     "rate_limited",
+    "refused_chunked",
     "callbacks_sent",
     "callbacks_delivered",
     "callbacks_failed",
@@ -299,6 +318,8 @@ class Counters:
     faults_injected: dict[str, int] = field(default_factory=dict)
     """Kind -> count; after-processing faults are keyed ``after_processing_<kind>``."""
     rate_limited: int = 0
+    refused_chunked: int = 0
+    """Request bodies refused 411 for being chunked (``refuse_chunked``)."""
     callbacks_sent: int = 0
     """Webhook delivery attempts (POSTs to a ``callback_url``), retries included."""
     callbacks_delivered: int = 0
@@ -457,7 +478,8 @@ class _Response:
     headers: list[tuple[str, str]] = field(default_factory=list)
     drop: bool = False
     mangle: str | None = None
-    """A BODY_KINDS fault applied when sending: truncated_json, short_body, slow_body."""
+    """A BODY_KINDS fault applied when sending (truncated_json, short_body, slow_body,
+    huge_body, endless_body), or a hostile error body (huge_error, endless_error)."""
 
 
 _RouteHandler = Callable[[_Request], _Response]
@@ -469,6 +491,13 @@ class HTTPError(Exception):
         self.status = status
         self.detail = detail
         self.headers = headers or []
+
+
+def _retry_after(value: float | str) -> str:
+    """A Retry-After header value: whole seconds as an integer, anything else as it is."""
+    if isinstance(value, (int, float)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _json(status: int, obj: Any, headers: list[tuple[str, str]] | None = None) -> _Response:
@@ -824,8 +853,10 @@ class Emulator:
             return _Response(0, drop=True)
         if kind == "429":
             return _detail(
-                429, "Rate limit exceeded", [("Retry-After", str(int(self.config.retry_after)))]
+                429, "Rate limit exceeded", [("Retry-After", _retry_after(self.config.retry_after))]
             )
+        if kind in HOSTILE_ERROR_KINDS:
+            return _Response(500, b"", "text/plain; charset=utf-8", mangle=kind)
         if kind == "502":
             return _Response(502, BAD_GATEWAY_HTML, "text/html")
         if kind == "504":
@@ -1238,7 +1269,9 @@ class Emulator:
             paused=cfg.pause_executions,
             response=response,
             pages=pages,
-            failure_message=cfg.failure_message.format(filename=first or "input"),
+            failure_message=_sized(
+                cfg.failure_message.format(filename=first or "input"), cfg.failure_message_size
+            ),
         )
         with self._state_lock:
             existing = self._executions.get(execution.id)
@@ -1370,8 +1403,11 @@ class Emulator:
     def _agent_list(self, req: _Request) -> _Response:
         skip, limit = _paging(req, default_limit=1000)
         now = self._clock()
-        agents = self.agents.newest_first()[skip : skip + limit]
-        return _json(200, [a.info(now, _aware_iso) for a in agents])
+        listed = [a.info(now, _aware_iso) for a in self.agents.newest_first()]
+        if self.config.hostile_agents:
+            created = _aware_iso(datetime(2026, 1, 1, tzinfo=timezone.utc))
+            listed += hostile_agent_listing(created)
+        return _json(200, listed[skip : skip + limit])
 
     def _artifact_namespace(self, req: _Request) -> str:
         """The execution whose artifacts are asked for (they exist once it completed)."""
@@ -1528,6 +1564,14 @@ def _json_object(body: bytes) -> JSONDict:
     return value
 
 
+def _sized(message: str, size: int) -> str:
+    """``message`` made ``size`` characters long with hostile text (``size`` 0: as is)."""
+    if size <= 0:
+        return message
+    padding = " " + HOSTILE_TEXT
+    return (message + padding * (size // len(padding) + 1))[:size]
+
+
 def _paging(req: _Request, default_limit: int = 10) -> tuple[int, int]:
     out: list[int] = []
     for name, default, low, high in (("skip", 0, 0, None), ("limit", default_limit, 1, 1000)):
@@ -1681,6 +1725,13 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith("/_admin/"):
             self._admin(path)
             return
+        chunked = "chunked" in str(self.headers.get("transfer-encoding", "")).lower()
+        if chunked and emulator.config.refuse_chunked:
+            # a gateway in front that needs a length: it answers before reading the body
+            emulator.counters.incr("refused_chunked")
+            self.close_connection = True
+            self._send(_detail(411, "Length Required"))
+            return
         emulator.counters.enter_request()
         try:
             is_put = self.command == "PUT" and path.startswith("/storage/upload/")
@@ -1765,12 +1816,17 @@ class _Handler(BaseHTTPRequestHandler):
             body = body[: len(body) // 2]
             declared = max(declared, 1)  # promise at least one byte more than is sent
             self.close_connection = True
+        elif response.mangle in ("huge_body", "huge_error"):
+            declared = emulator.config.huge_body_bytes
+        endless = response.mangle in ("endless_body", "endless_error")
+        if endless:  # a body delimited by the connection's end, which never comes
+            self.close_connection = True
         lines = [
             f"HTTP/1.1 {response.status} {reason}",
             f"Server: {self.server_version}",
             f"Date: {self.date_time_string()}",
             f"Content-Type: {response.content_type}",
-            f"Content-Length: {declared}",
+            *([] if endless else [f"Content-Length: {declared}"]),
         ]
         lines.extend(f"{k}: {v}" for k, v in response.headers)
         if self.close_connection or emulator.stopping:
@@ -1784,6 +1840,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if response.mangle == "slow_body":
                 self._trickle(head, body)
+            elif response.mangle in ("huge_body", "huge_error") or endless:
+                self._flood(head, None if endless else declared)
             else:
                 self.wfile.write(head + body)
             if response.mangle == "short_body":
@@ -1791,6 +1849,22 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
             self.close_connection = True
+
+    def _flood(self, head: bytes, size: int | None) -> None:
+        """Send the head, then ``size`` bytes (None: until the client hangs up or the
+        emulator stops), as fast as the client reads them."""
+        emulator = self.server.emulator
+        self.wfile.write(head)
+        block = b"A" * _CHUNK
+        sent = 0
+        while size is None or sent < size:
+            if emulator.stopping:
+                self.close_connection = True
+                return
+            piece = block if size is None else block[: size - sent]
+            self.wfile.write(piece)
+            sent += len(piece)
+        self.wfile.flush()
 
     def _trickle(self, head: bytes, body: bytes) -> None:
         """Send the head, then the body in ``slow_body_chunks`` pieces spread over

@@ -128,9 +128,14 @@ def test_structured_extraction_example_runs_offline() -> None:
 def test_agent_toolkit_example_chooses_between_two_agents_offline() -> None:
     out = run_example("agent_toolkit.py")
     assert "[offline]" in out
-    assert "tool langchain-example-invoices: Extracts the invoice number" in out
-    assert "tool langchain-example-receipts: Reads shop receipts" in out
-    assert "the model chose: langchain-example-receipts" in out
+    # tools are named vlmrun_<agent> and quote the agent's description
+    assert (
+        "tool vlmrun_langchain-example-invoices: Runs the VLM Run agent "
+        'langchain-example-invoices:v1, described in its workspace as: "Extracts the invoice number'
+    ) in out
+    assert "tool vlmrun_langchain-example-receipts: Runs the VLM Run agent " in out
+    assert 'as: "Reads shop receipts' in out
+    assert "the model chose: vlmrun_langchain-example-receipts" in out
     assert '"merchant": "Blue Bottle Coffee"' in out.split("agent answer:")[1]
     assert "artifact img_7c41e2: image/png, 3959 bytes" in out
 

@@ -97,7 +97,8 @@ def check_usage(loader: VLMRunLoader, sources: list[str], minimum: dict[str, int
 
 
 # The clients look every file up by md5 (hash_lookup_min_size=0), as they do by default
-# for files of 8 MiB and more, so the second load reuses the uploads.
+# for files of 8 MiB and more, so the second load reuses the uploads. (Without a cache,
+# cache=False: with the default one, the second load would make no request at all.)
 
 
 def test_sync_load_in_order_then_second_load_reuses_uploads(
@@ -110,7 +111,9 @@ def test_sync_load_in_order_then_second_load_reuses_uploads(
     )
     sources = make_sources(tmp_path)
     with VLMRunClient("k", base_url=emu.base_url, poll=FAST, hash_lookup_min_size=0) as client:
-        loader = VLMRunLoader(sources, agent_name=AGENT, client=client, max_concurrency=4)
+        loader = VLMRunLoader(
+            sources, agent_name=AGENT, client=client, max_concurrency=4, cache=False
+        )
         first = loader.load()
         check_documents(emu, first, sources)
         # file: hash lookup + upload + execute + >=1 poll; URL: execute + >=1 poll
@@ -127,7 +130,9 @@ def test_sync_load_in_order_then_second_load_reuses_uploads(
         finished = sorted(in_input_order, key=counters["completion_time"].__getitem__)
         assert finished != in_input_order
 
-        again = VLMRunLoader(sources, agent_name=AGENT, client=client, max_concurrency=4)
+        again = VLMRunLoader(
+            sources, agent_name=AGENT, client=client, max_concurrency=4, cache=False
+        )
         second = again.load()
     check_documents(emu, second, sources)
     check_usage(again, sources, {"file": 3, "url": 2})  # no upload this time
@@ -154,7 +159,9 @@ async def test_async_load_in_order_then_second_load_reuses_uploads(
     async with AsyncVLMRunClient(
         "k", base_url=emu.base_url, poll=FAST, hash_lookup_min_size=0
     ) as client:
-        loader = VLMRunLoader(sources, agent_name=AGENT, async_client=client, max_concurrency=4)
+        loader = VLMRunLoader(
+            sources, agent_name=AGENT, async_client=client, max_concurrency=4, cache=False
+        )
         first = [doc async for doc in loader.alazy_load()]
         check_documents(emu, first, sources)
         check_usage(loader, sources, {"file": 4, "url": 2})
@@ -163,7 +170,9 @@ async def test_async_load_in_order_then_second_load_reuses_uploads(
         assert counters["uploads"] == N_FILES
         assert counters["hash_misses"] == N_FILES and counters["hash_hits"] == 0
 
-        again = VLMRunLoader(sources, agent_name=AGENT, async_client=client, max_concurrency=4)
+        again = VLMRunLoader(
+            sources, agent_name=AGENT, async_client=client, max_concurrency=4, cache=False
+        )
         second = await again.aload()
     check_documents(emu, second, sources)
     check_usage(again, sources, {"file": 3, "url": 2})

@@ -476,11 +476,13 @@ def run_extractor(target: Target, **options: Any) -> Any:
 
 def run_loader(target: Target, **options: Any) -> Any:
     options.setdefault("prompt", PROMPT)
+    options.setdefault("cache", False)  # every example runs: no result from an earlier one
     return VLMRunLoader(str(target.sample), client=target.client, **options).load()
 
 
 def run_parser(target: Target, **options: Any) -> Any:
     options.setdefault("prompt", PROMPT)
+    options.setdefault("cache", False)
     return VLMRunParser(client=target.client, **options).parse(Blob.from_path(target.sample))
 
 
@@ -626,9 +628,14 @@ def test_max_content_chars_caps_what_the_model_sees(
     content = str(message.content)
     if len(full_answer) <= limit:
         assert content == full_answer and not message.artifact.truncated
-    else:
-        assert content.startswith(full_answer[:limit]) and message.artifact.truncated
-        assert content[limit:].lstrip().startswith("[... truncated:")
+    else:  # the marker counts in the cap; a cap too small for it ends with an ellipsis
+        assert len(content) <= limit and message.artifact.truncated
+        shown, marker = content.partition("\n\n[... truncated: ")[::2]
+        if marker:
+            assert full_answer.startswith(shown)
+            assert marker.startswith(f"{len(shown)} of {len(full_answer)} characters shown")
+        else:
+            assert content.endswith("\u2026") and full_answer.startswith(content[:-1])
 
 
 @PASSING

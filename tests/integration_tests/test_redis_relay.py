@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 import redis
+from pydantic import SecretStr
 
 from langchain_vlmrun import AgentExecution
+from langchain_vlmrun.core._signing import seal
 from langchain_vlmrun.scaleout.redis_relay import RedisWebhookRelay
 from langchain_vlmrun.webhooks.hub import WebhookHub
 from langchain_vlmrun.webhooks.receiver import WebhookReceiver
@@ -72,3 +74,23 @@ def test_a_failed_forward_asks_for_the_retry() -> None:
         assert post(server, *delivery("ex-4")).status_code == 503
         assert post(server, *delivery("ex-4")).json() == {"status": "accepted"}
     assert forwarded == ["ex-4"]
+
+
+def test_with_a_signing_key_a_forged_message_completes_nobody(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    relay = RedisWebhookRelay(redis_url, channel="signed", signing_key="relay secret 123")
+    hub = WebhookHub()
+    with relay.subscribe(hub):
+        ticket = hub.expect("ex-4")
+        forged = AgentExecution(id="ex-4", status="completed", response={"forged": True})
+        raw = redis.Redis.from_url(redis_url)
+        raw.publish("signed", forged.model_dump_json())  # unsigned
+        RedisWebhookRelay(redis_url, channel="signed", signing_key="not the key").publish(forged)
+        # sealed with the right key for another channel, replayed on this one
+        key = SecretStr("relay secret 123")
+        raw.publish("signed", seal(key, "other", forged.model_dump_json().encode()))
+        assert relay.publish(AgentExecution(id="ex-4", status="completed", response={"n": 1}))
+        execution = ticket.wait(timeout=30)
+    assert execution is not None and execution.response == {"n": 1}
+    assert caplog.text.count("not signed with signing_key") >= 3

@@ -30,6 +30,9 @@ from tests.support import emulator_client_settings
 INVOICES = "test-invoices"
 RECEIPTS = "test-receipts"
 TRANSCRIPTS = "test-transcripts"
+# their tools: the agent's name with the toolkit's prefix (it cannot shadow another tool)
+INVOICES_TOOL, RECEIPTS_TOOL = f"vlmrun_{INVOICES}", f"vlmrun_{RECEIPTS}"
+TRANSCRIPTS_TOOL = f"vlmrun_{TRANSCRIPTS}"
 INVOICE_PROMPT = "Extract the invoice id, dates and totals from invoices."
 RECEIPT_PROMPT = "Read shop receipts: merchant, total, and a photo of the receipt."
 INVOICE_SCHEMA = {
@@ -83,23 +86,28 @@ def test_get_tools_gives_one_tool_per_agent_described_by_it(
     _, client = workspace
     listed = {a.name: a for a in client.list_agents()}
     tools = VLMRunToolkit(client=client).get_tools()
-    assert [t.name for t in tools] == [INVOICES, RECEIPTS, TRANSCRIPTS, "vlmrun_read_file"]
+    names = [INVOICES_TOOL, RECEIPTS_TOOL, TRANSCRIPTS_TOOL, "vlmrun_read_file"]
+    assert [t.name for t in tools] == names
     tools_by_name = by_name(tools)
     for name, version in ((INVOICES, "v1"), (RECEIPTS, "v2"), (TRANSCRIPTS, "v1")):
-        tool = tools_by_name[name]
+        tool = tools_by_name[f"vlmrun_{name}"]
         assert isinstance(tool, VLMRunAgentTool)
         agent = listed[f"{name}:{version}"]  # the latest version, pinned
         assert tool.agent_name == agent.name and tool.agent == agent
-        assert agent.description and tool.description.startswith(agent.description)
-    assert "Returns JSON with invoice_id, issue_date, total." in tools_by_name[INVOICES].description
-    assert "Local files are not available" in tools_by_name[INVOICES].description
+        assert agent.description and tool.description.startswith(
+            f'Runs the VLM Run agent {agent.name}, described in its workspace as: "'
+            f'{agent.description.rstrip(". ")}".'
+        )
+    invoices = tools_by_name[INVOICES_TOOL].description
+    assert 'Returns JSON with "invoice_id", "issue_date", "total".' in invoices
+    assert "Local files are not available" in invoices
 
 
 def test_toolkit_tools_run_their_pinned_agent_without_another_lookup(
     workspace: tuple[Emulator, VLMRunClient],
 ) -> None:
     emu, client = workspace
-    tool = by_name(VLMRunToolkit(client=client).get_tools())[RECEIPTS]
+    tool = by_name(VLMRunToolkit(client=client).get_tools())[RECEIPTS_TOOL]
     lookups = route(emu, "POST /agent/lookup")
     message = tool.invoke(
         {"type": "tool_call", "id": "1", "name": tool.name, "args": {"file": URL}}
@@ -119,15 +127,15 @@ def test_versions_filters_and_predicates(workspace: tuple[Emulator, VLMRunClient
     _, client = workspace
     every = VLMRunToolkit(client=client, all_versions=True, include_reader=False).get_tools()
     assert [t.name for t in every] == [
-        f"{INVOICES}_v1",
-        f"{RECEIPTS}_v1",
-        f"{RECEIPTS}_v2",
-        f"{TRANSCRIPTS}_v1",
+        f"{INVOICES_TOOL}_v1",
+        f"{RECEIPTS_TOOL}_v1",
+        f"{RECEIPTS_TOOL}_v2",
+        f"{TRANSCRIPTS_TOOL}_v1",
     ]
     chosen = VLMRunToolkit(client=client, agents=[RECEIPTS, f"{INVOICES}:v1"]).get_tools()
     assert [(t.name, getattr(t, "agent_name", None)) for t in chosen] == [
-        (INVOICES, f"{INVOICES}:v1"),
-        (RECEIPTS, f"{RECEIPTS}:v2"),
+        (INVOICES_TOOL, f"{INVOICES}:v1"),
+        (RECEIPTS_TOOL, f"{RECEIPTS}:v2"),
         ("vlmrun_read_file", None),
     ]
     old = VLMRunToolkit(client=client, agents=[f"{RECEIPTS}:v1"], include_reader=False)
@@ -135,7 +143,7 @@ def test_versions_filters_and_predicates(workspace: tuple[Emulator, VLMRunClient
     with_schema = VLMRunToolkit(
         client=client, predicate=lambda agent: agent.json_schema is not None, include_reader=False
     )
-    assert [t.name for t in with_schema.get_tools()] == [INVOICES, RECEIPTS]
+    assert [t.name for t in with_schema.get_tools()] == [INVOICES_TOOL, RECEIPTS_TOOL]
 
 
 def test_an_unknown_name_in_the_filter_says_what_exists(
@@ -156,7 +164,7 @@ def test_the_listing_is_reused_until_refreshed(workspace: tuple[Emulator, VLMRun
     assert [t.name for t in toolkit.get_tools()] == first
     assert route(emu, "GET /agent") == listings
     toolkit.refresh()
-    assert "test-contracts" in [t.name for t in toolkit.get_tools()]
+    assert "vlmrun_test-contracts" in [t.name for t in toolkit.get_tools()]
 
 
 def test_async_get_tools(workspace: tuple[Emulator, VLMRunClient]) -> None:
@@ -167,12 +175,12 @@ def test_async_get_tools(workspace: tuple[Emulator, VLMRunClient]) -> None:
             toolkit = VLMRunToolkit(async_client=client, agents=[INVOICES])
             tools = await toolkit.aget_tools()
             message = await tools[0].ainvoke(
-                {"type": "tool_call", "id": "1", "name": INVOICES, "args": {"file": URL}}
+                {"type": "tool_call", "id": "1", "name": INVOICES_TOOL, "args": {"file": URL}}
             )
             assert message.artifact.output_schema == INVOICE_SCHEMA
             return [t.name for t in tools]
 
-    assert asyncio.run(main()) == [INVOICES, "vlmrun_read_file"]
+    assert asyncio.run(main()) == [INVOICES_TOOL, "vlmrun_read_file"]
 
 
 def test_tool_names_are_valid_unique_and_stable() -> None:
@@ -182,7 +190,7 @@ def test_tool_names_are_valid_unique_and_stable() -> None:
     agents = [
         agent("a.b:v1", "id-1"),
         agent("a_b:v1", "id-2"),
-        agent("vlmrun_read_file:v1", "id-3"),
+        agent("read_file:v1", "id-3"),
         agent("x" * 100 + ":v1", "id-4"),
         agent("Factures (FR):v2", "id-5"),
     ]
@@ -190,19 +198,22 @@ def test_tool_names_are_valid_unique_and_stable() -> None:
     names = toolkit._names(agents)
     assert all(TOOL_NAME.match(n) for n in names)
     assert len(set(names)) == len(names)
-    assert names[4] == "Factures_FR"
-    assert names[:2] != ["a_b", "a_b"] and all(n.startswith("a_b_") for n in names[:2])
+    assert names[4] == "vlmrun_Factures_FR"
+    assert names[2].startswith("vlmrun_read_file_")  # the reader's name stays the reader's
+    assert all(n.startswith("vlmrun_a_b_") for n in names[:2])
     assert names == toolkit._names(list(agents))  # same agents, same names
     assert names[:2] == toolkit._names(agents[:2])  # a clash is settled by ids, not order
 
 
 def test_tool_name_and_description_helpers() -> None:
-    assert tool_name("invoice-extractor:v2") == "invoice-extractor_v2"
-    assert tool_name("???") == "agent"
+    assert tool_name("invoice-extractor:v2") == "vlmrun_invoice-extractor_v2"
+    assert tool_name("???") == "vlmrun_agent"
     long = "é" * 200
     assert TOOL_NAME.match(tool_name(long))
     info = AgentInfo(id="1", name="r:v1", description="", prompt="Read receipts.")
-    assert agent_description(info).startswith("Runs the VLM Run agent r:v1: Read receipts.")
+    assert agent_description(info).startswith(
+        'Runs the VLM Run agent r:v1, whose instructions are: "Read receipts".'
+    )
     assert len(agent_description(AgentInfo(id="1", name="r", description="x" * 5000))) < 1024
 
 
@@ -221,8 +232,12 @@ def test_from_agent_names_and_describes_the_tool_after_the_agent(
 ) -> None:
     emu, client = workspace
     tool = VLMRunAgentTool.from_agent(INVOICES, client=client, wait_timeout=30)
-    assert (tool.name, tool.agent_name, tool.wait_timeout) == (INVOICES, f"{INVOICES}:v1", 30)
-    assert tool.description.startswith(f"Emulated agent: {INVOICE_PROMPT}")
+    assert (tool.name, tool.agent_name, tool.wait_timeout) == (
+        INVOICES_TOOL,
+        f"{INVOICES}:v1",
+        30,
+    )
+    assert f'as: "Emulated agent: {INVOICE_PROMPT.rstrip(".")}".' in tool.description
     lookups = route(emu, "POST /agent/lookup")
     message = tool.invoke(
         {"type": "tool_call", "id": "1", "name": tool.name, "args": {"file": URL}}
@@ -262,7 +277,7 @@ def test_from_agent_with_an_unknown_name_suggests_and_uploads_nothing(
 def test_from_agent_info_sends_nothing() -> None:
     info = AgentInfo(id="1", name=f"{INVOICES}:v4", description="Reads invoices.")
     tool = VLMRunAgentTool.from_agent(info, api_key="k", base_url="https://api.test/v1")
-    assert (tool.name, tool.agent_name, tool.agent) == (INVOICES, info.name, info)
+    assert (tool.name, tool.agent_name, tool.agent) == (INVOICES_TOOL, info.name, info)
 
 
 # --- an agent choosing between them ----------------------------------------------------
@@ -278,7 +293,7 @@ def test_an_agent_picks_the_right_vlmrun_agent_out_of_several(
     state = graph.invoke({"messages": [HumanMessage("What did I pay at the coffee shop?")]})
     assert len(model.offered) == 4  # three agents and the reader
     (result,) = [m for m in state["messages"] if isinstance(m, ToolMessage)]
-    assert result.name == RECEIPTS and '"merchant"' in str(result.content)
+    assert result.name == RECEIPTS_TOOL and '"merchant"' in str(result.content)
     assert state["messages"][-1].content.startswith("According to the file: ")
     (executed,) = client.list_executions(limit=1)
     assert executed.name == f"{RECEIPTS}:v2"

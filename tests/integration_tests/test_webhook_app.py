@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
+import logging
 import sys
 import threading
 from collections.abc import Iterator, Sequence
@@ -236,3 +238,62 @@ def test_callbacks_from_the_service_end_waits_without_polls(
     assert counters["callbacks_delivered"] == 6 and receiver.stats.completed == 6
     assert sum(counters["polls_per_execution"].values()) == 0  # upload + execute only
     assert counters["requests_total"] == 2 * len(files)
+
+
+# --- hostile senders against a real server -----------------------------------------------
+
+
+def _open_delivery(url: str, declared: int) -> Any:
+    import socket
+    from urllib.parse import urlsplit
+
+    where = urlsplit(url)
+    sock = socket.create_connection((where.hostname, where.port), timeout=10)
+    head = (
+        f"POST / HTTP/1.1\r\nHost: {where.hostname}\r\nContent-Type: application/json\r\n"
+        f"X-VLMRun-Signature: sha256=00\r\nContent-Length: {declared}\r\n\r\n"
+    )
+    sock.sendall(head.encode())
+    return sock
+
+
+def test_senders_that_trickle_or_hang_up_are_cut_off_quietly(
+    hub: WebhookHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    import time
+
+    caplog.set_level(logging.DEBUG)
+    receiver = WebhookReceiver(SECRET, hub, read_timeout=1.0)
+    with serving(receiver) as url:
+        trickling = [_open_delivery(url, 1000) for _ in range(20)]
+        for sock in trickling:
+            sock.sendall(b"{")
+        hanging = [_open_delivery(url, 1000) for _ in range(20)]
+        for sock in hanging:
+            sock.sendall(b'{"id": ')
+            sock.close()  # hangs up mid-body
+        deadline = time.monotonic() + 20
+        answers = []
+        for sock in trickling:  # one more byte a second: cut off at read_timeout
+            sock.settimeout(max(0.1, deadline - time.monotonic()))
+            data = b""
+            with contextlib.suppress(OSError):
+                while b"\r\n" not in data:
+                    time.sleep(0.05)
+                    with contextlib.suppress(OSError):
+                        sock.sendall(b" ")
+                    chunk = sock.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+            answers.append(data.split(b"\r\n", 1)[0])
+            sock.close()
+        until(lambda: receiver.stats.disconnected == 20, timeout=10)
+        # an honest delivery still goes through
+        assert post(url, *delivery()).json() == {"status": "accepted"}
+    assert answers == [b"HTTP/1.1 408 Request Timeout"] * 20
+    assert receiver.stats.too_slow == 20
+    loud = [r for r in caplog.records if r.levelno > logging.WARNING]
+    assert loud == []  # no "Exception in ASGI application" tracebacks
+    quiet = [r for r in caplog.records if "disconnected while sending" in r.getMessage()]
+    assert len(quiet) == 20 and {r.levelno for r in quiet} == {logging.DEBUG}

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langchain_core.messages import ToolMessage
 from pydantic import ValidationError
 
 from langchain_vlmrun import FileSourceError
-from langchain_vlmrun.files import _confinement as _paths
-from langchain_vlmrun.files._confinement import checked_file, normalise_roots, resolve_allowed_file
+from langchain_vlmrun.files._confinement import normalise_roots, open_confined, resolve_allowed_file
 from langchain_vlmrun.tools.agent_tool import VLMRunAgentTool, VLMRunToolError
 from tests.mock_api import ScriptedAPI
 
@@ -224,21 +224,23 @@ def test_an_unusable_path_says_why(
     assert raised.value.source == "scan.png"
 
 
-def test_a_file_that_cannot_be_examined_says_why(
+def test_a_file_that_cannot_be_opened_says_why(
     two_roots: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (two_roots[1] / "scan.png").write_bytes(b"\x89PNG fake")
+    real_open = os.open
 
-    class Unreadable:
-        @staticmethod
-        def of(stat: os.stat_result) -> None:
+    def refuse(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if str(path).endswith("scan.png"):
             raise PermissionError(13, "Permission denied")
+        return real_open(path, flags, *args, **kwargs)
 
-    monkeypatch.setattr(_paths, "FileIdentity", Unreadable)
+    monkeypatch.setattr(os, "open", refuse)
     with pytest.raises(FileSourceError) as raised:
-        checked_file("scan.png", two_roots)
-    assert str(raised.value) == "Cannot access scan.png: Permission denied."
-    assert raised.value.source == "scan.png"
+        open_confined("scan.png", two_roots)
+    assert str(raised.value) == (
+        f"Permission denied reading {two_roots[1] / 'scan.png'}; make it readable by this process."
+    )
 
 
 def test_home_paths_expand_to_the_home_folder(

@@ -395,17 +395,21 @@ def test_writes_prune_every_hundred_writes_by_default() -> None:
     assert sorted(store.yield_keys()) == [f"vlmrun:{n:03}" for n in range(90, 100)]
 
 
-def test_resolve_cache_refuses_a_bare_store() -> None:
+def test_resolve_cache_refuses_a_bare_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VLMRUN_CACHE_DIR", str(tmp_path / "results"))
     assert resolve_cache(False) is None
-    own = resolve_cache(None)
-    assert isinstance(own, ResultCache) and isinstance(own.store, InMemoryByteStore)
-    assert resolve_cache(None) is not own  # a private cache per caller
+    own = resolve_cache(None)  # the default: persistent, in the user cache folder, bounded
+    assert isinstance(own, ResultCache) and isinstance(own.store, FileByteStore)
+    assert own.store.root == tmp_path / "results"
+    assert (own.max_age, own.max_entries) == (30 * 24 * 3600.0, 20_000)
     cache = ResultCache(InMemoryByteStore())
     assert resolve_cache(cache) is cache
     with pytest.raises(TypeError) as info:
         resolve_cache(InMemoryByteStore())  # type: ignore[arg-type]
     assert str(info.value) == (
-        "cache must be a ResultCache, None (in-memory) or False (none), got "
+        "cache must be a ResultCache, None (the default, persistent) or False (none), got "
         "InMemoryByteStore; wrap a LangChain store as ResultCache(store)."
     )
 

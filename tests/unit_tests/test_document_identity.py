@@ -214,11 +214,12 @@ def test_ids_of_a_url_source_are_pinned_in_page_and_single_mode() -> None:
     assert single.id == "990492e7-c893-5a5c-b706-3879c9f7fd9a"
 
 
-def test_url_source_info_hashes_the_url_shown() -> None:
+def test_url_source_info_shows_no_token_and_hashes_the_url_without_credentials() -> None:
     info = SourceInfo.for_url("https://user:secret@example.test/scans/report.PDF?sig=1")
-    shown = "https://example.test/scans/report.PDF?sig=1"
-    assert info.source == info.identity == shown
-    assert info.content_hash == f"url:{hashlib.sha256(shown.encode()).hexdigest()}"
+    kept = "https://example.test/scans/report.PDF?sig=1"
+    assert info.source == "https://example.test/scans/report.PDF?sig=[redacted]"
+    assert info.identity == kept  # hashed into Document ids, never shown
+    assert info.content_hash == f"url:{hashlib.sha256(kept.encode()).hexdigest()}"
     assert info.mime_type == "application/pdf"  # guessed from the path, not the query
     assert SourceInfo.for_url("https://example.test/clip.mp4?x=.pdf").mime_type == "video/mp4"
     assert SourceInfo.for_url("https://example.test/page").mime_type is None

@@ -23,6 +23,14 @@ EVERYTHING = ExecuteOptions(
     environment="staging",
     session_id="s-1",
 )
+#: An inline skill as the SDK sends it: the zip in ``source``, beside ``skill_version``.
+INLINE_SENT = {
+    "type": "inline",
+    "name": "n",
+    "description": "d",
+    "skill_version": "latest",
+    "source": {"type": "base64", "media_type": "application/zip", "data": "UEsD"},
+}
 
 
 def test_every_option_lands_where_the_sdk_puts_it() -> None:
@@ -34,8 +42,8 @@ def test_every_option_lands_where_the_sdk_puts_it() -> None:
         "inputs": {},
         "config": {
             "skills": [
-                {"type": "skill_reference", "skill_id": "invoices"},
-                {"type": "inline", "name": "n", "description": "d", "bundle": "UEsD"},
+                {"type": "skill_reference", "skill_id": "invoices", "skill_version": "latest"},
+                INLINE_SENT,
             ],
             "service_tier": "flex",
             "mode": "program",
@@ -59,8 +67,8 @@ def test_unset_options_send_nothing() -> None:
 def test_only_options_that_change_a_result_key_the_cache() -> None:
     assert EVERYTHING.result_fields() == {
         "skills": [
-            {"type": "skill_reference", "skill_id": "invoices"},
-            {"type": "inline", "name": "n", "description": "d", "bundle": "UEsD"},
+            {"type": "skill_reference", "skill_id": "invoices", "skill_version": "latest"},
+            INLINE_SENT,
         ],
         "mode": "program",
         "orchestration_mode": False,

@@ -511,7 +511,8 @@ def test_execute_request_reads_prompt_and_schema_from_config() -> None:
     assert request.config is None and request.metadata is None  # nothing else was given
     assert request.model is None and request.toolsets is None
     assert request.body()["config"] == {"prompt": "p", "json_schema": SCHEMA}
-    assert "model" not in request.body() and "toolsets" not in request.body()
+    assert request.body()["model"] == "vlmrun-orion-1:auto"  # the SDK's default, as it sends
+    assert "toolsets" not in request.body()
 
 
 @pytest.mark.parametrize(
@@ -832,7 +833,8 @@ def test_an_ambiguous_execute_is_logged_with_its_request_id_then_adopted(
         f"execute req-1 failed ambiguously ({lost.message}); checking in 2.0s before re-sending",
         "execute req-1 had reached the server; adopting it",
     ]
-    assert [r.levelno for r in caplog.records] == [logging.WARNING, logging.INFO]
+    # a check that resolves it is routine: nothing printed with logging unconfigured
+    assert [r.levelno for r in caplog.records] == [logging.INFO, logging.INFO]
 
 
 def test_a_schema_and_a_model_together_are_refused() -> None:

@@ -37,7 +37,7 @@ from tests.compose_loader_cassettes import (
     STRUCTURED_EXECUTION,
     URL_EXECUTION,
 )
-from tests.mock_api import found_agent
+from tests.mock_api import ScriptedAPI, found_agent
 
 BASE = "https://api.test/v1"
 #: Stands for an agent of the user's own (a fresh account has none): the unit tests
@@ -442,3 +442,19 @@ def test_url_sources_are_not_uploaded(cassette_client_kwargs: dict[str, Any], vc
     assert "file_id" not in doc.metadata
     assert doc.metadata["execution_id"] == URL_EXECUTION
     assert "/files" not in " ".join(r.path for r in vcr.requests)
+
+
+@pytest.mark.parametrize("missing", ["reports/", "reports", "no/such/folder/"])
+def test_a_missing_folder_is_reported_as_missing_before_any_request(
+    missing: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    api = ScriptedAPI()
+    loader = VLMRunLoader(missing, prompt="p", client=api.client(), on_error="skip")
+    assert loader.load() == []
+    (failure,) = loader.failures
+    assert str(failure.error) == (
+        f"No such file or folder: {missing} (relative paths resolve against {tmp_path}); "
+        "check the path."
+    )
+    assert api.requests == []

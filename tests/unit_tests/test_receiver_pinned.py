@@ -121,14 +121,15 @@ async def raw(
 def test_defaults() -> None:
     receiver = WebhookReceiver(SECRET)
     assert isinstance(receiver.hub, WebhookHub)
-    assert receiver.max_body == MAX_BODY == 64 * 1024 * 1024
+    assert receiver.max_body == MAX_BODY == 4 * 1024 * 1024
+    assert (receiver.read_timeout, receiver.max_concurrent) == (10.0, 64)
     assert receiver.remember == 100_000
     assert (receiver.cache, receiver.accept, receiver.forward) == (None, None, None)
-    assert receiver.stats == WebhookStats(0, 0, 0, 0, 0, 0, 0)
+    assert receiver.stats == WebhookStats()
     assert repr(receiver) == (
         "WebhookReceiver(hub=WebhookHub(waiting=0, remembered=0), stats=WebhookStats("
         "received=0, completed=0, duplicates=0, bad_signature=0, malformed=0, too_large=0, "
-        "not_terminal=0))"
+        "not_terminal=0, too_slow=0, busy=0, disconnected=0))"
     )
 
 
@@ -137,11 +138,13 @@ def test_the_given_hub_is_used() -> None:
     assert WebhookReceiver(SECRET, hub).hub is hub
 
 
-@pytest.mark.parametrize("secret", ["", SecretStr("")])
-def test_an_empty_secret_is_refused(secret: str | SecretStr) -> None:
+@pytest.mark.parametrize("secret", ["", SecretStr(""), " ", "\t\n", SecretStr("  ")])
+def test_an_empty_or_blank_secret_is_refused(secret: str | SecretStr) -> None:
     with pytest.raises(ValueError) as raised:
         WebhookReceiver(secret)
-    assert str(raised.value) == "a webhook secret is required: set one in the VLM Run dashboard"
+    assert str(raised.value) == (
+        "a webhook secret is required (not blank): copy it from the VLM Run dashboard"
+    )
 
 
 async def test_a_secret_str_is_accepted_and_kept_secret() -> None:
@@ -347,12 +350,31 @@ async def test_a_declared_length_of_exactly_max_body_is_read() -> None:
     assert request.reads >= 1
 
 
-async def test_the_default_limit_is_64_mib_declared() -> None:
+async def test_the_default_limit_is_4_mib_declared() -> None:
     receiver = WebhookReceiver(SECRET)
-    status, answer, request = await raw(receiver, [b"{}"], length=64 * 1024 * 1024 + 1)
+    status, answer, request = await raw(receiver, [b"{}"], length=4 * 1024 * 1024 + 1)
     assert (status, answer, request.reads) == (413, {"detail": "delivery too large"}, 0)
-    status, answer, _ = await raw(receiver, [b"{}"], length=64 * 1024 * 1024)
+    status, answer, _ = await raw(receiver, [b"{}"], length=4 * 1024 * 1024)
     assert (status, answer) == (401, {"detail": "invalid signature"})
+
+
+async def test_a_signed_8_mib_delivery_is_refused_without_being_buffered() -> None:
+    body = payload("ex-1", response="x" * (8 * 1024 * 1024))
+    receiver = WebhookReceiver(SECRET)
+    status, answer, request = await raw(
+        receiver,
+        [body[i : i + 65536] for i in range(0, len(body), 65536)],
+        length=len(body),
+        signature=sign(body),
+    )
+    assert (status, answer, request.reads) == (413, {"detail": "delivery too large"}, 0)
+    # undeclared (chunked): reading stops at the limit, not at the end
+    status, answer, request = await raw(
+        receiver, [body[i : i + 65536] for i in range(0, len(body), 65536)], signature=sign(body)
+    )
+    assert (status, answer) == (413, {"detail": "delivery too large"})
+    assert request.reads == 4 * 1024 * 1024 // 65536 + 1
+    assert receiver.hub.delivered("ex-1") is None
 
 
 async def test_a_body_in_chunks_is_verified_whole() -> None:
@@ -563,3 +585,76 @@ async def test_a_failure_after_the_id_left_the_dedup_memory_still_asks_for_a_ret
     answers = await asyncio.gather(first, second)
     assert [a.status_code for a in answers] == [503, 200]
     assert receiver.hub.delivered("ex-1") is None and receiver.hub.delivered("ex-2") is not None
+
+
+# --- senders that are slow, too many, or gone -------------------------------------------
+
+
+class Trickle(Raw):
+    """A sender that pauses ``pause`` seconds before each chunk (or hangs up midway)."""
+
+    def __init__(self, chunks: Sequence[bytes], pause: float, hang_up_after: int = -1) -> None:
+        super().__init__(chunks, {}, ("203.0.113.9", 5000))
+        self.pause, self.hang_up_after = pause, hang_up_after
+
+    async def receive(self) -> dict[str, Any]:
+        import asyncio
+
+        if self.reads == self.hang_up_after:
+            self.reads += 1
+            return {"type": "http.disconnect"}
+        await asyncio.sleep(self.pause)
+        return await super().receive()
+
+
+async def test_a_sender_slower_than_read_timeout_gets_408() -> None:
+    receiver = WebhookReceiver(SECRET, read_timeout=0.05)
+    status, answer = await Trickle([b"{", b"}"] * 50, pause=0.02).run(receiver)
+    assert (status, answer) == (408, {"detail": "delivery sent too slowly"})
+    assert receiver.stats.too_slow == 1
+
+
+class Held(Raw):
+    """A sender whose body waits until ``release`` is set."""
+
+    def __init__(self, release: Any) -> None:
+        import asyncio
+
+        super().__init__([b"{}"], {}, ("203.0.113.9", 5000))
+        self.release, self.reading = release, asyncio.Event()
+
+    async def receive(self) -> dict[str, Any]:
+        self.reading.set()
+        await self.release.wait()
+        return await super().receive()
+
+
+async def test_deliveries_past_max_concurrent_get_503_at_once() -> None:
+    import asyncio
+
+    receiver = WebhookReceiver(SECRET, max_concurrent=2, read_timeout=30)
+    release = asyncio.Event()
+    held = [Held(release) for _ in range(2)]
+    tasks = [asyncio.create_task(h.run(receiver)) for h in held]
+    await asyncio.gather(*(h.reading.wait() for h in held))  # both are being read
+    extra = Raw([payload()], {"x-vlmrun-signature": sign(payload())}, ("203.0.113.8", 1))
+    status, answer = await extra.run(receiver)
+    assert (status, answer) == (503, {"detail": "too many deliveries at once; retry"})
+    assert dict(extra.sent[0]["headers"])[b"retry-after"] == b"1"
+    assert extra.reads == 0
+    release.set()
+    assert [s for s, _ in await asyncio.gather(*tasks)] == [401, 401]  # then read as usual
+    assert receiver.stats.busy == 1
+    assert (await deliver(receiver)).json() == {"status": "accepted"}  # slots given back
+
+
+async def test_a_sender_that_hangs_up_is_counted_and_logged_quietly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, "langchain_vlmrun")
+    receiver = WebhookReceiver(SECRET)
+    status, _ = await Trickle([b"{", b"}", b"x"], pause=0, hang_up_after=1).run(receiver)
+    assert status == 499
+    assert receiver.stats.disconnected == 1 and receiver.stats.completed == 0
+    assert [r.levelno for r in caplog.records] == [logging.DEBUG]
+    assert "disconnected while sending a delivery" in caplog.text

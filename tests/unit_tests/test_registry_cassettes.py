@@ -35,9 +35,11 @@ def sent(vcr: Any) -> list[str]:
 def test_toolkit_lists_a_tool_per_agent(cassette_client_kwargs: dict[str, Any], vcr: Any) -> None:
     with VLMRunClient(**cassette_client_kwargs) as client:
         tools = VLMRunToolkit(client=client, root_dir=RECEIPT_PNG.parent).get_tools()
-    assert [t.name for t in tools] == [INVOICES, RECEIPTS, "vlmrun_read_file"]
-    assert tools[0].description.startswith(INVOICE_DESCRIPTION)
-    assert tools[1].description.startswith(RECEIPT_DESCRIPTION)
+    names = [f"vlmrun_{INVOICES}", f"vlmrun_{RECEIPTS}", "vlmrun_read_file"]
+    assert [t.name for t in tools] == names
+    # the listing's descriptions, quoted as the workspace's text
+    assert f': "{INVOICE_DESCRIPTION.rstrip(".")}".' in tools[0].description
+    assert f': "{RECEIPT_DESCRIPTION.rstrip(".")}".' in tools[1].description
     assert f"inside {RECEIPT_PNG.parent}" in tools[1].description
     assert vcr.all_played
 

@@ -36,7 +36,7 @@ from langchain_vlmrun import (
 )
 from langchain_vlmrun.client._client import ClientHooks
 from langchain_vlmrun.files import _confinement as paths_module
-from langchain_vlmrun.files._confinement import checked_file
+from langchain_vlmrun.files._confinement import allowed_file
 from langchain_vlmrun.files._sources import PreparedFile, prepare_file
 from langchain_vlmrun.webhooks import verify_webhook_signature
 from tests.mock_api import BASE, ScriptedAPI, execution, json_body
@@ -88,11 +88,11 @@ def _swap_after_check(monkeypatch: pytest.MonkeyPatch, swap: Any) -> None:
     """Run ``swap`` right after the tool's path check and before it opens the file."""
 
     def check_then_swap(file: str, roots: Any) -> Any:
-        result = checked_file(file, roots)
+        result = allowed_file(file, roots)
         swap()
         return result
 
-    monkeypatch.setattr(paths_module, "checked_file", check_then_swap)
+    monkeypatch.setattr(paths_module, "allowed_file", check_then_swap)
 
 
 def test_a_file_swapped_for_a_symlink_after_the_check_is_not_read(
@@ -125,9 +125,7 @@ def test_a_folder_swapped_for_a_symlink_after_the_check_is_not_read(
     message = tool_call(
         VLMRunAgentTool(prompt="p", root_dir=root, client=api.client()), "sub/f.pdf"
     )
-    assert message.status == "error" and "changed between the check and the read" in str(
-        message.content
-    )
+    assert message.status == "error" and "symbolic link" in str(message.content)
     assert api.requests == []
 
 

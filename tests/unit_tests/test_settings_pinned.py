@@ -44,6 +44,7 @@ def test_setting_names_are_the_fields_and_their_aliases() -> None:
         "cache",
         "client",
         "client_kwargs",
+        "max_download_bytes",
         "max_retries",
         "request_timeout",
         "requests_per_minute",
@@ -71,6 +72,7 @@ def test_client_fields_are_the_settings_of_the_clients_made() -> None:
         "request_timeout",
         "max_retries",
         "requests_per_minute",
+        "max_download_bytes",
         "client_kwargs",
     )
 
@@ -165,7 +167,7 @@ def test_key_hidden_from_repr_str_and_dump() -> None:
         assert KEY not in shown
     assert repr(settings) == (
         "ClientSettings(vlmrun_base_url=None, request_timeout=None, wait_timeout=None, "
-        "max_retries=None, requests_per_minute=None, cache=None)"
+        "max_retries=None, requests_per_minute=None, max_download_bytes=None, cache=None)"
     )
     assert set(settings.model_dump()) == {
         "vlmrun_api_key",
@@ -174,6 +176,7 @@ def test_key_hidden_from_repr_str_and_dump() -> None:
         "wait_timeout",
         "max_retries",
         "requests_per_minute",
+        "max_download_bytes",
     }
 
 
@@ -182,7 +185,7 @@ def test_ready_clients_are_not_shown_or_dumped() -> None:
     settings = ClientSettings(client=api.client(), async_client=api.async_client())
     assert repr(settings) == (
         "ClientSettings(vlmrun_base_url=None, request_timeout=None, wait_timeout=None, "
-        "max_retries=None, requests_per_minute=None, cache=None)"
+        "max_retries=None, requests_per_minute=None, max_download_bytes=None, cache=None)"
     )
     assert "client" not in settings.model_dump() and "async_client" not in settings.model_dump()
 

@@ -29,7 +29,6 @@ from langchain_vlmrun.core.errors import FileSourceError
 from langchain_vlmrun.files import _sources
 from langchain_vlmrun.files._sources import (
     CHUNK_SIZE,
-    FileIdentity,
     PreparedFile,
     _digest,
     check_url,
@@ -412,8 +411,8 @@ def test_a_device_is_not_a_regular_file() -> None:
     assert error.source == "/dev/null"
 
 
-@pytest.mark.parametrize("follow_symlinks", [True, False])
-def test_a_fifo_is_refused_at_once_not_waited_on(tmp_path: Path, follow_symlinks: bool) -> None:
+@pytest.mark.parametrize("confined", [False, True])
+def test_a_fifo_is_refused_at_once_not_waited_on(tmp_path: Path, confined: bool) -> None:
     """Opening a FIFO without O_NONBLOCK waits for a writer, forever."""
     fifo = tmp_path / "pipe.pdf"
     os.mkfifo(fifo)
@@ -421,7 +420,7 @@ def test_a_fifo_is_refused_at_once_not_waited_on(tmp_path: Path, follow_symlinks
 
     def attempt() -> None:
         try:
-            prepare_file(fifo, follow_symlinks=follow_symlinks)
+            prepare_file(fifo, root=tmp_path if confined else None)
         except BaseException as exc:  # handed to the test thread
             outcome.append(exc)
 
@@ -498,7 +497,10 @@ def test_other_open_errors_name_the_reason(tmp_path: Path) -> None:
     assert str(refusal(long)) == f"Cannot open {long}: File name too long."
     notdir = write(tmp_path / "file.pdf", PDF) / "inner.pdf"
     assert str(refusal(notdir)) == f"Cannot open {notdir}: Not a directory."
-    assert str(refusal(notdir, follow_symlinks=False)) == f"Cannot open {notdir}: Not a directory."
+    assert str(refusal(notdir, root=tmp_path)) == (
+        f"Cannot open {notdir}: a part of its path is not a folder, or is a symbolic link, "
+        f"which is not followed in {tmp_path}."
+    )
 
 
 def test_an_open_error_without_a_reason_names_its_type(
@@ -548,21 +550,31 @@ def test_a_url_is_not_uploaded(url: str) -> None:
 # --- symlinks, hard links, identity -------------------------------------------------
 
 
-def test_symlinks_are_followed_by_default_and_refused_when_asked(
+def test_symlinks_are_followed_by_default_and_confined_beneath_a_root(
     tmp_path: Path, prepared_files: list[PreparedFile]
 ) -> None:
-    target = write(tmp_path / "target.pdf", PDF)
-    link = tmp_path / "link.pdf"
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "sub").mkdir(parents=True)
+    outside.mkdir()
+    target = write(root / "sub" / "target.pdf", PDF)
+    secret = write(outside / "secret.pdf", PDF)
+    link = root / "link.pdf"
     link.symlink_to(target)
     prepared = prepared_path(prepared_files, link)
     assert prepared.open().read() == PDF and prepared.filename == "link.pdf"
-    error = refusal(link, follow_symlinks=False)
-    assert str(error) == (
-        f"Cannot open {link}: it is a symbolic link, which this tool does not follow."
+    # beneath a root: a link to a file inside it is fine (the real path is opened)...
+    assert prepared_path(prepared_files, link, root=root).size == len(PDF)
+    # ...a link leading outside is not
+    away = root / "away.pdf"
+    away.symlink_to(secret)
+    error = refusal(away, root=root)
+    assert (
+        str(error)
+        == f"{away} leads outside {root} (a symbolic link?); it may not be read from there."
     )
-    assert error.source == str(link)
-    # a regular file is fine without following symlinks
-    assert prepared_path(prepared_files, target, follow_symlinks=False).size == len(PDF)
+    assert error.source == str(away)
+    (root / "door").symlink_to(outside, target_is_directory=True)
+    assert "leads outside" in str(refusal(root / "door" / "secret.pdf", root=root))
 
 
 def test_hard_links_are_allowed_by_default_and_refused_when_asked(
@@ -584,28 +596,33 @@ def test_hard_links_are_allowed_by_default_and_refused_when_asked(
         assert error.source == str(linked)
 
 
-def test_file_identity_is_device_and_inode(tmp_path: Path) -> None:
-    path = write(tmp_path / "a.pdf", PDF)
-    stat = path.stat()
-    identity = FileIdentity.of(stat)
-    assert (identity.device, identity.inode) == (stat.st_dev, stat.st_ino)
-    assert identity == FileIdentity(stat.st_dev, stat.st_ino)
-
-
-def test_only_the_file_that_was_checked_is_opened(
-    tmp_path: Path, prepared_files: list[PreparedFile]
+def test_a_file_beneath_a_root_is_opened_without_following_links_on_the_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = write(tmp_path / "a.pdf", PDF)
-    checked = FileIdentity.of(path.stat())
-    assert prepared_path(prepared_files, path, expect=checked).sha256 == sha256(PDF)
-    path.unlink()
-    write(path, PDF)  # same name and bytes, another file
-    error = refusal(path, expect=checked)
+    """What was resolved is opened one component at a time: a component swapped for a
+    link after the resolution (simulated: resolution sees the old layout) is refused."""
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "sub").mkdir(parents=True)
+    outside.mkdir()
+    write(root / "sub" / "f.pdf", PDF)
+    write(outside / "f.pdf", b"%PDF-1.4 SECRET")
+    resolved = (root / "sub" / "f.pdf").resolve()
+    (root / "sub").rename(root / "old")
+    (root / "sub").symlink_to(outside, target_is_directory=True)
+    monkeypatch.setattr(Path, "resolve", lambda self, strict=False: resolved)
+    error = refusal(root / "sub" / "f.pdf", root=root)
     assert str(error) == (
-        f"{path} changed between the check and the read (replaced or moved); "
-        "nothing was sent. Try again."
+        f"Cannot open {root / 'sub' / 'f.pdf'}: a part of its path is not a folder, or is a "
+        f"symbolic link, which is not followed in {root}."
     )
-    assert error.source == str(path)
+    (root / "sub").unlink()
+    (root / "sub").mkdir()
+    (root / "sub" / "f.pdf").symlink_to(outside / "f.pdf")
+    error = refusal(root / "sub" / "f.pdf", root=root)
+    assert str(error) == (
+        f"Cannot open {root / 'sub' / 'f.pdf'}: it is a symbolic link, which is not "
+        f"followed in {root}."
+    )
 
 
 # --- reading: errors, descriptors, chunks -------------------------------------------
@@ -648,7 +665,6 @@ def test_refusals_leave_no_descriptor_open(tmp_path: Path) -> None:
     os.link(linked, tmp_path / "other.pdf")
     symlink = tmp_path / "link.pdf"
     symlink.symlink_to(pdf)
-    wrong = FileIdentity(0, 0)
     cases: list[tuple[Any, dict[str, Any]]] = [
         (tmp_path, {}),  # a directory
         (fifo, {}),
@@ -657,9 +673,9 @@ def test_refusals_leave_no_descriptor_open(tmp_path: Path) -> None:
         (pdf, {"max_size": 10}),
         (write(tmp_path / "a.txt", PDF), {}),  # unsupported extension
         (write(tmp_path / "b.pdf", TEXT), {}),  # content of another kind
-        (pdf, {"expect": wrong}),
         (linked, {"allow_hardlinks": False}),
-        (symlink, {"follow_symlinks": False}),
+        (symlink, {"root": tmp_path / "elsewhere"}),
+        (tmp_path / "x" / "a.pdf", {"root": tmp_path}),
         (tmp_path / "missing.pdf", {}),
     ]
 

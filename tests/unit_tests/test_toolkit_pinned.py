@@ -101,20 +101,24 @@ def test_each_agent_is_offered_once_at_its_latest_version_under_its_bare_name(
 ) -> None:
     api = workspace(*listed, agent_info("other:v3"))
     tools = toolkit(api, include_reader=False).get_tools()
-    assert agents_of(tools) == [("other", "other:v3"), ("x", latest)]
+    assert agents_of(tools) == [("vlmrun_other", "other:v3"), ("vlmrun_x", latest)]
     assert api.calls("POST", "/agent/lookup") == 0  # the listing vouches for them
 
 
 def test_an_agent_without_version_is_its_own_latest() -> None:
     api = workspace({**agent_info("plain"), "name": "plain"})
     tools = toolkit(api, include_reader=False).get_tools()
-    assert agents_of(tools) == [("plain", "plain")]
+    assert agents_of(tools) == [("vlmrun_plain", "plain")]
 
 
 def test_all_versions_offers_every_version_under_its_full_name() -> None:
     api = workspace(agent_info("x:v1"), agent_info("x:v2"), agent_info("y:v1"))
     tools = toolkit(api, all_versions=True, include_reader=False).get_tools()
-    assert agents_of(tools) == [("x_v1", "x:v1"), ("x_v2", "x:v2"), ("y_v1", "y:v1")]
+    assert agents_of(tools) == [
+        ("vlmrun_x_v1", "x:v1"),
+        ("vlmrun_x_v2", "x:v2"),
+        ("vlmrun_y_v1", "y:v1"),
+    ]
 
 
 # --- choosing agents by name or predicate -------------------------------------------------
@@ -125,16 +129,16 @@ def test_named_agents_are_the_latest_or_the_exact_version_asked_for() -> None:
         agent_info("x:v1", created_at=DAY1), agent_info("x:v2", created_at=DAY2), agent_info("y:v1")
     )
     tools = toolkit(api, agents=["y:v1", "x"], include_reader=False).get_tools()
-    assert agents_of(tools) == [("x", "x:v2"), ("y", "y:v1")]
+    assert agents_of(tools) == [("vlmrun_x", "x:v2"), ("vlmrun_y", "y:v1")]
     old = toolkit(api, agents=["x:v1"], include_reader=False).get_tools()
-    assert agents_of(old) == [("x", "x:v1")]
+    assert agents_of(old) == [("vlmrun_x", "x:v1")]
     assert api.calls("POST", "/agent/lookup") == 0
 
 
 def test_a_name_the_listing_lacks_is_looked_up() -> None:
     api = workspace(agent_info("x:v1"))
     tools = toolkit(api, agents=["x", "hidden"], include_reader=False).get_tools()
-    assert agents_of(tools) == [("hidden", "hidden:v1"), ("x", "x:v1")]
+    assert agents_of(tools) == [("vlmrun_hidden", "hidden:v1"), ("vlmrun_x", "x:v1")]
     assert api.calls("POST", "/agent/lookup") == 1
     assert api.calls("GET", "/agent") == 1
 
@@ -142,7 +146,7 @@ def test_a_name_the_listing_lacks_is_looked_up() -> None:
 def test_a_version_the_listing_lacks_is_looked_up_not_replaced_by_another() -> None:
     api = workspace(agent_info("x:v1"))
     tools = toolkit(api, agents=["x:v7"], include_reader=False).get_tools()
-    assert agents_of(tools) == [("x", "x:v7")]
+    assert agents_of(tools) == [("vlmrun_x", "x:v7")]
     assert api.calls("POST", "/agent/lookup") == 1
 
 
@@ -157,13 +161,17 @@ def test_an_unknown_name_raises_with_the_closest_names() -> None:
 def test_the_same_agent_named_twice_is_one_tool() -> None:
     api = workspace(agent_info("x:v1", created_at=DAY1), agent_info("x:v2", created_at=DAY2))
     tools = toolkit(api, agents=["x", "x:v2"], include_reader=False).get_tools()
-    assert agents_of(tools) == [("x", "x:v2")]
+    assert agents_of(tools) == [("vlmrun_x", "x:v2")]
 
 
 def test_two_versions_chosen_together_keep_their_versions_in_their_names() -> None:
     api = workspace(agent_info("x:v1"), agent_info("x:v2"), agent_info("y:v1"))
     tools = toolkit(api, agents=["x:v2", "x:v1", "y"], include_reader=False).get_tools()
-    assert agents_of(tools) == [("x_v1", "x:v1"), ("x_v2", "x:v2"), ("y", "y:v1")]
+    assert agents_of(tools) == [
+        ("vlmrun_x_v1", "x:v1"),
+        ("vlmrun_x_v2", "x:v2"),
+        ("vlmrun_y", "y:v1"),
+    ]
 
 
 def test_a_predicate_keeps_only_the_agents_it_accepts() -> None:
@@ -176,7 +184,7 @@ def test_a_predicate_keeps_only_the_agents_it_accepts() -> None:
         return agent.json_schema is not None
 
     tools = toolkit(api, predicate=with_schema, include_reader=False).get_tools()
-    assert agents_of(tools) == [("x", "x:v1")]
+    assert agents_of(tools) == [("vlmrun_x", "x:v1")]
     assert sorted(seen) == ["x:v1", "y:v1"]
     named = toolkit(api, agents=["y"], predicate=with_schema).get_tools()
     assert agents_of(named) == [("vlmrun_read_file", None)]  # the reader is not filtered
@@ -190,18 +198,18 @@ def test_names_that_clean_up_alike_get_a_suffix_from_the_agent_id() -> None:
     tools = toolkit(api, include_reader=False).get_tools()
     assert agents_of(tools) == sorted(
         [
-            (f"a_b_{digest('agent-a.b:v1')}", "a.b:v1"),
-            (f"a_b_{digest('agent-a_b:v1')}", "a_b:v1"),
-            ("c", "c:v1"),
+            (f"vlmrun_a_b_{digest('agent-a.b:v1')}", "a.b:v1"),
+            (f"vlmrun_a_b_{digest('agent-a_b:v1')}", "a_b:v1"),
+            ("vlmrun_c", "c:v1"),
         ]
     )
 
 
 def test_a_suffixed_name_still_fits_in_64_characters() -> None:
-    first, second = "a" * 30 + "." + "b" * 33, "a" * 30 + "_" + "b" * 33
+    first, second = "a" * 30 + "." + "b" * 26, "a" * 30 + "_" + "b" * 26
     api = workspace(agent_info(f"{first}:v1"), agent_info(f"{second}:v1"))
     names = [tool.name for tool in toolkit(api, include_reader=False).get_tools()]
-    cleaned = "a" * 30 + "_" + "b" * 33
+    cleaned = "vlmrun_" + "a" * 30 + "_" + "b" * 26  # 64 characters: no digest of its own
     assert sorted(names) == sorted(
         f"{cleaned[:57]}_{digest(f'agent-{name}:v1')}" for name in (first, second)
     )
@@ -209,18 +217,23 @@ def test_a_suffixed_name_still_fits_in_64_characters() -> None:
 
 
 def test_an_agent_named_like_the_reader_gives_way_to_it() -> None:
-    api = workspace(agent_info("vlmrun_read_file:v1"))
+    api = workspace(agent_info("read_file:v1"))
     tools = toolkit(api).get_tools()
-    suffixed = f"vlmrun_read_file_{digest('agent-vlmrun_read_file:v1')}"
-    assert agents_of(tools) == [(suffixed, "vlmrun_read_file:v1"), ("vlmrun_read_file", None)]
+    suffixed = f"vlmrun_read_file_{digest('agent-read_file:v1')}"
+    assert agents_of(tools) == [(suffixed, "read_file:v1"), ("vlmrun_read_file", None)]
     alone = toolkit(api, include_reader=False).get_tools()
-    assert agents_of(alone) == [("vlmrun_read_file", "vlmrun_read_file:v1")]
+    assert agents_of(alone) == [("vlmrun_read_file", "read_file:v1")]
 
 
 def test_tools_are_sorted_by_name_and_the_reader_comes_last() -> None:
     api = workspace(agent_info("zeta:v1"), agent_info("beta:v1"), agent_info("alpha:v1"))
     tools = toolkit(api).get_tools()
-    assert [tool.name for tool in tools] == ["alpha", "beta", "zeta", "vlmrun_read_file"]
+    assert [tool.name for tool in tools] == [
+        "vlmrun_alpha",
+        "vlmrun_beta",
+        "vlmrun_zeta",
+        "vlmrun_read_file",
+    ]
     assert all(isinstance(tool, VLMRunAgentTool) for tool in tools)
     assert [tool.agent.name for tool in tools[:3]] == ["alpha:v1", "beta:v1", "zeta:v1"]  # type: ignore[attr-defined]
 
@@ -304,27 +317,27 @@ async def test_both_clients_know_the_chosen_agents_so_tools_run_them_without_a_l
 def test_the_listing_is_reused_until_refreshed() -> None:
     api = workspace(agent_info("x:v1"))
     kit = toolkit(api, include_reader=False)
-    assert agents_of(kit.get_tools()) == [("x", "x:v1")]
+    assert agents_of(kit.get_tools()) == [("vlmrun_x", "x:v1")]
     api.routes[("GET", "/agent")].clear()
     api.on("GET", "/agent", httpx.Response(200, json=[agent_info("x:v1"), agent_info("y:v1")]))
-    assert agents_of(kit.get_tools()) == [("x", "x:v1")]
+    assert agents_of(kit.get_tools()) == [("vlmrun_x", "x:v1")]
     assert api.calls("GET", "/agent") == 1
     kit.refresh()
-    assert agents_of(kit.get_tools()) == [("x", "x:v1"), ("y", "y:v1")]
+    assert agents_of(kit.get_tools()) == [("vlmrun_x", "x:v1"), ("vlmrun_y", "y:v1")]
     assert api.calls("GET", "/agent") == 2
 
 
 async def test_the_listing_is_reused_until_refreshed_async() -> None:
     api = workspace(agent_info("x:v1"))
     kit = toolkit(api, include_reader=False)
-    assert agents_of(await kit.aget_tools()) == [("x", "x:v1")]
+    assert agents_of(await kit.aget_tools()) == [("vlmrun_x", "x:v1")]
     api.routes[("GET", "/agent")].clear()
     api.on("GET", "/agent", httpx.Response(200, json=[agent_info("x:v1"), agent_info("y:v1")]))
-    assert agents_of(await kit.aget_tools()) == [("x", "x:v1")]
-    assert agents_of(kit.get_tools()) == [("x", "x:v1")]  # one listing for both
+    assert agents_of(await kit.aget_tools()) == [("vlmrun_x", "x:v1")]
+    assert agents_of(kit.get_tools()) == [("vlmrun_x", "x:v1")]  # one listing for both
     assert api.calls("GET", "/agent") == 1
     kit.refresh()
-    assert agents_of(await kit.aget_tools()) == [("x", "x:v1"), ("y", "y:v1")]
+    assert agents_of(await kit.aget_tools()) == [("vlmrun_x", "x:v1"), ("vlmrun_y", "y:v1")]
     assert api.calls("GET", "/agent") == 2
 
 
@@ -348,9 +361,9 @@ async def test_aget_tools_lists_and_looks_up_with_the_async_client_only() -> Non
     )
     tools = await kit.aget_tools()
     assert agents_of(tools) == [
-        ("x", "x:v2"),
-        ("y", "y:v1"),
-        ("z", "z:v1"),
+        ("vlmrun_x", "x:v2"),
+        ("vlmrun_y", "y:v1"),
+        ("vlmrun_z", "z:v1"),
         ("vlmrun_read_file", None),
     ]
     assert api.calls("GET", "/agent") == 1
@@ -360,7 +373,7 @@ async def test_aget_tools_lists_and_looks_up_with_the_async_client_only() -> Non
 async def test_aget_tools_without_names_offers_the_latest_versions() -> None:
     api = workspace(agent_info("x:v1", created_at=DAY1), agent_info("x:v2", created_at=DAY2))
     kit = VLMRunToolkit(client=refusing_client(), async_client=api.async_client())
-    assert agents_of(await kit.aget_tools()) == [("x", "x:v2"), ("vlmrun_read_file", None)]
+    assert agents_of(await kit.aget_tools()) == [("vlmrun_x", "x:v2"), ("vlmrun_read_file", None)]
     assert api.calls("POST", "/agent/lookup") == 0
 
 
