@@ -7,6 +7,11 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# an editable install of this flat layout makes setuptools print an "Editable
+# installation" notice (a UserWarning pip relays even with --quiet); only that module's
+# notices are silenced, setuptools' deprecations still show
+EDITABLE := PYTHONWARNINGS="ignore::UserWarning:setuptools.command.editable_wheel" \
+	$(BIN)/python -m pip install --quiet -e
 
 .PHONY: demo test test-fast dist lint examples live bench cassettes mutation mutation-changed clean
 
@@ -15,11 +20,11 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[examples]"
+	$(EDITABLE) ".[examples]"
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(EDITABLE) ".[dev]"
 	touch $@ $(VENV)/.demo-installed
 
 demo: $(VENV)/.demo-installed
@@ -56,14 +61,15 @@ live:  # says why nothing runs; needs nothing installed
 endif
 
 $(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(EDITABLE) ".[bench]"
+	$(BIN)/python -m pip install --quiet --no-deps "vlmrun>=0.9"
 	touch $@ $(VENV)/.dev-installed $(VENV)/.demo-installed
 
 bench: $(VENV)/.bench-installed
 	$(BIN)/python benchmarks/run_all.py
 
 $(VENV)/.mutation-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[mutation]"
+	$(EDITABLE) ".[mutation]"
 	touch $@
 
 # mutation testing per module, scoped to the tests that reach it; prints a score per

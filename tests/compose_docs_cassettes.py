@@ -108,8 +108,8 @@ def tool_page() -> list[dict[str, Any]]:
         *read_file("receipt.png", n(1), RECEIPT_IMAGE),
         *read_url(LUNCH_URL, n(2), LUNCH_IMAGE),
         *read_file("chart.png", n(3), CHART_IMAGE),
-        *read_file("receipt.png", n(4), RECEIPT_IMAGE),  # the agent's call
-        *read_url(LUNCH_URL, n(5), LUNCH_IMAGE),  # traced
+        # the agent's call for receipt.png: answered by the tool's own cache (no request)
+        *read_url(LUNCH_URL, n(5), LUNCH_IMAGE),  # traced (no instructions: a new read)
     ]
 
 
@@ -135,13 +135,10 @@ def extractor_page() -> list[dict[str, Any]]:
     n = lambda i: execution_id(3, i)  # noqa: E731
     return [
         *read_file("receipt.png", n(1), RECEIPT),
-        *read_file("receipt.png", n(2), RECEIPT),  # include_raw
-        *read_file("receipt.png", n(3), RECEIPT),  # batch, with the URL at the same time
+        *read_file("receipt.png", n(2), RECEIPT),  # include_raw: another extractor
+        # batch: receipt.png from the extractor's own cache, the URL read; then ainvoke,
+        # the chain, as_tool and the traced call: all from that cache (no request)
         *read_url(LUNCH_URL, n(4), LUNCH_RECEIPT),
-        *read_url(LUNCH_URL, n(5), LUNCH_RECEIPT),  # ainvoke
-        *read_file("receipt.png", n(6), RECEIPT),  # chain
-        *read_file("receipt.png", n(7), RECEIPT),  # as_tool
-        *read_file("receipt.png", n(8), RECEIPT),  # traced
     ]
 
 

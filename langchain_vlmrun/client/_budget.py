@@ -14,6 +14,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from langchain_vlmrun.client._retry import MAX_RETRY_AFTER
 
@@ -57,6 +58,7 @@ class RequestBudget:
                 "requests_per_minute must be positive and finite (None means unlimited)"
             )
         self.requests_per_minute = requests_per_minute
+        self.headroom = headroom
         # a little slower than the nominal rate: requests leave a few ms after their
         # slot, and a server counting a sliding window must never see one too many
         self.nominal_interval = 60.0 / requests_per_minute * (1.0 + headroom)
@@ -69,6 +71,17 @@ class RequestBudget:
         self._lock = threading.Lock()
         self.reserved = 0
         self.penalties = 0
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """A copy in another process (a pickle) starts fresh with the same settings: this
+        budget paces one process (``RedisRequestBudget`` paces several)."""
+        settings = {
+            "burst": self.burst,
+            "slowdown": self.slowdown,
+            "headroom": self.headroom,
+            "clock": self.clock,
+        }
+        return (_fresh_budget, (self.requests_per_minute, settings))
 
     def _start(self, now: float) -> float:
         """When a request booked at ``now`` may start (call with the lock held)."""
@@ -110,3 +123,7 @@ class RequestBudget:
         """A request went through: drift back toward the nominal pace."""
         with self._lock:
             self.interval = max(self.nominal_interval, self.interval * 0.95)
+
+
+def _fresh_budget(requests_per_minute: float, settings: dict[str, Any]) -> RequestBudget:
+    return RequestBudget(requests_per_minute, **settings)

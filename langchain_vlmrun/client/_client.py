@@ -9,14 +9,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import time
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from dataclasses import dataclass, replace
 from types import TracebackType
-from typing import Any, Protocol, TypeVar
+from typing import Any, BinaryIO, Protocol, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, SecretStr
@@ -52,6 +61,7 @@ from langchain_vlmrun.core._redaction import (
     install_log_filter,
     redact_request,
     redact_response,
+    redact_url,
     safe_url,
 )
 from langchain_vlmrun.core._validation import check_keywords, check_number, hint_misspelled_keywords
@@ -78,6 +88,29 @@ __all__ = ["DEFAULT_BASE_URL", "AsyncVLMRunClient", "VLMRunClient"]
 logger = logging.getLogger("langchain_vlmrun")
 
 DEFAULT_BASE_URL = "https://api.vlm.run/v1"
+
+_UNVERSIONED = (
+    "Is base_url {url!r} the API's address? base_url should end in /v1 "
+    "(VLM Run's is " + DEFAULT_BASE_URL + ")."
+)
+
+
+def _versioned(base_url: str) -> bool:
+    """Whether the base URL's path ends in an API version (``/v1``)."""
+    return re.search(r"/v\d+$", urlsplit(base_url).path) is not None
+
+
+def _check_base_url(base_url: str) -> None:
+    """Refuse, before any request, VLM Run's own service without its API prefix (every
+    call would be a 404); another host's layout is its own (a 404 then says it)."""
+    host = (urlsplit(base_url).hostname or "").lower()
+    if (host == "vlm.run" or host.endswith(".vlm.run")) and not _versioned(base_url):
+        raise ValueError(
+            f"base_url {redact_url(base_url)!r} lacks the API prefix: base_url should end in "
+            f"/v1 ({DEFAULT_BASE_URL})."
+        )
+
+
 DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
 PRESIGNED_THRESHOLD = 32 * 1024 * 1024
 DEFAULT_WAIT_TIMEOUT = 600.0
@@ -106,6 +139,11 @@ class DeliveryHub(Protocol):
         ...
 
 
+def _new_request_id() -> str:
+    """A fresh client id for an execute request (a module function: clients pickle)."""
+    return str(uuid.uuid4())
+
+
 @dataclass(frozen=True)
 class ClientHooks:
     """What tests and cassette replays swap out, kept off the public settings: the
@@ -115,7 +153,7 @@ class ClientHooks:
 
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], Any] | None = None
-    request_id_factory: Callable[[], str] = field(default=lambda: str(uuid.uuid4()))
+    request_id_factory: Callable[[], str] = _new_request_id
 
 
 @hint_misspelled_keywords
@@ -166,6 +204,7 @@ class _BaseClient:
         self.base_url = (base_url or os.environ.get("VLMRUN_BASE_URL") or DEFAULT_BASE_URL).rstrip(
             "/"
         )
+        _check_base_url(self.base_url)
         self.request_timeout = DEFAULT_TIMEOUT if request_timeout is None else request_timeout
         self.retry = retry or RetryPolicy(retry_timeout=retry_timeout, max_retries=max_retries)
         self.poll = poll or PollSchedule()
@@ -223,7 +262,42 @@ class _BaseClient:
         return {"api_key": self.api_key, **self._settings}
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self.base_url!r})"
+        return f"{type(self).__name__}(base_url={redact_url(self.base_url)!r})"
+
+    # -- copies and pickles ------------------------------------------------------------
+
+    def _arguments(self) -> dict[str, Any]:
+        """The arguments this client was made with (the key included)."""
+        return {"api_key": self.api_key, **self._settings, "_hooks": self.hooks}
+
+    def _given_transport(self) -> Any:
+        """The ``http_client`` passed in (None: this client makes its own)."""
+        raise NotImplementedError
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """A pickle holds the arguments, not the connections: the client on the other
+        side (a Dask or Ray worker) opens its own when first used. **The pickle holds the
+        API key** (as LangChain's own serialization does with secrets): treat it as
+        a secret. A ``RequestBudget`` or ``LocalLeases`` arrives fresh (they pace and
+        dedupe one process; use the Redis ones to share them), a webhook ``hub`` not at
+        all (it lives in this process: the copy polls). A client given its own
+        ``http_client`` cannot be pickled."""
+        if self._given_transport() is not None:
+            raise TypeError(
+                f"A {type(self).__name__} given http_client= cannot be pickled (connections "
+                "cannot travel to another process): make it without http_client, or make "
+                "the client on the worker."
+            )
+        return (_rebuild_client, (type(self), {**self._arguments(), "hub": None}))
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        """A new client with the same arguments and its own connections; the request
+        budget, leases, webhook hub and a given ``http_client`` are shared."""
+        transport = self._given_transport()
+        return _rebuild_client(type(self), {**self._arguments(), "http_client": transport})
+
+    def __copy__(self) -> Any:
+        return self.__deepcopy__({})
 
     # -- request building -----------------------------------------------------------
 
@@ -325,7 +399,12 @@ class _BaseClient:
         # say over the account's request budget
         if response.status_code == 429 and self.budget is not None and call.authenticated:
             self.budget.penalize(retry_after)
-        raise status_error_from_response(response, retry_after=retry_after)
+        error = status_error_from_response(response, retry_after=retry_after)
+        if response.status_code == 404 and not call.absolute and not _versioned(self.base_url):
+            # every path is unknown to a host answered without the API prefix
+            error.message = f"{error.message} {_UNVERSIONED.format(url=redact_url(self.base_url))}"
+            error.args = (error.message,)
+        raise error
 
     def _count(self, call: Call) -> None:
         if call.authenticated:
@@ -405,6 +484,7 @@ class _BaseClient:
         poll: PollSchedule | None,
         current: AgentExecution | None = None,
     ) -> Operation[AgentExecution]:
+        check_number("wait_timeout", wait_timeout)  # refused before any request
         if self.hub is not None and poll is None:
             return ops.wait_for_callback(
                 execution_id,
@@ -431,6 +511,7 @@ class _BaseClient:
         cache: ResultCache | None,
         accept: Callable[[AgentExecution], Any] | None = None,
     ) -> Operation[ProcessedSource]:
+        check_number("wait_timeout", wait_timeout)  # refused before any request
         return ops.process(
             source,
             request,
@@ -534,7 +615,13 @@ class VLMRunClient(_BaseClient):
         super().__init__(api_key, **settings)
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(follow_redirects=True)
+        # a client dropped without close() still closes its connections (no
+        # ResourceWarning when it is collected); close() runs this once
+        self._closer = weakref.finalize(self, self._http.close) if self._owns_http else None
         self._sleep: Callable[[float], Any] = self.hooks.sleep or time.sleep
+
+    def _given_transport(self) -> httpx.Client | None:
+        return None if self._owns_http else self._http
 
     # -- effects ---------------------------------------------------------------------
 
@@ -812,8 +899,9 @@ class VLMRunClient(_BaseClient):
         return self._drive(registry.download_artifact(execution_id, object_id, directory))
 
     def close(self) -> None:
-        if self._owns_http:
-            self._http.close()
+        """Close the connections this client opened (a given ``http_client`` is left open)."""
+        if self._closer is not None:
+            self._closer()
 
     def __enter__(self) -> VLMRunClient:
         return self
@@ -852,10 +940,19 @@ class AsyncVLMRunClient(_BaseClient):
         self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
             weakref.WeakKeyDictionary()
         )
+        # one started async generator per pool: the loop's shutdown_asyncgens() (run by
+        # asyncio.run and pytest-asyncio as a loop ends) closes it, and so the pool, inside
+        # that loop: a pool never outlives its loop unclosed (no ResourceWarning)
+        self._closers: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, AsyncGenerator[None, None]
+        ] = weakref.WeakKeyDictionary()
         self._agent_locks: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, dict[str, asyncio.Lock]
         ] = weakref.WeakKeyDictionary()
         self._sleep: Callable[[float], Awaitable[Any]] = self.hooks.sleep or asyncio.sleep
+
+    def _given_transport(self) -> httpx.AsyncClient | None:
+        return self._given_http
 
     @property
     def _http(self) -> httpx.AsyncClient:
@@ -865,6 +962,17 @@ class AsyncVLMRunClient(_BaseClient):
         pool = self._pools.get(loop)
         if pool is None:
             pool = self._pools[loop] = httpx.AsyncClient(follow_redirects=True)
+        return pool
+
+    async def _pool(self) -> httpx.AsyncClient:
+        """:attr:`_http`, closed when its event loop shuts down (see ``_closers``)."""
+        pool = self._http
+        if pool is not self._given_http:
+            loop = asyncio.get_running_loop()
+            if loop not in self._closers:
+                closer = _close_at_shutdown(pool)
+                self._closers[loop] = closer
+                await closer.__anext__()  # started: the loop now finalizes it
         return pool
 
     async def _drive(self, operation: Operation[T]) -> T:
@@ -903,7 +1011,7 @@ class AsyncVLMRunClient(_BaseClient):
         if (delay := self._admission_delay(call)) > 0:
             await self._sleep(delay)
         content = _aiter_upload(call.upload) if call.upload_as == "raw" else None
-        request, stream = self._build(self._http, call, content)
+        request, stream = self._build(await self._pool(), call, content)
         self._count(call)
         error: APIError | None = None
         try:
@@ -1130,9 +1238,13 @@ class AsyncVLMRunClient(_BaseClient):
     async def aclose(self) -> None:
         """Close the connections this client opened on the running event loop."""
         if self._given_http is None:
-            pool = self._pools.pop(asyncio.get_running_loop(), None)
+            loop = asyncio.get_running_loop()
+            pool = self._pools.pop(loop, None)
+            closer = self._closers.pop(loop, None)
             if pool is not None:
                 await pool.aclose()
+            if closer is not None:
+                await closer.aclose()
 
     async def __aenter__(self) -> AsyncVLMRunClient:
         return self
@@ -1144,6 +1256,21 @@ class AsyncVLMRunClient(_BaseClient):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def _rebuild_client(cls: type[_BaseClient], arguments: dict[str, Any]) -> Any:
+    """A client of ``cls`` made with ``arguments`` (unpickling, copying)."""
+    return cls(**arguments)
+
+
+async def _close_at_shutdown(pool: httpx.AsyncClient) -> AsyncGenerator[None, None]:
+    """Started once per pool; closed by the loop's ``shutdown_asyncgens()`` (or by
+    :meth:`AsyncVLMRunClient.aclose`): closes ``pool`` inside its own loop."""
+    try:
+        yield
+    finally:
+        if not pool.is_closed:
+            await pool.aclose()
 
 
 def _health() -> Operation[None]:
@@ -1170,7 +1297,7 @@ def _aiter_upload(upload: PreparedFile | None) -> AsyncIterator[bytes] | None:
 _WRITE_BUFFER = 1024 * 1024
 
 
-def _receive(response: httpx.Response, download: Path | None, meter: BodyMeter) -> None:
+def _receive(response: httpx.Response, download: BinaryIO | None, meter: BodyMeter) -> None:
     """Read ``response``'s body within ``meter``'s bounds: a successful download streams
     into ``download`` (truncated first), anything else into ``response.content`` (an
     error answer: its first bytes only)."""
@@ -1195,14 +1322,15 @@ def _receive(response: httpx.Response, download: Path | None, meter: BodyMeter) 
         meter.finish()
         response._content = bytes(body)
         return
-    with download.open("wb") as file:
-        for chunk in response.iter_bytes():
-            meter.feed(chunk)
-            file.write(chunk)
+    download.seek(0)
+    download.truncate()
+    for chunk in response.iter_bytes():
+        meter.feed(chunk)
+        download.write(chunk)
     meter.finish()
 
 
-async def _areceive(response: httpx.Response, download: Path | None, meter: BodyMeter) -> None:
+async def _areceive(response: httpx.Response, download: BinaryIO | None, meter: BodyMeter) -> None:
     """Async twin of :func:`_receive`; file writes happen in a thread."""
     if meter.truncate:
         kept: list[bytes] = []
@@ -1225,17 +1353,15 @@ async def _areceive(response: httpx.Response, download: Path | None, meter: Body
         meter.finish()
         response._content = bytes(body)
         return
-    file = await asyncio.to_thread(download.open, "wb")
-    try:
-        buffer = bytearray()
-        async for chunk in response.aiter_bytes():
-            meter.feed(chunk)
-            buffer += chunk
-            if len(buffer) >= _WRITE_BUFFER:
-                await asyncio.to_thread(file.write, bytes(buffer))
-                buffer.clear()
-        if buffer:
-            await asyncio.to_thread(file.write, bytes(buffer))
-    finally:
-        await asyncio.to_thread(file.close)
+    await asyncio.to_thread(download.seek, 0)
+    await asyncio.to_thread(download.truncate)
+    buffer = bytearray()
+    async for chunk in response.aiter_bytes():
+        meter.feed(chunk)
+        buffer += chunk
+        if len(buffer) >= _WRITE_BUFFER:
+            await asyncio.to_thread(download.write, bytes(buffer))
+            buffer.clear()
+    if buffer:
+        await asyncio.to_thread(download.write, bytes(buffer))
     meter.finish()

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, BinaryIO, Literal, TypeVar
 
 from langchain_vlmrun.client._retry import RetryMode
 from langchain_vlmrun.files._sources import PreparedFile
@@ -51,9 +50,10 @@ class Call:
     accept: frozenset[int] = frozenset()
     retry_for: float | None = None
     """Seconds transient failures may be retried (default: the client's RetryPolicy)."""
-    download: Path | None = None
-    """Stream a successful body into this file (rewritten on every attempt) instead of
-    reading it into memory; the returned response's body is then not readable."""
+    download: BinaryIO | None = None
+    """Stream a successful body into this open file (rewritten from its start on every
+    attempt) instead of reading it into memory; the returned response's body is then
+    not readable. The operation owns the file (it created it where it is safe)."""
 
 
 @dataclass

@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from langchain_vlmrun.client._effects import Blocking, Operation, Sleep
 from langchain_vlmrun.core.errors import ExecutionTimeoutError
@@ -236,6 +236,13 @@ class LocalLeases:
 
     def __repr__(self) -> str:
         return f"LocalLeases(held={len(self._held)})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Leases belong to one process: a pickled copy holds none."""
+        return {"check_every": self.check_every}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        LocalLeases.__init__(self, **state)
 
     def acquire(self, key: str) -> Lease | None:
         token = secrets.token_hex(8)

@@ -14,9 +14,11 @@ import logging
 import math
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -77,6 +79,32 @@ __all__ = [
 ]
 
 logger = logging.getLogger("langchain_vlmrun")
+
+
+class SubmissionStopped(Exception):
+    """The caller stopped (a loader closed early) before this source was uploaded or
+    submitted: nothing was paid for it."""
+
+
+class SubmissionGate(Protocol):
+    """What a caller that may stop while work runs (a loader) puts in
+    :data:`submission_gate` for the sources it runs."""
+
+    def check(self) -> None:
+        """Raise :class:`SubmissionStopped` if the caller stopped (before an upload)."""
+
+    def submitting(self) -> AbstractContextManager[object]:
+        """Held from right before an execution is submitted until the request is
+        answered; entering raises :class:`SubmissionStopped` if the caller stopped."""
+
+
+#: The gate of the work running in this context (None: nothing can stop it). Looked at
+#: before a source is uploaded and held around the execute request; an execution
+#: already submitted, or recorded in the cache as submitted, is waited for as usual.
+submission_gate: ContextVar[SubmissionGate | None] = ContextVar(
+    "vlmrun_submission_gate", default=None
+)
+
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -900,6 +928,9 @@ def _process(
                 )
                 yield Blocking(lambda: cache.forget(key))
 
+    gate = submission_gate.get()
+    if gate is not None:
+        gate.check()
     if request.name:
         yield EnsureAgent(request.name)  # an unknown name fails here, before any upload
     file_id: str | None = None
@@ -912,16 +943,18 @@ def _process(
         assert url is not None
         file_value = url_input(url)
     inputs = {**(request.inputs or {}), input_key: file_value}
-    if cache is not None and key is not None:
-        # recorded *before* sending, under the client request id: a process that dies
-        # while the request is in flight resumes by looking that id up (404: re-send)
-        yield Blocking(lambda: cache.mark_submitted(key, request.id, file_id))
-    try:
-        started = yield from execute(replace(request, inputs=inputs), retry)
-    except APIError as exc:
-        if cache is not None and key is not None and not is_ambiguous(exc):
-            yield Blocking(lambda: cache.forget(key))  # refused: nothing to resume
-        raise
+    with gate.submitting() if gate is not None else nullcontext():
+        if cache is not None and key is not None:
+            # recorded *before* sending, under the client request id: a process that
+            # dies while the request is in flight resumes by looking that id up (404:
+            # re-send)
+            yield Blocking(lambda: cache.mark_submitted(key, request.id, file_id))
+        try:
+            started = yield from execute(replace(request, inputs=inputs), retry)
+        except APIError as exc:
+            if cache is not None and key is not None and not is_ambiguous(exc):
+                yield Blocking(lambda: cache.forget(key))  # refused: nothing to resume
+            raise
     if cache is not None and key is not None and started.id != request.id:
         # the server chose its own id: record that one
         yield Blocking(lambda: cache.mark_submitted(key, started.id, file_id))

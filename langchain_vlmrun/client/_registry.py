@@ -24,12 +24,14 @@ reference pages):
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import errno
 import logging
 import mimetypes
 import os
 import re
-import tempfile
+import stat
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -39,6 +41,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
+from pydantic import ValidationError
 
 from langchain_vlmrun.client._operations import Blocking, Call, Operation, _parse, path_segment
 from langchain_vlmrun.core._validation import (
@@ -190,19 +193,27 @@ class Pager:
     skip: int = 0
     seen: set[str] = field(default_factory=set)
 
-    def take(self, page: Sequence[T], key: Callable[[T], str]) -> tuple[list[T], bool]:
-        """(the new items of ``page``, whether to ask for the next page)."""
+    def take(
+        self, page: Sequence[T], key: Callable[[T], str], served: int | None = None
+    ) -> tuple[list[T], bool]:
+        """(the new items of ``page``, whether to ask for the next page). ``served``: how
+        many items the server sent, when some could not be read (default: the page's)."""
         fresh: list[T] = []
         for item in page:
             if key(item) not in self.seen:
                 self.seen.add(key(item))
                 fresh.append(item)
-        self.skip += len(page)
-        more = len(page) == self.page_size and bool(fresh)
+        served = len(page) if served is None else served
+        self.skip += served
+        more = served == self.page_size and bool(fresh)
         return fresh, more
 
 
-def _parse_list(response: httpx.Response, model: type[T]) -> list[T]:
+def _parse_list(
+    response: httpx.Response, model: type[T], *, skip_unreadable: bool = False
+) -> tuple[list[T], int]:
+    """The items of a JSON array answer, and how many the server sent. An item that is
+    not a ``model`` is an error, or with ``skip_unreadable`` left out with a warning."""
     try:
         body = response.json()
     except ValueError:
@@ -219,11 +230,28 @@ def _parse_list(response: httpx.Response, model: type[T]) -> list[T]:
         try:
             items.append(model.model_validate(item))  # type: ignore[attr-defined]
         except ValueError as exc:
-            raise UnreadableResponseError(
-                f"Unreadable item in {response.request.method} {response.request.url.path}: {exc}",
-                request=response.request,
-            ) from None
-    return items
+            if not skip_unreadable:
+                raise UnreadableResponseError(
+                    f"Unreadable item in {response.request.method} "
+                    f"{response.request.url.path}: {exc}",
+                    request=response.request,
+                ) from None
+            # one bad item does not take the others down with it
+            logger.warning(
+                "skipping an unreadable item of %s %s (%s)",
+                response.request.method,
+                response.request.url.path,
+                _first_problem(exc),
+            )
+    return items, len(body)
+
+
+def _first_problem(exc: ValueError) -> str:
+    if isinstance(exc, ValidationError) and exc.errors():
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "item"
+        return f"{where}: {error['msg']}"[:200]
+    return str(exc)[:200]
 
 
 # --- agents -----------------------------------------------------------------------------
@@ -264,7 +292,8 @@ def list_agents(page_size: int = DEFAULT_PAGE_SIZE) -> Operation[list[AgentInfo]
     more = True
     while more:
         response = yield Call("GET", "/agent", params={"skip": pager.skip, "limit": page_size})
-        fresh, more = pager.take(_parse_list(response, AgentInfo), lambda agent: agent.id)
+        page, served = _parse_list(response, AgentInfo, skip_unreadable=True)
+        fresh, more = pager.take(page, lambda agent: agent.id, served)
         agents.extend(fresh)
     return agents
 
@@ -363,7 +392,7 @@ def list_executions(skip: int = 0, limit: int = 10) -> Operation[list[AgentExecu
     if limit > 1000:
         raise ValueError(f"limit must be at most 1000 (the API's maximum), got {limit}.")
     response = yield Call("GET", "/agent/executions", params={"skip": skip, "limit": limit})
-    return _parse_list(response, AgentExecution)
+    return _parse_list(response, AgentExecution)[0]
 
 
 # --- artifacts --------------------------------------------------------------------------
@@ -424,20 +453,104 @@ def _extension(kind: str, mime: str | None, url: str | None = None) -> str:
     return ARTIFACT_KINDS[kind][1]
 
 
+def _mime_of(extension: str, kind: str) -> str | None:
+    """The MIME type of a saved artifact: its (safe) extension's, never the server's text."""
+    return mimetypes.guess_type(f"artifact{extension}")[0] or ARTIFACT_KINDS[kind][0]
+
+
+def _is_own_folder(folder: Path) -> bool:
+    """Whether ``folder`` is a real folder (not a link to one somewhere else)."""
+    try:
+        return stat.S_ISDIR(os.lstat(folder).st_mode)
+    except OSError:
+        return False
+
+
 def saved_artifact(folder: Path, execution_id: str, object_id: str) -> SavedArtifact | None:
-    """The complete file of an artifact downloaded before (``folder/<id>.<ext>``)."""
+    """The complete file of an artifact downloaded before (``folder/<id>.<ext>``): a
+    regular file with a safe extension in a real folder, never a link."""
+    if not _is_own_folder(folder):
+        return None
     for path in sorted(folder.glob(f"{object_id}.*")):
-        if path.is_file() and not path.is_symlink():
-            mime = mimetypes.guess_type(path.name)[0] or ARTIFACT_KINDS[artifact_kind(object_id)][0]
-            return SavedArtifact(object_id, execution_id, path, mime, path.stat().st_size)
+        try:
+            info = os.lstat(path)
+        except OSError:
+            continue
+        if stat.S_ISREG(info.st_mode) and path.suffix in SAFE_EXTENSIONS:
+            mime = _mime_of(path.suffix, artifact_kind(object_id))
+            return SavedArtifact(object_id, execution_id, path, mime, info.st_size)
     return None
 
 
-def _temp_file(folder: Path, object_id: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    handle, name = tempfile.mkstemp(dir=folder, prefix=f".{object_id}.", suffix=".part")
-    os.close(handle)
-    return Path(name)
+#: Whether files can be created and renamed relative to a folder's descriptor (POSIX;
+#: os.replace takes the same dir_fd arguments as os.rename, the one listed).
+_AT_FUNCTIONS = os.open in os.supports_dir_fd and os.rename in os.supports_dir_fd
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+class _Landing:
+    """Where one artifact download lands: a hidden temporary file, created exclusively
+    in the execution's folder, and renamed once complete. The folder is opened without
+    following a link and every later step is relative to that open folder, so a
+    neighbour who swaps the folder (or the file) for a link cannot redirect the writes."""
+
+    def __init__(self, directory: str | os.PathLike[str], execution_id: str, object_id: str):
+        folder = artifact_folder(directory, execution_id)
+        folder.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.folder, self._settled = folder, False
+        self._temp = f".{object_id}.{os.urandom(6).hex()}.part"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+        if _AT_FUNCTIONS:
+            parent = os.open(folder.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+            try:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(folder.name, 0o700, dir_fd=parent)
+                try:
+                    self._dir: int | None = os.open(
+                        folder.name, os.O_RDONLY | os.O_DIRECTORY | _NOFOLLOW, dir_fd=parent
+                    )
+                except OSError as exc:
+                    if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                        raise ValueError(
+                            f"{folder} is not a folder of its own (a symbolic link?); "
+                            "artifacts are not written through it. Remove it, or choose "
+                            "another artifacts folder."
+                        ) from None
+                    raise
+            finally:
+                os.close(parent)
+            fd = os.open(self._temp, flags, 0o600, dir_fd=self._dir)
+        else:  # pragma: no cover - no openat (Windows): by name
+            folder.mkdir(exist_ok=True, mode=0o700)
+            if not _is_own_folder(folder):
+                raise ValueError(f"{folder} is not a folder of its own; choose another.")
+            self._dir = None
+            fd = os.open(folder / self._temp, flags, 0o600)
+        self.file = os.fdopen(fd, "wb")
+
+    def settle(self, name: str) -> int:
+        """Rename the complete file to ``name`` (in the same folder); its size."""
+        self.file.flush()
+        size = os.fstat(self.file.fileno()).st_size
+        if self._dir is not None:
+            os.replace(self._temp, name, src_dir_fd=self._dir, dst_dir_fd=self._dir)
+        else:  # pragma: no cover - no openat
+            os.replace(self.folder / self._temp, self.folder / name)
+        self._settled = True
+        return size
+
+    def close(self) -> None:
+        """Close everything; a temporary file never settled is removed."""
+        self.file.close()
+        if not self._settled:
+            with contextlib.suppress(OSError):
+                if self._dir is not None:
+                    os.unlink(self._temp, dir_fd=self._dir)
+                else:  # pragma: no cover - no openat
+                    (self.folder / self._temp).unlink()
+        if self._dir is not None:
+            os.close(self._dir)
+            self._dir = None
 
 
 def list_artifacts(execution_id: str) -> Operation[ArtifactList]:
@@ -466,24 +579,21 @@ def download_artifact(
     )
     if existing is not None:
         return existing
-    partial: Path = yield Blocking(lambda: _temp_file(folder, object_id))
+    landing: _Landing = yield Blocking(lambda: _Landing(directory, execution_id, object_id))
     try:
         params = {"object_id": object_id, "execution_id": execution_id}
         url: str | None = None
         if kind == "url":
             answer = yield Call("GET", "/artifacts", params=params)
             url = check_url(answer.text.strip())
-            response = yield Call("GET", url, absolute=True, authenticated=False, download=partial)
+            response = yield Call(
+                "GET", url, absolute=True, authenticated=False, download=landing.file
+            )
         else:
-            response = yield Call("GET", "/artifacts", params=params, download=partial)
-        mime = _mime(response.headers.get("content-type")) or ARTIFACT_KINDS[kind][0]
-        final = folder / f"{object_id}{_extension(kind, mime, url)}"
-
-        def settle() -> int:
-            os.replace(partial, final)
-            return final.stat().st_size
-
-        size: int = yield Blocking(settle)
+            response = yield Call("GET", "/artifacts", params=params, download=landing.file)
+        extension = _extension(kind, _mime(response.headers.get("content-type")), url)
+        name = f"{object_id}{extension}"
+        size: int = yield Blocking(lambda: landing.settle(name))
     finally:
-        partial.unlink(missing_ok=True)  # gone after the rename; left over on failure
-    return SavedArtifact(object_id, execution_id, final, mime, size)
+        landing.close()  # a download that failed leaves nothing behind
+    return SavedArtifact(object_id, execution_id, folder / name, _mime_of(extension, kind), size)

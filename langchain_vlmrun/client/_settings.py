@@ -12,14 +12,17 @@ without a ready client fails when it is constructed, naming the fix.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import TracebackType
 from typing import Any
 
+from langchain_core.stores import InMemoryByteStore
 from langchain_core.utils import from_env, secret_from_env
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from langchain_vlmrun.client._budget import RequestBudget
 from langchain_vlmrun.client._client import AsyncVLMRunClient, VLMRunClient
 from langchain_vlmrun.client.cache import ResultCache
+from langchain_vlmrun.core._redaction import redact_url
 from langchain_vlmrun.core._validation import reject_unknown
 from langchain_vlmrun.core.errors import MissingAPIKeyError
 
@@ -49,6 +52,13 @@ class ClientSettings(BaseModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True, populate_by_name=True)
 
+    def __repr_args__(self) -> Any:
+        """As pydantic shows fields, with credentials in ``base_url`` redacted."""
+        for name, value in super().__repr_args__():
+            if name == "vlmrun_base_url" and isinstance(value, str):
+                value = redact_url(value)
+            yield name, value
+
     vlmrun_api_key: SecretStr | None = Field(
         alias="api_key",
         default_factory=secret_from_env("VLMRUN_API_KEY", default=None),
@@ -72,7 +82,10 @@ class ClientSettings(BaseModel):
     """The largest artifact the clients save, in bytes (default 1 GiB): a larger one is
     refused (``ResponseRefusedError``) by its Content-Length or while it streams."""
     cache: ResultCache | None = Field(default=None, exclude=True)
-    """Where finished and in-flight executions are recorded (nothing is paid twice)."""
+    """Where finished and in-flight executions are recorded (nothing is paid twice).
+    Default for the tool and the extractor: their own in-memory cache, so an execution
+    they started (one whose wait timed out, say) is resumed when the same input comes
+    back, instead of being paid again."""
     client_kwargs: dict[str, Any] | None = Field(default=None, exclude=True, repr=False)
     """Other ``VLMRunClient`` arguments for the clients this component creates."""
     client: VLMRunClient | None = Field(default=None, exclude=True, repr=False)
@@ -83,6 +96,11 @@ class ClientSettings(BaseModel):
     _own_client: VLMRunClient | None = PrivateAttr(default=None)
     _own_async_client: AsyncVLMRunClient | None = PrivateAttr(default=None)
     _budget: RequestBudget | None = PrivateAttr(default=None)
+    #: Given clients that arrived in a pickle (``client``, ``async_client``): made when
+    #: unpickled, for this component alone, so :meth:`close` closes them too.
+    _adopted: tuple[str, ...] = PrivateAttr(default=())
+    #: Without ``cache``: this component's own in-memory record of what it ran.
+    _memory: ResultCache | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -200,6 +218,110 @@ class ClientSettings(BaseModel):
         if self._own_async_client is None:
             self._own_async_client = self.new_async_client()
         return self._own_async_client
+
+    def result_cache(self) -> ResultCache:
+        """``cache``, else this component's own in-memory one: an execution it started
+        is resumed, not paid again, when the same input comes back (after a wait timeout,
+        say), and a result it got is reused. At most :data:`MEMORY_ENTRIES` records."""
+        if self.cache is not None:
+            return self.cache
+        if self._memory is None:
+            self._memory = memory_cache()
+        return self._memory
+
+    # -- closing, copies, pickles -------------------------------------------------------
+
+    def _owned(self) -> tuple[VLMRunClient | None, AsyncVLMRunClient | None]:
+        """The clients this component made (or adopted from a pickle), forgotten."""
+        sync, asynchronous = self._own_client, self._own_async_client
+        self._own_client = self._own_async_client = None
+        if "client" in self._adopted:
+            sync = self.client
+        if "async_client" in self._adopted:
+            asynchronous = self.async_client
+        return sync, asynchronous
+
+    def close(self) -> None:
+        """Close the clients this component created (``client``/``async_client`` passed
+        in are left open; they are yours). It makes new ones if used again. The async
+        client's connections close with their event loop (or use :meth:`aclose`)."""
+        sync, _ = self._owned()
+        if sync is not None:
+            sync.close()
+
+    async def aclose(self) -> None:
+        """:meth:`close`, also closing the async client's connections on this loop."""
+        sync, asynchronous = self._owned()
+        if sync is not None:
+            sync.close()
+        if asynchronous is not None:
+            await asynchronous.aclose()
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Any:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __getstate__(self) -> dict[Any, Any]:
+        """A pickle (Dask, Ray, multiprocessing) holds the settings, **the API key
+        included**, never a connection: the copy makes its clients when first used.
+        Given clients travel as their settings (see ``VLMRunClient.__reduce__``) and
+        belong to the copy, which closes them in :meth:`close`."""
+        state = super().__getstate__()
+        private = dict(state.get("__pydantic_private__") or {})
+        private.update(_own_client=None, _own_async_client=None)
+        private["_adopted"] = tuple(
+            name for name in ("client", "async_client") if getattr(self, name) is not None
+        )
+        state["__pydantic_private__"] = private
+        return state
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Any:
+        """A copy with the same settings that makes its own clients; given clients, the
+        cache and the request budget are shared (not copied)."""
+        memo = {} if memo is None else memo
+        for shared in (self.client, self.async_client, self.cache, self._memory, self._budget):
+            if shared is not None:
+                memo[id(shared)] = shared
+        for own in (self._own_client, self._own_async_client):
+            if own is not None:
+                memo[id(own)] = None  # the copy makes its own
+        copied = super().__deepcopy__(memo)
+        copied._adopted = ()  # adopted clients stay this component's
+        return copied
+
+
+#: The most records a component's own in-memory cache keeps (oldest pruned first).
+MEMORY_ENTRIES = 1000
+
+
+def memory_cache() -> ResultCache:
+    """A component's own cache when none is given: in memory, bounded."""
+    return ResultCache(InMemoryByteStore(), max_entries=MEMORY_ENTRIES, prune_every=100)
+
+
+def type_name(value: Any) -> Any:
+    """A class as JSON (``model_dump_json``): its dotted name; anything else as it is."""
+    if isinstance(value, type):
+        return f"{value.__module__}.{value.__qualname__}"
+    return value
 
 
 def setting_names(model: type[BaseModel] | None = None) -> list[str]:

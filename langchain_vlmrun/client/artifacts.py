@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 import threading
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
@@ -154,8 +155,24 @@ class ArtifactBlob(Blob):
 
     @property
     def fetched(self) -> bool:
-        """Whether the file is on disk (reading it sends no request)."""
-        return self.path is not None and Path(self.path).is_file()
+        """Whether the file is on disk (reading it sends no request): a regular file, not
+        a link planted under its name."""
+        if self.path is None:
+            return False
+        try:
+            return stat.S_ISREG(os.lstat(self.path).st_mode)
+        except OSError:
+            return False
+
+    def _open(self) -> BufferedReader:
+        """The downloaded file, opened without following a link (one swapped in after
+        the download is refused, not read)."""
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        fd = os.open(str(self.path), flags | getattr(os, "O_CLOEXEC", 0))
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise OSError(f"{self.path} is not a regular file; delete it and fetch again.")
+        return os.fdopen(fd, "rb")
 
     def fetch(self) -> ArtifactBlob:
         """Download the artifact unless it is on disk already; returns the blob."""
@@ -188,16 +205,16 @@ class ArtifactBlob(Blob):
 
     def as_bytes(self) -> bytes:
         self.fetch()
-        return super().as_bytes()
+        with self._open() as file:
+            return file.read()
 
     def as_string(self) -> str:
-        self.fetch()
-        return super().as_string()
+        return self.as_bytes().decode(self.encoding)
 
     @contextlib.contextmanager
     def as_bytes_io(self) -> Generator[BytesIO | BufferedReader, None, None]:
         self.fetch()
-        with super().as_bytes_io() as stream:
+        with self._open() as stream:
             yield stream
 
     def __getstate__(self) -> dict[Any, Any]:

@@ -163,7 +163,11 @@ def gate(filename: str | None, head: bytes, declared: str | None = None) -> tupl
     """
     found = sniff(head)
     if filename is None or not PurePath(filename).suffix:
-        media_type = found or (declared if declared in SUPPORTED_EXTENSIONS.values() else None)
+        if declared is not None and declared in SUPPORTED_EXTENSIONS.values():
+            # a stated type is held to the content as an extension is
+            stated = _declared(filename or "the data", found, declared)
+            return f"{filename or 'upload'}{_extension_for(stated)}", stated
+        media_type = found
         if media_type is None:
             shown = filename or "the data"
             raise FileSourceError(
@@ -190,6 +194,23 @@ def gate(filename: str | None, head: bytes, declared: str | None = None) -> tupl
         )
     # the name decides between formats sharing a container (mp4/m4a/mov, mkv/webm)
     return filename, by_name if _same_container(found, by_name) else found
+
+
+def _declared(shown: str, found: str | None, declared: str) -> str:
+    """The media type to send for content ``found`` stated to be ``declared`` (a
+    Blob's ``mimetype``), refusing content that is not what was stated."""
+    if found is None:
+        raise FileSourceError(
+            f"{shown} is declared as {declared} but its first bytes match no format VLM "
+            "Run reads (is it text, or damaged?). Check the bytes and the Blob's mime_type; "
+            "nothing was uploaded.",
+        )
+    if medium_of(found) != medium_of(declared) and not _same_container(found, declared):
+        raise FileSourceError(
+            f"{shown} is declared as {declared} but its content is {found}; pass "
+            f"mime_type={found!r} (or the right bytes).",
+        )
+    return declared if _same_container(found, declared) else found
 
 
 def _same_container(found: str, by_name: str) -> bool:

@@ -1,30 +1,45 @@
 """Ordered, bounded concurrent maps (threads for sync code, tasks for async code).
 
 Both run at most ``max_concurrency`` calls at once, keep at most ``LOOKAHEAD *
-max_concurrency`` items in flight or waiting (so 10k inputs never become 10k futures),
-and yield results **in input order** as soon as they are available: a slow first item
-delays yielding, not the running of the items after it (within that look-ahead window;
-further items start as results are consumed).
+max_concurrency`` results started and not yet taken by the consumer (so 10k inputs
+never become 10k futures), and yield results **in input order** as soon as they are
+available: a slow first item delays yielding, not the running of the items after it
+(within that look-ahead window).
+
+Calls are started only while the consumer is waiting for its next result. While it
+holds one (or never asks again), the calls already running (at most
+``max_concurrency``) go on, and none is started: a generator left unconsumed costs
+nothing beyond the calls running when it last yielded.
 
 An exception raised by ``function`` is re-raised when its turn comes; wrap
 ``function`` to turn errors into values if the caller wants to carry on.
 
-Closing a map early (an error raised by the consumer, ``break``) cancels the calls that
-have not started and **waits for the running ones**: a call may have paid for work
-server-side, and finishing it lets its result reach a cache instead of being lost.
-Only a cancellation of the consuming task itself cancels running calls.
+Closing a map early (``break``, ``close()``/``aclose()``, an error raised by the
+consumer, the generator garbage-collected) starts no more calls, calls ``on_stop``
+(e.g. :meth:`Gate.stop`: the running calls give up what they have not begun), and
+returns **without waiting** for the running calls: they finish in the background (a
+call may have paid for work server-side, and finishing it lets its result reach a
+cache), then ``when_idle`` runs (e.g. closing a client the calls share). Threads finish even if the
+interpreter is exiting (it waits for them); tasks finish while their event loop runs
+(``asyncio.run`` cancels them when its main coroutine returns). Only a cancellation of
+the consuming task itself cancels running tasks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import threading
 from collections import deque
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from typing import TypeVar
 
-__all__ = ["amap_ordered", "map_ordered"]
+from langchain_vlmrun.client._operations import SubmissionStopped
+
+__all__ = ["LOOKAHEAD", "Gate", "amap_ordered", "map_ordered"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -36,6 +51,66 @@ R = TypeVar("R")
 #: (52 s with no window at all); the cost is a few more results held in memory.
 LOOKAHEAD = 4
 
+#: Background finishers of closed async maps (a task nobody references may be
+#: garbage-collected before it is done).
+_FINISHING: set[asyncio.Task[None]] = set()
+
+
+#: How long stopping a load waits for execute requests already sent to be answered
+#: (normally one round trip; longer only while the service fails and they are retried,
+#: and then they go on in the background).
+STOP_GRACE = 10.0
+
+
+class Gate:
+    """A load's :class:`~langchain_vlmrun.client._operations.SubmissionGate`: once
+    stopped, no source is uploaded or submitted; :meth:`stop` returns once the execute
+    requests already sent are answered (at most ``grace`` seconds), so that after it
+    no execution is created."""
+
+    def __init__(self, grace: float = STOP_GRACE) -> None:
+        self.grace = grace
+        self._stopped = False
+        self._sending = 0
+        self._answered = threading.Condition()
+        self._aanswered: asyncio.Event | None = None  # made by astop, in its loop
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    def check(self) -> None:
+        if self._stopped:
+            raise SubmissionStopped("the load was stopped: nothing was paid for this source")
+
+    @contextmanager
+    def submitting(self) -> Iterator[None]:
+        with self._answered:
+            self.check()
+            self._sending += 1
+        try:
+            yield
+        finally:
+            with self._answered:
+                self._sending -= 1
+                self._answered.notify_all()
+                if self._sending == 0 and self._aanswered is not None:
+                    self._aanswered.set()  # async: left in the loop's own thread
+
+    def stop(self) -> None:
+        """Stop, and wait (up to ``grace``) for the execute requests in flight."""
+        with self._answered:
+            self._stopped = True
+            self._answered.wait_for(lambda: self._sending == 0, timeout=self.grace)
+
+    async def astop(self) -> None:
+        """:meth:`stop` for asyncio (the requests in flight are tasks of this loop)."""
+        self._stopped = True
+        if self._sending:
+            self._aanswered = asyncio.Event()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._aanswered.wait(), self.grace)
+
 
 def _check(max_concurrency: int) -> int:
     if max_concurrency < 1:
@@ -44,66 +119,151 @@ def _check(max_concurrency: int) -> int:
 
 
 def map_ordered(
-    function: Callable[[T], R], items: Iterable[T], max_concurrency: int
+    function: Callable[[T], R],
+    items: Iterable[T],
+    max_concurrency: int,
+    *,
+    on_stop: Callable[[], object] | None = None,
+    when_idle: Callable[[], object] | None = None,
 ) -> Generator[R, None, None]:
     """``map(function, items)`` on a thread pool of ``max_concurrency`` workers.
 
-    Closing the iterator early cancels the calls that have not started and waits for
-    the running ones to finish.
+    Closing the iterator early starts nothing more, calls ``on_stop`` and returns
+    without waiting for the running calls: they finish on their threads, then
+    ``when_idle`` runs (at once when none is running; also after a complete run).
     """
     window = _check(max_concurrency)
     source = iter(items)
-    pending: deque[Future[R]] = deque()
+    queued: deque[Future[R]] = deque()  # started, result not yet taken, in input order
     executor = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="vlmrun")
+    exhausted = False
+
+    def running() -> list[Future[R]]:
+        return [future for future in queued if not future.done()]
+
+    def top_up() -> None:
+        nonlocal exhausted
+        busy = len(running())
+        while not exhausted and busy < max_concurrency and len(queued) < window:
+            taken = list(itertools.islice(source, 1))
+            if not taken:
+                exhausted = True
+                return
+            queued.append(executor.submit(function, taken[0]))
+            busy += 1
+
     try:
-        for item in itertools.islice(source, window):
-            pending.append(executor.submit(function, item))
-        while pending:
-            result = pending.popleft().result()
-            for item in itertools.islice(source, 1):
-                pending.append(executor.submit(function, item))
-            yield result
+        top_up()
+        while queued:
+            head = queued[0]
+            while not head.done():
+                top_up()  # what finished since the last look frees its slot
+                wait(running(), return_when=FIRST_COMPLETED)
+            queued.popleft()
+            top_up()
+            yield head.result()
     finally:
-        # the calls not started are cancelled; the running ones are waited for
-        executor.shutdown(cancel_futures=True)
+        if on_stop is not None:
+            on_stop()
+        executor.shutdown(wait=False)  # nothing is queued in it: every call submitted runs
+        _after(running(), when_idle)
+
+
+def _after(futures: list[Future[R]], then: Callable[[], object] | None) -> None:
+    """Run ``then`` once every one of ``futures`` is done (now if they all are)."""
+    if then is None:
+        return
+    left = len(futures)
+    if left == 0:
+        then()
+        return
+    lock = threading.Lock()
+
+    def one_done(_: Future[R]) -> None:
+        nonlocal left
+        with lock:
+            left -= 1
+            last = left == 0
+        if last:
+            then()
+
+    for future in futures:
+        future.add_done_callback(one_done)
 
 
 async def amap_ordered(
-    function: Callable[[T], Awaitable[R]], items: Iterable[T], max_concurrency: int
+    function: Callable[[T], Awaitable[R]],
+    items: Iterable[T],
+    max_concurrency: int,
+    *,
+    on_stop: Callable[[], Awaitable[object]] | None = None,
+    when_idle: Callable[[], Awaitable[object]] | None = None,
 ) -> AsyncGenerator[R, None]:
-    """``map`` over coroutines, at most ``max_concurrency`` running (an asyncio semaphore).
+    """``map`` over coroutines, at most ``max_concurrency`` tasks running.
 
-    Closing the iterator early cancels the tasks that have not started and waits for
-    the running ones; cancelling the consumer cancels them all.
+    Closing the iterator early starts nothing more, awaits ``on_stop`` and returns
+    without waiting for the running tasks: they finish in the background, then
+    ``when_idle`` is awaited.
+    Cancelling the consumer cancels the running tasks.
     """
     window = _check(max_concurrency)
-    semaphore = asyncio.Semaphore(max_concurrency)
-    source = iter(items)
-    pending: deque[asyncio.Task[R]] = deque()
-    running: set[asyncio.Task[R]] = set()
+    source: Iterator[T] = iter(items)
+    queued: deque[asyncio.Task[R]] = deque()
+    exhausted = False
 
-    async def bounded(item: T) -> R:
-        async with semaphore:
-            task = asyncio.current_task()
-            assert task is not None
-            running.add(task)
-            return await function(item)
+    def running() -> list[asyncio.Task[R]]:
+        return [task for task in queued if not task.done()]
 
+    def top_up() -> None:
+        nonlocal exhausted
+        busy = len(running())
+        while not exhausted and busy < max_concurrency and len(queued) < window:
+            taken = list(itertools.islice(source, 1))
+            if not taken:
+                exhausted = True
+                return
+            queued.append(asyncio.ensure_future(function(taken[0])))
+            busy += 1
+
+    cancelled = False
     try:
-        for item in itertools.islice(source, window):
-            pending.append(asyncio.ensure_future(bounded(item)))
-        while pending:
-            result = await pending.popleft()
-            for item in itertools.islice(source, 1):
-                pending.append(asyncio.ensure_future(bounded(item)))
-            yield result
+        top_up()
+        while queued:
+            head = queued[0]
+            while not head.done():
+                top_up()
+                await asyncio.wait(running(), return_when=asyncio.FIRST_COMPLETED)
+            queued.popleft()
+            top_up()
+            yield head.result()
     except asyncio.CancelledError:
-        for task in pending:
-            task.cancel()
+        cancelled = True
         raise
     finally:
-        for task in pending:
-            if task not in running:
+        if on_stop is not None and not cancelled:
+            await on_stop()
+        left = running()
+        if cancelled:
+            for task in left:
                 task.cancel()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
+        for task in queued:
+            if task.done() and not task.cancelled():
+                task.exception()  # taken: no "exception was never retrieved" warning
+        if left:
+            finisher = asyncio.ensure_future(_finish(left, when_idle))
+            _FINISHING.add(finisher)
+            finisher.add_done_callback(_FINISHING.discard)
+            await asyncio.sleep(0)  # started: its ``when_idle`` runs even if cancelled
+        elif when_idle is not None:
+            await when_idle()
+
+
+async def _finish(
+    tasks: list[asyncio.Task[R]], then: Callable[[], Awaitable[object]] | None
+) -> None:
+    try:
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        if then is not None:
+            await then()

@@ -8,7 +8,9 @@ import inspect
 import itertools
 import logging
 import os
+import sys
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -22,7 +24,11 @@ if TYPE_CHECKING:
     from langchain_text_splitters import TextSplitter
 
 from langchain_vlmrun.client._client import VLMRunClient
-from langchain_vlmrun.client._operations import INPUT_FILE_KEY
+from langchain_vlmrun.client._operations import (
+    INPUT_FILE_KEY,
+    SubmissionStopped,
+    submission_gate,
+)
 from langchain_vlmrun.client._options import ExecuteOptions
 from langchain_vlmrun.client._settings import settings_for
 from langchain_vlmrun.client.cache import CacheOption, resolve_cache
@@ -43,7 +49,7 @@ from langchain_vlmrun.files._sources import (
     check_supported,
     is_url,
 )
-from langchain_vlmrun.loaders._concurrency import amap_ordered, map_ordered
+from langchain_vlmrun.loaders._concurrency import Gate, amap_ordered, map_ordered
 
 __all__ = ["Failure", "LoaderError", "SourceUsage", "VLMRunLoader"]
 
@@ -269,16 +275,17 @@ class VLMRunLoader(BaseLoader):
         show_progress: show a tqdm bar (files done, failed, credits); needs ``tqdm``
             (``pip install langchain-vlmrun[progress]``).
         on_error: ``"raise"`` (default) raises :class:`LoaderError` naming the source at
-            the first failure (in input order), after letting the sources already
-            running finish (their results go to the cache; none is abandoned);
+            the first failure (in input order), as soon as it comes: no source is
+            submitted after it, and the executions already submitted finish in the
+            background into the cache (none is abandoned; see :meth:`lazy_load`);
             ``"skip"`` logs it, carries on and records it in :attr:`failures`.
         inputs, config, input_key: as in ``VLMRunClient.execute``.
         cache: where finished and in-flight executions are recorded, so nothing is paid
-            twice. Default (None): an in-memory cache of this loader's own, so a second
-            ``load()`` pays nothing for sources already read, and when ``on_error="raise"``
-            stops a load, the executions already running are finished and kept. Pass a
-            :class:`~langchain_vlmrun.client.cache.ResultCache` (e.g. on disk) to keep results
-            across processes and resume executions a crashed run submitted, or
+            twice. Default (None): the persistent
+            :func:`~langchain_vlmrun.client.cache.default_cache` (user cache folder), so a
+            re-run, even in another process, pays nothing for unchanged sources and
+            resumes the executions a stopped or crashed run submitted. Pass a
+            :class:`~langchain_vlmrun.client.cache.ResultCache` for another store, or
             ``False`` for no cache.
         callback_url: passed to every execution (VLM Run POSTs the result there too).
         artifacts_dir: save the artifacts each response references (images, redacted
@@ -386,6 +393,30 @@ class VLMRunLoader(BaseLoader):
             f"max_concurrency={self.max_concurrency}, on_error={self.on_error!r})"
         )
 
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close what the loader holds open. Each load makes its own clients and closes
+        them when it ends, so this only matters for a loader that came in a pickle
+        with a ``client`` (made for it on arrival); a ``client`` you passed is yours."""
+        self.settings.close()
+
+    async def aclose(self) -> None:
+        """:meth:`close`, for ``async with``."""
+        await self.settings.aclose()
+
+    def __enter__(self) -> VLMRunLoader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> VLMRunLoader:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
     # -- shared ------------------------------------------------------------------------
 
     def _items(self) -> list[_Item]:
@@ -461,11 +492,24 @@ class VLMRunLoader(BaseLoader):
     # -- sync --------------------------------------------------------------------------
 
     def lazy_load(self) -> Iterator[Document]:
-        """Yield Documents in input order, ``max_concurrency`` sources at a time (threads)."""
+        """Yield Documents in input order, ``max_concurrency`` sources at a time (threads).
+
+        Sources are started only while you ask for the next Document. Stopping early
+        (``break``, ``close()``, an exception, ``on_error="raise"``) pays for nothing
+        new and returns once the execute requests on the wire are answered, never after
+        the executions: sources not started are dropped, running ones that have not
+        submitted their execution stop before submitting it, and executions already
+        submitted finish in the background into the cache (see
+        ``docs/document_loaders/vlmrun.md``, "Stopping early").
+        """
         items, progress = self._start()
         client = self.client or self.settings.new_client()
+        gate = Gate()
 
         def work(item: _Item) -> _Outcome:
+            if gate.stopped:
+                return self._failed(item, SubmissionStopped("the load was stopped"))
+            token = submission_gate.set(gate)
             try:
                 self._check(item)
                 return self._done(
@@ -481,30 +525,46 @@ class VLMRunLoader(BaseLoader):
                 )
             except Exception as exc:
                 return self._failed(item, exc)
+            finally:
+                submission_gate.reset(token)
 
         totals = [0.0]
-        with source_run(type(self).__name__, self.callbacks, _labels(items)) as run:
-            outcomes = map_ordered(work, items, self.max_concurrency)
+        idle = None if self.client is not None else client.close
+        with (
+            source_run(type(self).__name__, self.callbacks, _labels(items)) as run,
+            _logs_above(progress),
+        ):
+            outcomes = map_ordered(
+                work, items, self.max_concurrency, on_stop=gate.stop, when_idle=idle
+            )
             try:
                 for outcome in outcomes:
                     run.emit(outcome.source, **_event(outcome))
                     self._finish(outcome, progress, totals)
                     yield from outcome.documents
             finally:
-                outcomes.close()
+                outcomes.close()  # after the execute requests in flight are answered
                 if progress is not None:
                     progress.close()
-                if self.client is None:
-                    client.close()
 
     # -- async -------------------------------------------------------------------------
 
     async def alazy_load(self) -> AsyncIterator[Document]:
-        """Native async: ``max_concurrency`` sources at a time (semaphore), input order."""
+        """Native async: ``max_concurrency`` sources at a time (tasks), input order.
+
+        Stopping early is as in :meth:`lazy_load`; the executions already submitted
+        finish in tasks of the running event loop (``asyncio.run`` cancels them when
+        its coroutine returns: the cache's ``submitted`` records let the next run resume
+        them without paying again).
+        """
         items, progress = self._start()
         client = self.async_client or self.settings.new_async_client()
+        gate = Gate()
 
         async def work(item: _Item) -> _Outcome:
+            if gate.stopped:
+                return self._failed(item, SubmissionStopped("the load was stopped"))
+            submission_gate.set(gate)  # in this task's own context
             try:
                 self._check(item)
                 return self._done(
@@ -522,20 +582,52 @@ class VLMRunLoader(BaseLoader):
                 return self._failed(item, exc)
 
         totals = [0.0]
+        idle = None if self.async_client is not None else client.aclose
         async with asource_run(type(self).__name__, self.callbacks, _labels(items)) as run:
-            outcomes = amap_ordered(work, items, self.max_concurrency)
-            try:
-                async for outcome in outcomes:
-                    await run.emit(outcome.source, **_event(outcome))
-                    self._finish(outcome, progress, totals)
-                    for document in outcome.documents:
-                        yield document
-            finally:
-                await outcomes.aclose()
-                if progress is not None:
-                    progress.close()
-                if self.async_client is None:
-                    await client.aclose()
+            with _logs_above(progress):
+                outcomes = amap_ordered(
+                    work, items, self.max_concurrency, on_stop=gate.astop, when_idle=idle
+                )
+                try:
+                    async for outcome in outcomes:
+                        await run.emit(outcome.source, **_event(outcome))
+                        self._finish(outcome, progress, totals)
+                        for document in outcome.documents:
+                            yield document
+                finally:
+                    await outcomes.aclose()  # as in lazy_load
+                    if progress is not None:
+                        progress.close()
+
+
+@contextmanager
+def _logs_above(progress: _Progress | None) -> Iterator[None]:
+    """While a progress bar is shown, log lines reach the console through
+    ``tqdm.write`` (above the bar) instead of through it: tqdm's
+    ``logging_redirect_tqdm`` on the loggers that print this package's records (its
+    own logger and the root logger, those with a console handler; with logging not
+    configured, the root logger, standing in for ``logging.lastResort``)."""
+    if progress is None:
+        yield
+        return
+    redirect = importlib.import_module("tqdm.contrib.logging").logging_redirect_tqdm
+    ours = logging.getLogger("langchain_vlmrun")
+    chain = [ours, logging.root] if ours.propagate else [ours]
+    consoles = [lg for lg in chain if any(_is_console(h) for h in lg.handlers)]
+    if not consoles and not any(lg.handlers for lg in chain):
+        consoles = [logging.root]  # unconfigured: what lastResort would print
+    if not consoles:
+        yield
+        return
+    with redirect(loggers=consoles, tqdm_class=type(progress)):
+        yield
+
+
+def _is_console(handler: logging.Handler) -> bool:
+    return isinstance(handler, logging.StreamHandler) and getattr(handler, "stream", None) in (
+        sys.stdout,
+        sys.stderr,
+    )
 
 
 def _labels(items: Sequence[_Item]) -> list[str]:

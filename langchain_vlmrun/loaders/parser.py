@@ -63,9 +63,10 @@ class VLMRunParser(BaseBlobParser):
         mode: ``"page"`` (one Document per page) or ``"single"`` (one per Blob).
         inputs, config: extra execute ``inputs`` / ``config``; ``input_key`` names the
             file input (default ``"file"``).
-        cache: a :class:`~langchain_vlmrun.client.cache.ResultCache`; default (None) an
-            in-memory one of this parser's own (a Blob parsed twice is paid once);
-            ``False`` for none (see ``VLMRunLoader``).
+        cache: a :class:`~langchain_vlmrun.client.cache.ResultCache`; default (None) the
+            persistent :func:`~langchain_vlmrun.client.cache.default_cache` (a Blob
+            parsed again, even in another process, is paid once); ``False`` for none
+            (see ``VLMRunLoader``).
         callback_url: passed to every execution.
         segment_seconds, options: as in :class:`~langchain_vlmrun.VLMRunLoader`.
         client: a ``VLMRunClient`` to use (not closed by the parser).
@@ -146,10 +147,36 @@ class VLMRunParser(BaseBlobParser):
         yield from documents
 
     def close(self) -> None:
-        """Close the client the parser created (a client passed in is left open)."""
+        """Close the client the parser created (a client passed in is left open); a
+        later parse makes a new one. ``with VLMRunParser(...) as parser:`` closes it too."""
         if self._owns_client and self._client is not None:
             self._client.close()
             self._client = None
+        self.settings.close()  # a client that came with the parser in a pickle
+
+    async def aclose(self) -> None:
+        """:meth:`close` (the parser's client is synchronous)."""
+        self.close()
+
+    def __enter__(self) -> VLMRunParser:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> VLMRunParser:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickles (Dask, Ray) hold the settings, **the API key included**, and the cache,
+        never a connection: the copy makes its client when it first parses."""
+        state = dict(self.__dict__)
+        if self._owns_client:
+            state["_client"] = None
+        return state
 
     def __repr__(self) -> str:
         return (

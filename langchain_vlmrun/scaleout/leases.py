@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_vlmrun.client._effects import Blocking, Sleep
 from langchain_vlmrun.client._leases import Lease, PeerOutcome, follow_peer
-from langchain_vlmrun.scaleout._redis import connect
+from langchain_vlmrun.scaleout._redis import Reconnects, connect
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -46,7 +46,7 @@ return 0
 """
 
 
-class DedupeLeases:
+class DedupeLeases(Reconnects):
     """Short Redis leases on cache keys, so one worker submits each document.
 
     Example:
@@ -81,6 +81,9 @@ class DedupeLeases:
         self.check_every = check_every
         self.prefix = prefix
         self._redis = connect(redis)
+        self._remember(
+            redis, ttl=ttl, prefix=prefix, keep_alive=keep_alive, check_every=check_every
+        )
         self._renew_script = self._redis.register_script(_RENEW)
         self._release_script = self._redis.register_script(_RELEASE)
         self._keeper = _KeepAlive(ttl / 3.0) if keep_alive else None

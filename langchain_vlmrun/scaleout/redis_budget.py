@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from langchain_vlmrun.client._budget import MAX_HOLD, MAX_SLOWDOWN
-from langchain_vlmrun.scaleout._redis import connect
+from langchain_vlmrun.scaleout._redis import Reconnects, connect
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -109,7 +109,7 @@ class Slot:
         return max(0.0, self.start - self.now)
 
 
-class RedisRequestBudget:
+class RedisRequestBudget(Reconnects):
     """At most ``requests_per_minute`` requests per minute across every process.
 
     Every process (and thread, and task) that shares ``redis`` and ``key`` books from
@@ -160,6 +160,15 @@ class RedisRequestBudget:
         self.max_slowdown = max_slowdown
         self.key = key
         self._redis = connect(redis)
+        self._remember(
+            redis,
+            requests_per_minute=requests_per_minute,
+            key=key,
+            window=window,
+            headroom=headroom,
+            slowdown=slowdown,
+            max_slowdown=max_slowdown,
+        )
         # a hash tag keeps both keys in one Redis Cluster slot (the script uses both)
         self._keys = [f"{{{key}}}:slots", f"{{{key}}}:state"]
         self._script = self._redis.register_script(_SCRIPT)

@@ -92,8 +92,7 @@ class RedisWebhookRelay:
         payload = execution.model_dump_json().encode()
         if self._key is not None:
             payload = seal(self._key, self.channel, payload)
-        publish: Any = self._redis.publish  # redis-py's typing differs between releases
-        return int(publish(self.channel, payload))
+        return int(self._redis.publish(self.channel, payload))
 
     def subscribe(self, hub: WebhookHub, *, ready_timeout: float = 10.0) -> Subscription:
         """Feed ``hub`` from the channel; returns once Redis confirmed the subscription."""
@@ -112,7 +111,7 @@ class RedisWebhookRelay:
                 return
             hub.complete(execution)
 
-        pubsub: Any = self._redis.pubsub()  # type: ignore[no-untyped-call, unused-ignore]
+        pubsub = self._redis.pubsub()
         pubsub.subscribe(**{self.channel: deliver})
         deadline = time.monotonic() + ready_timeout
         while True:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, cast
 
 from langchain_core.stores import BaseStore
 
-from langchain_vlmrun.scaleout._redis import connect
+from langchain_vlmrun.scaleout._redis import Reconnects, connect
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -27,7 +27,7 @@ __all__ = ["RedisByteStore"]
 _GLOB_SPECIALS = re.compile(r"([*?\[\]\\])")
 
 
-class RedisByteStore(BaseStore[str, bytes]):
+class RedisByteStore(BaseStore[str, bytes], Reconnects):
     """Bytes values under string keys in Redis, with an optional time to live.
 
     Example:
@@ -49,6 +49,7 @@ class RedisByteStore(BaseStore[str, bytes]):
         self.ttl = ttl
         self.prefix = prefix
         self._redis = connect(redis)
+        self._remember(redis, ttl=ttl, prefix=prefix)
 
     def __repr__(self) -> str:
         return f"RedisByteStore(prefix={self.prefix!r}, ttl={self.ttl!r})"

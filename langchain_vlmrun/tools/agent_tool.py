@@ -13,11 +13,11 @@ from typing import Any, Literal, TypeVar
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
 from langchain_core.documents.base import Blob
 from langchain_core.tools import ArgsSchema, BaseTool, ToolException
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
 
 from langchain_vlmrun.client._operations import schema_of
 from langchain_vlmrun.client._options import ExecuteOptions
-from langchain_vlmrun.client._settings import ClientSettings
+from langchain_vlmrun.client._settings import ClientSettings, type_name
 from langchain_vlmrun.client.artifacts import artifact_blobs
 from langchain_vlmrun.core._redaction import redact_url
 from langchain_vlmrun.core._text import model_text, model_text_and_cut
@@ -185,6 +185,10 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
             self.description = _DESCRIPTION + _local_files_note(self.root_dir)
         return self
 
+    @field_serializer("response_model", "args_schema", when_used="json")
+    def _class_names(self, value: Any) -> Any:
+        return type_name(value)  # model_dump_json(): classes by name
+
     @classmethod
     def from_agent(cls, agent: str | AgentInfo, **kwargs: Any) -> VLMRunAgentTool:
         """A tool for one agent of your workspace, named and described by it.
@@ -258,7 +262,8 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
             "callback_url": self.callback_url,
             "options": self.options,
             "wait_timeout": wait_timeout,
-            "cache": self.cache,
+            # an execution this tool started is resumed when the model asks again
+            "cache": self.result_cache(),
         }
 
     def _result(self, file: str, execution: AgentExecution) -> tuple[str, VLMRunToolArtifact]:
@@ -396,8 +401,9 @@ def _tool_error_message(file: str, exc: Exception) -> str | None:
         execution = _server(exc.execution_id, 100)
         return (
             f"VLM Run is still working on {file} (execution {execution}, status "
-            f"'{_server(exc.status, 40)}'). It keeps running on the server and can be resumed "
-            f"with client.wait('{execution}'); continue without it for now."
+            f"'{_server(exc.status, 40)}'). It keeps running on the server: call this tool "
+            "again later with the same file to get the result (it is not paid again), or "
+            "continue without it for now."
         )
     if isinstance(exc, RequestTooLargeError):
         return f"{file} is too large for VLM Run ({_server(exc.message)}); use a smaller file."

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar, Union
 
@@ -13,16 +15,16 @@ from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackMa
 from langchain_core.documents.base import Blob
 from langchain_core.runnables import RunnableConfig, RunnableSerializable
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 from typing_extensions import TypedDict
 
 from langchain_vlmrun.client._operations import ProcessedSource
 from langchain_vlmrun.client._options import ExecuteOptions
-from langchain_vlmrun.client._settings import ClientSettings
+from langchain_vlmrun.client._settings import ClientSettings, type_name
 from langchain_vlmrun.core._redaction import redact_url
 from langchain_vlmrun.core._text import model_text
 from langchain_vlmrun.core._validation import check_agent_name, check_response_model
-from langchain_vlmrun.core.errors import FileSourceError, ResponseValidationError
+from langchain_vlmrun.core.errors import FileSourceError, ResponseValidationError, VLMRunError
 from langchain_vlmrun.core.models import AgentExecution
 from langchain_vlmrun.documents._structured import Validation
 from langchain_vlmrun.documents._tracing import aexecution_run, execution_run
@@ -66,6 +68,12 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
     ``wait_timeout``, ``max_retries``...) are those of
     :class:`~langchain_vlmrun.VLMRunAgentTool`.
 
+    After an ``ExecutionTimeoutError``, invoking again with the same input resumes the
+    execution (the extractor's own in-memory cache, or ``cache=``): it is not paid
+    again. The clients it makes are its own: ``close()``/``aclose()`` or
+    ``with``/``async with`` close them (``client=`` you pass are left open); it
+    pickles and deep-copies (Dask, Ray), the key included in pickles.
+
     Inputs are chosen by the developer, not by an LLM, so local paths are not confined
     here; give an LLM :class:`~langchain_vlmrun.VLMRunAgentTool` (with ``root_dir``)
     instead.
@@ -94,6 +102,10 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
     def _agent(cls, value: str | None) -> str | None:
         return check_agent_name(value)
 
+    @field_serializer("response_model", when_used="json")
+    def _model_name(self, value: type[M]) -> Any:
+        return type_name(value)  # model_dump_json(): the class by name
+
     @property
     def OutputType(self) -> type[M]:
         return self.response_model
@@ -106,13 +118,17 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
         description: str | None = None,
         arg_types: dict[str, type] | None = None,
         root_dir: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
+        max_content_chars: int = 8000,
     ) -> BaseTool:
         """This extractor as a tool an LLM can call with ``{"file": ...}``.
 
         An LLM chooses the file, so local paths are confined as in
         :class:`~langchain_vlmrun.VLMRunAgentTool`: only inside ``root_dir`` (none by
-        default: http(s) URLs only). Problems the model can fix come back to it as a
-        ``ToolException`` message.
+        default: http(s) URLs only). Every failure (a path refused, an execution that
+        failed or timed out, a result that does not fit the model) comes back to the
+        model as a ``ToolException`` message, cleaned and capped. The model reads the
+        object as JSON, at most ``max_content_chars`` characters (a marker says what was
+        cut); the whole object is the ``ToolMessage``'s ``artifact``.
 
         Example:
             >>> import tempfile
@@ -130,19 +146,26 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
 
         parse = self if not self.include_raw else self.model_copy(update={"include_raw": False})
 
-        def extract(file: str) -> dict[str, Any]:
+        def shown(result: BaseModel) -> tuple[str, dict[str, Any]]:
+            data = result.model_dump(mode="json")
+            text = json.dumps(data, ensure_ascii=False)
+            return model_text(text, max_content_chars), data
+
+        def extract(file: str) -> tuple[str, dict[str, Any]]:
             source = _confined(file, roots)
             try:
                 # an open file: the client uploads the descriptor, never the name again
-                return parse.invoke(source).model_dump(mode="json")  # type: ignore[arg-type]
+                with _tool_errors():
+                    return shown(parse.invoke(source))  # type: ignore[arg-type]
             finally:
                 _close(source)
 
-        async def aextract(file: str) -> dict[str, Any]:
+        async def aextract(file: str) -> tuple[str, dict[str, Any]]:
             source = await asyncio.to_thread(_confined, file, roots)
             try:
                 opened = source  # see extract
-                return (await parse.ainvoke(opened)).model_dump(mode="json")  # type: ignore[arg-type]
+                with _tool_errors():
+                    return shown(await parse.ainvoke(opened))  # type: ignore[arg-type]
             finally:
                 _close(source)
 
@@ -159,6 +182,7 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
             ),
             args_schema=args_schema or ExtractorToolInput,
             handle_tool_error=True,
+            response_format="content_and_artifact",
         )
 
     def _options(
@@ -181,7 +205,8 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
             "prompt": prompt,
             "response_model": model,
             "wait_timeout": self.wait_timeout,
-            "cache": self.cache,
+            # an execution started for this input is resumed, not paid again
+            "cache": self.result_cache(),
             "callback_url": self.callback_url,
             "options": self.options,
             # a response that does not validate is not cached
@@ -305,6 +330,15 @@ def _confined(file: str, roots: Sequence[Path]) -> str | PreparedFile:
         return open_confined(file, roots)
     except FileSourceError as exc:
         raise ToolException(model_text(exc.message, _MAX_ERROR_CHARS)) from exc
+
+
+@contextlib.contextmanager
+def _tool_errors() -> Iterator[None]:
+    """A failure of the extraction becomes a message for the model (cleaned, capped)."""
+    try:
+        yield
+    except VLMRunError as exc:
+        raise ToolException(model_text(str(exc), _MAX_ERROR_CHARS)) from exc
 
 
 def _close(source: object) -> None:

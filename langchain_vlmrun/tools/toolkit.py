@@ -85,7 +85,8 @@ class VLMRunToolkit(ClientSettings, BaseToolkit):
         tool_options: more :class:`VLMRunAgentTool` arguments for every tool
             (``wait_timeout``, ``max_content_chars``, ``artifacts_dir``...).
         api_key, base_url, client, async_client: as for the tool; all tools share the
-            toolkit's clients.
+            toolkit's clients (``toolkit.close()``, ``aclose()`` or ``with`` close the
+            ones it made). Its tools pickle and deep-copy (Dask, Ray).
         wait_timeout, cache: as for the tool, for every tool (``tool_options`` may set
             them instead).
     """

@@ -42,6 +42,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .callbacks import CallbackDispatcher, DeliveryPolicy
+from .chat import ChatInvalid, answer_chat
 from .content import Inputs, markdown_response, schema_content, schema_response
 from .faults import (
     AFTER_PROCESSING_KINDS,
@@ -1432,6 +1433,20 @@ class Emulator:
             raise HTTPError(404, str(exc)) from None
         return _Response(200, item.data, item.content_type)
 
+    def _chat_completions(self, req: _Request) -> _Response:
+        """``POST /openai/chat/completions`` (``chat.py``): JSON or SSE."""
+
+        def file_name(file_id: str) -> str | None:
+            with self._state_lock:
+                f = self._files.get(file_id)
+            return f.filename if f is not None and f.uploaded else None
+
+        try:
+            status, body, content_type = answer_chat(req.body, file_name)
+        except ChatInvalid as exc:
+            raise HTTPError(exc.status, exc.detail) from None
+        return _Response(status, body, content_type)
+
     def _artifact_list(self, req: _Request) -> _Response:
         namespace = self._artifact_namespace(req)
         items = [
@@ -1620,6 +1635,13 @@ _ROUTES: list[tuple[str, re.Pattern[str], str, str, bool]] = [
         ("GET", r"^/v1/agents/(?P<id>[^/]+)$", "GET /agents/{id}", "_agent_get", True),
         ("GET", r"^/v1/artifacts$", "GET /artifacts", "_artifact_get", True),
         ("GET", r"^/v1/artifacts/list$", "GET /artifacts/list", "_artifact_list", True),
+        (
+            "POST",
+            r"^/v1/openai/chat/completions$",
+            "POST /openai/chat/completions",
+            "_chat_completions",
+            True,
+        ),
         (
             "PUT",
             r"^/storage/upload/(?P<id>[^/]+)$",

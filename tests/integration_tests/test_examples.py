@@ -151,3 +151,12 @@ def test_quickstart_runs_live() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "[live]" in done.stdout
+
+
+def test_chat_example_asks_about_an_image_and_a_recording() -> None:
+    pytest.importorskip("langchain_openai")
+    out = run_example("chat_multimodal.py")
+    turns = re.findall(r"\[session (\S+), credits (\S+), tokens (\d+)\]", out)
+    assert len(turns) == 2 and turns[0][0] == turns[1][0]  # one conversation, one session
+    if is_composed("chat_multimodal_example"):
+        assert "total USD 9.75" in out and "$4.2 million" in out

@@ -529,11 +529,12 @@ def test_raise_finishes_the_executions_in_flight_and_keeps_them(
 
     loader.on_error = "skip"
     docs = loader.load() if mode == "sync" else asyncio.run(loader.aload())
-    # ...and the seven that were running when the error surfaced were finished and kept:
-    # only the failed file is paid again
+    # ...and the seven that were running when the error surfaced were kept: finished in
+    # the background into the cache, or (async: ``asyncio.run`` cancels the tasks still
+    # finishing them when it returns) recorded as submitted and resumed by this run.
+    # Only the failed file is paid again
     assert emu.counters.executions_created == 9
     assert {doc.metadata["source"] for doc in docs} == set(paths[1:])
-    assert [u.from_cache for u in loader.usage].count(True) == 7
 
 
 # --- a server that ignores the client's request ids ----------------------------------

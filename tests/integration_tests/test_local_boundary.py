@@ -8,6 +8,7 @@ file in about 8 % of attempts before files were opened beneath their folder.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
@@ -128,7 +129,7 @@ def test_the_tool_never_uploads_an_outside_file_while_a_folder_is_swapped(
     )
     api.on("GET", "/agent/executions/req", execution("req", "completed", response={"t": 1}))
     calls = 0
-    deadline = time.monotonic() + min(SWAP_SECONDS, 2.0)
+    deadline = time.monotonic() + SWAP_SECONDS
     with swapping(sub, link):
         while time.monotonic() < deadline:
             message = tool.invoke(
@@ -161,7 +162,7 @@ def test_folder_expansion_never_loads_an_outside_file_while_a_folder_is_swapped(
     api.on("GET", "/agent/executions/req", execution("req", "completed", response={"t": 1}))
     client = api.client(request_id_factory=lambda: "req")
     loads = 0
-    deadline = time.monotonic() + min(SWAP_SECONDS, 2.0)
+    deadline = time.monotonic() + SWAP_SECONDS
     with swapping(sub, link):
         while time.monotonic() < deadline:
             VLMRunLoader(str(root), prompt="p", client=client, cache=False, on_error="skip").load()
@@ -207,3 +208,113 @@ def test_folder_expansion_skips_a_hard_link_to_an_outside_file(tmp_path: Path) -
         cache=False,
     )
     assert len(direct.load()) == 1
+
+
+# --- the artifacts folder ----------------------------------------------------------------
+
+
+def artifact_api() -> ScriptedAPI:
+    png = httpx.Response(200, headers={"content-type": "image/png"}, content=b"\x89PNG art")
+    return ScriptedAPI().on("GET", "/artifacts", png)
+
+
+def test_an_execution_folder_that_is_a_link_is_not_written_through(tmp_path: Path) -> None:
+    artifacts, outside = tmp_path / "artifacts", tmp_path / "outside"
+    artifacts.mkdir()
+    outside.mkdir()
+    (artifacts / "ex-1").symlink_to(outside, target_is_directory=True)
+    api = artifact_api()
+    with pytest.raises(ValueError, match="not a folder of its own"):
+        api.client().download_artifact("ex-1", "img_1a2b3c", artifacts)
+    assert list(outside.iterdir()) == []
+
+
+def test_downloads_never_land_outside_while_the_execution_folder_is_swapped(
+    tmp_path: Path,
+) -> None:
+    artifacts, outside = tmp_path / "artifacts", tmp_path / "outside"
+    (artifacts / "ex-1").mkdir(parents=True)
+    outside.mkdir()
+    (artifacts / "link").symlink_to(outside, target_is_directory=True)
+    client = artifact_api().client()
+    saved = refused = 0
+    deadline = time.monotonic() + SWAP_SECONDS
+    with swapping(artifacts / "ex-1", artifacts / "link"):
+        while time.monotonic() < deadline:
+            for artifact in list((artifacts / "ex-1").glob("img_*")):
+                with contextlib.suppress(OSError):
+                    artifact.unlink()  # so that each round downloads again
+            try:
+                client.download_artifact("ex-1", "img_1a2b3c", artifacts)
+                saved += 1
+            except (ValueError, OSError):
+                refused += 1
+    assert saved + refused > 10 and saved
+    assert list(outside.iterdir()) == [], "an artifact was written outside"
+
+
+def test_a_link_planted_under_an_artifacts_name_is_not_read(tmp_path: Path) -> None:
+    from langchain_vlmrun.client.artifacts import ArtifactBlob
+
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"OUTSIDE SECRET")
+    client = artifact_api().client()
+    blob = ArtifactBlob.create("ex-1", "img_1a2b3c", directory=tmp_path / "art", client=client)
+    assert blob.as_bytes() == b"\x89PNG art"
+    assert blob.mimetype == "image/png"
+    saved = Path(str(blob.path))
+    saved.unlink()
+    saved.symlink_to(secret)  # a neighbour plants a link under the artifact's name
+    assert not blob.fetched
+    assert blob.as_bytes() == b"\x89PNG art"  # fetched again, over the link
+    assert not saved.is_symlink()
+    orphan = ArtifactBlob.create("ex-1", "img_1a2b3c", directory=tmp_path / "art")
+    saved.unlink()
+    saved.symlink_to(secret)
+    with pytest.raises(RuntimeError, match="not downloaded"):
+        orphan.as_bytes()  # no client: refused, the link is never followed
+
+
+# --- a cache whose records were replaced -------------------------------------------------
+
+
+def test_a_cache_of_planted_records_still_loads_every_file_as_misses(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from langchain_vlmrun import FileByteStore, ResultCache
+
+    folder, records = tmp_path / "docs", tmp_path / "cache"
+    folder.mkdir()
+    for i in range(6):
+        (folder / f"doc{i}.pdf").write_bytes(INSIDE + bytes([i]))
+    api = ScriptedAPI()
+    api.on("POST", "/files", httpx.Response(201, json={"id": "file-1", "filename": "f.pdf"}))
+    api.on(
+        "POST",
+        "/agent/execute",
+        lambda request: httpx.Response(201, json={"id": json_body(request)["id"], "status": "x"}),
+    )
+    api.on("GET", "/agent/executions/req", execution("req", "completed", response={"t": 1}))
+
+    def load() -> int:
+        loader = VLMRunLoader(
+            str(folder),
+            prompt="p",
+            client=api.client(request_id_factory=lambda: "req"),
+            cache=ResultCache(FileByteStore(records)),
+        )
+        return len(loader.load())
+
+    assert load() == 6
+    planted = sorted(records.glob("*.bin"))
+    assert len(planted) == 6
+    for i, record in enumerate(planted):  # a neighbour replaces every record
+        record.unlink()
+        if i % 2:
+            os.mkfifo(record)
+        else:
+            record.write_bytes(b"[" * 100_000 + b"]" * 100_000)
+    executed = api.calls("POST", "/agent/execute")
+    assert load() == 6  # every file loads again, as a miss (a FIFO read would hang)
+    assert api.calls("POST", "/agent/execute") == executed + 6
+    assert "cache: ignoring" in caplog.text

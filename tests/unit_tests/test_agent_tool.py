@@ -209,7 +209,8 @@ def test_timeout_names_the_execution_and_how_to_resume() -> None:
     tool = VLMRunAgentTool(prompt="read", wait_timeout=30, client=api.client())
     message = call(tool, file=URL)
     assert message.status == "error"
-    assert "ex-1" in message.content and "client.wait('ex-1')" in message.content
+    assert "ex-1" in message.content and "call this tool again later" in message.content
+    assert "client.wait" not in message.content  # the model cannot call the client
 
 
 def test_too_large_is_an_error_the_model_can_act_on() -> None:

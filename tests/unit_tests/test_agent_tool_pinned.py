@@ -320,8 +320,8 @@ def test_an_execution_still_running(use_async: bool) -> None:
     )
     assert message.content == (
         f"VLM Run is still working on {URL} (execution ex-1, status 'running'). It keeps "
-        "running on the server and can be resumed with client.wait('ex-1'); continue "
-        "without it for now."
+        "running on the server: call this tool again later with the same file to get the "
+        "result (it is not paid again), or continue without it for now."
     )
     del use_async
 

@@ -12,7 +12,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "langchain_vlmrun"
-LAYERS = ["core", "files", "client", "webhooks", "scaleout", "documents", "tools", "loaders"]
+LAYERS = [
+    "core",
+    "files",
+    "client",
+    "webhooks",
+    "scaleout",
+    "documents",
+    "tools",
+    "loaders",
+    "chat",
+]
 
 
 def test_the_import_contracts_hold() -> None:

@@ -6,7 +6,9 @@ twin made from ``sibling_settings``, and which connections each client closes.""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,10 +16,11 @@ from typing import Any
 import httpx
 import pytest
 from langchain_core.stores import InMemoryByteStore
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from langchain_vlmrun import (
     AsyncVLMRunClient,
+    ExecuteOptions,
     ExecutionTimeoutError,
     MissingAPIKeyError,
     PollSchedule,
@@ -35,7 +38,7 @@ from langchain_vlmrun.core.errors import (
     RateLimitError,
 )
 from langchain_vlmrun.core.models import AgentExecution
-from tests.mock_api import BASE, ScriptedAPI, execution, json_body, one_execution
+from tests.mock_api import BASE, ScriptedAPI, agent_info, execution, json_body, one_execution
 
 KEY = "sk-test-SECRET-0123456789"
 PDF = b"%PDF-1.4 client test\n"
@@ -50,21 +53,17 @@ def no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def plain(api: ScriptedAPI, **settings: Any) -> VLMRunClient:
     """A client on ``api`` with its own defaults (no retry or poll settings forced)."""
     settings.setdefault("base_url", BASE)
+    settings.setdefault("_hooks", ClientHooks(clock=api.clock, sleep=api.sleep))
     return VLMRunClient(
-        KEY,
-        http_client=httpx.Client(transport=httpx.MockTransport(api.handler)),
-        _hooks=ClientHooks(clock=api.clock, sleep=api.sleep),
-        **settings,
+        KEY, http_client=httpx.Client(transport=httpx.MockTransport(api.handler)), **settings
     )
 
 
 def aplain(api: ScriptedAPI, **settings: Any) -> AsyncVLMRunClient:
     settings.setdefault("base_url", BASE)
+    settings.setdefault("_hooks", ClientHooks(clock=api.clock, sleep=api.asleep))
     return AsyncVLMRunClient(
-        KEY,
-        http_client=httpx.AsyncClient(transport=httpx.MockTransport(api.handler)),
-        _hooks=ClientHooks(clock=api.clock, sleep=api.asleep),
-        **settings,
+        KEY, http_client=httpx.AsyncClient(transport=httpx.MockTransport(api.handler)), **settings
     )
 
 
@@ -308,8 +307,10 @@ def test_a_cache_is_kept_per_endpoint(tmp_path: Path) -> None:
 
 
 def test_run_checks_its_keywords() -> None:
-    with pytest.raises(TypeError, match="did you mean 'prompt'"):
+    with pytest.raises(TypeError, match=r"VLMRunClient\.run.*did you mean 'prompt'"):
         plain(ScriptedAPI()).run("a.pdf", promt="p")
+    with pytest.raises(TypeError, match=r"AsyncVLMRunClient\.run.*did you mean 'prompt'"):
+        asyncio.run(aplain(ScriptedAPI()).run("a.pdf", promt="p"))
 
 
 def test_run_returns_the_finished_execution(tmp_path: Path) -> None:
@@ -330,6 +331,13 @@ def test_run_returns_the_finished_execution(tmp_path: Path) -> None:
             httpx.ConnectError("connection refused"),
             APIConnectionError,
             f"Could not reach VLM Run at {BASE}/health: ConnectError: connection refused. "
+            "Check the network and VLMRUN_BASE_URL.",
+            False,
+        ),
+        (
+            httpx.ConnectError("no route to HOST-X."),
+            APIConnectionError,
+            f"Could not reach VLM Run at {BASE}/health: ConnectError: no route to HOST-X. "
             "Check the network and VLMRUN_BASE_URL.",
             False,
         ),
@@ -449,6 +457,7 @@ def test_with_a_hub_wait_wakes_on_the_delivery() -> None:
     done, apis = both(running, lambda client: client.wait("ex-1", wait_timeout=100.0), hub=hub)
     assert [d.response for d in done] == [{"ok": True}, {"ok": True}]
     assert [w[0] for w in hub.waits] == ["ex-1", "ex-1"]
+    assert hub.waits[0][1] is not None and hub.waits[1][1] == hub.waits[0][1]
     assert apis[0].sleeps == apis[1].sleeps == []
     # a poll schedule given to the call polls instead
     api = ScriptedAPI().on("GET", "/agent/executions/ex-1", execution("ex-1", "completed"))
@@ -572,6 +581,7 @@ def test_iter_executions_walks_the_history_once_each() -> None:
 
     api = ScriptedAPI().on("GET", "/agent/executions", *pages(["c", "b"], ["b", "a"], []))
     assert asyncio.run(collect()) == ["c", "b", "a"]
+    assert [r.url.params["skip"] for r in api.requests] == ["0", "2", "4"]
     api = ScriptedAPI().on("GET", "/agent/executions", *pages([]))
     assert list(plain(api).iter_executions()) == []
     assert dict(api.requests[0].url.params) == {"skip": "0", "limit": "100"}
@@ -588,4 +598,251 @@ def test_an_agent_name_is_checked_once_before_any_upload(tmp_path: Path) -> None
     assert api.requests[0].url.path == "/v1/agent/lookup"
     unchecked = upload_api()
     plain(unchecked, check_agent_names=False).run(path, agent_name="invoices:v1")
-    assert unchecked.calls("POST", "/agent/lookup") == 0
+    aunchecked = upload_api()
+    asyncio.run(aplain(aunchecked, check_agent_names=False).run(path, agent_name="invoices:v1"))
+    assert (
+        unchecked.calls("POST", "/agent/lookup") == aunchecked.calls("POST", "/agent/lookup") == 0
+    )
+
+
+def test_an_immediate_schedule_never_sleeps() -> None:
+    def api() -> ScriptedAPI:
+        return ScriptedAPI().on(
+            "GET",
+            "/agent/executions/ex-1",
+            execution("ex-1", "running"),
+            execution("ex-1", "completed"),
+        )
+
+    done, apis = both(api, lambda c: c.wait("ex-1", poll=PollSchedule.immediate()))
+    assert [d.status for d in done] == ["completed", "completed"]
+    assert apis[0].sleeps == apis[1].sleeps == []
+
+
+def test_closing_an_async_client_that_sent_nothing() -> None:
+    async def unused() -> None:
+        async with AsyncVLMRunClient(KEY):
+            pass
+
+    asyncio.run(unused())
+
+
+def test_async_lookups_of_different_names_do_not_wait_for_each_other() -> None:
+    api = ScriptedAPI()
+
+    async def main() -> list[bool]:
+        b_arrived = asyncio.Event()
+        a_saw_b: list[bool] = []
+
+        async def handler(request: httpx.Request) -> httpx.Response:
+            if json.loads(request.content)["name"] == "a":
+                try:
+                    await asyncio.wait_for(b_arrived.wait(), 5)
+                    a_saw_b.append(True)
+                except asyncio.TimeoutError:
+                    a_saw_b.append(False)
+            else:
+                b_arrived.set()
+            return api.handler(request)
+
+        client = AsyncVLMRunClient(
+            KEY,
+            base_url=BASE,
+            http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+        )
+        await asyncio.gather(client.require_agent("a"), client.require_agent("b"))
+        return a_saw_b
+
+    assert asyncio.run(main()) == [True]
+
+
+# --- every argument reaches the request, in both clients -----------------------------------
+
+
+class Total(BaseModel):
+    total: float
+
+
+TOTAL_SCHEMA = {
+    "properties": {"total": {"title": "Total", "type": "number"}},
+    "required": ["total"],
+    "title": "Total",
+    "type": "object",
+}
+
+
+def every_call(tmp_path: Path) -> list[Callable[[Any], Any]]:
+    """One call of each method, with every argument it takes."""
+    tmp_path.mkdir()
+    path = tmp_path / "a.pdf"
+    path.write_bytes(PDF)
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}}
+    accepted: list[str] = []
+    return [
+        lambda c: c.execute(
+            agent_name="invoices:v1",
+            prompt="Read it",
+            inputs={"hint": "x"},
+            response_model=Total,
+            config={"detail": "high"},
+            metadata={"run": "r-7"},
+            callback_url="https://hooks.test/x",
+            model="m-1",
+            toolsets=["ocr"],
+            options=ExecuteOptions(service_tier="flex"),
+            request_id="req-9",
+        ),
+        lambda c: c.process(
+            path,
+            prompt="p",
+            json_schema=schema,
+            inputs={"hint": "y"},
+            config={"detail": "low"},
+            metadata={"run": "r-8"},
+            callback_url="https://hooks.test/y",
+            model="m-2",
+            toolsets=["web"],
+            options=ExecuteOptions(service_tier="flex"),
+            wait_timeout=30.0,
+            input_key="document",
+            filename="named.pdf",
+            cache=ResultCache(InMemoryByteStore()),
+            accept=lambda execution: accepted.append(execution.id),
+        ),
+        lambda c: c.run(path, agent_name="invoices:v1", input_key="doc"),
+        lambda c: c.upload_file(path, filename="up.pdf", purpose="vision"),
+        lambda c: c.get_file("file-7"),
+        lambda c: c.get_execution("ex-1"),
+        lambda c: c.wait("ex-1", wait_timeout=50.0, poll=PollSchedule.immediate()),
+        lambda c: c.lookup_agent("receipts"),
+        lambda c: c.lookup_agent(agent_id="agent-3"),
+        lambda c: c.lookup_agent(prompt="Read receipts"),
+        lambda c: c.get_agent("agent-4"),
+        lambda c: c.list_agents(page_size=3),
+        lambda c: c.create_agent(
+            "Extract the total",
+            name="totals",
+            response_model=Total,
+            config={"detail": "high"},
+            inputs={"currency": "EUR"},
+            callback_url="https://hooks.test/z",
+        ),
+        lambda c: c.list_executions(skip=4, limit=2),
+        lambda c: c.list_artifacts("ex-1"),
+        lambda c: c.download_artifact("ex-1", "img_1a2b3c", tmp_path / "artifacts"),
+    ]
+
+
+def lookup(request: httpx.Request) -> httpx.Response:
+    """``POST /agent/lookup`` by name, id or prompt: each finds an agent of its own."""
+    ((key, value),) = json.loads(request.content).items()
+    name = value if key == "name" else f"by-{key}"
+    return httpx.Response(200, json=agent_info(name))
+
+
+def every_route() -> ScriptedAPI:
+    api = upload_api().on("POST", "/agent/lookup", lookup)
+    created = {"id": "agent-9", "name": "totals:v1", "status": "pending"}
+    listed = {"namespace_id": "ns", "items": []}
+    png = httpx.Response(200, headers={"content-type": "image/png"}, content=b"png")
+    return (
+        api.on("GET", "/files/file-7", httpx.Response(200, json={"id": "file-7"}))
+        .on("GET", "/agents/agent-4", httpx.Response(200, json=agent_info("four")))
+        .on("GET", "/agent", httpx.Response(200, json=[agent_info("a")]))
+        .on("POST", "/agent/create", httpx.Response(200, json=created))
+        .on("GET", "/agent/executions", httpx.Response(200, json=[]))
+        .on("GET", "/artifacts/list", httpx.Response(200, json=listed))
+        .on("GET", "/artifacts", png)
+    )
+
+
+def sent(api: ScriptedAPI) -> list[tuple[str, str, Any]]:
+    """Each request: method, URL and JSON body (a multipart body by its file name)."""
+    out = []
+    for request in api.requests:
+        kind = request.headers.get("content-type", "")
+        if kind.startswith("multipart/"):
+            body: Any = re.findall(rb'filename="([^"]+)"', request.content)
+        else:
+            body = json.loads(request.content) if request.content else None
+        out.append((request.method, str(request.url), body))
+    return out
+
+
+def test_both_clients_send_every_argument_the_same_way(tmp_path: Path) -> None:
+    calls, acalls = every_call(tmp_path / "sync"), every_call(tmp_path / "async")
+    ids = ["id-1", "id-2", "id-3"]
+    sync_api, async_api = every_route(), every_route()
+    client = plain(
+        sync_api,
+        _hooks=ClientHooks(
+            clock=sync_api.clock, sleep=sync_api.sleep, request_id_factory=iter(ids).__next__
+        ),
+    )
+    sync_results = [call(client) for call in calls]
+    aclient = aplain(
+        async_api,
+        _hooks=ClientHooks(
+            clock=async_api.clock, sleep=async_api.asleep, request_id_factory=iter(ids).__next__
+        ),
+    )
+
+    async def run_async() -> list[Any]:
+        return [await call(aclient) for call in acalls]
+
+    async_results = asyncio.run(run_async())
+    assert sent(async_api) == sent(sync_api)
+    assert [type(r) for r in async_results] == [type(r) for r in sync_results]
+    executed = [body for method, url, body in sent(sync_api) if url.endswith("/agent/execute")]
+    assert executed[0] == {
+        "id": "req-9",
+        "name": "invoices:v1",
+        "batch": True,
+        "inputs": {"hint": "x"},
+        "config": {
+            "detail": "high",
+            "service_tier": "flex",
+            "prompt": "Read it",
+            "json_schema": TOTAL_SCHEMA,
+        },
+        "metadata": {"allow_training": False, "run": "r-7"},
+        "callback_url": "https://hooks.test/x",
+        "model": "m-1",
+        "toolsets": ["ocr"],
+    }
+    assert executed[1]["inputs"] == {
+        "hint": "y",
+        "document": {"type": "input_file", "file_id": "file-1"},
+    }
+    assert executed[1]["config"]["json_schema"] == {
+        "type": "object",
+        "properties": {"n": {"type": "integer"}},
+    }
+    assert (executed[1]["model"], executed[1]["toolsets"]) == ("m-2", ["web"])
+    assert executed[1]["id"] == "id-1"  # a fresh id when none is given
+    assert executed[2]["inputs"] == {"doc": {"type": "input_file", "file_id": "file-1"}}
+    assert executed[2]["name"] == "invoices:v1"
+    uploads = [body for method, url, body in sent(sync_api) if url.startswith(f"{BASE}/files?")]
+    assert uploads == [[b"named.pdf"], [b"a.pdf"], [b"up.pdf"]]
+    created = next(body for method, url, body in sent(sync_api) if url.endswith("/agent/create"))
+    assert created == {
+        "name": "totals",
+        "inputs": {"currency": "EUR"},
+        "config": {"detail": "high", "prompt": "Extract the total", "json_schema": TOTAL_SCHEMA},
+        "callback_url": "https://hooks.test/z",
+    }
+    urls = [url for method, url, body in sent(sync_api) if method == "GET"]
+    assert f"{BASE}/agent?skip=0&limit=3" in urls
+    assert f"{BASE}/agent/executions?skip=4&limit=2" in urls
+    assert f"{BASE}/artifacts/list?execution_id=ex-1" in urls
+    assert f"{BASE}/files?purpose=vision" in [u for m, u, b in sent(sync_api) if m == "POST"]
+    (get_file, get_execution, waited) = sync_results[4:7]
+    assert (get_file.id, get_execution.id, waited.status) == ("file-7", "ex-1", "completed")
+    looked_up = [r.name for r in sync_results[7:11]]
+    assert looked_up == ["receipts:v1", "by-id:v1", "by-prompt:v1", "four:v1"]
+    assert [json.loads(r.content) for r in sync_api.requests if r.url.path.endswith("/lookup")][
+        -3:
+    ] == [{"name": "receipts"}, {"id": "agent-3"}, {"prompt": "Read receipts"}]
+    assert sync_results[12].id == "agent-9"
+    assert sync_results[15].path == tmp_path / "sync" / "artifacts" / "ex-1" / "img_1a2b3c.png"
+    assert async_results[15].path.read_bytes() == b"png"

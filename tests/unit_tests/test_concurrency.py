@@ -1,6 +1,7 @@
 """The loader's ordered, bounded maps: results in input order, at most max_concurrency
-calls at once, a bounded look-ahead, errors at their turn, and an early stop that
-never abandons a call already running (it may have paid for work server-side)."""
+calls at once, a bounded look-ahead, nothing started while the consumer holds a
+result, errors at their turn, and an early stop that returns at once and never
+abandons a call already running (it may have paid for work server-side)."""
 
 from __future__ import annotations
 
@@ -161,27 +162,33 @@ def blocking_calls(
     return work, release, started, finished
 
 
-def test_stopping_early_waits_for_running_calls_and_starts_no_more() -> None:
+def test_stopping_early_returns_at_once_and_lets_the_running_calls_finish() -> None:
     work, release, started, finished = blocking_calls(40)
-    results = map_ordered(work, range(40), 2)
+    stop = threading.Event()
+    idle = threading.Event()
+    results = map_ordered(work, range(40), 2, on_stop=stop.set, when_idle=idle.set)
     assert next(results) == 0
-    deadline = time.monotonic() + 5
-    while len(started) < 3 and time.monotonic() < deadline:
-        time.sleep(0.001)
-    threading.Timer(0.05, release.set).start()
-    results.close()  # returns only once the running calls are done
+    assert len(started) <= 3  # 1 and 2 running (0 done): nothing more while it is held
+    began = time.monotonic()
+    results.close()  # does not wait for the two running calls
+    assert time.monotonic() - began < 1
+    assert stop.is_set() and not idle.is_set()
+    release.set()
+    assert idle.wait(5)  # when_idle ran once the running calls were done...
     assert sorted(finished) == sorted(started) and len(started) <= 3
     time.sleep(0.05)
-    assert len(started) <= 3  # the queued ones were cancelled, never run
+    assert len(started) <= 3  # ...and no call started after the stop
 
 
-def test_stopping_early_waits_for_running_tasks_and_cancels_the_rest() -> None:
+def test_stopping_early_returns_at_once_and_lets_the_running_tasks_finish() -> None:
     finished: list[int] = []
     cancelled: list[int] = []
+    idle: list[list[int]] = []
+    stop = threading.Event()
 
     async def work(i: int) -> int:
         try:
-            await asyncio.sleep(0 if i == 0 else 0.02)
+            await asyncio.sleep(0 if i == 0 else 0.05)
         except asyncio.CancelledError:
             cancelled.append(i)
             raise
@@ -190,13 +197,44 @@ def test_stopping_early_waits_for_running_tasks_and_cancels_the_rest() -> None:
         finished.append(i)
         return i
 
+    async def when_idle() -> None:
+        idle.append(list(finished))
+
+    async def on_stop() -> None:
+        stop.set()
+
     async def stop_after_first() -> None:
-        results = amap_ordered(work, range(30), 2)
+        results = amap_ordered(work, range(30), 2, on_stop=on_stop, when_idle=when_idle)
         assert await results.__anext__() == 0
-        await results.aclose()  # no error from the call that failed meanwhile
+        began = time.monotonic()
+        await results.aclose()  # no wait, and no error from the call that fails later
+        assert time.monotonic() - began < 0.04 and stop.is_set() and idle == []
+        await asyncio.sleep(0.2)  # the loop runs on: the running tasks finish
 
     asyncio.run(stop_after_first())
-    assert finished == [0, 1] and cancelled == []  # 1 and 2 ran to the end; none started after
+    # 1 and 2 ran to the end in the background, then when_idle; none started after
+    assert finished == [1] or finished == [0, 1]
+    assert cancelled == [] and idle == [finished]
+
+
+def test_a_finished_map_runs_when_idle_before_it_returns() -> None:
+    calls: list[str] = []
+
+    async def twice(i: int) -> int:
+        return 2 * i
+
+    async def aidle() -> None:
+        calls.append("async")
+
+    async def consume() -> list[int]:
+        return [v async for v in amap_ordered(twice, range(5), 2, when_idle=aidle)]
+
+    assert list(map_ordered(str, range(3), 2, when_idle=lambda: calls.append("sync"))) == [
+        "0",
+        "1",
+        "2",
+    ]
+    assert asyncio.run(consume()) == [0, 2, 4, 6, 8] and calls == ["sync", "async"]
 
 
 def test_cancelling_the_consumer_cancels_the_running_tasks() -> None:
@@ -226,7 +264,7 @@ def test_cancelling_the_consumer_cancels_the_running_tasks() -> None:
     assert {0, 1, 2} <= set(cancelled) and set(cancelled) <= set(range(3 * LOOKAHEAD))
 
 
-def test_a_slow_consumer_holds_the_tasks_to_the_look_ahead_window() -> None:
+def test_a_held_result_starts_no_new_task() -> None:
     tally = Tally()
 
     async def work(i: int) -> int:
@@ -243,10 +281,11 @@ def test_a_slow_consumer_holds_the_tasks_to_the_look_ahead_window() -> None:
         return results
 
     assert asyncio.run(consume()) == list(range(60))
-    assert tally.ahead == LOOKAHEAD + 1  # the window, and one refill per result taken
+    assert tally.ahead == 2  # the result held, and the one call running meanwhile
 
 
-def test_a_slow_consumer_holds_the_threads_to_the_look_ahead_window() -> None:
+def test_a_held_result_starts_no_new_call() -> None:
+    """An unconsumed generator costs at most the calls running when it yielded."""
     tally = Tally()
 
     def work(i: int) -> int:
@@ -260,4 +299,14 @@ def test_a_slow_consumer_holds_the_threads_to_the_look_ahead_window() -> None:
         results.append(value)
         with tally.lock:
             tally.consumed += 1
-    assert results == list(range(60)) and tally.ahead == LOOKAHEAD + 1
+    assert results == list(range(60)) and tally.ahead == 2
+
+    started: list[int] = []
+    held = map_ordered(lambda i: started.append(i) or i, range(60), 3)
+    assert next(held) == 0
+    time.sleep(0.1)
+    first = len(started)
+    assert first <= 3 * LOOKAHEAD + 1
+    time.sleep(0.1)
+    assert len(started) == first  # nothing started while the consumer is away
+    assert list(held) == list(range(1, 60))

@@ -349,10 +349,20 @@ def test_nameless_bytes_of_no_supported_format_are_refused_with_what_to_pass() -
     assert error.source == "scan"
 
 
-def test_a_declared_type_types_nameless_content_the_sniffer_cannot_tell() -> None:
-    assert gate(None, TEXT, declared="application/pdf") == ("upload.pdf", "application/pdf")
-    assert gate("scan", TEXT, declared="image/jpeg") == ("scan.jpg", "image/jpeg")
-    assert gate(None, TEXT, declared="audio/mp4") == ("upload.m4a", "audio/mp4")
+def test_a_declared_type_is_held_to_the_content_as_an_extension_is() -> None:
+    """A Blob's mimetype names nameless content only when the bytes are that: an
+    in-memory ``b"hello"`` declared a PDF is refused before it is uploaded and paid."""
+    assert gate(None, PDF, declared="application/pdf") == ("upload.pdf", "application/pdf")
+    assert gate("scan", PNG, declared="image/png") == ("scan.png", "image/png")
+    for declared in ("application/pdf", "image/jpeg", "audio/mp4"):
+        assert str(refusal(None, TEXT, declared=declared)) == (
+            f"the data is declared as {declared} but its first bytes match no format VLM "
+            "Run reads (is it text, or damaged?). Check the bytes and the Blob's "
+            "mime_type; nothing was uploaded."
+        )
+    assert str(refusal("scan", TEXT, declared="image/jpeg")).startswith(
+        "scan is declared as image/jpeg but"
+    )
 
 
 def test_a_declared_type_vlm_run_does_not_read_is_not_taken() -> None:
@@ -361,9 +371,16 @@ def test_a_declared_type_vlm_run_does_not_read_is_not_taken() -> None:
         assert str(error).startswith("Cannot tell what kind of file the data is")
 
 
-def test_recognised_content_wins_over_a_declared_type() -> None:
-    assert gate(None, PNG, declared="application/pdf") == ("upload.png", "image/png")
-    assert gate("scan", PDF, declared="image/png") == ("scan.pdf", "application/pdf")
+def test_content_of_another_medium_than_declared_is_refused() -> None:
+    assert str(refusal(None, PNG, declared="application/pdf")) == (
+        "the data is declared as application/pdf but its content is image/png; pass "
+        "mime_type='image/png' (or the right bytes)."
+    )
+    assert str(refusal("scan", PDF, declared="image/png")).startswith(
+        "scan is declared as image/png but its content is application/pdf"
+    )
+    # the same medium: the content's own format is sent
+    assert gate(None, PNG, declared="image/jpeg") == ("upload.png", "image/png")
     # and a name with an extension never looks at the declared type
     assert gate("scan.pdf", PDF, declared="image/png") == ("scan.pdf", "application/pdf")
 
@@ -439,10 +456,11 @@ def test_any_bytes_get_a_supported_type_or_a_typed_refusal(
     try:
         name, media_type = gate(None, head, declared)
     except FileSourceError as error:
-        assert found is None and declared != "image/png"
+        # unrecognised bytes, or recognised as another medium than the one declared
+        assert found is None or (declared == "image/png" and medium_of(found) != "image")
         assert error.source is None
     else:
-        assert media_type == (found or declared)
+        assert media_type == found
         assert name == "upload" + next(
             ext for ext, mime in SUPPORTED_EXTENSIONS.items() if mime == media_type
         )

@@ -134,3 +134,16 @@ def test_a_token_in_a_url_the_tool_reads_stays_out_of_its_answer_and_trace(
     traced = [seen for seen in recorder.seen if seen != {"file": URL} and seen != URL]
     assert traced and TOKEN not in everything(traced)
     assert TOKEN not in caplog.text
+
+
+def test_a_password_in_base_url_is_not_in_any_repr() -> None:
+    from langchain_vlmrun import VLMRunAgentTool, VLMRunClient, VLMRunToolkit
+
+    url = "https://user:pa55w0rd@api.example/v1"
+    client = VLMRunClient(api_key="k", base_url=url)
+    components = [client, VLMRunAgentTool(api_key="k", base_url=url)]
+    components.append(VLMRunToolkit(api_key="k", base_url=url))
+    for component in components:
+        assert "pa55w0rd" not in repr(component) and "pa55w0rd" not in str(component)
+        assert "api.example/v1" in repr(component)  # still says which service
+    assert client.base_url == url  # the requests still carry it

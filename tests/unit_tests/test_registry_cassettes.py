@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from langchain_core.messages import ToolMessage
 
@@ -88,3 +89,20 @@ def test_execution_history_pages(cassette_client_kwargs: dict[str, Any], vcr: An
     assert [e.id for e in history] == HISTORY
     assert [e.status for e in history] == ["completed", "failed", "completed"]
     assert vcr.all_played
+
+
+def test_an_unreadable_agent_in_the_listing_is_skipped_not_fatal(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from tests.mock_api import ScriptedAPI, agent_info
+
+    good = [agent_info(f"a{i}") for i in range(3)]
+    page = [good[0], {**agent_info("bad"), "name": None}, good[1], "junk"]
+    api = ScriptedAPI()
+    api.on("GET", "/agent", httpx.Response(200, json=page), httpx.Response(200, json=[good[2]]))
+    with api.client() as client:
+        agents = client.list_agents(page_size=4)
+    assert [a.name for a in agents] == ["a0:v1", "a1:v1", "a2:v1"]
+    # the bad items still count as served: the next page starts after them
+    assert [r.url.params["skip"] for r in api.requests] == ["0", "4"]
+    assert caplog.text.count("skipping an unreadable item of GET /v1/agent") == 2

@@ -543,7 +543,8 @@ def body(content_type: str | None, data: bytes = b"artifact bytes") -> httpx.Res
             "recon_1a2b3c.spz",
             "application/octet-stream",
         ),
-        ("doc_1a2b3c", "application/x-unknown", "doc_1a2b3c.pdf", "application/x-unknown"),
+        # the type of the (safe) extension saved under, never the server's text as sent
+        ("doc_1a2b3c", "application/x-unknown", "doc_1a2b3c.pdf", "application/pdf"),
     ],
 )
 def test_an_artifact_is_saved_under_its_id_and_type(
@@ -629,11 +630,23 @@ def url_artifact(url: str, reply: httpx.Response, path: str) -> ScriptedAPI:
             "https://cdn.test/out/Clip.MP4",
             "application/octet-stream",
             "url_1a2b3c.mp4",
+            "video/mp4",
+        ),
+        (
+            "url_1a2b3c",
+            "https://cdn.test/out/clip",
+            None,
+            "url_1a2b3c.bin",
             "application/octet-stream",
         ),
-        ("url_1a2b3c", "https://cdn.test/out/clip", None, "url_1a2b3c.bin", None),
         ("url_1a2b3c", "https://cdn.test/out/clip", "video/mp4", "url_1a2b3c.mp4", "video/mp4"),
-        ("url_a_b_cd", "https://cdn.test/out/page.pdf", "text/html", "url_a_b_cd.pdf", "text/html"),
+        (
+            "url_a_b_cd",
+            "https://cdn.test/out/page.pdf",
+            "text/html",
+            "url_a_b_cd.pdf",
+            "application/pdf",
+        ),
     ],
 )
 def test_a_url_artifact_is_fetched_from_its_url_without_the_key(

@@ -309,10 +309,13 @@ def test_a_blob_in_memory_takes_its_name_from_its_path_unless_one_is_given() -> 
     assert unnamed.filename == f"upload-{sha256(PDF)[:12]}.pdf"
 
 
-def test_a_blob_mimetype_types_content_the_sniffer_cannot_tell() -> None:
-    prepared = prepare_file(Blob.from_data(TEXT, mime_type="application/pdf"))
+def test_a_blob_is_refused_when_its_bytes_are_not_its_mimetype() -> None:
+    prepared = prepare_file(Blob.from_data(PDF, mime_type="application/pdf"))
     assert prepared.mime_type == "application/pdf"
-    assert prepared.filename == f"upload-{sha256(TEXT)[:12]}.pdf"
+    assert prepared.filename == f"upload-{sha256(PDF)[:12]}.pdf"
+    for lying in (TEXT, b"hello", PNG):
+        with pytest.raises(FileSourceError, match="declared as application/pdf but"):
+            prepare_file(Blob.from_data(lying, mime_type="application/pdf"))
     with pytest.raises(FileSourceError, match="Cannot tell what kind of file"):
         prepare_file(Blob.from_data(TEXT, mime_type="text/plain"))
 
@@ -338,10 +341,13 @@ def test_a_blob_of_a_path_is_opened_once_not_loaded(
 def test_a_blob_of_a_path_passes_its_mimetype_and_the_file_options(
     tmp_path: Path, prepared_files: list[PreparedFile]
 ) -> None:
-    path = write(tmp_path / "scan", TEXT)  # no extension, content not recognised
+    path = write(tmp_path / "scan", PDF)  # no extension: the mimetype names it
     prepared = prepared_path(prepared_files, Blob.from_path(path, mime_type="application/pdf"))
     assert (prepared.filename, prepared.mime_type) == ("scan.pdf", "application/pdf")
-    assert "Cannot tell what kind of file scan is" in str(refusal(Blob.from_path(path)))
+    text = write(tmp_path / "notes", TEXT)  # content not recognised
+    assert "Cannot tell what kind of file notes is" in str(refusal(Blob.from_path(text)))
+    lying = refusal(Blob.from_path(text, mime_type="application/pdf"))
+    assert "notes is declared as application/pdf but" in str(lying)
     pdf = write(tmp_path / "a.pdf", PDF)
     os.link(pdf, tmp_path / "b.pdf")
     assert "has other hard links" in str(refusal(Blob.from_path(pdf), allow_hardlinks=False))
