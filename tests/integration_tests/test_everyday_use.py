@@ -206,3 +206,46 @@ def test_an_unconsumed_lazy_load_starts_no_more_sources(
     assert emu.counters.executions_created == first <= 1 + 4 * 4
     results.close()
     wait_for(loader_threads_done)
+
+
+# --- a nightly re-run -----------------------------------------------------------------------
+
+_RERUN = """
+import json, sys
+from langchain_vlmrun import VLMRunLoader
+docs = VLMRunLoader(sys.argv[2:], api_key="k", base_url=sys.argv[1]).load()
+print(json.dumps([[d.id, d.page_content, d.metadata] for d in docs], sort_keys=True))
+"""
+
+
+def test_a_second_process_with_default_settings_pays_nothing_and_yields_the_same_documents(
+    emulator_factory: Any, tmp_path: Path
+) -> None:
+    """Two processes, default settings (the default cache folder is the environment's):
+    the second makes no execution and prints byte-identical Documents."""
+    import os
+    import subprocess
+    import sys
+
+    emu = emulator_factory(queue_time=0.01, processing_time=0.02)
+    files = [str(p) for p in make_files(tmp_path, 3)]
+    env = {**os.environ, "VLMRUN_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("VLMRUN_API_KEY", None)
+
+    def run() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", _RERUN, emu.base_url, *files],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        return done.stdout
+
+    first = run()
+    created = emu.counters.snapshot()["executions_created"]
+    assert created == 3
+    second = run()
+    assert second == first
+    assert emu.counters.snapshot()["executions_created"] == created  # nothing paid again
