@@ -18,6 +18,8 @@ models are), pinned to the Chat Completions API that VLM Run serves at
 from __future__ import annotations
 
 import asyncio
+import os
+import re
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from operator import itemgetter
@@ -42,7 +44,9 @@ from langchain_vlmrun._version import __version__
 from langchain_vlmrun.chat._content import Upload, planned_uploads, translate_messages
 from langchain_vlmrun.client._budget import RequestBudget
 from langchain_vlmrun.client._client import DEFAULT_BASE_URL, AsyncVLMRunClient, VLMRunClient
+from langchain_vlmrun.client._registry import ARTIFACT_ID
 from langchain_vlmrun.client._settings import ClientSettings
+from langchain_vlmrun.client.artifacts import ArtifactBlob, artifact_ids
 from langchain_vlmrun.core._validation import reject_unknown
 from langchain_vlmrun.core.errors import MissingAPIKeyError
 from langchain_vlmrun.files._confinement import normalise_roots, open_confined
@@ -61,6 +65,10 @@ _BODY_FIELDS = {
     "toolsets": "toolsets",
     "request_metadata": "metadata",
 }
+
+
+#: An artifact id inside an answer's text (a word of its own).
+_ARTIFACT_IN_TEXT = re.compile(rf"\b(?:{ARTIFACT_ID.pattern})\b")
 
 
 def vlmrun_response_format(response_format: Any) -> dict[str, Any] | None:
@@ -689,6 +697,46 @@ class ChatVLMRun(BaseChatOpenAI):
             )
             return RunnableMap(raw=llm) | parser_with_fallback
         return llm | parser
+
+    # -- artifacts -----------------------------------------------------------------------
+
+    def artifacts(
+        self, message: BaseMessage, *, directory: str | os.PathLike[str] | None = None
+    ) -> list[ArtifactBlob]:
+        """The artifacts an answer names (``img_1a2b3c``...), as blobs of its chat
+        session (``response_metadata["session_id"]``), fetched on first read with this
+        model's clients and saved under ``directory/<session id>/``. No request is sent
+        until a blob is read.
+
+        Raises:
+            ValueError: the message carries no ``session_id`` (not an answer of VLM Run).
+        """
+        session_id = message.response_metadata.get("session_id")
+        if not isinstance(session_id, str) or not session_id:
+            raise ValueError(
+                "This message has no session_id in response_metadata: pass an answer of "
+                "ChatVLMRun (AIMessage), not one built by hand or from another model."
+            )
+        content = message.content
+        texts = (
+            [content]
+            if isinstance(content, str)
+            else [part if isinstance(part, str) else str(part.get("text", "")) for part in content]
+        )
+        ids = dict.fromkeys(m.group(0) for t in texts for m in _ARTIFACT_IN_TEXT.finditer(t))
+        ids.update(dict.fromkeys(artifact_ids(content)))
+        settings = self._client_settings()
+        return [
+            ArtifactBlob.create(
+                None,
+                object_id,
+                session_id=session_id,
+                directory=directory,
+                client=settings._sync_client,
+                async_client=settings._async_client,
+            )
+            for object_id in ids
+        ]
 
     # -- closing -------------------------------------------------------------------------
 

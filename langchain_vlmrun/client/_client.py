@@ -892,11 +892,19 @@ class VLMRunClient(_BaseClient):
         return self._drive(registry.list_artifacts(execution_id))
 
     def download_artifact(
-        self, execution_id: str, object_id: str, directory: str | os.PathLike[str]
+        self,
+        execution_id: str | None,
+        object_id: str,
+        directory: str | os.PathLike[str],
+        *,
+        session_id: str | None = None,
     ) -> SavedArtifact:
-        """Stream artifact ``object_id`` (e.g. ``img_1a2b3c``) of an execution to
-        ``directory/<execution id>/<object id>.<ext>`` (reused if already there)."""
-        return self._drive(registry.download_artifact(execution_id, object_id, directory))
+        """Stream artifact ``object_id`` (e.g. ``img_1a2b3c``) of an execution (or, with
+        ``execution_id=None, session_id=...``, of a chat) to
+        ``directory/<execution or session id>/<object id>.<ext>`` (reused if there)."""
+        return self._drive(
+            registry.download_artifact(execution_id, object_id, directory, session_id=session_id)
+        )
 
     def close(self) -> None:
         """Close the connections this client opened (a given ``http_client`` is left open)."""
@@ -1231,9 +1239,16 @@ class AsyncVLMRunClient(_BaseClient):
         return await self._drive(registry.list_artifacts(execution_id))
 
     async def download_artifact(
-        self, execution_id: str, object_id: str, directory: str | os.PathLike[str]
+        self,
+        execution_id: str | None,
+        object_id: str,
+        directory: str | os.PathLike[str],
+        *,
+        session_id: str | None = None,
     ) -> SavedArtifact:
-        return await self._drive(registry.download_artifact(execution_id, object_id, directory))
+        return await self._drive(
+            registry.download_artifact(execution_id, object_id, directory, session_id=session_id)
+        )
 
     async def aclose(self) -> None:
         """Close the connections this client opened on the running event loop."""

@@ -562,26 +562,37 @@ def list_artifacts(execution_id: str) -> Operation[ArtifactList]:
 
 
 def download_artifact(
-    execution_id: str, object_id: str, directory: str | os.PathLike[str]
+    execution_id: str | None,
+    object_id: str,
+    directory: str | os.PathLike[str],
+    *,
+    session_id: str | None = None,
 ) -> Operation[SavedArtifact]:
-    """Stream artifact ``object_id`` of ``execution_id`` to
-    ``directory/<execution id>/<object id>.<ext>`` (the extension follows the server's
-    Content-Type); a file already there is reused without a request.
+    """Stream artifact ``object_id`` of ``execution_id`` (or of a chat's ``session_id``,
+    instead) to ``directory/<execution or session id>/<object id>.<ext>`` (the
+    extension follows the server's Content-Type); a file already there is reused
+    without a request.
 
     The body goes to a hidden temporary file first (rewritten on every retry) and is
     renamed once complete, so a file under its final name is always whole. A ``url_``
     artifact's answer is a URL: that is downloaded (unauthenticated) instead.
     """
+    if (execution_id is None) == (session_id is None):
+        raise ValueError("Give an execution_id or a session_id= (of a chat), not both.")
+    owner, owner_id = (
+        ("execution_id", execution_id) if execution_id is not None else ("session_id", session_id)
+    )
+    assert owner_id is not None
     kind = artifact_kind(object_id)
-    folder = artifact_folder(directory, execution_id)
+    folder = artifact_folder(directory, owner_id)
     existing: SavedArtifact | None = yield Blocking(
-        lambda: saved_artifact(folder, execution_id, object_id)
+        lambda: saved_artifact(folder, owner_id, object_id)
     )
     if existing is not None:
         return existing
-    landing: _Landing = yield Blocking(lambda: _Landing(directory, execution_id, object_id))
+    landing: _Landing = yield Blocking(lambda: _Landing(directory, owner_id, object_id))
     try:
-        params = {"object_id": object_id, "execution_id": execution_id}
+        params = {"object_id": object_id, owner: owner_id}
         url: str | None = None
         if kind == "url":
             answer = yield Call("GET", "/artifacts", params=params)
@@ -596,4 +607,4 @@ def download_artifact(
         size: int = yield Blocking(lambda: landing.settle(name))
     finally:
         landing.close()  # a download that failed leaves nothing behind
-    return SavedArtifact(object_id, execution_id, folder / name, _mime_of(extension, kind), size)
+    return SavedArtifact(object_id, owner_id, folder / name, _mime_of(extension, kind), size)

@@ -118,34 +118,45 @@ class ArtifactBlob(Blob):
     @classmethod
     def create(
         cls,
-        execution_id: str,
+        execution_id: str | None,
         object_id: str,
         *,
         directory: str | os.PathLike[str] | None = None,
         client: VLMRunClient | Callable[[], VLMRunClient] | None = None,
         async_client: AsyncVLMRunClient | Callable[[], AsyncVLMRunClient] | None = None,
+        session_id: str | None = None,
     ) -> ArtifactBlob:
-        """A blob for ``object_id`` of ``execution_id``, to be saved under ``directory``
-        (default: :func:`default_artifacts_dir`). ``client``/``async_client`` (or
-        functions returning one, called only when the blob is read) fetch it."""
+        """A blob for ``object_id`` of ``execution_id`` (or, with ``execution_id=None``,
+        of a chat's ``session_id``), to be saved under ``directory`` (default:
+        :func:`default_artifacts_dir`). ``client``/``async_client`` (or functions
+        returning one, called only when the blob is read) fetch it."""
+        if (execution_id is None) == (session_id is None):
+            raise ValueError("Give an execution_id or a session_id= (of a chat), not both.")
+        owner_id = execution_id if execution_id is not None else session_id
+        assert owner_id is not None
+        owner = "execution_id" if execution_id is not None else "session_id"
         kind = artifact_kind(object_id)
-        folder = artifact_folder(directory or default_artifacts_dir(), execution_id)
+        folder = artifact_folder(directory or default_artifacts_dir(), owner_id)
         mimetype, extension = ARTIFACT_KINDS[kind]
         blob = cls(
             data=None,
             path=folder / f"{object_id}{extension}",
             mimetype=mimetype,
             object_id=object_id,
-            execution_id=execution_id,
-            metadata={"object_id": object_id, "execution_id": execution_id, "kind": kind},
+            execution_id=owner_id,
+            metadata={"object_id": object_id, owner: owner_id, "kind": kind},
         )
         root = folder.parent
         if client is not None:
             get_client = client if callable(client) else (lambda: client)
-            blob._fetcher = lambda: get_client().download_artifact(execution_id, object_id, root)
+            blob._fetcher = lambda: get_client().download_artifact(
+                execution_id, object_id, root, session_id=session_id
+            )
         if async_client is not None:
             get_async = async_client if callable(async_client) else (lambda: async_client)
-            blob._afetcher = lambda: get_async().download_artifact(execution_id, object_id, root)
+            blob._afetcher = lambda: get_async().download_artifact(
+                execution_id, object_id, root, session_id=session_id
+            )
         return blob
 
     @property

@@ -523,3 +523,33 @@ def test_requests_per_minute_throttles_chat_requests(monkeypatch: pytest.MonkeyP
     chat.invoke("one")
     chat.invoke("two")
     assert len(waits) == 1 and waits[0] > 30
+
+
+# -- artifacts of a chat, by its session ---------------------------------------------------
+
+
+class WithArtifacts(FakeVLMRun):
+    """The fake, also serving ``GET /artifacts`` (a PNG), recording what was asked."""
+
+    served: list[dict[str, str]]
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/artifacts":
+            self.served.append(dict(request.url.params))
+            return httpx.Response(200, headers={"content-type": "image/png"}, content=b"\x89PNG")
+        return super().__call__(request)
+
+
+def test_the_artifacts_an_answer_names_are_blobs_of_its_session(tmp_path: Path) -> None:
+    fake = WithArtifacts("Here is the chart: img_1a2b3c (img_1a2b3c4 is no id).")
+    fake.served = []
+    chat = make_chat(fake)
+    answer = chat.invoke("Draw the chart.")
+    assert answer.response_metadata["session_id"] == "sess-1"
+    (blob,) = chat.artifacts(answer, directory=tmp_path)
+    assert fake.served == []  # nothing fetched until read
+    assert blob.as_bytes() == b"\x89PNG" and blob.mimetype == "image/png"
+    assert fake.served == [{"object_id": "img_1a2b3c", "session_id": "sess-1"}]
+    assert blob.path == tmp_path / "sess-1" / "img_1a2b3c.png"
+    with pytest.raises(ValueError, match="no session_id"):
+        chat.artifacts(HumanMessage(content="img_1a2b3c"))

@@ -714,3 +714,14 @@ def test_an_execution_id_of_200_characters_is_a_folder(tmp_path: Path) -> None:
     assert saved.path == tmp_path / ("e" * 200) / "img_1a2b3c.png"
     slashed = api.client().download_artifact("a/b", "img_1a2b3c", tmp_path)
     assert slashed.path == tmp_path / "a%2Fb" / "img_1a2b3c.png"  # one folder, escaped
+
+
+def test_a_chats_artifact_is_fetched_by_its_session(tmp_path: Path) -> None:
+    api = ScriptedAPI().on("GET", "/artifacts", body("image/png"))
+    client = api.client()
+    saved = client.download_artifact(None, "img_1a2b3c", tmp_path, session_id="sess-1")
+    assert saved.path == tmp_path / "sess-1" / "img_1a2b3c.png"
+    assert params(api, "/artifacts") == [{"object_id": "img_1a2b3c", "session_id": "sess-1"}]
+    for owners in [("ex-1", "sess-1"), (None, None)]:
+        with pytest.raises(ValueError, match="Give an execution_id or a session_id"):
+            client.download_artifact(owners[0], "img_1a2b3c", tmp_path, session_id=owners[1])
