@@ -482,7 +482,6 @@ class _BaseClient:
         execution_id: str,
         wait_timeout: float | None,
         poll: PollSchedule | None,
-        current: AgentExecution | None = None,
     ) -> Operation[AgentExecution]:
         check_number("wait_timeout", wait_timeout)  # refused before any request
         if self.hub is not None and poll is None:
@@ -490,14 +489,12 @@ class _BaseClient:
                 execution_id,
                 timeout=self.wait_timeout if wait_timeout is None else wait_timeout,
                 clock=self.clock,
-                current=current,
             )
         return ops.wait(
             execution_id,
             timeout=self.wait_timeout if wait_timeout is None else wait_timeout,
             schedule=poll or self.poll,
             clock=self.clock,
-            current=current,
         )
 
     def _process_op(
