@@ -360,3 +360,33 @@ async def test_results_are_cleaned_and_within_max_content_chars(
     assert hidden_characters(str(message.content)) == []
     assert message.artifact.truncated
     assert message.artifact.response["pages"][0]["content"] == HUGE_TEXT  # all of it, kept
+
+
+# --- the edges of the cap (found by the mutation run) ---------------------------------------
+
+
+def test_a_cap_with_room_for_one_character_keeps_it_and_says_how_much_was_cut() -> None:
+    from langchain_vlmrun.core._text import CUT_MARKER
+
+    text = "abcdefghij" * 10  # 100 characters
+    limit = len(CUT_MARKER.format(shown=10, total=100)) + 1  # one character of room (2-digit limit)
+    cut, was_cut = model_text_and_cut(text, limit)
+    assert was_cut and cut == "a" + CUT_MARKER.format(shown=1, total=100)
+
+
+@pytest.mark.parametrize(("limit", "expected"), [(1, "\u2026"), (2, "a\u2026"), (3, "ab\u2026")])
+def test_a_cap_too_small_for_the_marker_keeps_what_fits_and_an_ellipsis(
+    limit: int, expected: str
+) -> None:
+    assert model_text("abcdefghij" * 10, limit) == expected
+
+
+def test_what_is_kept_is_cut_at_its_end_not_its_start() -> None:
+    assert model_text(" a" + "b" * 100, 3) == " a\u2026"  # leading space kept
+    cut = model_text(" x" + "y" * 200, 80)
+    assert cut.startswith(" xy") and "truncated" in cut
+
+
+def test_a_value_that_is_not_text_is_shown_as_text() -> None:
+    assert model_text(12345, 10) == "12345"
+    assert model_text({"a": 1}, 100) == "{'a': 1}"

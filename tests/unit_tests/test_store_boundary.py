@@ -154,3 +154,38 @@ def test_warnings_name_the_record_but_never_its_content(
     caplog.set_level(logging.WARNING)
     assert cache.get(key) is None
     assert "secret-text" not in caplog.text
+
+
+# --- the seal itself (core/_signing.py) ------------------------------------------------------
+
+
+def test_the_seal_is_the_documented_hmac_so_other_versions_can_open_it() -> None:
+    import hashlib
+    import hmac
+
+    from pydantic import SecretStr
+
+    from langchain_vlmrun.core._signing import seal, unseal
+
+    key = SecretStr("a long random secret")
+    body = b'{"state": "completed",\n"n": 1}'  # a body may hold newlines
+    expected = hmac.new(b"a long random secret", b"vlmrun:ab\n" + body, hashlib.sha256)
+    sealed = seal(key, "vlmrun:ab", body)
+    assert sealed == expected.hexdigest().encode() + b"\n" + body
+    assert unseal(key, "vlmrun:ab", sealed) == body
+
+
+def test_a_signing_key_may_be_a_secret_str_and_opens_what_the_plain_one_sealed() -> None:
+    from pydantic import SecretStr
+
+    store = InMemoryByteStore()
+    plain = ResultCache(store, signing_key="k" * 32)
+    key = plain.key("sha256:aa", {})
+    plain.mark_completed(key, DONE, None)
+    assert ResultCache(store, signing_key=SecretStr("k" * 32)).get(key) is not None
+
+
+def test_a_blank_signing_key_is_refused_with_the_fix() -> None:
+    with pytest.raises(ValueError) as refused:
+        ResultCache(InMemoryByteStore(), signing_key="")
+    assert str(refused.value) == "signing_key must not be blank; pass a long random secret."
