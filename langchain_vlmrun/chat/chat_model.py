@@ -33,7 +33,6 @@ from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
-from langchain_core.utils import from_env, secret_from_env
 from langchain_core.utils.function_calling import convert_to_json_schema
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from langchain_openai.chat_models.base import BaseChatOpenAI
@@ -45,7 +44,7 @@ from langchain_vlmrun.chat._content import Upload, planned_uploads, translate_me
 from langchain_vlmrun.client._budget import RequestBudget
 from langchain_vlmrun.client._client import DEFAULT_BASE_URL, AsyncVLMRunClient, VLMRunClient
 from langchain_vlmrun.client._registry import ARTIFACT_ID
-from langchain_vlmrun.client._settings import ClientSettings
+from langchain_vlmrun.client._settings import ClientSettings, ServiceSettings
 from langchain_vlmrun.client.artifacts import ArtifactBlob, artifact_ids
 from langchain_vlmrun.core._validation import reject_unknown
 from langchain_vlmrun.core.errors import MissingAPIKeyError
@@ -222,7 +221,7 @@ def _with_detail(exc: openai.APIStatusError) -> None:
     exc.args = (exc.message, *exc.args[1:])
 
 
-class ChatVLMRun(BaseChatOpenAI):
+class ChatVLMRun(ServiceSettings, BaseChatOpenAI):
     """VLM Run's Orion models (``vlmrun-orion-1[:lite|:fast|:auto|:pro]``) as a chat model.
 
     Setup:
@@ -257,17 +256,7 @@ class ChatVLMRun(BaseChatOpenAI):
 
     model_name: str = Field(default=DEFAULT_MODEL, alias="model")
     """The model: ``vlmrun-orion-1`` with ``:lite``, ``:fast``, ``:auto`` or ``:pro``."""
-    vlmrun_api_key: SecretStr | None = Field(
-        alias="api_key",
-        default_factory=secret_from_env("VLMRUN_API_KEY", default=None),
-        repr=False,
-    )
-    """The VLM Run API key (alias ``api_key``). Default: ``VLMRUN_API_KEY``."""
-    vlmrun_base_url: str | None = Field(
-        alias="base_url", default_factory=from_env("VLMRUN_BASE_URL", default=None)
-    )
-    """The API (alias ``base_url``). Default: ``VLMRUN_BASE_URL`` or
-    ``https://api.vlm.run/v1``."""
+    # the key and the endpoint: ServiceSettings' (vlmrun_api_key / vlmrun_base_url)
     # OpenAI's key and endpoint are never used (nor read from OPENAI_* variables)
     openai_api_key: SecretStr | None = Field(default=None, exclude=True, repr=False)
     openai_api_base: str | None = Field(default=None, exclude=True, repr=False)

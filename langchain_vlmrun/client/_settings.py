@@ -43,14 +43,11 @@ CLIENT_FIELDS = (
 )
 
 
-class ClientSettings(BaseModel):
-    """Key, endpoint, timeouts, retries, rate and cache; or ready ``client``/``async_client``.
+class ServiceSettings(BaseModel):
+    """The key and the endpoint, as every component (the chat model too) takes them, and
+    shown in a ``repr`` without the key or credentials placed in ``base_url``."""
 
-    Clients are made lazily from these settings. Given one ready client, a client of the
-    other kind is made like it (same key and settings, shared request budget).
-    """
-
-    model_config = ConfigDict(arbitrary_types_allowed=True, populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True)
 
     def __repr_args__(self) -> Any:
         """As pydantic shows fields, with credentials in ``base_url`` redacted."""
@@ -70,6 +67,17 @@ class ClientSettings(BaseModel):
     )
     """API endpoint (alias ``base_url``). Default: ``VLMRUN_BASE_URL`` or
     ``https://api.vlm.run/v1``."""
+
+
+class ClientSettings(ServiceSettings):
+    """Key, endpoint, timeouts, retries, rate and cache; or ready ``client``/``async_client``.
+
+    Clients are made lazily from these settings. Given one ready client, a client of the
+    other kind is made like it (same key and settings, shared request budget).
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, populate_by_name=True)
+
     request_timeout: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     """Seconds one HTTP request may take (default: 120, connect 10)."""
     wait_timeout: float | None = Field(default=None, gt=0, allow_inf_nan=False)

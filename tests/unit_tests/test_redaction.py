@@ -143,6 +143,9 @@ def test_a_password_in_base_url_is_not_in_any_repr() -> None:
     client = VLMRunClient(api_key="k", base_url=url)
     components = [client, VLMRunAgentTool(api_key="k", base_url=url)]
     components.append(VLMRunToolkit(api_key="k", base_url=url))
+    from langchain_vlmrun.chat import ChatVLMRun
+
+    components.append(ChatVLMRun(api_key="k", base_url=url))
     for component in components:
         assert "pa55w0rd" not in repr(component) and "pa55w0rd" not in str(component)
         assert "api.example/v1" in repr(component)  # still says which service
