@@ -75,6 +75,20 @@ def swapping(real: Path, link: Path) -> Iterator[list[int]]:
         thread.join(timeout=5)
 
 
+def uploading_service() -> ScriptedAPI:
+    """VLM Run taking uploads and executes; every execution (id ``req``: clients use
+    ``request_id_factory=lambda: "req"``) is completed when first polled."""
+    api = ScriptedAPI()
+    api.on("POST", "/files", httpx.Response(201, json={"id": "file-1", "filename": "f.pdf"}))
+    api.on(
+        "POST",
+        "/agent/execute",
+        lambda request: httpx.Response(201, json={"id": json_body(request)["id"], "status": "x"}),
+    )
+    api.on("GET", "/agent/executions/req", execution("req", "completed", response={"t": 1}))
+    return api
+
+
 @pytest.fixture
 def layout(tmp_path: Path) -> tuple[Path, Path, Path]:
     """``root/sub/secret.pdf`` (inside) and ``root/link`` -> ``outside`` (which holds a
@@ -116,18 +130,10 @@ def test_the_tool_never_uploads_an_outside_file_while_a_folder_is_swapped(
     layout: tuple[Path, Path, Path],
 ) -> None:
     root, sub, link = layout
-    api = ScriptedAPI()
-    api.on("POST", "/files", httpx.Response(201, json={"id": "file-1", "filename": "f.pdf"}))
-    api.on(
-        "POST",
-        "/agent/execute",
-        lambda request: httpx.Response(201, json={"id": json_body(request)["id"], "status": "x"}),
-    )
-    api.defaults[("GET", "/agent/executions/req")] = execution("req", "completed")
+    api = uploading_service()
     tool = VLMRunAgentTool(
         prompt="p", root_dir=root, client=api.client(request_id_factory=lambda: "req")
     )
-    api.on("GET", "/agent/executions/req", execution("req", "completed", response={"t": 1}))
     calls = 0
     deadline = time.monotonic() + SWAP_SECONDS
     with swapping(sub, link):
@@ -152,14 +158,7 @@ def test_folder_expansion_never_loads_an_outside_file_while_a_folder_is_swapped(
 ) -> None:
     root, sub, link = layout
     (root / "top.pdf").write_bytes(INSIDE)
-    api = ScriptedAPI()
-    api.on("POST", "/files", httpx.Response(201, json={"id": "file-1", "filename": "f.pdf"}))
-    api.on(
-        "POST",
-        "/agent/execute",
-        lambda request: httpx.Response(201, json={"id": json_body(request)["id"], "status": "x"}),
-    )
-    api.on("GET", "/agent/executions/req", execution("req", "completed", response={"t": 1}))
+    api = uploading_service()
     client = api.client(request_id_factory=lambda: "req")
     loads = 0
     deadline = time.monotonic() + SWAP_SECONDS
@@ -179,14 +178,7 @@ def test_folder_expansion_skips_a_hard_link_to_an_outside_file(tmp_path: Path) -
     (outside / "secret.pdf").write_bytes(OUTSIDE)
     os.link(outside / "secret.pdf", folder / "secret.pdf")
     (folder / "ok.pdf").write_bytes(INSIDE)
-    api = ScriptedAPI()
-    api.on("POST", "/files", httpx.Response(201, json={"id": "file-1", "filename": "f.pdf"}))
-    api.on(
-        "POST",
-        "/agent/execute",
-        lambda request: httpx.Response(201, json={"id": json_body(request)["id"], "status": "x"}),
-    )
-    api.on("GET", "/agent/executions/req", execution("req", "completed", response={"t": 1}))
+    api = uploading_service()
     loader = VLMRunLoader(
         str(folder),
         prompt="p",
@@ -287,14 +279,7 @@ def test_a_cache_of_planted_records_still_loads_every_file_as_misses(
     folder.mkdir()
     for i in range(6):
         (folder / f"doc{i}.pdf").write_bytes(INSIDE + bytes([i]))
-    api = ScriptedAPI()
-    api.on("POST", "/files", httpx.Response(201, json={"id": "file-1", "filename": "f.pdf"}))
-    api.on(
-        "POST",
-        "/agent/execute",
-        lambda request: httpx.Response(201, json={"id": json_body(request)["id"], "status": "x"}),
-    )
-    api.on("GET", "/agent/executions/req", execution("req", "completed", response={"t": 1}))
+    api = uploading_service()
 
     def load() -> int:
         loader = VLMRunLoader(
