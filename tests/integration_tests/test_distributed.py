@@ -82,6 +82,7 @@ def no_resource_warnings(run: Callable[[], object]) -> None:
     """``run`` and a full collection leave no unclosed socket or transport behind: with
     ``ResourceWarning`` an error, as ``python -W error`` makes it (raised in a finalizer,
     it reaches ``sys.unraisablehook``, which records it here)."""
+    gc.collect()  # what earlier tests left behind is finalized before, not counted here
     unraisable: list[BaseException | None] = []
     hook = sys.unraisablehook
     sys.unraisablehook = lambda raised: unraisable.append(raised.exc_value)
