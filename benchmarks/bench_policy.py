@@ -139,6 +139,49 @@ def fuzz_section(runs: int) -> str:
     )
 
 
+def slow_answers_section() -> str:
+    """Uniform batches whose execute answers reach the client 0-100 ms after the job
+    started (a busy client, a slow network), beside instant answers."""
+    rows = []
+    for concurrency in (8, 32):
+        for stamps in ("lazy", "exact"):
+            draw = random.Random(11)
+            delays = [draw.uniform(0.0, 0.1) for _ in range(200)]
+            runs = {
+                "instant": Workload([1.0] * 200, concurrency=concurrency, stamps=stamps),
+                "0-100 ms": Workload(
+                    [1.0] * 200,
+                    concurrency=concurrency,
+                    stamps=stamps,
+                    answer_delay=delays.__getitem__,
+                ),
+            }
+            floor = math.ceil(200 / concurrency) * 1.0
+            for answers, workload in runs.items():
+                workload.run()
+                rows.append(
+                    (
+                        f"200 x 1 s at c={concurrency}",
+                        stamps,
+                        answers,
+                        f"{workload.makespan / floor:.3f}x",
+                        f"{workload.mean_polls():.3f}",
+                        f"{2 + workload.mean_polls():.2f}",
+                    )
+                )
+    return table(
+        (
+            "workload",
+            "timestamps",
+            "execute answers",
+            "learned / physical limit",
+            "polls/job",
+            "requests/doc (upload, execute, polls)",
+        ),
+        rows,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--fuzz", type=int, default=300)
@@ -150,8 +193,20 @@ def main() -> None:
         "trips, no emulator. The 0.55 s jobs sit just past the grid's first poll (0.5 s), "
         "the hard case for a grid. Drift down (the whole population gets 4x faster at "
         "once) is the slowest to learn with lazy or missing timestamps: the memory tries "
-        "probing lower every 16 completions (or sooner, when durations vary, through the "
-        "scouts that look below the usual end).\n\n"
+        "probing lower after 16 completions, then 32, then every 64 while the end stays "
+        "put (or sooner, when durations vary, through the scouts that look below the "
+        "usual end). The first wave of a batch shares its looks between the grid's first "
+        "two polls and wakes the others when one is seen done, so uniform batches are "
+        "within 2 % of the physical limit at c=8 and c=32, timestamps exact or not.\n\n"
+        "### Slow answers: the execute's answer arrives late\n\n"
+    )
+    text += slow_answers_section()
+    text += (
+        "\n\nA job is timed from its execute request, not from the answer: a late "
+        "answer (0-100 ms here, as on a busy 2-core client at c=32) does not make it look "
+        "shorter than it is, so probes do not start missing. Timed from the answer (as "
+        "before 2026-12-06), 0-30, 0-60 and 0-100 ms of jitter cost 1.04-1.11x the "
+        "limit and 1.10-1.18 polls a job with lazy stamps (mean of 5 draws each).\n\n"
         "### Fuzz: random mixes of two durations\n\n"
     )
     text += fuzz_section(args.fuzz)

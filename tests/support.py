@@ -307,7 +307,9 @@ class Workload:
     ``delivery(i)``: seconds after the end at which the i-th execution's webhook
     delivery arrives, or None when it is lost (only with ``deliveries``). Round trips
     take no time, so every figure is the policy's own: ``latency[i]`` (seconds from
-    submission until the client knows), ``polls[i]``, and ``makespan``.
+    submission until the client knows), ``polls[i]``, and ``makespan``;
+    ``answer_delay(i)``: the answer to the i-th execute reaches the client this long
+    after the job started (a slow network, a busy client).
     """
 
     def __init__(
@@ -322,12 +324,14 @@ class Workload:
         memory: Any = None,
         deliveries: Any = None,
         request: ExecuteRequest | None = None,
+        answer_delay: Callable[[int], float] | None = None,
     ) -> None:
         from langchain_vlmrun.client._polling import DurationMemory
 
         self.durations = durations
         self.concurrency = concurrency
         self.delivery = delivery
+        self.answer_delay = answer_delay
         self.schedule = schedule or PollSchedule(learn_durations=learn)
         self.memory = memory if memory is not None else DurationMemory()
         self.deliveries = deliveries
@@ -412,6 +416,11 @@ class Workload:
                     reply = self._reply(job, effect)
                     assert isinstance(reply, httpx.Response)
                     value = reply
+                    if effect.path == "/agent/execute" and self.answer_delay is not None:
+                        # the job runs from now; its answer reaches the client later
+                        at = self.now + self.answer_delay(job)
+                        heapq.heappush(queue, (at, next(counter), job, reply))
+                        break
                 elif isinstance(effect, Blocking):
                     value = effect.function()
                 else:

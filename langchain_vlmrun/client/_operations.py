@@ -37,7 +37,14 @@ from langchain_vlmrun.client._effects import (
 )
 from langchain_vlmrun.client._leases import Leases, claim, holding
 from langchain_vlmrun.client._options import DEFAULT_MODEL, ExecuteOptions
-from langchain_vlmrun.client._polling import DeliveryHealth, DurationMemory, PollSchedule, Probe
+from langchain_vlmrun.client._polling import (
+    WAVE_SLICE,
+    DeliveryHealth,
+    DurationMemory,
+    PollSchedule,
+    Probe,
+    Wave,
+)
 from langchain_vlmrun.client._retry import RetryPolicy, is_ambiguous, is_transient
 from langchain_vlmrun.core.errors import (
     APIError,
@@ -530,6 +537,8 @@ def wait(
     probe: Probe | None = None,
     on_complete: Callable[[Completion], None] | None = None,
     deliveries: bool = False,
+    wave: Wave | None = None,
+    since: float | None = None,
 ) -> Operation[AgentExecution]:
     """Poll until a terminal status: return on ``completed``, raise at once on ``failed``.
 
@@ -537,21 +546,26 @@ def wait(
     ``probe`` (from :class:`DurationMemory`, for a fresh submission) moves the first
     poll to where similar jobs finished; if it misses, its follow-up and then the grid
     take over. With ``deliveries``, each pause also ends when a webhook delivery for
-    the execution arrives (:class:`AwaitDelivery`). Transient poll failures (5xx,
+    the execution arrives (:class:`AwaitDelivery`). A first-wave probe (``probe.role``)
+    asks ``wave`` about the other jobs of its kind. Ages (and ``timeout``) count from
+    ``since`` (the clock's reading when the job was submitted; default: now). Transient
+    poll failures (5xx,
     429, lost connections) are retried until ``timeout``, so an outage shorter than the
     wait never ends it; any error raised carries ``execution_id`` for ``client.wait``.
     """
-    started = clock()
+    started = clock() if since is None else since
     polls = 0
     execution = current
     lower = target = 0.0
     delivered = False
     status = current.status if current is not None else None
     follow_ups = 0
+    running: AgentExecution | None = None  # the last look's answer (a pause has no look)
     # the grid polls a probe stands in for, less itself: what its follow-ups may spend
     spare = 0
     looks: list[float] = []  # the polls up to and including the probe
-    if probe is not None:
+    first_wave = probe is not None and probe.first_wave and wave is not None
+    if probe is not None and not first_wave:
         spare = sum(1 for _ in _grid_until(schedule, probe.at)) - 1
         looks = _looks_up_to(probe, schedule.interval(0))
     while True:
@@ -570,8 +584,8 @@ def wait(
         if execution.is_failed:
             raise ExecutionFailedError(execution)
         status = execution.status
-        if execution is not current:
-            lower = asked
+        if execution is not current and execution is not running:
+            lower, running = asked, execution  # a new look saw it running
         waited = clock() - started
         if waited >= timeout:
             raise ExecutionTimeoutError(
@@ -580,7 +594,23 @@ def wait(
         # past the last poll's target too: a clock that reads a hair early polls once
         at = schedule.next_poll(max(waited, target))
         due_looks = [look for look in looks if look > max(waited, target)]
-        if probe is not None and target < looks[-1] and due_looks:
+        following = False
+        if first_wave and probe is not None and wave is not None:
+            first = schedule.next_poll(0.0)
+            second = schedule.next_poll(first)
+            if polls == 0:  # this job's look between the grid's first two polls
+                at = first + probe.slot * (second - first)
+            elif polls == 1 and 0 < probe.slot < 1 and lower > 0:
+                wave.ran(lower)  # our own look saw it running
+            seen = wave.done_at()
+            if polls >= 2 and target < second:
+                # two looks before the grid's second poll stand for the grid's two
+                at = max(at, schedule.next_poll(second))
+            elif seen is not None and target < seen <= second:
+                # another job of this kind was seen done at an age we have not looked at
+                at = max(waited, seen, first)
+            following = waited < second and polls < 2 and wave.shared()
+        elif probe is not None and looks and target < looks[-1] and due_looks:
             at = due_looks[0]  # the probe, or a look below it
         elif probe is not None and (probe.exploring or follow_ups < spare):
             # the probe missed: look where such jobs were done (an exploring probe goes
@@ -591,8 +621,17 @@ def wait(
             if due:
                 at = due[0] if probe.exploring else min(at, due[0])
                 follow_ups += at == due[0]
-        target = at
         pause = min(max(0.0, at - waited), timeout - waited)
+        if following and pause > WAVE_SLICE:
+            # no request: look again in a moment whether another job was seen done
+            if deliveries:
+                pushed = yield AwaitDelivery(execution_id, WAVE_SLICE)
+                if pushed is not None:
+                    execution, delivered = pushed, True
+            else:
+                yield Sleep(WAVE_SLICE)
+            continue
+        target = at
         execution = None
         if deliveries:
             pushed = yield AwaitDelivery(execution_id, pause)
@@ -826,7 +865,7 @@ def _process(
     kind = duration_kind(request, prepared.size if prepared else None)
 
     def waiting(
-        execution_id: str, current: AgentExecution | None = None
+        execution_id: str, current: AgentExecution | None = None, since: float | None = None
     ) -> Operation[AgentExecution]:
         # only a fresh submission (``current``) starts the clock the memory measures from
         memory = durations if schedule.learn_durations and current is not None else None
@@ -877,6 +916,8 @@ def _process(
                     probe=probe,
                     on_complete=learn,
                     deliveries=deliveries is not None and bool(url),
+                    wave=memory.wave(kind) if memory is not None else None,
+                    since=since,
                 )
             )
         finally:
@@ -950,6 +991,7 @@ def _process(
             # re-send)
             yield Blocking(lambda: cache.mark_submitted(key, request.id, file_id))
         try:
+            sent = clock()
             started = yield from execute(replace(request, inputs=inputs), retry)
         except APIError as exc:
             if cache is not None and key is not None and not is_ambiguous(exc):
@@ -958,8 +1000,14 @@ def _process(
     if cache is not None and key is not None and started.id != request.id:
         # the server chose its own id: record that one
         yield Blocking(lambda: cache.mark_submitted(key, started.id, file_id))
+    # the job cannot have started before its request was sent: timed from then, what
+    # the memory learns is not shortened by a slow answer (a busy client, a slow
+    # network); an answer slower than the grid's first poll had retries, and the job is
+    # timed from the answer
+    answered = clock()
+    since = sent if answered - sent < schedule.interval(0) else answered
     try:
-        execution = yield from waiting(started.id, started)
+        execution = yield from waiting(started.id, started, since)
         if accept is not None:
             accept(execution)
     except (ExecutionFailedError, ResponseValidationError):

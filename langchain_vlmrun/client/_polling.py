@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from langchain_vlmrun.core._redaction import safe_url
 
-__all__ = ["DeliveryHealth", "DurationMemory", "PollSchedule", "Probe"]
+__all__ = ["DeliveryHealth", "DurationMemory", "PollSchedule", "Probe", "Wave"]
 
 logger = logging.getLogger("langchain_vlmrun")
 
@@ -113,6 +113,10 @@ class Probe:
     floor: float = 0.0
     slot: float = 0.0
     relaxed: bool = False
+    first_wave: bool = False
+    """Nothing learned yet: the jobs of the kind in flight share out the looks between
+    the grid's first two polls (``slot``: this job's share of the way), and each polls
+    as soon as another was seen done at its age (asking :meth:`DurationMemory.wave`)."""
 
 
 #: A server duration this much shorter than our observation proves its timestamps exact.
@@ -141,8 +145,28 @@ EXPLORE_AT = (0.5, 0.75, 0.875, 0.625)
 MAX_SPREAD = 0.5
 #: When durations vary, one probe at the usual end in this many scouts below it.
 SCOUT_EVERY = 8
-#: After this many completions without a probe below the usual end, try one.
-RELAX = 16
+#: How often a first-wave job checks whether another of its kind was seen done (no
+#: request is sent for this).
+WAVE_SLICE = 0.02
+#: After this many completions without a probe below the usual end, try one; each such
+#: probe that finds the end where it was doubles the wait for the next (up to
+#: RELAX_MAX), one that finds it lower starts again from RELAX.
+RELAX, RELAX_MAX = 16, 64
+
+
+def _spread(n: int) -> float:
+    """The share of the way between the grid's first two polls where the ``n``-th job of
+    a first wave looks: 0, 1/2, 1/4, 3/4, 1/8, 5/8... (each new job halves a gap).
+
+    Example:
+        >>> [_spread(n) for n in range(6)]
+        [0.0, 0.5, 0.25, 0.75, 0.125, 0.625]
+    """
+    share, scale = 0.0, 0.5
+    while n:
+        share += scale * (n & 1)
+        n, scale = n >> 1, scale / 2
+    return share
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -162,6 +186,8 @@ class _Kind:
     floor: float = 0.0
     """Where an exploring probe last saw a job of this kind still running."""
     floor_age: int = 0
+    relax: int = RELAX
+    """Completions after which the floor is next doubted (see RELAX)."""
     span: float = 0.0
     """How far below the ceiling the next exploration after a collapse goes."""
     outcomes: deque[bool] = field(default_factory=lambda: deque(maxlen=OUTCOMES))
@@ -172,6 +198,38 @@ class _Kind:
     """Probes handed out at the usual end (every SCOUT_EVERY-th may scout)."""
     explorers: set[float] = field(default_factory=set)
     """The slots of explorations under way."""
+    wave: int = 0
+    """First-wave jobs so far (the next one's share of the looks)."""
+    in_wave: int = 0
+    """First-wave jobs in flight."""
+    wave_ran: float = 0.0
+    """The latest look of the first wave that saw a job running (until it sets the floor)."""
+
+
+@dataclass(frozen=True)
+class Wave:
+    """What a first-wave wait asks of the memory about the other jobs of its kind."""
+
+    memory: DurationMemory
+    key: str
+
+    def ran(self, age: float) -> None:
+        """A look of this job between the grid's first two polls saw it running."""
+        with self.memory._lock:
+            kind = self.memory._kinds.setdefault(self.key, _Kind())
+            kind.wave_ran = max(kind.wave_ran, age)
+
+    def shared(self) -> bool:
+        """Other first-wave jobs of this kind are in flight (one may be seen done)."""
+        with self.memory._lock:
+            kind = self.memory._kinds.get(self.key)
+            return kind is not None and kind.in_wave > 1
+
+    def done_at(self) -> float | None:
+        """The earliest age at which a job of this kind was seen done (None: none yet)."""
+        with self.memory._lock:
+            kind = self.memory._kinds.get(self.key)
+            return min((u for _, u in kind.samples), default=None) if kind else None
 
 
 class DurationMemory:
@@ -237,16 +295,31 @@ class DurationMemory:
         give it back with :meth:`observe` or :meth:`release`.
         """
         with self._lock:
-            kind = self._kinds.get(key)
-            return self._probe(kind, claim=True, earliest=earliest) if kind else None
+            kind = self._kinds.setdefault(key, _Kind())
+            if len(kind.samples) >= MIN_SAMPLES:
+                return self._probe(kind, claim=True, earliest=earliest)
+            # the first wave: each job looks at its own point between the grid's first two
+            # polls (the first job at the first), so that together they find the end
+            share = 0.0
+            if not kind.samples:  # every other job only follows (it looks at the second)
+                share = _spread(kind.wave // 2) if kind.wave % 2 == 0 else 1.0
+            kind.wave += not kind.samples
+            kind.in_wave += 1
+            return Probe(earliest, slot=share, first_wave=True)
+
+    def wave(self, key: str) -> Wave:
+        return Wave(self, key)
 
     def release(self, key: str, probe: Probe | None) -> None:
-        """The job that held ``probe`` ended without a completion to learn from."""
-        if probe is not None and probe.exploring:
+        """The wait that held ``probe`` ended (each probe is released once, after
+        :meth:`observe` if it learned anything)."""
+        if probe is not None and (probe.exploring or probe.first_wave):
             with self._lock:
                 kind = self._kinds.get(key)
-                if kind is not None:
+                if kind is not None and probe.exploring:
                     kind.explorers.discard(probe.slot)
+                elif kind is not None:
+                    kind.in_wave -= 1
 
     def _probe(self, kind: _Kind, *, claim: bool, earliest: float = 0.0) -> Probe | None:
         if len(kind.samples) < MIN_SAMPLES:
@@ -259,9 +332,9 @@ class DurationMemory:
         if kind.ceiling is None:
             kind.ceiling = min(uppers)
         ceiling = kind.ceiling
-        floor = (
-            kind.floor if kind.floor_age < RELAX else min(kind.floor, ceiling * (1 - 2 * TOLERANCE))
-        )
+        floor = kind.floor
+        if kind.floor_age >= kind.relax:  # doubt it now and then: jobs may have got faster
+            floor = min(floor, ceiling * (1 - 2 * TOLERANCE))
         scan_from = floor  # explorers keep to the grid from here up to their probe
         floor = max(floor, min(earliest, ceiling))
         width = ceiling - floor
@@ -307,6 +380,8 @@ class DurationMemory:
             kind = self._kinds.setdefault(key, _Kind())
             if probe is not None and probe.exploring:
                 kind.explorers.discard(probe.slot)
+            if probe is not None and probe.first_wave:
+                probe = None  # nothing was learned when it began
             if not upper > 0:
                 return
             if server is not None and lower <= server < upper * (1 - EXACT_MARGIN):
@@ -319,6 +394,9 @@ class DurationMemory:
             kind.floor_age += 1
             if kind.ceiling is None and len(kind.samples) >= MIN_SAMPLES:
                 kind.ceiling = min(u for _, u in kind.samples)
+            if kind.ceiling is not None and kind.floor < kind.wave_ran < kind.ceiling:
+                # a job of the first wave was running at its look: the end lies above
+                kind.floor, kind.floor_age, kind.wave_ran = kind.wave_ran, 0, 0.0
             if probe is None or kind.ceiling is None:
                 return
             self._learn_from_probe(kind, probe, hit=hit, lower=lower, upper=upper)
@@ -336,9 +414,11 @@ class DurationMemory:
             kind.slow_streak = 0
             return
         if probe.exploring:
+            if probe.relaxed:
+                kind.relax = RELAX if hit else min(2 * kind.relax, RELAX_MAX)
             if hit and upper < kind.ceiling:
                 # done before the probe: come down at once
-                if probe.relaxed or upper - kind.floor <= TOLERANCE * upper:
+                if probe.relaxed:
                     # the bracket closed on a hit: the floor is in doubt (it may come
                     # from slower jobs, or jobs got faster); look twice as far down each
                     # time until a probe misses
