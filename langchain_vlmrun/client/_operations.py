@@ -546,12 +546,12 @@ def wait(
     ``probe`` (from :class:`DurationMemory`, for a fresh submission) moves the first
     poll to where similar jobs finished; if it misses, its follow-up and then the grid
     take over. With ``deliveries``, each pause also ends when a webhook delivery for
-    the execution arrives (:class:`AwaitDelivery`). A first-wave probe (``probe.role``)
-    asks ``wave`` about the other jobs of its kind. Ages (and ``timeout``) count from
-    ``since`` (the clock's reading when the job was submitted; default: now). Transient
-    poll failures (5xx,
-    429, lost connections) are retried until ``timeout``, so an outage shorter than the
-    wait never ends it; any error raised carries ``execution_id`` for ``client.wait``.
+    the execution arrives (:class:`AwaitDelivery`). A first-wave probe
+    (``probe.first_wave``) asks ``wave`` about the other jobs of its kind. Ages (and
+    ``timeout``) count from ``since`` (the clock's reading when the job was submitted;
+    default: now). Transient poll failures (5xx, 429, lost connections) are retried
+    until ``timeout``, so an outage shorter than the wait never ends it; any error
+    raised carries ``execution_id`` for ``client.wait``.
     """
     started = clock() if since is None else since
     polls = 0
@@ -586,6 +586,8 @@ def wait(
         status = execution.status
         if execution is not current and execution is not running:
             lower, running = asked, execution  # a new look saw it running
+            if first_wave and wave is not None and polls == 1 and probe and 0 < probe.slot < 1:
+                wave.ran(lower)  # its own look in the first wave: the end lies above
         waited = clock() - started
         if waited >= timeout:
             raise ExecutionTimeoutError(
@@ -600,8 +602,6 @@ def wait(
             second = schedule.next_poll(first)
             if polls == 0:  # this job's look between the grid's first two polls
                 at = first + probe.slot * (second - first)
-            elif polls == 1 and 0 < probe.slot < 1 and lower > 0:
-                wave.ran(lower)  # our own look saw it running
             seen = wave.done_at()
             if polls >= 2 and target < second:
                 # two looks before the grid's second poll stand for the grid's two
