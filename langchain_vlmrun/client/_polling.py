@@ -329,9 +329,8 @@ class DurationMemory:
             at, then = _quantile(uppers, 0.25), _quantile(uppers, 0.75)
             scan = 0.0 if len(uppers) < EXACT_SAMPLES else None  # too few to skip the grid
             return Probe(at, (then,) if then > at else (), scan)
-        if kind.ceiling is None:
-            kind.ceiling = min(uppers)
         ceiling = kind.ceiling
+        assert ceiling is not None  # set by ``observe`` with the second sample
         floor = kind.floor
         if kind.floor_age >= kind.relax:  # doubt it now and then: jobs may have got faster
             floor = min(floor, ceiling * (1 - 2 * TOLERANCE))

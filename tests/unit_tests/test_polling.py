@@ -229,6 +229,18 @@ def test_the_first_wave_shares_out_its_looks_and_gives_them_back() -> None:
     assert late is not None and late.first_wave and late.slot == 0.0
 
 
+def test_each_first_wave_job_gives_its_place_back_once() -> None:
+    memory = DurationMemory()
+    wave = [memory.probe("k") for _ in range(3)]
+    view = memory.wave("k")
+    memory.release("k", wave[0])
+    assert view.shared()  # two left: one may still wake the other
+    memory.release("k", wave[1])
+    assert not view.shared()
+    memory.release("k", None)  # a wait that had no probe gives nothing back
+    assert memory.wave("other").done_at() is None and not memory.wave("other").shared()
+
+
 def test_a_look_of_the_first_wave_that_saw_a_job_running_is_the_floor() -> None:
     memory = DurationMemory()
     memory.wave("k").ran(0.9)
