@@ -308,8 +308,9 @@ class Workload:
     delivery arrives, or None when it is lost (only with ``deliveries``). Round trips
     take no time, so every figure is the policy's own: ``latency[i]`` (seconds from
     submission until the client knows), ``polls[i]``, and ``makespan``;
-    ``answer_delay(i)``: the answer to the i-th execute reaches the client this long
-    after the job started (a slow network, a busy client).
+    ``send_delay(i)``: the i-th execute reaches the service (the job starts) this long
+    after the client sent it; ``answer_delay(i)``: its answer reaches the client this
+    long after the job started (a slow network, a busy client).
     """
 
     def __init__(
@@ -325,6 +326,7 @@ class Workload:
         deliveries: Any = None,
         request: ExecuteRequest | None = None,
         answer_delay: Callable[[int], float] | None = None,
+        send_delay: Callable[[int], float] | None = None,
     ) -> None:
         from langchain_vlmrun.client._polling import DurationMemory
 
@@ -332,6 +334,7 @@ class Workload:
         self.concurrency = concurrency
         self.delivery = delivery
         self.answer_delay = answer_delay
+        self.send_delay = send_delay
         self.schedule = schedule or PollSchedule(learn_durations=learn)
         self.memory = memory if memory is not None else DurationMemory()
         self.deliveries = deliveries
@@ -416,10 +419,17 @@ class Workload:
                     reply = self._reply(job, effect)
                     assert isinstance(reply, httpx.Response)
                     value = reply
-                    if effect.path == "/agent/execute" and self.answer_delay is not None:
-                        # the job runs from now; its answer reaches the client later
-                        at = self.now + self.answer_delay(job)
-                        heapq.heappush(queue, (at, next(counter), job, reply))
+                    delays = (self.send_delay, self.answer_delay)
+                    if effect.path == "/agent/execute" and delays != (None, None):
+                        # the job starts when the request arrives; the answer comes later
+                        sent = self.send_delay(job) if self.send_delay else 0.0
+                        execution_id = effect.json["id"]
+                        self.service.created[execution_id] += sent
+                        reply = self.service.answer(
+                            self.service.execution(execution_id, observe=False), 201
+                        )
+                        answered = sent + (self.answer_delay(job) if self.answer_delay else 0.0)
+                        heapq.heappush(queue, (self.now + answered, next(counter), job, reply))
                         break
                 elif isinstance(effect, Blocking):
                     value = effect.function()

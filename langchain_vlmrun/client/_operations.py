@@ -553,7 +553,14 @@ def wait(
     until ``timeout``, so an outage shorter than the wait never ends it; any error
     raised carries ``execution_id`` for ``client.wait``.
     """
-    started = clock() if since is None else since
+    now = clock()
+    started = now if since is None else since
+    # the job started between ``since`` and now: the server's exact durations count from
+    # its start, so what they place goes after now (late by the answer's delay at most,
+    # never early); our own looks count from ``since``
+    answer = now - started
+    if probe is not None and probe.exact:
+        probe = replace(probe, at=probe.at + answer, then=tuple(t + answer for t in probe.then))
     polls = 0
     execution = current
     lower = target = 0.0
@@ -603,6 +610,8 @@ def wait(
             if polls == 0:  # this job's look between the grid's first two polls
                 at = first + probe.slot * (second - first)
             seen = wave.done_at()
+            if seen is not None and wave.exact():
+                seen += answer  # a server duration: from the job's start
             if polls >= 2 and target < second:
                 # two looks before the grid's second poll stand for the grid's two
                 at = max(at, schedule.next_poll(second))

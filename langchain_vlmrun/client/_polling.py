@@ -113,6 +113,9 @@ class Probe:
     floor: float = 0.0
     slot: float = 0.0
     relaxed: bool = False
+    exact: bool = False
+    """Placed by the server's exact durations, which count from the job's true start:
+    the wait places it from the execute's answer (the job started before it)."""
     first_wave: bool = False
     """Nothing learned yet: the jobs of the kind in flight share out the looks between
     the grid's first two polls (``slot``: this job's share of the way), and each polls
@@ -225,6 +228,12 @@ class Wave:
             kind = self.memory._kinds.get(self.key)
             return kind is not None and kind.in_wave > 1
 
+    def exact(self) -> bool:
+        """The kind's durations are the server's exact ones (from each job's true start)."""
+        with self.memory._lock:
+            kind = self.memory._kinds.get(self.key)
+            return kind is not None and kind.exact
+
     def done_at(self) -> float | None:
         """The earliest age at which a job of this kind was seen done (None: none yet)."""
         with self.memory._lock:
@@ -328,7 +337,7 @@ class DurationMemory:
         if kind.exact:
             at, then = _quantile(uppers, 0.25), _quantile(uppers, 0.75)
             scan = 0.0 if len(uppers) < EXACT_SAMPLES else None  # too few to skip the grid
-            return Probe(at, (then,) if then > at else (), scan)
+            return Probe(at, (then,) if then > at else (), scan, exact=True)
         ceiling = kind.ceiling
         assert ceiling is not None  # set by ``observe`` with the second sample
         floor = kind.floor

@@ -272,7 +272,7 @@ def test_learned_duration_delays_the_first_poll_of_the_next_execution() -> None:
         client.run("https://example.com/a.pdf", agent_name="a:v1")
     first_runs_polls = api.calls("GET", "/agent/executions/req-1")
     (kind,) = client.durations._kinds
-    assert client.durations.probe(kind) == Probe(9.0)  # the server's 9 s, proved exact
+    assert client.durations.probe(kind) == Probe(9.0, exact=True)  # the server's 9 s, proved exact
 
     api.routes[("GET", "/agent/executions/req-1")].clear()
     api.on(

@@ -84,11 +84,13 @@ def test_exact_timestamps_probe_at_the_lower_quartile_and_follow_up_at_the_upper
     memory = DurationMemory()
     for server in [1.0, 2.0, 3.0, 4.0, 100.0]:
         memory.observe("k", lower=0.0, upper=200.0, server=server)
-    assert memory.probe("k") == Probe(2.0, then=(4.0,))  # 100 s is one slow job, not the rule
+    assert memory.probe("k") == Probe(
+        2.0, then=(4.0,), exact=True
+    )  # 100 s is one slow job, not the rule
     few = DurationMemory()
     for server in [1.0, 1.0]:
         few.observe("k", lower=0.0, upper=2.0, server=server)
-    assert few.probe("k") == Probe(1.0, scan_from=0.0)  # too few to skip the grid below
+    assert few.probe("k") == Probe(1.0, scan_from=0.0, exact=True)  # too few to skip the grid below
 
 
 def test_timestamps_are_trusted_only_clearly_inside_the_observed_interval() -> None:
@@ -99,7 +101,7 @@ def test_timestamps_are_trusted_only_clearly_inside_the_observed_interval() -> N
     just_inside = DurationMemory()
     for _ in range(2):
         just_inside.observe("k", lower=0.0, upper=20.0, server=18.9)
-    assert just_inside.probe("k") == Probe(18.9, scan_from=0.0)
+    assert just_inside.probe("k") == Probe(18.9, scan_from=0.0, exact=True)
     zero = DurationMemory()
     zero.observe("k", lower=0.0, upper=10.0, server=5.0)  # proves exact
     zero.observe("k", lower=0.0, upper=4.0, server=0.0)  # a zero duration is not credible
@@ -289,14 +291,15 @@ def test_a_slow_first_job_does_not_hold_back_the_fast_ones_of_its_wave(stamps: s
     assert learned.mean_polls() <= unlearned.mean_polls()
 
 
-@pytest.mark.parametrize("stamps", ["lazy", "exact"])
+@pytest.mark.parametrize("stamps", ["lazy", "missing"])
 @pytest.mark.parametrize("concurrency", [8, 32])
 def test_slow_answers_to_the_execute_do_not_unsettle_what_is_learned(
     stamps: str, concurrency: int
 ) -> None:
     # a busy client reads each execute's answer 0-100 ms after the job started: timed
     # from the answer, every job would look up to 10 % shorter than it is, and probes
-    # would miss; timed from the request, a batch runs as with instant answers
+    # would miss; timed from the request, a batch runs as with instant answers (exact
+    # server durations are placed from the answer instead: see the next test)
     import random
 
     draw = random.Random(3)
@@ -307,6 +310,22 @@ def test_slow_answers_to_the_execute_do_not_unsettle_what_is_learned(
     instant = Workload([1.0] * 200, concurrency=concurrency, stamps=stamps).run()
     assert slow.mean_polls() <= instant.mean_polls()
     assert slow.makespan <= instant.makespan + 0.1
+
+
+@pytest.mark.parametrize("concurrency", [8, 32])
+def test_exact_durations_are_placed_from_the_answer_not_the_request(concurrency: int) -> None:
+    # the server's exact durations count from the job's true start, which lies between
+    # the request and its answer: placed from the request, a probe would go before the
+    # end by the request's delay and miss; placed from the answer it is never early
+    import random
+
+    draw = random.Random(5)
+    sends = [draw.uniform(0.0, 0.05) for _ in range(200)]
+    late = Workload(
+        [1.0] * 200, concurrency=concurrency, stamps="exact", send_delay=sends.__getitem__
+    ).run()
+    instant = Workload([1.0] * 200, concurrency=concurrency, stamps="exact").run()
+    assert late.mean_polls() <= instant.mean_polls()
 
 
 def test_an_execute_answered_after_retries_is_timed_from_its_answer() -> None:
@@ -587,7 +606,7 @@ def test_timestamps_at_the_lower_bound_are_exact_enough() -> None:
     memory = DurationMemory()
     for _ in range(4):  # ended the instant the last running poll was answered
         memory.observe("k", lower=2.0, upper=10.0, server=2.0)
-    assert memory.probe("k") == Probe(2.0)
+    assert memory.probe("k") == Probe(2.0, exact=True)
 
 
 def test_the_immediate_schedule_is_exactly_no_sleep_and_no_learning() -> None:
