@@ -89,6 +89,7 @@ MODULES: dict[str, list[str]] = {
     ],
     "langchain_vlmrun/client/_operations.py": [
         "tests/unit_tests/test_execute_wait.py",
+        "tests/unit_tests/test_polling.py",
         "tests/unit_tests/test_retries.py",
         "tests/unit_tests/test_upload.py",
         "tests/unit_tests/test_errors.py",
@@ -111,6 +112,9 @@ LAYER_TESTS: dict[str, list[str]] = {
     "documents": UNIT,
     "tools": UNIT,
     "loaders": UNIT,
+    # (not tests/integration_tests/test_chat_emulator.py: no network, but it starts the
+    # emulator and takes 12 s alone, per surviving mutant; the unit tests fake the API)
+    "chat": UNIT,
     "webhooks": [*UNIT, "tests/integration_tests/test_webhook_app.py"],
     "scaleout": [
         # (not the tests that start worker processes: mutmut would reap them as its own)

@@ -64,6 +64,9 @@ NATIVE_URL_PARTS = frozenset(URL_PARTS.values())
 #: Default file names for uploaded inline data without one (the type gate needs a
 #: name or recognisable content).
 _DEFAULT_STEM = {"image": "image", "video": "video", "audio": "audio", "file": "document"}
+#: Extensions ``mimetypes`` does not know (``audio/wav``) or may spell otherwise (a
+#: system's mime.types can list ``.mpga`` first for ``audio/mpeg``).
+_EXTENSIONS = {"audio/wav": ".wav", "audio/x-wav": ".wav", "audio/mpeg": ".mp3"}
 
 
 @dataclass(frozen=True)
@@ -84,9 +87,8 @@ class Upload:
 
 
 def _local_path(url: str) -> Path | None:
-    """The local path a ``url`` names (a bare path, or ``file://``), else None."""
-    if url.startswith("data:"):
-        return None
+    """The local path a ``url`` (not a ``data:`` URL) names (a bare path, or
+    ``file://``), else None."""
     if url.lower().startswith("file://"):
         parts = urlsplit(url)
         if parts.netloc not in ("", "localhost"):
@@ -118,11 +120,7 @@ def _data_url(url: str) -> tuple[bytes, str | None] | None:
 def _filename(kind: str, mime: str | None, given: Any) -> str:
     if isinstance(given, str) and given.strip():
         return os.path.basename(given.strip())
-    extension = mimetypes.guess_extension(mime) if mime else None
-    if mime == "audio/wav" or mime == "audio/x-wav":
-        extension = ".wav"
-    elif mime == "audio/mpeg":
-        extension = ".mp3"
+    extension = (_EXTENSIONS.get(mime) or mimetypes.guess_extension(mime)) if mime else None
     return f"{_DEFAULT_STEM.get(kind, 'file')}{extension or ''}"
 
 
@@ -138,6 +136,10 @@ def _path_upload(path: Path) -> Upload:
 def _bytes_upload(data: bytes, filename: str) -> Upload:
     digest = hashlib.sha256(data).hexdigest()
     return Upload(key=f"bytes:{digest}:{filename}", data=data, filename=filename)
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 @dataclass(frozen=True)
@@ -192,13 +194,14 @@ def _source_of(block: Mapping[str, Any]) -> _Source | None:
             )
     if kind not in URL_PARTS:
         return None
-    extras = block.get("extras") if isinstance(block.get("extras"), Mapping) else {}
-    metadata = block.get("metadata") if isinstance(block.get("metadata"), Mapping) else {}
+    extras = _mapping(block.get("extras"))
+    # a v0 block's metadata, which LangChain moves into extras when it normalises it
+    metadata = _mapping(block.get("metadata") or extras.get("metadata"))
     filename = (
         block.get("filename")
-        or (extras or {}).get("filename")
-        or (metadata or {}).get("filename")
-        or (metadata or {}).get("name")
+        or extras.get("filename")
+        or metadata.get("filename")
+        or metadata.get("name")
     )
     mime = block.get("mime_type")
     source_type = block.get("source_type")  # LangChain's v0 blocks
@@ -258,27 +261,22 @@ def _part(block: Mapping[str, Any], file_id: Callable[[Upload], str]) -> Any:
         return {"type": "input_file", "file_id": source.file_id}
     part_type = kind if kind in NATIVE_URL_PARTS else URL_PARTS[str(kind)]
     inner: dict[str, Any] = {"url": source.url}
-    detail = source.detail or (block.get("extras") or {}).get("detail")
+    detail = source.detail or _mapping(block.get("extras")).get("detail")
     if part_type == "image_url" and detail:
         inner["detail"] = detail
     return {"type": part_type, part_type: inner}
 
 
-def to_vlmrun_content(content: Any, file_id: Callable[[Upload], str]) -> Any:
-    """A message's content as VLM Run parts (a string stays a string).
+def to_vlmrun_content(
+    content: Sequence[str | Mapping[str, Any]], file_id: Callable[[Upload], str]
+) -> list[Any]:
+    """A message's content blocks as VLM Run parts.
 
     ``file_id`` gives the id of an upload (carried out before, or now)."""
-    if not isinstance(content, list):
-        return content
-    parts: list[Any] = []
-    for block in content:
-        if isinstance(block, str):
-            parts.append({"type": "text", "text": block})
-        elif isinstance(block, Mapping):
-            parts.append(_part(block, file_id))
-        else:
-            parts.append(block)
-    return parts
+    return [
+        {"type": "text", "text": block} if isinstance(block, str) else _part(block, file_id)
+        for block in content
+    ]
 
 
 def translate_messages(

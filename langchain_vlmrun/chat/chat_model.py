@@ -182,12 +182,9 @@ class _StreamTail:
 
 
 def _vlmrun_extras(response: Any) -> dict[str, Any]:
-    """``session_id`` and credits (``credits_used`` or ``credits``) of an answer."""
-    raw = response if isinstance(response, Mapping) else None
-    if raw is None and isinstance(response, openai.BaseModel):
-        raw = response.model_dump()
-    if raw is None:
-        return {}
+    """``session_id`` and credits (``credits_used`` or ``credits``) of an answer (a
+    streamed chunk's dict, or the OpenAI SDK's model of a whole answer)."""
+    raw = response.model_dump() if isinstance(response, openai.BaseModel) else response
     extras: dict[str, Any] = {}
     if raw.get("session_id"):
         extras["session_id"] = raw["session_id"]
@@ -476,21 +473,18 @@ class ChatVLMRun(ServiceSettings, BaseChatOpenAI):
             response = await client.upload_file(upload.path)
         return self._remember(upload, response.id)
 
-    def _file_id(self, upload: Upload) -> str:
-        return self._file_ids.get(upload.key) or self._upload(upload)
-
     def upload_files(self, messages: Sequence[BaseMessage]) -> list[BaseMessage]:
         """``messages`` with their local files and inline data uploaded and referenced
         by file id (done by every call; use it to upload ahead of time)."""
         for upload in planned_uploads(messages):
             self._upload(upload)
-        return translate_messages(messages, self._file_id)
+        return translate_messages(messages, self._upload)
 
     async def aupload_files(self, messages: Sequence[BaseMessage]) -> list[BaseMessage]:
         """Async :meth:`upload_files`."""
         for upload in planned_uploads(messages):
             await self._aupload(upload)
-        return translate_messages(messages, self._file_id)
+        return translate_messages(messages, self._upload)
 
     # -- requests ------------------------------------------------------------------------
 
@@ -511,7 +505,7 @@ class ChatVLMRun(ServiceSettings, BaseChatOpenAI):
         response_format = kwargs.pop("response_format", None)
         if response_format is None:
             response_format = self.model_kwargs.get("response_format")
-        messages = translate_messages(self._convert_input(input_).to_messages(), self._file_id)
+        messages = translate_messages(self._convert_input(input_).to_messages(), self._upload)
         payload = super()._get_request_payload(messages, stop=stop, **kwargs)
         payload.pop("response_format", None)
         converted = vlmrun_response_format(response_format)

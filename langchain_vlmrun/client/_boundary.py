@@ -27,6 +27,7 @@ Nothing a server sends is trusted (one that is faulty, or compromised, or in bet
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -63,6 +64,9 @@ MIN_BODY_RATE = 64 * 1024
 
 #: Host names that always name this machine or a private network.
 _LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain", ".home.arpa")
+#: A Content-Length as HTTP spells it: ASCII digits only (not ``²``, which ``int``
+#: refuses), and at most 20 of them (as h11 allows; ``int`` refuses over 4300).
+_LENGTH = re.compile(r"[0-9]{1,20}")
 
 
 def body_seconds(timeout: float | httpx.Timeout) -> float | None:
@@ -100,7 +104,7 @@ def url_problem(url: httpx.URL) -> str | None:
     """
     if url.scheme != "https":
         return f"it is {url.scheme or 'schemeless'}, not https"
-    host = url.host.lower().rstrip(".")
+    host = url.host.rstrip(".")  # httpx lowercases the host
     if not host:
         return "it has no host"
     address = _address(host)
@@ -116,13 +120,15 @@ def url_problem(url: httpx.URL) -> str | None:
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
-    defaults = {"http": 80, "https": 443}
-    return (url.scheme, url.host.lower().rstrip("."), url.port or defaults.get(url.scheme))
+    """Scheme, host and port: httpx lowercases the host and drops a default port."""
+    return (url.scheme, url.host.rstrip("."), url.port)
 
 
-def check_server_url(url: httpx.URL, trusted: httpx.URL, what: str) -> None:
-    """Refuse (:class:`ResponseRefusedError`) a server-named ``url`` that
-    :func:`url_problem` finds fault with, unless it is on ``trusted``'s origin."""
+def check_server_url(request: httpx.Request, trusted: httpx.URL, what: str) -> None:
+    """Refuse (:class:`ResponseRefusedError`, holding a redacted copy of ``request``) a
+    request to a server-named URL that :func:`url_problem` finds fault with, unless it
+    is on ``trusted``'s origin."""
+    url = request.url
     if _origin(url) == _origin(trusted):
         return
     problem = url_problem(url)
@@ -132,7 +138,7 @@ def check_server_url(url: httpx.URL, trusted: httpx.URL, what: str) -> None:
             "Server-named URLs are fetched only over https from public hosts (or from the "
             f"API's own origin, {safe_url(trusted.copy_with(path='/'))}); for your own "
             "deployment on a private network, set base_url to it.",
-            request=httpx.Request("GET", url),
+            request=redact_request(request),
         )
 
 
@@ -163,7 +169,7 @@ class Hops:
                 "to server-named URLs.",
                 request=redact_request(request),
             )
-        check_server_url(request.url, self.trusted, self._what(request))
+        check_server_url(request, self.trusted, self._what(request))
 
     def next(self, response: httpx.Response) -> httpx.Request | None:
         """The next hop's request after ``response``, checked; None when it is final."""
@@ -180,7 +186,7 @@ class Hops:
                 request=redact_request(response.request),
             )
         if self.server_named:
-            check_server_url(following.url, self.trusted, "redirect of the URL")
+            check_server_url(following, self.trusted, "redirect of the URL")
         self.history.append(response)
         return following
 
@@ -202,7 +208,9 @@ class BodyMeter:
     ``seconds`` (None: no deadline) plus one per :data:`MIN_BODY_RATE` bytes received,
     from the moment the headers arrived (``clock``). ``truncate``: an error answer,
     whose first ``limit`` bytes are kept (:meth:`prefix`) and the rest left unread; a
-    body read whole goes through :meth:`feed` and :meth:`finish`.
+    body read whole goes through :meth:`feed` and :meth:`finish`. ``fix``: what to do
+    about a body over ``limit``, ending that refusal's message (a meter that can refuse
+    one, not ``truncate``, is given one).
     """
 
     response: httpx.Response
@@ -273,17 +281,18 @@ class BodyMeter:
     def _too_large(self, seen: str) -> ResponseRefusedError:
         return ResponseRefusedError(
             f"Refused the {self.what} from {self._where()}: {seen}, over the limit of "
-            f"{self.limit:,} bytes. {self.fix}".rstrip(),
+            f"{self.limit:,} bytes. {self.fix}",
             request=redact_request(self.response.request),
         )
 
 
 def _declared_length(response: httpx.Response) -> int | None:
     """The body's length as announced, when it is the length of what is read (no
-    content encoding; not a HEAD, 204 or 304)."""
-    if response.request.method == "HEAD" or response.status_code in {204, 304}:
+    content encoding; not a 204). The clients send no HEAD, and read no more than a
+    prefix of a 3xx, 4xx or 5xx answer, so its length is never checked."""
+    if response.status_code == 204:
         return None
     if response.headers.get("content-encoding", "identity").strip().lower() != "identity":
         return None
     value = response.headers.get("content-length", "").strip()
-    return int(value) if value.isdigit() else None
+    return int(value) if _LENGTH.fullmatch(value) else None
