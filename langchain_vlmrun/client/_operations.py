@@ -1009,12 +1009,15 @@ def _process(
     if cache is not None and key is not None and started.id != request.id:
         # the server chose its own id: record that one
         yield Blocking(lambda: cache.mark_submitted(key, started.id, file_id))
-    # the job cannot have started before its request was sent: timed from then, what
-    # the memory learns is not shortened by a slow answer (a busy client, a slow
-    # network); an answer slower than the grid's first poll had retries, and the job is
-    # timed from the answer
+    # the job started between its request and the answer: timed from there (placed by
+    # the server's own stamp, see DurationMemory.started), what the memory learns is
+    # not blurred by a busy client's late requests and answers; an answer slower than
+    # the grid's first poll had retries, and the job is timed from the answer
     answered = clock()
-    since = sent if answered - sent < schedule.interval(0) else answered
+    since = answered
+    if answered - sent < schedule.interval(0):
+        created = started.created_at.timestamp() if started.created_at else None
+        since = durations.started(sent, answered, created) if durations else sent
     try:
         execution = yield from waiting(started.id, started, since)
         if accept is not None:

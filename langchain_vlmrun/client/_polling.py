@@ -148,6 +148,8 @@ EXPLORE_AT = (0.5, 0.75, 0.875, 0.625)
 MAX_SPREAD = 0.5
 #: When durations vary, one probe at the usual end in this many scouts below it.
 SCOUT_EVERY = 8
+#: Recent jobs from which where a job started is placed on the client's clock.
+CLOCK_WINDOW = 32
 #: How often a first-wave job checks whether another of its kind was seen done (no
 #: request is sent for this).
 WAVE_SLICE = 0.02
@@ -285,6 +287,34 @@ class DurationMemory:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._kinds: dict[str, _Kind] = {}
+        self._offsets: deque[float] = deque(maxlen=CLOCK_WINDOW)
+
+    def started(self, sent: float, answered: float, created: float | None) -> float:
+        """Where on the client's clock a job started, between its request (``sent``) and
+        the answer (``answered``).
+
+        The server's ``created`` stamp (seconds, its own clock) places it once mapped
+        onto ours: the offset between the clocks is at least ``sent - created`` for every
+        job, so a high quantile of the recent ones (not the highest: one bad stamp must
+        not move it) is taken; the result is kept between ``sent`` and ``answered``, so
+        a wrong or missing stamp costs at most the round trip. A busy client's late
+        requests and late answers then do not blur the ends it learns.
+
+        Example:
+            >>> memory = DurationMemory()
+            >>> for i in range(9):  # the server's clock reads 1000 s ahead of ours
+            ...     _ = memory.started(float(i), i + 0.1, created=1000.0 + i)
+            >>> round(memory.started(20.0, 20.3, created=1020.05), 3)  # 50 ms to go out
+            20.05
+            >>> memory.started(30.0, 30.1, created=None)
+            30.0
+        """
+        if created is None or not answered >= sent:
+            return sent
+        with self._lock:
+            self._offsets.append(sent - created)
+            offset = _quantile(list(self._offsets), 0.9)
+        return min(max(created + offset, sent), answered)
 
     def expected(self, key: str) -> float | None:
         """How long jobs of ``key`` typically take until their end is known: the median

@@ -328,6 +328,33 @@ def test_exact_durations_are_placed_from_the_answer_not_the_request(concurrency:
     assert late.mean_polls() <= instant.mean_polls()
 
 
+@pytest.mark.parametrize("concurrency", [8, 32])
+def test_late_requests_do_not_blur_what_lazy_stamps_teach(concurrency: int) -> None:
+    # a busy client's execute requests reach the service 0-50 ms after it sent them;
+    # timed from the request, the ends it learns are blurred by that much (1.69 polls a
+    # job at c=8); placed by the server's created_at, they are not
+    import random
+
+    draw = random.Random(7)
+    sends = [draw.uniform(0.0, 0.05) for _ in range(200)]
+    late = Workload(
+        [1.0] * 200, concurrency=concurrency, stamps="lazy", send_delay=sends.__getitem__
+    ).run()
+    assert late.mean_polls() <= 1.1 if concurrency == 8 else late.mean_polls() <= 1.2
+
+
+def test_a_wrong_created_stamp_costs_at_most_the_round_trip() -> None:
+    memory = DurationMemory()
+    for i in range(20):  # a steady clock offset of 1000 s, requests 10 ms on the way
+        assert memory.started(float(i), i + 0.02, created=i + 1000.01 - 1000) == i
+    # one stamp from the far future or past: kept between the request and the answer,
+    # and the offset of the others does not move
+    assert memory.started(30.0, 30.02, created=1e9) == 30.02
+    assert memory.started(40.0, 40.02, created=-1e9) == 40.0
+    assert memory.started(50.0, 50.02, created=50.015) == pytest.approx(50.005)
+    assert memory.started(60.0, 59.0, created=60.0) == 60.0  # a clock read backwards
+
+
 def test_an_execute_answered_after_retries_is_timed_from_its_answer() -> None:
     # an answer slower than the grid's first poll (0.5 s; here 0.6 s: the execute was
     # retried) says nothing of when the job started; timed from the request, these 1 s
