@@ -572,6 +572,8 @@ def wait(
     spare = 0
     looks: list[float] = []  # the polls up to and including the probe
     first_wave = probe is not None and probe.first_wave and wave is not None
+    first = schedule.next_poll(0.0)  # the grid's first two polls, which a wave shares
+    second = schedule.next_poll(first)
     if probe is not None and not first_wave:
         spare = sum(1 for _ in _grid_until(schedule, probe.at)) - 1
         looks = _looks_up_to(probe, schedule.interval(0))
@@ -605,12 +607,11 @@ def wait(
         due_looks = [look for look in looks if look > max(waited, target)]
         following = False
         if first_wave and probe is not None and wave is not None:
-            first = schedule.next_poll(0.0)
-            second = schedule.next_poll(first)
             if polls == 0:  # this job's look between the grid's first two polls
                 at = first + probe.slot * (second - first)
-            seen = wave.done_at()
-            if seen is not None and wave.exact():
+            others = wave.state()
+            seen = others.done_at
+            if seen is not None and others.exact:
                 seen += answer  # a server duration: from the job's start
             if polls >= 2 and target < second:
                 # two looks before the grid's second poll stand for the grid's two
@@ -618,7 +619,7 @@ def wait(
             elif seen is not None and target < seen <= second:
                 # another job of this kind was seen done at an age we have not looked at
                 at = max(waited, seen, first)
-            following = waited < second and polls < 2 and wave.shared()
+            following = waited < second and polls < 2 and others.shared
         elif probe is not None and looks and target < looks[-1] and due_looks:
             at = due_looks[0]  # the probe, or a look below it
         elif probe is not None and (probe.exploring or follow_ups < spare):

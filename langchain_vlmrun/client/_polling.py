@@ -23,10 +23,11 @@ import math
 import threading
 from collections import deque
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from langchain_vlmrun.core._redaction import safe_url
 
-__all__ = ["DeliveryHealth", "DurationMemory", "PollSchedule", "Probe", "Wave"]
+__all__ = ["DeliveryHealth", "DurationMemory", "PollSchedule", "Probe", "Wave", "WaveState"]
 
 logger = logging.getLogger("langchain_vlmrun")
 
@@ -224,23 +225,25 @@ class Wave:
             kind = self.memory._kinds.setdefault(self.key, _Kind())
             kind.wave_ran = max(kind.wave_ran, age)
 
-    def shared(self) -> bool:
-        """Other first-wave jobs of this kind are in flight (one may be seen done)."""
+    def state(self) -> WaveState:
+        """What the other jobs of this kind show now (one read: a wave job asks this at
+        every short pause)."""
         with self.memory._lock:
             kind = self.memory._kinds.get(self.key)
-            return kind is not None and kind.in_wave > 1
+            if kind is None:
+                return WaveState(None, exact=False, shared=False)
+            done_at = min((u for _, u in kind.samples), default=None)
+            return WaveState(done_at, exact=kind.exact, shared=kind.in_wave > 1)
 
-    def exact(self) -> bool:
-        """The kind's durations are the server's exact ones (from each job's true start)."""
-        with self.memory._lock:
-            kind = self.memory._kinds.get(self.key)
-            return kind is not None and kind.exact
 
-    def done_at(self) -> float | None:
-        """The earliest age at which a job of this kind was seen done (None: none yet)."""
-        with self.memory._lock:
-            kind = self.memory._kinds.get(self.key)
-            return min((u for _, u in kind.samples), default=None) if kind else None
+class WaveState(NamedTuple):
+    """``done_at``: the earliest age at which a job of the kind was seen done (None: none
+    yet); ``exact``: that age is the server's exact duration (from the job's true start);
+    ``shared``: other first-wave jobs of the kind are in flight (one may be seen done)."""
+
+    done_at: float | None
+    exact: bool
+    shared: bool
 
 
 class DurationMemory:
@@ -360,9 +363,7 @@ class DurationMemory:
                 elif kind is not None:
                     kind.in_wave -= 1
 
-    def _probe(self, kind: _Kind, *, claim: bool, earliest: float = 0.0) -> Probe | None:
-        if len(kind.samples) < MIN_SAMPLES:
-            return None
+    def _probe(self, kind: _Kind, *, claim: bool, earliest: float = 0.0) -> Probe:
         uppers = [upper for _, upper in kind.samples]
         if kind.exact:
             at, then = _quantile(uppers, 0.25), _quantile(uppers, 0.75)

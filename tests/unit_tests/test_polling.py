@@ -220,12 +220,12 @@ def test_the_first_wave_shares_out_its_looks_and_gives_them_back() -> None:
     # polls (halving the gaps); the others only follow (their look is the second poll)
     assert [p.slot for p in wave if p] == [0.0, 1.0, 0.5, 1.0, 0.25, 1.0, 0.75, 1.0]
     view = memory.wave("k")
-    assert view.shared() and view.done_at() is None
+    assert view.state().shared and view.state().done_at is None
     for probe in wave[1:]:
         memory.release("k", probe)
-    assert not view.shared()  # alone: it sleeps to its polls, nothing to be woken by
+    assert not view.state().shared  # alone: it sleeps to its polls, nothing to be woken by
     memory.observe("k", lower=0.875, upper=1.0625, server=None, probe=wave[0])
-    assert view.done_at() == 1.0625
+    assert view.state().done_at == 1.0625
     # one sample: still the first wave, but the next job looks where that one was done
     late = memory.probe("k", earliest=0.5)
     assert late is not None and late.first_wave and late.slot == 0.0
@@ -236,11 +236,11 @@ def test_each_first_wave_job_gives_its_place_back_once() -> None:
     wave = [memory.probe("k") for _ in range(3)]
     view = memory.wave("k")
     memory.release("k", wave[0])
-    assert view.shared()  # two left: one may still wake the other
+    assert view.state().shared  # two left: one may still wake the other
     memory.release("k", wave[1])
-    assert not view.shared()
+    assert not view.state().shared
     memory.release("k", None)  # a wait that had no probe gives nothing back
-    assert memory.wave("other").done_at() is None and not memory.wave("other").shared()
+    assert memory.wave("other").state() == (None, False, False)
 
 
 def test_a_look_of_the_first_wave_that_saw_a_job_running_is_the_floor() -> None:
