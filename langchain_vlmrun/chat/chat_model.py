@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from operator import itemgetter
@@ -113,6 +114,60 @@ def _jsonable(value: Any) -> Any:
 
 
 # -- the request budget, for the chat requests too ---------------------------------------
+
+
+def _with_defaults(client: Any, request: httpx.Request) -> httpx.Request:
+    """``request`` with ``client``'s default headers where it has none of its own (as
+    the client's ``build_request`` would have set them)."""
+    for name, value in client.headers.items():
+        if name not in request.headers:
+            request.headers[name] = value
+    return request
+
+
+class _Sending(httpx.BaseTransport):
+    """The user's own ``http_client`` as a transport: each request goes out through it
+    (its proxy, TLS settings, limits, headers, auth and event hooks), after the
+    budget's wait."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        sent = self.client.send(_with_defaults(self.client, request), stream=True)
+        return cast(httpx.Response, sent)
+
+    def close(self) -> None:
+        """The user's client stays open: it is theirs to close."""
+
+
+class _AsyncSending(httpx.AsyncBaseTransport):
+    """:class:`_Sending` for the async client."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        sent = await self.client.send(_with_defaults(self.client, request), stream=True)
+        return cast(httpx.Response, sent)
+
+    async def aclose(self) -> None:
+        """The user's client stays open: it is theirs to close."""
+
+
+def _same_library(client: Any) -> Any:
+    """The module (``httpx``, or the ``httpx2`` of newer openai releases) whose client
+    ``client`` is: a wrapper must be of the same kind to carry its requests."""
+    name = type(client).__module__.split(".")[0]
+    return sys.modules.get(name, httpx) if name.startswith("httpx") else httpx
+
+
+def _plain_timeout(timeout: Any) -> Any:
+    """An ``httpx.Timeout`` as a 4-tuple, which both httpx and the ``httpx2`` of newer
+    openai releases take (the latter refuses httpx's own ``Timeout`` object)."""
+    if isinstance(timeout, httpx.Timeout):
+        return (timeout.connect, timeout.read, timeout.write, timeout.pool)
+    return timeout
 
 
 class _BudgetTransport(httpx.BaseTransport):
@@ -348,7 +403,7 @@ class ChatVLMRun(ServiceSettings, BaseChatOpenAI):
         client_params: dict[str, Any] = {
             "api_key": key.get_secret_value(),
             "base_url": f"{base_url}/openai",
-            "timeout": timeout,
+            "timeout": _plain_timeout(timeout),
             "default_headers": {
                 "X-Client-Id": f"langchain-vlmrun-{__version__}",
                 **(self.default_headers or {}),
@@ -359,21 +414,25 @@ class ChatVLMRun(ServiceSettings, BaseChatOpenAI):
             client_params["max_retries"] = self.max_retries
         if not self.client:
             http_client = self.http_client
-            if budget is not None:
-                http_client = httpx.Client(
-                    transport=_BudgetTransport(budget, httpx.HTTPTransport()),
-                    timeout=http_client.timeout
-                    if http_client
-                    else httpx.Timeout(cast(Any, timeout)),
+            if budget is not None:  # the user's own client (if any) still sends
+                given, library = http_client, _same_library(http_client)
+                http_client = library.Client(
+                    transport=_BudgetTransport(
+                        budget, _Sending(given) if given else httpx.HTTPTransport()
+                    ),
+                    timeout=given.timeout if given else _plain_timeout(timeout),
                 )
             self.root_client = openai.OpenAI(**client_params, http_client=http_client)
             self.client = self.root_client.chat.completions
         if not self.async_client:
             http_async_client = self.http_async_client
             if budget is not None:
-                http_async_client = httpx.AsyncClient(
-                    transport=_AsyncBudgetTransport(budget, httpx.AsyncHTTPTransport()),
-                    timeout=httpx.Timeout(cast(Any, timeout)),
+                given, library = http_async_client, _same_library(http_async_client)
+                http_async_client = library.AsyncClient(
+                    transport=_AsyncBudgetTransport(
+                        budget, _AsyncSending(given) if given else httpx.AsyncHTTPTransport()
+                    ),
+                    timeout=given.timeout if given else _plain_timeout(timeout),
                 )
             self.root_async_client = openai.AsyncOpenAI(
                 **client_params, http_client=http_async_client

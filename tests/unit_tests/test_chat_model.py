@@ -525,6 +525,65 @@ def test_requests_per_minute_throttles_chat_requests(monkeypatch: pytest.MonkeyP
     assert len(waits) == 1 and waits[0] > 30
 
 
+def test_requests_per_minute_keeps_the_users_own_http_clients(
+    monkeypatch: pytest.MonkeyPatch, fake: FakeVLMRun
+) -> None:
+    """A budget must not replace the clients the user gave (their proxy, TLS settings,
+    headers and hooks): every chat request still goes out through them, throttled."""
+    from langchain_vlmrun.chat import chat_model
+
+    waits: list[float] = []
+    monkeypatch.setattr(chat_model.time, "sleep", waits.append)
+    hooked: list[str] = []
+
+    def hook(request: httpx.Request) -> None:
+        hooked.append(request.headers["x-corp"])
+
+    async def ahook(request: httpx.Request) -> None:
+        hook(request)
+
+    transport = httpx.MockTransport(fake)
+    mine = httpx.Client(
+        transport=transport, headers={"x-corp": "sync"}, event_hooks={"request": [hook]}
+    )
+    amine = httpx.AsyncClient(
+        transport=transport, headers={"x-corp": "async"}, event_hooks={"request": [ahook]}
+    )
+    chat = ChatVLMRun(
+        api_key="vlm-secret-key",
+        base_url=BASE,
+        http_client=mine,
+        http_async_client=amine,
+        requests_per_minute=60,
+        timeout=httpx.Timeout(7.0, connect=2.0),
+    )
+    assert chat.invoke("one").content == "Hello from Orion."
+    assert chat.invoke("two").content == "Hello from Orion."
+    # the user's hook saw both requests; the second waited for the budget
+    assert len(hooked) == 2 and len(waits) == 1 and 0 < waits[0] <= 1.5
+    assert len(fake.chat_bodies()) == 2
+    assert not mine.is_closed  # theirs to close
+
+    import asyncio
+
+    asyncio.run(chat.ainvoke("three"))
+    assert len(fake.chat_bodies()) == 3 and hooked == ["sync", "sync", "async"]
+    assert [r.extensions["timeout"]["connect"] for r in fake.requests] == [2.0, 2.0, 2.0]
+
+
+def test_an_httpx_timeout_object_is_a_timeout(fake: FakeVLMRun) -> None:
+    """``timeout=httpx.Timeout(...)`` (as httpx users write it) works, with or without a
+    request budget: newer openai releases refuse httpx's own Timeout object."""
+    timeout = httpx.Timeout(30.0, connect=3.0)
+    for extra in ({}, {"requests_per_minute": 600}):
+        chat = ChatVLMRun(api_key="k", base_url=BASE, timeout=timeout, **extra)
+        assert chat.root_client.timeout in (timeout, (3.0, 30.0, 30.0, 30.0))
+    plain = make_chat(fake, timeout=timeout)
+    assert plain.invoke("hi").content == "Hello from Orion."
+    sent = next(r for r in fake.requests if r.url.path == CHAT)
+    assert sent.extensions["timeout"] == {"connect": 3.0, "read": 30.0, "write": 30.0, "pool": 30.0}
+
+
 # -- artifacts of a chat, by its session ---------------------------------------------------
 
 
