@@ -4,9 +4,7 @@ chat endpoint's own behaviour (JSON, SSE, structured output, uploads, 422s, faul
 from __future__ import annotations
 
 import base64
-import io
 import json
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from langchain_tests.integration_tests import ChatModelIntegrationTests
 from pydantic import BaseModel
 
 from langchain_vlmrun.chat import ChatVLMRun
+from tests.chat_support import OrionCapabilities, wav_bytes
 from tests.emulator import Emulator, EmulatorConfig, pytest_plugin
 from tests.emulator.content import schema_errors
 
@@ -31,20 +30,10 @@ DATA = Path(__file__).resolve().parents[2] / "examples" / "data"
 KEY = "test-key"
 
 
-def _wav() -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(8000)
-        out.writeframes(b"\x00\x00" * 800)
-    return buffer.getvalue()
-
-
 #: What the standard media tests download, served from local files (no network here).
 _FIXTURES = {
     ".pdf": (DATA / "report.pdf").read_bytes(),
-    ".wav": _wav(),
+    ".wav": wav_bytes(),
     ".png": (DATA / "receipt.png").read_bytes(),
 }
 
@@ -63,7 +52,7 @@ def chat_emulator() -> Iterator[Emulator]:
         emu.stop()
 
 
-class TestChatVLMRunStandard(ChatModelIntegrationTests):
+class TestChatVLMRunStandard(OrionCapabilities, ChatModelIntegrationTests):
     """The standard suite on the emulator. Tool calling is off: VLM Run documents no
     ``tools`` for its chat API (the emulator accepts them and never calls one)."""
 
@@ -79,20 +68,8 @@ class TestChatVLMRunStandard(ChatModelIntegrationTests):
         )
 
     @property
-    def chat_model_class(self) -> type[ChatVLMRun]:
-        return ChatVLMRun
-
-    @property
     def chat_model_params(self) -> dict[str, Any]:
         return {"model": "vlmrun-orion-1:lite"}
-
-    @property
-    def has_tool_calling(self) -> bool:
-        return False
-
-    @property
-    def has_structured_output(self) -> bool:
-        return True
 
     @property
     def supports_json_mode(self) -> bool:
@@ -100,24 +77,8 @@ class TestChatVLMRunStandard(ChatModelIntegrationTests):
         return False
 
     @property
-    def supports_image_inputs(self) -> bool:
-        return True
-
-    @property
     def supports_image_urls(self) -> bool:
         return False  # the standard test fetches a public URL server-side
-
-    @property
-    def supports_pdf_inputs(self) -> bool:
-        return True
-
-    @property
-    def supports_audio_inputs(self) -> bool:
-        return True
-
-    @property
-    def supports_video_inputs(self) -> bool:
-        return True
 
     @property
     def returns_usage_metadata(self) -> bool:

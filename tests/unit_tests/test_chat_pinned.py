@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import io
 import json
 import re
-import wave
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -32,6 +30,7 @@ from pydantic import BaseModel, SecretStr
 from langchain_vlmrun import AsyncVLMRunClient, FileSourceError, MissingAPIKeyError, VLMRunClient
 from langchain_vlmrun._version import __version__
 from langchain_vlmrun.chat import ChatVLMRun, vlmrun_response_format
+from tests.chat_support import wav_bytes
 from tests.unit_tests.test_chat_model import (
     BASE,
     CHAT,
@@ -49,17 +48,7 @@ MP3 = (DATA / "meeting.mp3").read_bytes()
 MP4 = (DATA / "demo.mp4").read_bytes()
 
 
-def _wav() -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(8000)
-        out.writeframes(b"\x00\x00" * 800)
-    return buffer.getvalue()
-
-
-WAV = _wav()
+WAV = wav_bytes()
 
 
 def b64(data: bytes) -> str:

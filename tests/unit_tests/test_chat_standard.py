@@ -10,45 +10,16 @@ pytest.importorskip("langchain_openai")
 
 from langchain_tests.unit_tests import ChatModelUnitTests
 
-from langchain_vlmrun.chat import ChatVLMRun
+from tests.chat_support import OrionCapabilities
 
 
-class TestChatVLMRunUnit(ChatModelUnitTests):
-    """Tool calling is off: VLM Run documents no ``tools`` for its chat API.
-    ``test_serdes`` skips: ChatVLMRun is not LangChain-serializable (LangChain's loader
+class TestChatVLMRunUnit(OrionCapabilities, ChatModelUnitTests):
+    """``test_serdes`` skips: ChatVLMRun is not LangChain-serializable (LangChain's loader
     only revives classes it lists itself)."""
-
-    @property
-    def chat_model_class(self) -> type[ChatVLMRun]:
-        return ChatVLMRun
 
     @property
     def chat_model_params(self) -> dict[str, Any]:
         return {"model": "vlmrun-orion-1:lite", "api_key": "test-key"}
-
-    @property
-    def has_tool_calling(self) -> bool:
-        return False
-
-    @property
-    def has_structured_output(self) -> bool:
-        return True
-
-    @property
-    def supports_image_inputs(self) -> bool:
-        return True
-
-    @property
-    def supports_pdf_inputs(self) -> bool:
-        return True
-
-    @property
-    def supports_audio_inputs(self) -> bool:
-        return True
-
-    @property
-    def supports_video_inputs(self) -> bool:
-        return True
 
     @property
     def init_from_env_params(self) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
