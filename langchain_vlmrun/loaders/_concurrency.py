@@ -35,7 +35,7 @@ from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from langchain_vlmrun.client._operations import SubmissionStopped
 
@@ -112,10 +112,42 @@ class Gate:
                 await asyncio.wait_for(self._aanswered.wait(), self.grace)
 
 
-def _check(max_concurrency: int) -> int:
-    if max_concurrency < 1:
-        raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}.")
-    return max_concurrency * LOOKAHEAD
+class _Started(Protocol):
+    """A started call: a thread's ``Future`` or an asyncio ``Task``."""
+
+    def done(self) -> bool: ...
+
+
+S = TypeVar("S", bound=_Started)
+
+
+class _Window(Generic[T, S]):
+    """The calls of one map, in input order: it starts ``start(item)`` for the next
+    items while fewer than ``max_concurrency`` run and fewer than ``LOOKAHEAD`` times
+    that are started and not yet taken (the same for threads and tasks)."""
+
+    def __init__(self, items: Iterable[T], max_concurrency: int, start: Callable[[T], S]):
+        if max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}.")
+        self.source: Iterator[T] = iter(items)
+        self.max_concurrency = max_concurrency
+        self.start = start
+        self.queued: deque[S] = deque()  # started, result not yet taken, in input order
+        self.exhausted = False
+
+    def running(self) -> list[S]:
+        return [call for call in self.queued if not call.done()]
+
+    def top_up(self) -> None:
+        busy = len(self.running())
+        window = self.max_concurrency * LOOKAHEAD
+        while not self.exhausted and busy < self.max_concurrency and len(self.queued) < window:
+            taken = list(itertools.islice(self.source, 1))
+            if not taken:
+                self.exhausted = True
+                return
+            self.queued.append(self.start(taken[0]))
+            busy += 1
 
 
 def map_ordered(
@@ -132,41 +164,24 @@ def map_ordered(
     without waiting for the running calls: they finish on their threads, then
     ``when_idle`` runs (at once when none is running; also after a complete run).
     """
-    window = _check(max_concurrency)
-    source = iter(items)
-    queued: deque[Future[R]] = deque()  # started, result not yet taken, in input order
+    # checked first: a bad max_concurrency gets our message, not the executor's
+    calls = _Window(items, max_concurrency, lambda item: executor.submit(function, item))
     executor = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="vlmrun")
-    exhausted = False
-
-    def running() -> list[Future[R]]:
-        return [future for future in queued if not future.done()]
-
-    def top_up() -> None:
-        nonlocal exhausted
-        busy = len(running())
-        while not exhausted and busy < max_concurrency and len(queued) < window:
-            taken = list(itertools.islice(source, 1))
-            if not taken:
-                exhausted = True
-                return
-            queued.append(executor.submit(function, taken[0]))
-            busy += 1
-
     try:
-        top_up()
-        while queued:
-            head = queued[0]
+        calls.top_up()
+        while calls.queued:
+            head = calls.queued[0]
             while not head.done():
-                top_up()  # what finished since the last look frees its slot
-                wait(running(), return_when=FIRST_COMPLETED)
-            queued.popleft()
-            top_up()
+                calls.top_up()  # what finished since the last look frees its slot
+                wait(calls.running(), return_when=FIRST_COMPLETED)
+            calls.queued.popleft()
+            calls.top_up()
             yield head.result()
     finally:
         if on_stop is not None:
             on_stop()
         executor.shutdown(wait=False)  # nothing is queued in it: every call submitted runs
-        _after(running(), when_idle)
+        _after(calls.running(), when_idle)
 
 
 def _after(futures: list[Future[R]], then: Callable[[], object] | None) -> None:
@@ -206,35 +221,17 @@ async def amap_ordered(
     ``when_idle`` is awaited.
     Cancelling the consumer cancels the running tasks.
     """
-    window = _check(max_concurrency)
-    source: Iterator[T] = iter(items)
-    queued: deque[asyncio.Task[R]] = deque()
-    exhausted = False
-
-    def running() -> list[asyncio.Task[R]]:
-        return [task for task in queued if not task.done()]
-
-    def top_up() -> None:
-        nonlocal exhausted
-        busy = len(running())
-        while not exhausted and busy < max_concurrency and len(queued) < window:
-            taken = list(itertools.islice(source, 1))
-            if not taken:
-                exhausted = True
-                return
-            queued.append(asyncio.ensure_future(function(taken[0])))
-            busy += 1
-
+    calls = _Window(items, max_concurrency, lambda item: asyncio.ensure_future(function(item)))
     cancelled = False
     try:
-        top_up()
-        while queued:
-            head = queued[0]
+        calls.top_up()
+        while calls.queued:
+            head = calls.queued[0]
             while not head.done():
-                top_up()
-                await asyncio.wait(running(), return_when=asyncio.FIRST_COMPLETED)
-            queued.popleft()
-            top_up()
+                calls.top_up()
+                await asyncio.wait(calls.running(), return_when=asyncio.FIRST_COMPLETED)
+            calls.queued.popleft()
+            calls.top_up()
             yield head.result()
     except asyncio.CancelledError:
         cancelled = True
@@ -242,11 +239,11 @@ async def amap_ordered(
     finally:
         if on_stop is not None and not cancelled:
             await on_stop()
-        left = running()
+        left = calls.running()
         if cancelled:
             for task in left:
                 task.cancel()
-        for task in queued:
+        for task in calls.queued:
             if task.done() and not task.cancelled():
                 task.exception()  # taken: no "exception was never retrieved" warning
         if left:

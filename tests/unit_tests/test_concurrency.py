@@ -6,6 +6,9 @@ abandons a call already running (it may have paid for work server-side)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
+import logging
 import random
 import threading
 import time
@@ -15,7 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from langchain_vlmrun.loaders._concurrency import LOOKAHEAD, amap_ordered, map_ordered
+from langchain_vlmrun.client._operations import SubmissionStopped
+from langchain_vlmrun.loaders._concurrency import LOOKAHEAD, Gate, amap_ordered, map_ordered
 
 
 class Tally:
@@ -310,3 +314,222 @@ def test_a_held_result_starts_no_new_call() -> None:
     time.sleep(0.1)
     assert len(started) == first  # nothing started while the consumer is away
     assert list(held) == list(range(1, 60))
+
+
+# --- the stop gate of a load ------------------------------------------------------------
+
+
+def test_a_gate_lets_sources_start_until_it_is_stopped() -> None:
+    gate = Gate()
+    assert gate.stopped is False
+    gate.check()  # open: nothing raised
+    gate.stop()  # nothing in flight: returns at once
+    assert gate.stopped is True
+    with pytest.raises(SubmissionStopped) as info:
+        gate.check()
+    assert str(info.value) == "the load was stopped: nothing was paid for this source"
+
+
+def test_stopping_waits_for_an_execute_in_flight_then_refuses_new_ones() -> None:
+    gate = Gate(grace=5)
+    inside, leave = threading.Event(), threading.Event()
+
+    def sending() -> None:
+        with gate.submitting():
+            inside.set()
+            assert leave.wait(5)
+
+    sender = threading.Thread(target=sending)
+    sender.start()
+    assert inside.wait(5)
+    stopper = threading.Thread(target=gate.stop)
+    stopper.start()
+    stopper.join(0.05)
+    assert stopper.is_alive()  # waiting for the answer of the request in flight
+    leave.set()
+    stopper.join(5)
+    sender.join(5)
+    assert not stopper.is_alive()
+    with pytest.raises(SubmissionStopped), gate.submitting():
+        pass  # nothing sent once stopped
+
+
+def test_stopping_waits_no_longer_than_its_grace() -> None:
+    gate = Gate(grace=0.05)
+    leave = threading.Event()
+    entered = threading.Event()
+
+    def sending() -> None:
+        with gate.submitting():
+            entered.set()
+            leave.wait(10)
+
+    sender = threading.Thread(target=sending)
+    sender.start()
+    assert entered.wait(5)
+    stopper = threading.Thread(target=gate.stop)
+    stopper.start()
+    stopper.join(5)
+    try:
+        assert not stopper.is_alive()  # gave up on the stuck request after its grace
+        assert gate.stopped
+    finally:
+        leave.set()
+        sender.join(5)
+
+
+def test_an_async_stop_waits_for_the_execute_in_flight_up_to_its_grace() -> None:
+    async def main(grace: float, answer_after: float) -> tuple[bool, bool]:
+        gate = Gate(grace=grace)
+        answered = asyncio.Event()
+
+        async def sending() -> None:
+            with gate.submitting():
+                await asyncio.sleep(answer_after)
+                answered.set()
+
+        sender = asyncio.create_task(sending())
+        await asyncio.sleep(0)  # the request is in flight
+        await gate.astop()
+        was_answered = answered.is_set()
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
+        with pytest.raises(SubmissionStopped):
+            gate.check()
+        return was_answered, gate.stopped
+
+    # answered within the grace: astop returned after the answer
+    assert asyncio.run(main(grace=5, answer_after=0.01)) == (True, True)
+    # never answered within the grace: astop gave up (no TimeoutError) and is stopped
+    assert asyncio.run(main(grace=0.02, answer_after=10)) == (False, True)
+
+
+# --- what the maps promise besides order and bounds -------------------------------------
+
+
+def test_more_calls_run_at_once_than_the_default_thread_pool_holds() -> None:
+    """max_concurrency=40 means 40 calls at once (a default pool has at most 32)."""
+    together = threading.Barrier(40, timeout=10)
+
+    def meet(i: int) -> int:
+        together.wait()  # breaks (BrokenBarrierError) unless all 40 run at once
+        return i
+
+    assert list(map_ordered(meet, range(40), 40)) == list(range(40))
+
+
+class Counting:
+    """An iterator that counts how often it is asked for its next item."""
+
+    def __init__(self, items: int) -> None:
+        self.left, self.asked = items, 0
+
+    def __iter__(self) -> Counting:
+        return self
+
+    def __next__(self) -> int:
+        self.asked += 1
+        if self.left == 0:
+            raise StopIteration
+        self.left -= 1
+        return self.left
+
+
+@pytest.mark.parametrize("mapper", ["threads", "tasks"])
+def test_an_exhausted_source_is_not_asked_again(mapper: str) -> None:
+    source = Counting(5)
+    if mapper == "threads":
+        assert sorted(map_ordered(str, source, 2)) == ["0", "1", "2", "3", "4"]
+    else:
+
+        async def as_text(i: int) -> str:
+            return str(i)
+
+        async def consume() -> list[str]:
+            return [v async for v in amap_ordered(as_text, source, 2)]
+
+        assert sorted(asyncio.run(consume())) == ["0", "1", "2", "3", "4"]
+    assert source.asked == 6  # five items, one StopIteration
+
+
+def test_when_idle_waits_for_the_last_of_the_running_calls() -> None:
+    releases = {1: threading.Event(), 2: threading.Event()}
+    idle = threading.Event()
+
+    def work(i: int) -> int:
+        if i in releases:
+            assert releases[i].wait(5)
+        return i
+
+    results = map_ordered(work, range(10), 2, when_idle=idle.set)
+    assert next(results) == 0
+    results.close()  # 1 and 2 still running
+    releases[1].set()
+    time.sleep(0.05)
+    assert not idle.is_set()  # one is still running
+    releases[2].set()
+    assert idle.wait(5)
+
+
+def test_cancelling_the_consumer_skips_on_stop() -> None:
+    """A cancelled consumer cancels its running tasks; ``on_stop`` (stop submitting and
+    wait for the answers in flight) is for a map closed early, not a cancelled one."""
+    stopped: list[bool] = []
+
+    async def work(i: int) -> int:
+        await asyncio.sleep(10)
+        return i
+
+    async def on_stop() -> None:
+        stopped.append(True)
+
+    async def consume() -> None:
+        async for _ in amap_ordered(work, range(10), 3, on_stop=on_stop):
+            pass
+
+    async def main() -> None:
+        task = asyncio.create_task(consume())
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert stopped == []
+
+
+def test_tasks_that_fail_after_an_early_stop_are_not_reported_as_lost(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A map closed early leaves no task whose error nobody retrieved: neither one done
+    and not taken yet, nor one that fails in the background; its finisher is let go."""
+    from langchain_vlmrun.loaders import _concurrency
+
+    idle: list[bool] = []
+
+    async def work(i: int) -> int:
+        if i == 1:
+            raise RuntimeError("done, failed, and never taken")
+        if i == 2:
+            await asyncio.sleep(0.02)
+            raise RuntimeError("fails in the background")
+        await asyncio.sleep(0 if i == 0 else 0.02)
+        return i
+
+    async def when_idle() -> None:
+        idle.append(True)
+
+    async def main() -> None:
+        results = amap_ordered(work, range(10), 3, when_idle=when_idle)
+        assert await results.__anext__() == 0
+        await asyncio.sleep(0.005)  # 1 has failed by now, and is not taken
+        await results.aclose()
+        await asyncio.sleep(0.1)  # the background tasks end
+        assert not _concurrency._FINISHING  # the finisher let go of once done
+
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        asyncio.run(main())
+        gc.collect()
+    assert idle == [True]
+    assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]
