@@ -13,7 +13,7 @@ BIN := $(VENV)/bin
 EDITABLE := PYTHONWARNINGS="ignore::UserWarning:setuptools.command.editable_wheel" \
 	$(BIN)/python -m pip install --quiet -e
 
-.PHONY: demo test test-fast dist lint examples live bench cassettes mutation mutation-changed clean
+.PHONY: demo test test-fast dist lint examples live bench cassettes mutation mutation-changed mutation-outdated clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -81,6 +81,10 @@ mutation: $(VENV)/.mutation-installed
 REF ?= main
 mutation-changed: $(VENV)/.mutation-installed
 	$(BIN)/python tools/mutation.py --since $(REF)
+
+# the modules whose last run did not score their current source (a long run resumed)
+mutation-outdated: $(VENV)/.mutation-installed
+	$(BIN)/python tools/mutation.py --outdated
 
 cassettes: $(VENV)/.dev-installed
 	for module in tests/compose_*_cassettes.py; do \

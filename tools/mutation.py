@@ -8,8 +8,11 @@ function). Every module with code is mutated: ``package_modules()`` lists them, 
 module is covered without editing this file; only files that hold nothing but imports
 and ``__all__`` are left out. ``--since REF`` scores only the modules changed since a
 git ref (committed or not), for a check before a change is submitted:
-``make mutation-changed`` (``REF=main`` by default). ``--markdown`` prints the
-table of ``tests/MUTATION.md``. The shared mutmut settings live in
+``make mutation-changed`` (``REF=main`` by default). ``--outdated`` scores only the
+modules whose last run did not mutate their current source (never scored, or changed
+since: each sandbox keeps the copy it mutated), so a whole run can be done in parts
+(``make mutation-outdated``); the report marks each row ``current`` or not.
+``--markdown`` prints the table of ``tests/MUTATION.md``. The shared mutmut settings live in
 ``[tool.mutmut]`` in pyproject.toml; this script adds ``only_mutate`` and the test
 selection per module. It writes each module's surviving mutants (with their diffs) to
 ``.mutation/<module>/survivors.txt``.
@@ -292,6 +295,7 @@ class Result:
     judged: list[Equivalent]
     seconds: float
     full_names: list[str] = field(default_factory=list)
+    current: bool = True  # the module's source is the one that was scored
 
     @property
     def killed(self) -> int:
@@ -375,6 +379,14 @@ def _run_module(module: str, max_children: int | None, judged: list[Equivalent])
     return result
 
 
+def scored_current(module: str) -> bool:
+    """Whether ``module``'s last run scored its source as it is now (the sandbox keeps
+    the copy it mutated). Tests added since can only kill more; a changed module must
+    be scored again (its mutants are others)."""
+    scored = sandbox_of(module) / module
+    return scored.is_file() and scored.read_bytes() == (ROOT / module).read_bytes()
+
+
 def read_results(module: str, judged: list[Equivalent], seconds: float | None = None) -> Result:
     """The outcome of the last run in ``module``'s sandbox."""
     sandbox = sandbox_of(module)
@@ -387,7 +399,8 @@ def read_results(module: str, judged: list[Equivalent], seconds: float | None = 
         timing = sandbox / "seconds.txt"
         seconds = float(timing.read_text()) if timing.exists() else 0.0
     short = [short_name(name, module) for name in survivors]
-    return Result(module, Counter(found.values()), short, judged, seconds, survivors)
+    current = scored_current(module)
+    return Result(module, Counter(found.values()), short, judged, seconds, survivors, current)
 
 
 def report(results: list[Result]) -> None:
@@ -406,26 +419,28 @@ def report(results: list[Result]) -> None:
 
     print(
         f"\n{'module':<42} {'mutants':>7} {'killed':>6} {'survived':>8} {'score':>7}"
-        f" {'equivalent':>10} {'without equivalents':>20}"
+        f" {'equivalent':>10} {'without equivalents':>20}  scored"
     )
     for r in results:
         print(
             f"{r.module:<42} {sum(r.counts.values()):>7} {r.killed:>6} {len(r.survivors):>8}"
             f" {r.score:>6.1f}% {len(r.equivalent):>10} {r.without_equivalents:>19.1f}%"
+            f"  {'current' if r.current else 'CHANGED SINCE'}"
         )
 
 
 def markdown(results: list[Result]) -> str:
     """The score table of tests/MUTATION.md."""
     lines = [
-        "| module | mutants | killed | survived | score | equivalent | without equivalents |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| module | mutants | killed | survived | score | equivalent | without equivalents"
+        " | scored source |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in results:
         lines.append(
             f"| `{r.module.removeprefix('langchain_vlmrun/')}` | {sum(r.counts.values())}"
             f" | {r.killed} | {len(r.survivors)} | {r.score:.1f} % | {len(r.equivalent)}"
-            f" | {r.without_equivalents:.1f} % |"
+            f" | {r.without_equivalents:.1f} % | {'current' if r.current else 'changed since'} |"
         )
     return "\n".join(lines)
 
@@ -436,6 +451,12 @@ def main() -> int:
         "modules", nargs="*", help="e.g. langchain_vlmrun/files/_confinement.py (default: all)"
     )
     parser.add_argument("--since", metavar="REF", help="only the modules changed since REF")
+    parser.add_argument(
+        "--outdated",
+        action="store_true",
+        help="only the modules never scored, or changed since their last run (a long "
+        "run resumed: each run brings more rows up to date)",
+    )
     parser.add_argument("--max-children", type=int, default=None, help="parallel mutant runs")
     parser.add_argument(
         "--fail-under", type=float, default=90.0, help="minimum score without equivalents"
@@ -462,6 +483,11 @@ def main() -> int:
             return 0
     else:
         modules = options.modules or known
+    if options.outdated:
+        modules = [m for m in modules if not scored_current(m)]
+        if not modules:
+            print("every module's last run scored its current source")
+            return 0
     unknown = [m for m in modules if m not in known]
     if unknown:
         parser.error(f"not a module of the package with code: {unknown}")
