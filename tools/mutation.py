@@ -123,6 +123,7 @@ LAYER_TESTS: dict[str, list[str]] = {
         # (not the tests that start worker processes: mutmut would reap them as its own)
         "-m",
         "not processes",
+        *UNIT,  # pickling, the settings each piece takes
         "tests/integration_tests/test_redis_budget.py",
         "tests/integration_tests/test_redis_store.py",
         "tests/integration_tests/test_redis_relay.py",

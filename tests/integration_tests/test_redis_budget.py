@@ -152,7 +152,9 @@ def test_settings_that_allow_nothing_are_refused(redis_url: str) -> None:
 
 
 def test_a_decoding_client_is_refused(redis_url: str) -> None:
-    with pytest.raises(ValueError, match="decode_responses=False"):
+    with pytest.raises(
+        ValueError, match=r"^pass a redis\.Redis client created with decode_responses=False$"
+    ):
         RedisRequestBudget(10, redis=redis.Redis.from_url(redis_url, decode_responses=True))
 
 

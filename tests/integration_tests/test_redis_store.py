@@ -56,7 +56,9 @@ def test_a_ttl_under_a_second_is_kept_in_milliseconds(redis_url: str) -> None:
 
 
 def test_a_client_that_decodes_responses_is_refused(redis_url: str) -> None:
-    with pytest.raises(ValueError, match="decode_responses=False"):
+    with pytest.raises(
+        ValueError, match=r"^pass a redis\.Redis client created with decode_responses=False$"
+    ):
         RedisByteStore(redis.Redis.from_url(redis_url, decode_responses=True))
     with pytest.raises(TypeError, match=r"expected a Redis URL or a redis\.Redis client, got int"):
         RedisByteStore(6379)  # type: ignore[arg-type]

@@ -414,5 +414,14 @@ def test_redis_pieces_made_from_a_url_pickle_and_reconnect_there() -> None:
             assert type(copied) is type(piece) and repr(copied) == repr(piece)
             assert copied._redis is not piece._redis
             assert copied._redis.connection_pool.connection_kwargs["db"] == 3
-    with pytest.raises(TypeError, match="URL"):
-        pickle.dumps(RedisByteStore(redis.Redis.from_url(url)))
+    for made_from_a_client in (
+        RedisByteStore(redis.Redis.from_url(url)),
+        RedisRequestBudget(100, redis=redis.Redis.from_url(url), key="k"),
+    ):
+        with pytest.raises(TypeError) as info:
+            pickle.dumps(made_from_a_client)
+        assert str(info.value) == (
+            f"{type(made_from_a_client).__name__} was given a redis.Redis client, which "
+            "cannot be pickled: give it a redis:// URL to ship it to workers (each copy "
+            "then connects to that URL)."
+        )
