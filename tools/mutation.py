@@ -381,11 +381,14 @@ def _run_module(module: str, max_children: int | None, judged: list[Equivalent])
 
 
 def scored_current(module: str) -> bool:
-    """Whether ``module``'s last run scored its source as it is now (the sandbox keeps
-    the copy it mutated). Tests added since can only kill more; a changed module must
-    be scored again (its mutants are others)."""
-    scored = sandbox_of(module) / module
-    return scored.is_file() and scored.read_bytes() == (ROOT / module).read_bytes()
+    """Whether ``module``'s last run finished and scored its source as it is now (the
+    sandbox keeps the copy it mutated; ``seconds.txt`` is written when a run ends, and a
+    new run starts from an empty sandbox). Tests added since can only kill more; a
+    changed module must be scored again (its mutants are others)."""
+    sandbox = sandbox_of(module)
+    scored = sandbox / module
+    finished = (sandbox / "seconds.txt").is_file()
+    return finished and scored.is_file() and scored.read_bytes() == (ROOT / module).read_bytes()
 
 
 def read_results(module: str, judged: list[Equivalent], seconds: float | None = None) -> Result:

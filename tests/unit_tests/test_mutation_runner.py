@@ -38,7 +38,9 @@ def test_a_row_is_current_only_while_the_module_is_what_was_mutated(runner: Modu
     write(source, "A = 1\n")
     assert runner.sandbox_of(module) == runner.SANDBOXES / "files._types"
     assert not runner.scored_current(module)  # never scored
-    write(runner.sandbox_of(module) / module, "A = 1\n")  # the copy a run mutated
+    write(runner.sandbox_of(module) / module, "A = 1\n")  # the copy a run mutates
+    assert not runner.scored_current(module)  # the run has not finished (or failed)
+    write(runner.sandbox_of(module) / "seconds.txt", "12\n")  # written when it ends
     assert runner.scored_current(module)
     write(source, "A = 2\n")  # changed since its run
     assert not runner.scored_current(module)
@@ -51,6 +53,7 @@ def test_outdated_runs_only_the_modules_not_current(
     for module in (fresh, changed):
         write(runner.ROOT / module, "X = 1\n")
         write(runner.sandbox_of(module) / module, "X = 1\n")
+        write(runner.sandbox_of(module) / "seconds.txt", "3\n")
     write(runner.ROOT / changed, "X = 2\n")
     monkeypatch.setattr(runner, "package_modules", lambda: [fresh, changed])
     monkeypatch.setattr(runner, "load_equivalents", dict)
