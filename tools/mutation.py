@@ -501,8 +501,11 @@ def main() -> int:
     started = time.monotonic()
     broken: list[str] = []
     if options.report:
-        ran = [m for m in modules if (sandbox_of(m) / "run.log").exists()]
+        ran = [m for m in modules if (sandbox_of(m) / "seconds.txt").exists()]
         results = [read_results(m, equivalents.get(m, [])) for m in ran]
+        unfinished = [m for m in modules if m not in ran]
+        if unfinished:
+            print(f"no finished run (never scored, or stopped): {', '.join(unfinished)}")
         modules = []
     for module in modules:
         print(f"mutating {module} ...", flush=True)
