@@ -63,7 +63,6 @@ class FileByteStore(BaseStore[str, bytes]):
 
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
         self.root = Path(root) if root is not None else default_cache_dir()
-        self._checked = False
 
     def __repr__(self) -> str:
         return f"FileByteStore({str(self.root)!r})"
@@ -78,7 +77,8 @@ class FileByteStore(BaseStore[str, bytes]):
         return self.root / name
 
     def _usable_root(self) -> bool:
-        """Whether the folder exists, after checking (once) that only we can write it.
+        """Whether the folder exists, after checking that only we can write it (at each
+        use: a folder a neighbour opens up or swaps meanwhile is caught at the next).
 
         Raises:
             PermissionError: the folder belongs to another user and others can write
@@ -88,8 +88,6 @@ class FileByteStore(BaseStore[str, bytes]):
             info = os.stat(self.root)
         except FileNotFoundError:
             return False
-        if self._checked:
-            return True
         if not stat.S_ISDIR(info.st_mode):
             raise PermissionError(
                 f"The cache folder {self.root} is not a folder; choose another with "
@@ -108,7 +106,6 @@ class FileByteStore(BaseStore[str, bytes]):
                 "the cache folder %s was writable by other users; made it private (0700)",
                 self.root,
             )
-        self._checked = True
         return True
 
     def _read(self, key: str) -> bytes | None:

@@ -83,24 +83,6 @@ def test_the_folder_and_files_are_private_whatever_the_umask(tmp_path: Path) -> 
     assert stat.S_IMODE(entry.stat().st_mode) == 0o600
 
 
-def test_a_folder_another_process_creates_meanwhile_is_used(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    root = tmp_path / "store"
-    store = FileByteStore(root)
-    real_is_dir = Path.is_dir
-
-    def created_by_a_neighbour_just_after(self: Path) -> bool:
-        if self == root and not real_is_dir(self):
-            root.mkdir()  # the other process wins the race
-            return False
-        return real_is_dir(self)
-
-    monkeypatch.setattr(Path, "is_dir", created_by_a_neighbour_just_after)
-    store.mset([("k", b"v")])
-    assert store.mget(["k"]) == [b"v"]
-
-
 def test_a_write_that_fails_leaves_the_old_value_and_no_stray_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
