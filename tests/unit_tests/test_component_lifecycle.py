@@ -414,6 +414,18 @@ def test_redis_pieces_made_from_a_url_pickle_and_reconnect_there() -> None:
             assert type(copied) is type(piece) and repr(copied) == repr(piece)
             assert copied._redis is not piece._redis
             assert copied._redis.connection_pool.connection_kwargs["db"] == 3
+    # every setting travels, not only those the repr shows
+    budget = RedisRequestBudget(
+        90, redis=url, key="b", window=30.0, headroom=0.1, slowdown=2.0, max_slowdown=5.0
+    )
+    store = RedisByteStore(url, ttl=12.5, prefix="q:")
+    for copied_budget in round_trips(budget):
+        assert isinstance(copied_budget, RedisRequestBudget)
+        names = ("requests_per_minute", "limit", "window", "slowdown", "max_slowdown", "key")
+        assert [getattr(copied_budget, n) for n in names] == [getattr(budget, n) for n in names]
+    for copied_store in round_trips(store):
+        assert isinstance(copied_store, RedisByteStore)
+        assert (copied_store.ttl, copied_store.prefix) == (12.5, "q:")
     for made_from_a_client in (
         RedisByteStore(redis.Redis.from_url(url)),
         RedisRequestBudget(100, redis=redis.Redis.from_url(url), key="k"),

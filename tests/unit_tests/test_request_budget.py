@@ -310,3 +310,21 @@ async def test_an_async_client_is_not_held_forever_by_retry_after_inf() -> None:
     # "inf" is no usable hint: the retry backs off as without one, the budget holds
     # for one slowed interval (it used to be an infinite sleep)
     assert len(api.sleeps) == 2 and sum(api.sleeps) < 2.0
+
+
+def test_a_pickled_budget_keeps_its_settings_and_starts_fresh() -> None:
+    """A copy in another process (Dask, Ray) paces that process: same settings, none of
+    the original's bookings or penalties."""
+    import pickle
+
+    budget = RequestBudget(120, burst=3, slowdown=2.5, headroom=0.2, clock=time.monotonic)
+    budget.reserve()
+    budget.penalize(1.0)
+    copy = pickle.loads(pickle.dumps(budget))
+    settings = ("requests_per_minute", "burst", "slowdown", "headroom", "nominal_interval")
+    assert [getattr(copy, name) for name in settings] == [
+        getattr(budget, name) for name in settings
+    ]
+    assert copy.clock is time.monotonic
+    assert (copy.reserved, copy.penalties, copy.interval) == (0, 0, copy.nominal_interval)
+    assert (budget.reserved, budget.penalties) == (1, 1)
