@@ -114,6 +114,26 @@ def test_succeeded_costs_no_round_trip_at_nominal_pace(redis_url: str) -> None:
     assert not redis.Redis.from_url(redis_url).exists("{vlmrun:budget}:state")
 
 
+def test_only_a_slowed_budget_asks_redis_after_a_success(redis_url: str) -> None:
+    budget = RedisRequestBudget(RPM, redis=redis_url, window=WINDOW)
+    runs: list[str] = []
+    script = budget._script
+
+    def counted(*, keys: list[str], args: list[object]) -> object:
+        runs.append(str(args[0]))
+        return script(keys=keys, args=args)
+
+    budget._script = counted
+    budget.reserve()
+    budget.succeeded()
+    assert runs == ["reserve"]  # at factor 1 a success asks Redis nothing
+    budget.penalize(None)
+    budget.penalize(2.0)
+    budget.succeeded()  # slowed down: drifts back, through Redis
+    assert runs == ["reserve", "penalize", "penalize", "succeeded"]
+    assert budget.penalties == 2
+
+
 def test_client_with_a_shared_budget_is_held_by_another_clients_429(redis_url: str) -> None:
     api = ScriptedAPI().on(
         "GET",
