@@ -162,3 +162,17 @@ def test_a_bad_agent_is_reported_before_a_missing_key(monkeypatch: pytest.Monkey
         VLMRunParser(prompt="p")
     with pytest.raises(TypeError, match="did you mean 'wait_timeout'"):
         VLMRunParser(prompt="p", wait_timout=3, api_key="k")
+
+
+@pytest.mark.parametrize(
+    ("typo", "hint"),
+    [("promt", "prompt"), ("json_shema", "json_schema"), ("wait_timout", "wait_timeout")],
+)
+def test_a_misspelt_argument_is_named_with_the_parsers_own_names(typo: str, hint: str) -> None:
+    """The hint covers the parser's own arguments as well as the client settings, and
+    the error names the parser."""
+    with pytest.raises(TypeError) as info:
+        VLMRunParser(api_key="k", **{typo: "x"})
+    assert str(info.value) == (
+        f"VLMRunParser got an unexpected keyword argument '{typo}' (did you mean '{hint}'?)."
+    )
