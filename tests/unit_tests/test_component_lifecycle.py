@@ -426,6 +426,13 @@ def test_redis_pieces_made_from_a_url_pickle_and_reconnect_there() -> None:
     for copied_store in round_trips(store):
         assert isinstance(copied_store, RedisByteStore)
         assert (copied_store.ttl, copied_store.prefix) == (12.5, "q:")
+    for keep_alive in (True, False):
+        leases = DedupeLeases(url, ttl=9.0, prefix="l:", keep_alive=keep_alive, check_every=0.3)
+        for copied_leases in round_trips(leases):
+            assert isinstance(copied_leases, DedupeLeases)
+            got = (copied_leases.ttl, copied_leases.prefix, copied_leases.check_every)
+            assert got == (9.0, "l:", 0.3)
+            assert (copied_leases._keeper is not None) is keep_alive
     for made_from_a_client in (
         RedisByteStore(redis.Redis.from_url(url)),
         RedisRequestBudget(100, redis=redis.Redis.from_url(url), key="k"),
