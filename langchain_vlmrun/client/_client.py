@@ -642,10 +642,8 @@ class VLMRunClient(_BaseClient):
             return None
         if isinstance(effect, Blocking):
             return effect.function()
-        if isinstance(effect, AwaitDelivery):
-            if self.hub is None:
-                self._sleep(effect.timeout)
-                return None
+        if isinstance(effect, AwaitDelivery):  # only with a hub (see _wait_op, _process_op)
+            assert self.hub is not None
             return self.hub.wait(effect.execution_id, effect.timeout)
         if isinstance(effect, EnsureAgent):
             return self.require_agent(effect.name) if self.check_agent_names else None
@@ -657,7 +655,8 @@ class VLMRunClient(_BaseClient):
     def _send(self, call: Call) -> httpx.Response:
         if (delay := self._admission_delay(call)) > 0:
             self._sleep(delay)
-        content = _iter_upload(call.upload) if call.upload_as == "raw" else None
+        raw = call.upload if call.upload_as == "raw" else None  # a presigned PUT's body
+        content = raw.iter_chunks() if raw is not None else None
         request, stream = self._build(self._http, call, content)
         self._count(call)
         error: APIError | None = None
@@ -1000,10 +999,8 @@ class AsyncVLMRunClient(_BaseClient):
             return None
         if isinstance(effect, Blocking):
             return await asyncio.to_thread(effect.function)
-        if isinstance(effect, AwaitDelivery):
-            if self.hub is None:
-                await self._sleep(effect.timeout)
-                return None
+        if isinstance(effect, AwaitDelivery):  # only with a hub (see _wait_op, _process_op)
+            assert self.hub is not None
             return await self.hub.await_(effect.execution_id, effect.timeout)
         if isinstance(effect, EnsureAgent):
             return await self.require_agent(effect.name) if self.check_agent_names else None
@@ -1015,7 +1012,8 @@ class AsyncVLMRunClient(_BaseClient):
     async def _send(self, call: Call) -> httpx.Response:
         if (delay := self._admission_delay(call)) > 0:
             await self._sleep(delay)
-        content = _aiter_upload(call.upload) if call.upload_as == "raw" else None
+        raw = call.upload if call.upload_as == "raw" else None  # a presigned PUT's body
+        content = _aiter_chunks(raw) if raw is not None else None
         request, stream = self._build(await self._pool(), call, content)
         self._count(call)
         error: APIError | None = None
@@ -1289,19 +1287,10 @@ def _health() -> Operation[None]:
     yield Call("GET", "/health")
 
 
-def _iter_upload(upload: PreparedFile | None) -> Any:
-    return upload.iter_chunks() if upload is not None else None
-
-
-def _aiter_upload(upload: PreparedFile | None) -> AsyncIterator[bytes] | None:
-    if upload is None:
-        return None
-
-    async def chunks() -> AsyncIterator[bytes]:
-        for chunk in upload.iter_chunks():
-            yield chunk
-
-    return chunks()
+async def _aiter_chunks(upload: PreparedFile) -> AsyncIterator[bytes]:
+    """``upload``'s bytes, for the async client's request body."""
+    for chunk in upload.iter_chunks():
+        yield chunk
 
 
 #: Bytes gathered before one write when streaming a download to disk (async: one

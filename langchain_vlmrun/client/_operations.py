@@ -444,8 +444,8 @@ def create_once(
                 return known
         with attempt:
             response = yield replace(call, retry="unambiguous")
-            return _parse(response, model)
-    raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+            created = _parse(response, model)
+    return created  # the loop ends on success: tenacity raises what it gives up on
 
 
 def _log_ambiguous(what: str, state: RetryCallState) -> None:
@@ -620,7 +620,7 @@ def wait(
                 # another job of this kind was seen done at an age we have not looked at
                 at = max(waited, seen, first)
             following = waited < second and polls < 2 and others.shared
-        elif probe is not None and looks and target < looks[-1] and due_looks:
+        elif due_looks:  # (looks are a probe's, sorted: one is due only below the last)
             at = due_looks[0]  # the probe, or a look below it
         elif probe is not None and (probe.exploring or follow_ups < spare):
             # the probe missed: look where such jobs were done (an exploring probe goes
