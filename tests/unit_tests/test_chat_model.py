@@ -534,6 +534,11 @@ def test_requests_per_minute_keeps_the_users_own_http_clients(
 
     waits: list[float] = []
     monkeypatch.setattr(chat_model.time, "sleep", waits.append)
+
+    async def no_wait(seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr(chat_model.asyncio, "sleep", no_wait)
     hooked: list[str] = []
 
     def hook(request: httpx.Request) -> None:
