@@ -6,6 +6,7 @@ and stopping ``lazy_load`` early submits nothing new."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 from pathlib import Path
 from typing import Any
@@ -160,13 +161,13 @@ def test_breaking_out_of_lazy_load_submits_nothing_new(tmp_path: Path) -> None:
     the loop breaks: neither is submitted, and the break returns at once."""
     uploads = threading.Semaphore(0)
     api = ScriptedAPI()
-    count = {"files": 0}
+    numbers = itertools.count(1)  # uploads run on two threads at once: next() is atomic
 
     def upload(request: httpx.Request) -> httpx.Response:
-        count["files"] += 1
-        if count["files"] > 2:
+        number = next(numbers)
+        if number > 2:
             uploads.acquire(timeout=5)  # uploads 3 and 4 wait for the break
-        return httpx.Response(200, json={"id": f"file-{count['files']}", "bytes": len(PDF)})
+        return httpx.Response(200, json={"id": f"file-{number}", "bytes": len(PDF)})
 
     api.defaults[("POST", "/files")] = upload
     api.defaults[("POST", "/agent/execute")] = lambda r: httpx.Response(
