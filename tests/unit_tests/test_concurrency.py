@@ -243,6 +243,7 @@ def test_a_finished_map_runs_when_idle_before_it_returns() -> None:
 
 def test_cancelling_the_consumer_cancels_the_running_tasks() -> None:
     cancelled: list[int] = []
+    stopped: list[bool] = []
 
     async def work(i: int) -> int:
         try:
@@ -252,8 +253,11 @@ def test_cancelling_the_consumer_cancels_the_running_tasks() -> None:
             raise
         return i
 
+    async def on_stop() -> None:
+        stopped.append(True)
+
     async def consume() -> None:
-        async for _ in amap_ordered(work, range(10), 3):
+        async for _ in amap_ordered(work, range(10), 3, on_stop=on_stop):
             pass
 
     async def main() -> None:
@@ -266,6 +270,9 @@ def test_cancelling_the_consumer_cancels_the_running_tasks() -> None:
     asyncio.run(main())
     # every call in flight is cancelled (a queued one may get the slot first), none ends
     assert {0, 1, 2} <= set(cancelled) and set(cancelled) <= set(range(3 * LOOKAHEAD))
+    # on_stop (stop submitting, wait for the answers in flight) is for a map closed
+    # early, not a cancelled one
+    assert stopped == []
 
 
 def test_a_held_result_starts_no_new_task() -> None:
@@ -470,33 +477,6 @@ def test_when_idle_waits_for_the_last_of_the_running_calls() -> None:
     assert not idle.is_set()  # one is still running
     releases[2].set()
     assert idle.wait(5)
-
-
-def test_cancelling_the_consumer_skips_on_stop() -> None:
-    """A cancelled consumer cancels its running tasks; ``on_stop`` (stop submitting and
-    wait for the answers in flight) is for a map closed early, not a cancelled one."""
-    stopped: list[bool] = []
-
-    async def work(i: int) -> int:
-        await asyncio.sleep(10)
-        return i
-
-    async def on_stop() -> None:
-        stopped.append(True)
-
-    async def consume() -> None:
-        async for _ in amap_ordered(work, range(10), 3, on_stop=on_stop):
-            pass
-
-    async def main() -> None:
-        task = asyncio.create_task(consume())
-        await asyncio.sleep(0.01)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-
-    asyncio.run(main())
-    assert stopped == []
 
 
 def test_tasks_that_fail_after_an_early_stop_are_not_reported_as_lost(
