@@ -384,7 +384,9 @@ class ChatVLMRun(ServiceSettings, BaseChatOpenAI):
         base_url = (
             self.vlmrun_base_url or (given.base_url if given else None) or DEFAULT_BASE_URL
         ).rstrip("/")
-        timeout = DEFAULT_CHAT_TIMEOUT if self.request_timeout is None else self.request_timeout
+        timeout = _plain_timeout(
+            DEFAULT_CHAT_TIMEOUT if self.request_timeout is None else self.request_timeout
+        )
         settings: dict[str, Any] = {
             "vlmrun_api_key": key,
             "vlmrun_base_url": base_url,
@@ -403,7 +405,7 @@ class ChatVLMRun(ServiceSettings, BaseChatOpenAI):
         client_params: dict[str, Any] = {
             "api_key": key.get_secret_value(),
             "base_url": f"{base_url}/openai",
-            "timeout": _plain_timeout(timeout),
+            "timeout": timeout,
             "default_headers": {
                 "X-Client-Id": f"langchain-vlmrun-{__version__}",
                 **(self.default_headers or {}),
@@ -420,7 +422,7 @@ class ChatVLMRun(ServiceSettings, BaseChatOpenAI):
                     transport=_BudgetTransport(
                         budget, _Sending(given) if given else httpx.HTTPTransport()
                     ),
-                    timeout=given.timeout if given else _plain_timeout(timeout),
+                    timeout=given.timeout if given else timeout,
                 )
             self.root_client = openai.OpenAI(**client_params, http_client=http_client)
             self.client = self.root_client.chat.completions
@@ -432,7 +434,7 @@ class ChatVLMRun(ServiceSettings, BaseChatOpenAI):
                     transport=_AsyncBudgetTransport(
                         budget, _AsyncSending(given) if given else httpx.AsyncHTTPTransport()
                     ),
-                    timeout=given.timeout if given else _plain_timeout(timeout),
+                    timeout=given.timeout if given else timeout,
                 )
             self.root_async_client = openai.AsyncOpenAI(
                 **client_params, http_client=http_async_client
