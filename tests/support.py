@@ -21,11 +21,14 @@ from langchain_vlmrun.client._operations import (
     Call,
     EnsureAgent,
     ExecuteRequest,
+    Operation,
     ProcessedSource,
     Sleep,
     UploadSettings,
     process,
+    wait,
 )
+from langchain_vlmrun.client._polling import Probe
 from langchain_vlmrun.core.errors import status_error_from_response
 from langchain_vlmrun.core.models import AgentExecution
 from tests.emulator import Emulator
@@ -194,6 +197,24 @@ class Driver:
             except Exception as exc:  # raised into the operation, as a client does
                 error = exc
         raise AssertionError("the operation does not end")
+
+
+#: The grid of the wait tests: polls at 1, 3, 7 and 15 s of a job's age.
+WAIT_GRID = PollSchedule(initial=1.0, multiplier=2.0, maximum=8.0)
+
+
+def waiting(driver: Driver, probe: Probe | None, **options: Any) -> Operation[AgentExecution]:
+    """``wait`` for execution ``ex-1`` (last seen running) on :data:`WAIT_GRID` and
+    ``driver``'s clock; ``options`` are the rest of ``wait``'s arguments."""
+    return wait(
+        "ex-1",
+        timeout=100.0,
+        schedule=WAIT_GRID,
+        clock=driver.clock,
+        current=AgentExecution(id="ex-1", status="running"),
+        probe=probe,
+        **options,
+    )
 
 
 def deliver_after(driver: Driver, seconds: float) -> Callable[[AwaitDelivery], AgentExecution]:

@@ -38,7 +38,7 @@ from langchain_vlmrun.client._polling import DurationMemory, Probe
 from langchain_vlmrun.core.errors import status_error_from_response
 from langchain_vlmrun.core.models import AgentExecution
 from tests.mock_api import ScriptedAPI, execution, json_body
-from tests.support import Driver, VirtualService, iso
+from tests.support import WAIT_GRID, Driver, VirtualService, iso, waiting
 
 EXECUTE = "/agent/execute"
 URL = "https://example.com/a.pdf"
@@ -581,22 +581,11 @@ def _failure(status: int, retry_after: float | None = None) -> APIStatusError:
     return status_error_from_response(httpx.Response(status), retry_after=retry_after)
 
 
-SCHEDULE = PollSchedule(initial=1.0, multiplier=2.0, maximum=8.0)
-
-
 def test_wait_probes_at_the_expected_end_then_follows_up_then_rejoins_the_grid() -> None:
     driver = Driver(*[_job("running")] * 4, _job("completed"))
     seen: list[Completion] = []
     probe = Probe(10.0, then=(11.5,))
-    operation = wait(
-        "ex-1",
-        timeout=100.0,
-        schedule=SCHEDULE,
-        clock=driver.clock,
-        current=_running(),
-        probe=probe,
-        on_complete=seen.append,
-    )
+    operation = waiting(driver, probe, on_complete=seen.append)
     assert driver.run(operation).status == "completed"
     # probe at 10 s, its follow-up at 11.5 s, then the grid's own times: 15 s, then 23, 31
     assert driver.sleeps() == [(10.0, True), (1.5, True), (3.5, True), (8.0, True), (8.0, True)]
@@ -608,15 +597,7 @@ def test_wait_probes_at_the_expected_end_then_follows_up_then_rejoins_the_grid()
 def test_wait_probe_never_comes_before_the_grids_first_poll() -> None:
     driver = Driver(_job("running"), _job("completed"))
     seen: list[Completion] = []
-    operation = wait(
-        "ex-1",
-        timeout=100.0,
-        schedule=SCHEDULE,
-        clock=driver.clock,
-        current=_running(),
-        probe=Probe(0.2, then=(0.3,)),
-        on_complete=seen.append,
-    )
+    operation = waiting(driver, Probe(0.2, then=(0.3,)), on_complete=seen.append)
     driver.run(operation)
     # the probe waits for the grid's first poll (1 s); its follow-up is then past: grid
     assert driver.sleeps() == [(1.0, True), (2.0, True)]
@@ -627,15 +608,7 @@ def test_a_scanning_probe_looks_below_itself_then_at_the_usual_end_then_the_grid
     driver = Driver(_job("running"), _job("running"), _job("running"), _job("completed"))
     seen: list[Completion] = []
     probe = Probe(5.0, then=(6.0,), scan_from=2.0, exploring=True, floor=2.0)
-    operation = wait(
-        "ex-1",
-        timeout=100.0,
-        schedule=SCHEDULE,
-        clock=driver.clock,
-        current=_running(),
-        probe=probe,
-        on_complete=seen.append,
-    )
+    operation = waiting(driver, probe, on_complete=seen.append)
     driver.run(operation)
     # half the probe's time (2.5 s; an eighth and a quarter lie below scan_from), the
     # probe (5 s), the usual end (6 s), then the grid (7 s)
@@ -647,15 +620,7 @@ def test_a_probe_that_finds_the_job_done_is_reported_as_a_hit() -> None:
     driver = Driver(_job("completed"))
     seen: list[Completion] = []
     probe = Probe(10.0)
-    operation = wait(
-        "ex-1",
-        timeout=100.0,
-        schedule=SCHEDULE,
-        clock=driver.clock,
-        current=_running(),
-        probe=probe,
-        on_complete=seen.append,
-    )
+    operation = waiting(driver, probe, on_complete=seen.append)
     driver.run(operation)
     assert [(c.lower, c.upper, c.probe, c.hit) for c in seen] == [(0.0, 10.0, probe, True)]
 
@@ -664,7 +629,7 @@ def test_a_first_poll_without_a_probe_is_not_reported_as_a_hit() -> None:
     driver = Driver(_job("completed"))
     seen: list[Completion] = []
     operation = wait(
-        "ex-1", timeout=100.0, schedule=SCHEDULE, clock=driver.clock, on_complete=seen.append
+        "ex-1", timeout=100.0, schedule=WAIT_GRID, clock=driver.clock, on_complete=seen.append
     )
     driver.run(operation)
     assert [(c.lower, c.upper, c.probe, c.hit) for c in seen] == [(0.0, 0.0, None, False)]
@@ -678,7 +643,7 @@ def test_a_submission_already_complete_is_returned_without_a_request() -> None:
     operation = wait(
         "ex-1",
         timeout=100.0,
-        schedule=SCHEDULE,
+        schedule=WAIT_GRID,
         clock=driver.clock,
         current=done,
         probe=Probe(10.0),
@@ -692,7 +657,7 @@ def test_a_submission_already_complete_is_returned_without_a_request() -> None:
 def test_a_clock_that_reads_a_hair_early_does_not_poll_in_a_loop() -> None:
     driver = Driver(*[_job("running")] * 3, _job("completed"))
     driver.on_sleep = lambda effect: setattr(driver, "now", driver.now - 1e-9)
-    operation = wait("ex-1", timeout=100.0, schedule=SCHEDULE, clock=driver.clock)
+    operation = wait("ex-1", timeout=100.0, schedule=WAIT_GRID, clock=driver.clock)
     driver.run(operation)
     assert len(driver.calls()) == 4 and all(s >= 0.99 for s, _ in driver.sleeps())
 
@@ -704,7 +669,7 @@ def test_an_outage_at_the_end_of_a_wait_reports_the_last_status_seen(submitted: 
     operation = wait(
         "ex-1",
         timeout=100.0,
-        schedule=SCHEDULE,
+        schedule=WAIT_GRID,
         clock=driver.clock,
         current=_running() if submitted else None,
     )
@@ -716,7 +681,7 @@ def test_an_outage_at_the_end_of_a_wait_reports_the_last_status_seen(submitted: 
 
 def test_the_last_poll_of_a_wait_retries_only_until_the_deadline() -> None:
     driver = Driver(_job("running"), _job("running"), _job("completed"))
-    operation = wait("ex-1", timeout=1.5, schedule=SCHEDULE, clock=driver.clock)
+    operation = wait("ex-1", timeout=1.5, schedule=WAIT_GRID, clock=driver.clock)
     assert driver.run(operation).status == "completed"  # one last look at the deadline
     assert [c.retry_for for c in driver.calls()] == [1.5, 0.5, 0.0]
     assert driver.sleeps() == [(1.0, True), (0.5, True)]

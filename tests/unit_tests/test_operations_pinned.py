@@ -20,7 +20,7 @@ import httpx
 import pytest
 from langchain_core.stores import InMemoryByteStore
 
-from langchain_vlmrun import APIStatusError, PollSchedule, ResultCache, RetryPolicy
+from langchain_vlmrun import APIStatusError, ResultCache, RetryPolicy
 from langchain_vlmrun.client._operations import (
     AwaitDelivery,
     Call,
@@ -33,13 +33,12 @@ from langchain_vlmrun.client._operations import (
     get_file,
     submission_gate,
     upload_prepared,
-    wait,
 )
 from langchain_vlmrun.client._polling import WAVE_SLICE, DeliveryHealth, DurationMemory, Probe
 from langchain_vlmrun.core.models import AgentExecution
 from langchain_vlmrun.files._sources import prepare_file
 from langchain_vlmrun.loaders._concurrency import Gate
-from tests.support import Driver, VirtualService, Workload
+from tests.support import Driver, VirtualService, Workload, waiting
 
 DATA = b"%PDF-1.4 operations test" * 100
 MD5 = hashlib.md5(DATA).hexdigest()
@@ -252,15 +251,9 @@ def test_a_fresh_run_writes_its_record_twice_submitted_then_completed() -> None:
 
 # --- wait: where each poll goes on the virtual clock -----------------------------------
 
-SCHEDULE = PollSchedule(initial=1.0, multiplier=2.0, maximum=8.0)  # polls at 1, 3, 7, 15 s
-
 
 def _job(status: str) -> httpx.Response:
     return httpx.Response(200, json={"id": "ex-1", "status": status, "usage": {}})
-
-
-def _running() -> AgentExecution:
-    return AgentExecution(id="ex-1", status="running")
 
 
 def _noting_ages(*replies: httpx.Response) -> tuple[Driver, list[float]]:
@@ -283,15 +276,7 @@ def test_an_exact_probe_and_its_follow_up_count_from_the_execute_answer() -> Non
     # (10 s, then 12 s) count from its start, so both looks go 2 s later on our clock
     driver = Driver(_job("running"), _job("completed"))
     since = driver.now - 2.0
-    operation = wait(
-        "ex-1",
-        timeout=100.0,
-        schedule=SCHEDULE,
-        clock=driver.clock,
-        current=_running(),
-        probe=Probe(10.0, then=(12.0,), exact=True),
-        since=since,
-    )
+    operation = waiting(driver, Probe(10.0, then=(12.0,), exact=True), since=since)
     assert driver.run(operation).status == "completed"
     assert driver.sleeps() == [(10.0, True), (2.0, True)]  # ages 12 and 14, not the grid's 15
 
@@ -300,15 +285,7 @@ def test_a_wait_reports_a_follow_up_that_found_the_job_done_as_a_miss() -> None:
     driver = Driver(_job("running"), _job("completed"))
     seen: list[Completion] = []
     probe = Probe(1.0, then=(1.5,), exploring=True)
-    operation = wait(
-        "ex-1",
-        timeout=100.0,
-        schedule=SCHEDULE,
-        clock=driver.clock,
-        current=_running(),
-        probe=probe,
-        on_complete=seen.append,
-    )
+    operation = waiting(driver, probe, on_complete=seen.append)
     done = driver.run(operation)
     assert driver.sleeps() == [(1.0, True), (0.5, True)]
     # seen running by the probe at 1 s, done at the follow-up (1.5 s): not a hit; known
@@ -331,15 +308,7 @@ def test_two_first_wave_looks_before_the_grids_second_poll_stand_for_it() -> Non
             memory.observe("k", lower=1.0, upper=2.505, server=None)
 
     driver.on_sleep = another_job_is_done_at_2_505_s
-    operation = wait(
-        "ex-1",
-        timeout=100.0,
-        schedule=SCHEDULE,
-        clock=driver.clock,
-        current=_running(),
-        probe=probe,
-        wave=memory.wave("k"),
-    )
+    operation = waiting(driver, probe, wave=memory.wave("k"))
     driver.run(operation)
     # its own look at 2 s, one as soon as another job was seen done (2.505 s): the grid's
     # second poll (3 s) is skipped, the next is its third (7 s)
@@ -353,15 +322,7 @@ def test_a_followers_look_at_the_grids_second_poll_sets_no_floor() -> None:
     follower = memory.probe("k", earliest=1.0)
     assert follower is not None and follower.slot == 1.0
     driver, ages = _noting_ages(_job("running"), _job("completed"))
-    operation = wait(
-        "ex-1",
-        timeout=100.0,
-        schedule=SCHEDULE,
-        clock=driver.clock,
-        current=_running(),
-        probe=follower,
-        wave=memory.wave("k"),
-    )
+    operation = waiting(driver, follower, wave=memory.wave("k"))
     driver.run(operation)
     assert ages == [3.0, 7.0]  # it follows: the grid's second and third polls
     assert driver.sleeps()[-1] == (4.0, True)  # after its look, no more short looks
@@ -376,32 +337,14 @@ def test_a_followers_look_at_the_grids_second_poll_sets_no_floor() -> None:
 def test_an_exploring_probe_goes_straight_to_its_follow_up_past_the_grid() -> None:
     driver, ages = _noting_ages(_job("running"), _job("running"), _job("completed"))
     probe = Probe(1.0, then=(10.0,), exploring=True)
-    driver.run(
-        wait(
-            "ex-1",
-            timeout=100.0,
-            schedule=SCHEDULE,
-            clock=driver.clock,
-            current=_running(),
-            probe=probe,
-        )
-    )
+    driver.run(waiting(driver, probe))
     assert ages == [1.0, 10.0, 15.0]  # not the grid's 3 and 7 s in between
 
 
 def test_a_plain_probes_follow_up_never_delays_the_grids_next_poll() -> None:
     driver, ages = _noting_ages(*[_job("running")] * 3, _job("completed"))
     probe = Probe(7.0, then=(20.0,))  # it stands for the grid's polls at 1, 3 and 7 s
-    driver.run(
-        wait(
-            "ex-1",
-            timeout=100.0,
-            schedule=SCHEDULE,
-            clock=driver.clock,
-            current=_running(),
-            probe=probe,
-        )
-    )
+    driver.run(waiting(driver, probe))
     assert ages == [7.0, 15.0, 20.0, 23.0]
 
 
@@ -409,16 +352,7 @@ def test_a_plain_probe_follows_up_only_with_the_grid_polls_it_saved() -> None:
     driver, ages = _noting_ages(*[_job("running")] * 3, _job("completed"))
     # a probe at 7 s saves the grid's polls at 1 and 3 s: two follow-ups, not three
     probe = Probe(7.0, then=(10.0, 12.0, 14.0))
-    driver.run(
-        wait(
-            "ex-1",
-            timeout=100.0,
-            schedule=SCHEDULE,
-            clock=driver.clock,
-            current=_running(),
-            probe=probe,
-        )
-    )
+    driver.run(waiting(driver, probe))
     assert ages == [7.0, 10.0, 12.0, 15.0]
 
 
@@ -431,17 +365,7 @@ def test_the_next_job_of_a_wave_looks_first_where_one_was_seen_done() -> None:
     probe = memory.probe("k", earliest=1.0)
     assert probe is not None and (probe.first_wave, probe.slot) == (True, 0.0)
     driver, ages = _noting_ages(_job("completed"))
-    driver.run(
-        wait(
-            "ex-1",
-            timeout=100.0,
-            schedule=SCHEDULE,
-            clock=driver.clock,
-            current=_running(),
-            probe=probe,
-            wave=memory.wave("k"),
-        )
-    )
+    driver.run(waiting(driver, probe, wave=memory.wave("k")))
     assert ages == [3.0]  # at the grid's second poll, where it was seen done, not at 1 s
 
 
@@ -461,18 +385,7 @@ def test_an_exact_duration_seen_in_the_wave_counts_from_the_execute_answer(
     probe = memory.probe("k", earliest=1.0)
     assert probe is not None and probe.first_wave
     driver, ages = _noting_ages(_job("completed"))
-    driver.run(
-        wait(
-            "ex-1",
-            timeout=100.0,
-            schedule=SCHEDULE,
-            clock=driver.clock,
-            current=_running(),
-            probe=probe,
-            wave=memory.wave("k"),
-            since=driver.now - answer,
-        )
-    )
+    driver.run(waiting(driver, probe, wave=memory.wave("k"), since=driver.now - answer))
     assert ages == [first_look]
 
 
@@ -485,18 +398,7 @@ def test_a_server_duration_of_zero_teaches_nothing_and_breaks_no_wait() -> None:
     probe = memory.probe("k", earliest=1.0)
     assert probe is not None and probe.first_wave
     driver, ages = _noting_ages(_job("completed"))
-    done = driver.run(
-        wait(
-            "ex-1",
-            timeout=100.0,
-            schedule=SCHEDULE,
-            clock=driver.clock,
-            current=_running(),
-            probe=probe,
-            wave=memory.wave("k"),
-            since=driver.now - 0.5,
-        )
-    )
+    done = driver.run(waiting(driver, probe, wave=memory.wave("k"), since=driver.now - 0.5))
     assert done.status == "completed" and ages == [0.5]  # the grid's first poll (1 s)
 
 
@@ -516,17 +418,7 @@ def test_a_delivery_during_a_wave_jobs_short_looks_ends_its_wait_with_no_poll() 
     driver.push = push
     seen: list[Completion] = []
     done = driver.run(
-        wait(
-            "ex-1",
-            timeout=100.0,
-            schedule=SCHEDULE,
-            clock=driver.clock,
-            current=_running(),
-            probe=follower,
-            on_complete=seen.append,
-            deliveries=True,
-            wave=memory.wave("k"),
-        )
+        waiting(driver, follower, on_complete=seen.append, deliveries=True, wave=memory.wave("k"))
     )
     assert (done.id, done.status) == ("ex-1", "completed")
     assert driver.calls() == [] and timeouts == [WAVE_SLICE] * 10
