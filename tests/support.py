@@ -11,8 +11,10 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import httpx
+from langchain_core.callbacks import BaseCallbackHandler
 
 from langchain_vlmrun import PollSchedule, RetryPolicy
 from langchain_vlmrun.client._operations import (
@@ -493,3 +495,25 @@ def hidden_characters(text: str, *, newlines: bool = True) -> list[str]:
         or char in _DIRECTION_MARKS
         or 0xE0000 <= ord(char) <= 0xE007F
     ]
+
+
+class TraceRecorder(BaseCallbackHandler):
+    """Everything a tracer (LangSmith, Langfuse...) is handed, in ``seen``: chain inputs
+    and outputs, tool outputs and custom events' data."""
+
+    def __init__(self) -> None:
+        self.seen: list[Any] = []
+
+    def on_chain_start(self, serialized: Any, inputs: Any, **kw: Any) -> None:
+        self.seen.append(inputs)
+
+    def on_chain_end(self, outputs: Any, **kw: Any) -> None:
+        self.seen.append(outputs)
+
+    def on_tool_end(self, output: Any, **kw: Any) -> None:
+        self.seen.append(output)
+
+    def on_custom_event(
+        self, name: str, data: Any, *, run_id: UUID, tags: Any = None, **kw: Any
+    ) -> None:
+        self.seen.append(data)

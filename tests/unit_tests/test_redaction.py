@@ -10,17 +10,16 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
-from uuid import UUID
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from langchain_core.callbacks import BaseCallbackHandler
 
 from langchain_vlmrun import FileSourceError, VLMRunAgentTool, VLMRunLoader
 from langchain_vlmrun.core._redaction import redact_url
 from langchain_vlmrun.loaders.loader import LoaderError
 from tests.mock_api import one_execution
+from tests.support import TraceRecorder
 
 TOKEN = "tok3n-S3CRET-77"
 URL = f"https://{TOKEN}@files.example.com/reports/q3.pdf?v=2"
@@ -60,27 +59,6 @@ def test_no_credential_survives_redaction(user: str, path: str) -> None:
     assert shown.endswith(f"host.example{path}") or shown.endswith(path)
 
 
-class Recorder(BaseCallbackHandler):
-    """Everything a tracer (LangSmith, Langfuse...) would be handed."""
-
-    def __init__(self) -> None:
-        self.seen: list[Any] = []
-
-    def on_chain_start(self, serialized: Any, inputs: Any, **kw: Any) -> None:
-        self.seen.append(inputs)
-
-    def on_chain_end(self, outputs: Any, **kw: Any) -> None:
-        self.seen.append(outputs)
-
-    def on_tool_end(self, output: Any, **kw: Any) -> None:
-        self.seen.append(output)
-
-    def on_custom_event(
-        self, name: str, data: Any, *, run_id: UUID, tags: Any = None, **kw: Any
-    ) -> None:
-        self.seen.append(data)
-
-
 def everything(*parts: Any) -> str:
     return json.dumps(parts, default=repr)
 
@@ -89,7 +67,7 @@ def test_a_token_in_a_loaded_url_reaches_only_the_request(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     api = one_execution(DONE)
-    recorder = Recorder()
+    recorder = TraceRecorder()
     loader = VLMRunLoader(URL, prompt="Summarise", client=api.client(), callbacks=[recorder])
     with caplog.at_level(logging.DEBUG):
         docs = loader.load()
@@ -123,7 +101,7 @@ def test_a_token_in_a_url_the_tool_reads_stays_out_of_its_answer_and_trace(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     api = one_execution(DONE)
-    recorder = Recorder()
+    recorder = TraceRecorder()
     tool = VLMRunAgentTool(prompt="Summarise", client=api.client())
     call = {"type": "tool_call", "id": "call-0", "name": tool.name, "args": {"file": URL}}
     with caplog.at_level(logging.DEBUG):

@@ -27,11 +27,9 @@ import pickle
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import httpx
 import pytest
-from langchain_core.callbacks import BaseCallbackHandler
 
 from langchain_vlmrun import (
     APIConnectionError,
@@ -52,6 +50,7 @@ from langchain_vlmrun.client import _boundary
 from langchain_vlmrun.client._client import ClientHooks
 from langchain_vlmrun.core.errors import status_error_from_response
 from tests.mock_api import BASE, ScriptedAPI, execution, one_execution
+from tests.support import TraceRecorder
 
 KEY = "sk-test-SECRET-0123456789"
 EXECUTION = "ex-1"
@@ -697,27 +696,6 @@ SHOWN = (
 SECRETS = ["T0K3N", "S1G", "AMZS1G", "AKIA", "ACC3SS"]
 
 
-class Recorder(BaseCallbackHandler):
-    """Everything a tracer (LangSmith, Langfuse...) is handed."""
-
-    def __init__(self) -> None:
-        self.seen: list[Any] = []
-
-    def on_chain_start(self, serialized: Any, inputs: Any, **kw: Any) -> None:
-        self.seen.append(inputs)
-
-    def on_chain_end(self, outputs: Any, **kw: Any) -> None:
-        self.seen.append(outputs)
-
-    def on_tool_end(self, output: Any, **kw: Any) -> None:
-        self.seen.append(output)
-
-    def on_custom_event(
-        self, name: str, data: Any, *, run_id: UUID, tags: Any = None, **kw: Any
-    ) -> None:
-        self.seen.append(data)
-
-
 def secrets_in(*parts: Any) -> list[str]:
     text = json.dumps(parts, default=repr)
     return [secret for secret in SECRETS if secret in text]
@@ -726,7 +704,7 @@ def secrets_in(*parts: Any) -> list[str]:
 @pytest.mark.parametrize("mode", MODES)
 def test_url_tokens_stay_out_of_metadata_events_and_traces(mode: str) -> None:
     api = one_execution({"text": "Q3 revenue grew."})
-    recorder = Recorder()
+    recorder = TraceRecorder()
     loader = VLMRunLoader(
         SIGNED,
         prompt="Summarise",
@@ -746,7 +724,7 @@ def test_url_tokens_stay_out_of_metadata_events_and_traces(mode: str) -> None:
 @pytest.mark.parametrize("mode", MODES)
 def test_url_tokens_stay_out_of_the_tools_trace_and_artifact(mode: str) -> None:
     api = one_execution({"text": "Q3 revenue grew."})
-    recorder = Recorder()
+    recorder = TraceRecorder()
     tool = VLMRunAgentTool(prompt="Summarise", client=api.client(), async_client=api.async_client())
     call = {"type": "tool_call", "id": "call-0", "name": tool.name, "args": {"file": SIGNED}}
     config: Any = {"callbacks": [recorder]}
