@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 from typing import Any
 
 import pytest
@@ -300,8 +301,6 @@ def test_slow_answers_to_the_execute_do_not_unsettle_what_is_learned(
     # from the answer, every job would look up to 10 % shorter than it is, and probes
     # would miss; timed from the request, a batch runs as with instant answers (exact
     # server durations are placed from the answer instead: see the next test)
-    import random
-
     draw = random.Random(3)
     delays = [draw.uniform(0.0, 0.1) for _ in range(200)]
     slow = Workload(
@@ -312,18 +311,22 @@ def test_slow_answers_to_the_execute_do_not_unsettle_what_is_learned(
     assert slow.makespan <= instant.makespan + 0.1
 
 
+def _late_requests(concurrency: int, stamps: str, *, seed: int) -> Workload:
+    """200 jobs of 1 s whose execute requests reach the service 0-50 ms after they were
+    sent (a busy client), run on the virtual clock."""
+    draw = random.Random(seed)
+    sends = [draw.uniform(0.0, 0.05) for _ in range(200)]
+    return Workload(
+        [1.0] * 200, concurrency=concurrency, stamps=stamps, send_delay=sends.__getitem__
+    ).run()
+
+
 @pytest.mark.parametrize("concurrency", [8, 32])
 def test_exact_durations_are_placed_from_the_answer_not_the_request(concurrency: int) -> None:
     # the server's exact durations count from the job's true start, which lies between
     # the request and its answer: placed from the request, a probe would go before the
     # end by the request's delay and miss; placed from the answer it is never early
-    import random
-
-    draw = random.Random(5)
-    sends = [draw.uniform(0.0, 0.05) for _ in range(200)]
-    late = Workload(
-        [1.0] * 200, concurrency=concurrency, stamps="exact", send_delay=sends.__getitem__
-    ).run()
+    late = _late_requests(concurrency, "exact", seed=5)
     instant = Workload([1.0] * 200, concurrency=concurrency, stamps="exact").run()
     assert late.mean_polls() <= instant.mean_polls()
 
@@ -333,13 +336,7 @@ def test_late_requests_do_not_blur_what_lazy_stamps_teach(concurrency: int) -> N
     # a busy client's execute requests reach the service 0-50 ms after it sent them;
     # timed from the request, the ends it learns are blurred by that much (1.69 polls a
     # job at c=8); placed by the server's created_at, they are not
-    import random
-
-    draw = random.Random(7)
-    sends = [draw.uniform(0.0, 0.05) for _ in range(200)]
-    late = Workload(
-        [1.0] * 200, concurrency=concurrency, stamps="lazy", send_delay=sends.__getitem__
-    ).run()
+    late = _late_requests(concurrency, "lazy", seed=7)
     assert late.mean_polls() <= 1.1 if concurrency == 8 else late.mean_polls() <= 1.2
 
 
@@ -395,8 +392,6 @@ def test_learning_stays_near_not_learning_on_any_mix_of_two_durations(
     stamps: str,
     seed: int,
 ) -> None:
-    import random
-
     draw = random.Random(seed)
     durations = [
         (fast * slowdown if draw.random() < slow_share else fast)
