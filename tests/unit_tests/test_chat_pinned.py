@@ -1149,6 +1149,97 @@ def test_the_budget_transports_close_what_they_wrap(monkeypatch: pytest.MonkeyPa
     assert closed == ["sync", "async"]
 
 
+class Trickled:
+    """The fake's streamed answers sent one event at a time (as a server sends them),
+    counting the events that went out."""
+
+    def __init__(self, fake: FakeVLMRun) -> None:
+        self.fake = fake
+        self.sent = 0
+        self.events = 0
+
+    def _events(self, request: httpx.Request) -> list[bytes] | httpx.Response:
+        answer = self.fake(request)
+        if answer.headers.get("content-type") != "text/event-stream":
+            return answer
+        events = [event + b"\n\n" for event in answer.content.split(b"\n\n") if event]
+        self.events = len(events)
+        return events
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        events = self._events(request)
+        if isinstance(events, httpx.Response):
+            return events
+
+        def body() -> Any:
+            for event in events:
+                self.sent += 1
+                yield event
+
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body())
+
+    async def handle_async(self, request: httpx.Request) -> httpx.Response:
+        events = self._events(request)
+        if isinstance(events, httpx.Response):
+            return events
+
+        async def body() -> Any:
+            for event in events:
+                self.sent += 1
+                yield event
+
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body())
+
+
+@pytest.mark.parametrize("how", ["stream", "astream"])
+def test_a_budget_on_the_users_client_leaves_a_stream_streaming(how: str) -> None:
+    # the user's client sends, after the budget's wait: it must hand the answer on as it
+    # arrives, not read it whole first (the first tokens would come with the last)
+    trickled = Trickled(FakeVLMRun(content="Hello from Orion, one piece at a time."))
+    chat = ChatVLMRun(
+        api_key="k",
+        base_url=BASE,
+        http_client=httpx.Client(transport=httpx.MockTransport(trickled)),
+        http_async_client=httpx.AsyncClient(transport=httpx.MockTransport(trickled.handle_async)),
+        requests_per_minute=600,
+    )
+
+    async def first_piece() -> int:
+        async for chunk in chat.astream("hi"):
+            if chunk.content:
+                return trickled.sent
+        raise AssertionError("no content streamed")
+
+    if how == "stream":
+        sent = next(trickled.sent for chunk in chat.stream("hi") if chunk.content)
+    else:
+        sent = asyncio.run(first_piece())
+    assert trickled.events > 8 and sent <= 2  # the first of 8 pieces, not all of them
+
+
+def test_a_budget_wraps_the_users_client_in_a_client_of_its_own_httpx(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # newer openai releases bring their own copy of httpx (``httpx2``), whose clients
+    # take no httpx transport: the budget's client must come from the user's library
+    import sys
+    import types
+
+    from langchain_vlmrun.chat import chat_model
+
+    httpx2 = types.ModuleType("httpx2")
+    monkeypatch.setitem(sys.modules, "httpx2", httpx2)
+    unloaded = types.ModuleType("httpx3")  # a library of that name never imported
+
+    def client_of(module: str) -> object:
+        return type("Client", (), {"__module__": module})()
+
+    assert chat_model._same_library(client_of("httpx2._client")) is httpx2
+    assert chat_model._same_library(client_of(unloaded.__name__ + "._client")) is httpx
+    assert chat_model._same_library(httpx.Client()) is httpx
+    assert chat_model._same_library(None) is httpx  # no client of the user's
+
+
 def test_an_ai_messages_inline_image_is_left_to_langchain() -> None:
     fake = FakeVLMRun()
     image = {"type": "image", "base64": b64(PNG), "mime_type": "image/png"}
