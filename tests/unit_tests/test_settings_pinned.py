@@ -4,13 +4,16 @@ refused next to ready clients, and that the key shows nowhere (repr, dump, error
 
 from __future__ import annotations
 
+import copy
 import math
+import pickle
 from typing import Any
 
 import pytest
+from langchain_core.stores import InMemoryByteStore
 from pydantic import SecretStr, ValidationError
 
-from langchain_vlmrun import AsyncVLMRunClient, MissingAPIKeyError, VLMRunClient
+from langchain_vlmrun import AsyncVLMRunClient, MissingAPIKeyError, ResultCache, VLMRunClient
 from langchain_vlmrun.client._budget import RequestBudget
 from langchain_vlmrun.client._settings import (
     CLIENT_FIELDS,
@@ -462,3 +465,60 @@ def test_settings_for_refuses_client_settings_next_to_both_clients() -> None:
         settings_for(
             "VLMRunLoader", client=api.client(), async_client=api.async_client(), base_url=BASE
         )
+
+
+# --- the component's own cache, copies and pickles ----------------------------------------
+
+
+def test_a_components_own_cache_keeps_the_latest_thousand_records() -> None:
+    cache = Component(api_key=KEY).result_cache()
+
+    def kept() -> int:
+        return len(list(cache.store.yield_keys()))
+
+    for n in range(1100):
+        cache.mark_submitted(cache.key(f"sha256:{n:064x}", {}), f"ex-{n}", None)
+        if n == 1098:
+            assert kept() == 1099  # pruned every 100 writes, not at each
+    assert kept() == 1000
+
+
+def test_a_deep_copy_makes_its_own_clients_from_its_own_settings() -> None:
+    component = Component(api_key=KEY, request_timeout=30)
+    made = component._sync_client(), component._async_client()
+    copied = component.model_copy(deep=True, update={"request_timeout": 5})
+    assert copied._sync_client() is not made[0] and copied._async_client() is not made[1]
+    assert copied._sync_client().request_timeout == 5
+    assert copied._async_client().request_timeout == 5
+    assert (component._sync_client(), component._async_client()) == made  # still its own
+    component.close()
+    copied.close()
+
+
+def test_one_deep_copy_of_a_component_and_its_cache_keeps_them_shared() -> None:
+    cache = ResultCache(InMemoryByteStore())
+    component = Component(api_key=KEY, cache=cache)
+    copied, also = copy.deepcopy([component, cache])
+    assert copied is not component and copied.cache is cache and also is cache
+
+
+def test_a_pickled_component_makes_its_clients_when_first_used() -> None:
+    component = Component(api_key=KEY)
+    component._sync_client()
+    component._async_client()
+    shipped = pickle.loads(pickle.dumps(component))
+    assert (shipped._own_client, shipped._own_async_client) == (None, None)
+    assert shipped._sync_client().api_key == component._sync_client().api_key
+    component.close()
+
+
+async def test_aclose_closes_the_clients_a_pickled_component_adopted() -> None:
+    component = Component(
+        client=VLMRunClient(KEY, base_url=BASE), async_client=AsyncVLMRunClient(KEY, base_url=BASE)
+    )
+    shipped = pickle.loads(pickle.dumps(component))
+    sync, pool = shipped.client._http, shipped.async_client._http  # opened on this loop
+    await shipped.aclose()
+    assert sync.is_closed and pool.is_closed
+    assert not component.client._http.is_closed  # the original's stay open
+    component.client.close()
