@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from langchain_vlmrun.documents._rendering import (
     PAGE_SEPARATOR,
     Segment,
+    merge_segments,
     render_page,
     render_response,
     render_table,
@@ -72,6 +73,30 @@ def test_placeholders_are_filled_by_id_then_by_position() -> None:
     )
     assert render_page({"content": '<Figure id="f1"/>', "figures": [{}, {"title": "T"}]}) == "T"
     assert render_page({"content": None}) == "" and render_page({}) == ""
+
+
+def test_an_id_wins_over_the_position_its_number_names() -> None:
+    # "t-0" is the second table's id; its number names the first table
+    tables = [{"id": "t-1", "content": "FIRST"}, {"id": "t-0", "content": "BY ID"}]
+    assert render_page({"content": '<Table id="t-0"/>', "tables": tables}) == "BY ID"
+
+
+def test_a_placeholder_past_the_last_item_or_unknown_is_kept_as_written() -> None:
+    two = [{"title": "A"}, {"title": "B"}]
+    for content, page in [
+        ('<Figure id="fig-2"/>', {"figures": two}),  # positions 0 and 1 only
+        ('x <Figure id="chart"/> y', {"figures": two}),
+        ('<Table id="t-2"/>', {"tables": two}),
+    ]:
+        assert render_page({"content": content, **page}) == content
+
+
+def test_a_header_without_a_column_counts_as_column_zero() -> None:
+    table = {
+        "headers": [{"id": "x", "name": "X"}, {"id": "y", "name": "Y", "column": 0}],
+        "data": [{"x": 1, "y": 2}],
+    }
+    assert render_table(table) == "| X | Y |\n| --- | --- |\n| 1 | 2 |"
 
 
 # --- what kind of response ----------------------------------------------------------
@@ -142,6 +167,16 @@ def test_a_segment_without_text_or_speaker_renders_what_it_has() -> None:
     assert Segment(0, 1, "", "A", "slide").render() == "[shown] slide"
     assert Segment(0, 1, "hi", None, None).render() == "hi"
     assert Segment(0, 1).render() == ""
+
+
+def test_a_segment_without_text_has_none() -> None:
+    rendered = render_response({"segments": [{"start": 0, "end": 5, "description": "a cat"}]})
+    assert rendered.segments[0].text == "" and rendered.text == "[0:00-0:05] [shown] a cat"
+
+
+def test_a_window_closes_once_it_spans_the_window() -> None:
+    parts = [Segment(0, 4, "a"), Segment(4, 8, "b"), Segment(8, 12, "c")]
+    assert [[s.text for s in group] for group in merge_segments(parts, 8)] == [["a", "b"], ["c"]]
 
 
 def test_an_image_answer_is_its_text_then_its_description() -> None:
