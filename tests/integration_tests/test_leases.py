@@ -304,9 +304,13 @@ def test_lease_settings_are_checked_and_shown(redis_url: str) -> None:
         assert str(refused.value) == "ttl must be positive"
     short = DedupeLeases(redis_url, ttl=0.5)  # under a second is a lease too
     assert short.acquire("k") is not None
+    short.close()  # stops renewing it
     leases = DedupeLeases(redis_url)
     assert (leases.ttl, leases.check_every) == (60.0, 1.0)
     assert repr(leases) == "DedupeLeases(prefix='vlmrun:lease:', ttl=60.0)"
+    # held leases are renewed every third of the ttl (two renewals may fail in a row)
+    assert leases._keeper is not None and leases._keeper.period == 20.0
+    assert DedupeLeases(redis_url, keep_alive=False)._keeper is None
 
 
 def test_a_lease_outlives_its_ttl_only_while_kept_alive(redis_url: str) -> None:

@@ -116,6 +116,15 @@ def test_check_every_default_and_given() -> None:
     assert LocalLeases(check_every=0.25).check_every == 0.25
 
 
+def test_a_pickled_copy_keeps_its_settings_and_holds_no_lease() -> None:
+    import pickle
+
+    leases = LocalLeases(check_every=0.25)
+    assert leases.acquire("doc") is not None
+    copied = pickle.loads(pickle.dumps(leases))
+    assert copied.check_every == 0.25 and copied.holder("doc") is None
+
+
 def test_repr_counts_the_held_leases_and_shows_no_token() -> None:
     leases = LocalLeases()
     assert repr(leases) == "LocalLeases(held=0)"
