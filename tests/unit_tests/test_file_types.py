@@ -365,6 +365,18 @@ def test_a_declared_type_is_held_to_the_content_as_an_extension_is() -> None:
     )
 
 
+def test_a_declared_type_decides_between_formats_sharing_a_container() -> None:
+    """As an extension does: an mp4 container declared as audio is sent as audio (the
+    recording's own brand says video), and an m4a or a QuickTime file declared as mp4
+    video is sent as declared."""
+    assert gate(None, MP4, declared="audio/mp4") == ("upload.m4a", "audio/mp4")
+    assert gate(None, M4A, declared="video/mp4") == ("upload.mp4", "video/mp4")
+    assert gate("clip", MOV, declared="video/mp4") == ("clip.mp4", "video/mp4")
+    assert gate(None, WEBM, declared="video/x-matroska") == ("upload.mkv", "video/x-matroska")
+    # the content still decides between formats of one kind in different containers
+    assert gate(None, MKV, declared="video/mp4") == ("upload.mkv", "video/x-matroska")
+
+
 def test_a_declared_type_vlm_run_does_not_read_is_not_taken() -> None:
     for declared in ("text/plain", "image/heic", "IMAGE/PNG", ""):
         error = refusal(None, TEXT, declared=declared)
