@@ -449,3 +449,22 @@ def test_an_async_client_used_again_after_aclose_still_closes_its_new_pool() -> 
     asyncio.run(use())  # no second aclose(): the loop's shutdown closes the new pool
     assert pools[0] is not pools[1]
     assert pools[0].is_closed and pools[1].is_closed
+
+
+@pytest.mark.parametrize("cls", [VLMRunClient, AsyncVLMRunClient])
+def test_max_download_bytes_of_none_is_refused_not_unbounded(cls: Any) -> None:
+    with pytest.raises(TypeError) as refused:
+        cls("k", base_url=BASE, max_download_bytes=None)
+    assert str(refused.value) == "max_download_bytes must be an integer > 0, got NoneType None."
+
+
+def test_a_pool_opened_after_aclose_is_closed_with_its_event_loop() -> None:
+    client = AsyncVLMRunClient("k", base_url=BASE)
+
+    async def two_pools() -> tuple[httpx.AsyncClient, httpx.AsyncClient]:
+        first = await client._pool()
+        await client.aclose()
+        return first, await client._pool()  # used again on the same loop
+
+    first, second = asyncio.run(two_pools())
+    assert first is not second and first.is_closed and second.is_closed
