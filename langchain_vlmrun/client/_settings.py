@@ -11,9 +11,9 @@ without a ready client fails when it is constructed, naming the fix.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from langchain_core.stores import InMemoryByteStore
 from langchain_core.utils import from_env, secret_from_env
@@ -300,6 +300,23 @@ class ClientSettings(ServiceSettings):
         )
         state["__pydantic_private__"] = private
         return state
+
+    def __copy__(self) -> Self:
+        """A copy with the same settings that makes its own clients (closing one never
+        closes the other's); given clients, the cache and the request budget are shared."""
+        copied = super().__copy__()
+        copied._own_client = copied._own_async_client = None
+        copied._adopted = ()
+        return copied
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """pydantic's, with a deep copy always made by :meth:`__deepcopy__` (pydantic 2.14
+        deep-copies field by field when given ``update``: the copy would carry copies of
+        this component's clients, cache and request budget instead of sharing them)."""
+        if not deep:
+            return super().model_copy(update=update)
+        copied: Self = self.__deepcopy__()
+        return BaseModel.model_copy(copied, update=update) if update else copied
 
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Any:
         """A copy with the same settings that makes its own clients; given clients, the

@@ -522,3 +522,24 @@ async def test_aclose_closes_the_clients_a_pickled_component_adopted() -> None:
     assert sync.is_closed and pool.is_closed
     assert not component.client._http.is_closed  # the original's stay open
     component.client.close()
+
+
+def test_every_kind_of_copy_makes_its_own_clients_and_shares_cache_and_budget() -> None:
+    component = Component(
+        api_key=KEY, requests_per_minute=60, cache=ResultCache(InMemoryByteStore())
+    )
+    mine = component._sync_client()
+    assert mine.budget is not None
+    for copied in (
+        copy.copy(component),
+        component.model_copy(),
+        component.model_copy(update={"request_timeout": 5}),
+        component.model_copy(deep=True),
+        component.model_copy(deep=True, update={"request_timeout": 5}),
+    ):
+        theirs = copied._sync_client()
+        assert theirs is not mine and copied.cache is component.cache
+        assert theirs.budget is mine.budget  # one request budget for them all
+        copied.close()  # closes its own client, never the original's
+        assert theirs._http.is_closed and not mine._http.is_closed
+    component.close()
