@@ -109,6 +109,8 @@ class ClientSettings(ServiceSettings):
     _adopted: tuple[str, ...] = PrivateAttr(default=())
     #: Without ``cache``: this component's own in-memory record of what it ran.
     _memory: ResultCache | None = PrivateAttr(default=None)
+    #: A variant (see :meth:`_variant`): the component whose clients it uses.
+    _origin: ClientSettings | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -213,7 +215,17 @@ class ClientSettings(ServiceSettings):
             return AsyncVLMRunClient(**self.client.sibling_settings())
         return AsyncVLMRunClient(**self.client_options())
 
+    def _variant(self, **update: Any) -> Self:
+        """This component with ``update`` (a setting of its own, say), using this
+        component's clients as they are when it is used: for a variant a component keeps
+        for itself (closing the component closes what the variant uses)."""
+        variant = self.model_copy(update=update)
+        variant._origin = self
+        return variant
+
     def _sync_client(self) -> VLMRunClient:
+        if self._origin is not None:
+            return self._origin._sync_client()
         if self.client is not None:
             return self.client
         if self._own_client is None:
@@ -221,6 +233,8 @@ class ClientSettings(ServiceSettings):
         return self._own_client
 
     def _async_client(self) -> AsyncVLMRunClient:
+        if self._origin is not None:
+            return self._origin._async_client()
         if self.async_client is not None:
             return self.async_client
         if self._own_async_client is None:
@@ -233,6 +247,8 @@ class ClientSettings(ServiceSettings):
         say), and a result it got is reused. At most :data:`MEMORY_ENTRIES` records."""
         if self.cache is not None:
             return self.cache
+        if self._origin is not None:
+            return self._origin.result_cache()
         if self._memory is None:
             self._memory = memory_cache()
         return self._memory

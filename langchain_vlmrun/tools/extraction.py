@@ -144,7 +144,7 @@ class VLMRunExtractor(ClientSettings, RunnableSerializable[ExtractorInput, M], G
         roots = normalise_roots(root_dir)
         model = self.response_model
 
-        parse = self if not self.include_raw else self.model_copy(update={"include_raw": False})
+        parse = self if not self.include_raw else self._variant(include_raw=False)
 
         def shown(result: BaseModel) -> tuple[str, dict[str, Any]]:
             data = result.model_dump(mode="json")

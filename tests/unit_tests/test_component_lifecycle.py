@@ -179,6 +179,22 @@ def test_parser_and_loader_close_and_enter(tmp_path: Path) -> None:
     asyncio.run(enter())
 
 
+def test_an_include_raw_extractors_tool_uses_the_extractors_own_clients(
+    service: ScriptedAPI,
+) -> None:
+    extract = VLMRunExtractor(response_model=Invoice, include_raw=True, **SETTINGS)
+    tool = extract.as_tool()  # answers with the fields alone, through the extractor's client
+    call = {"type": "tool_call", "id": "c1", "name": tool.name, "args": {"file": URL}}
+    assert tool.invoke(call).artifact == {"total": 12.5}
+    own = extract._sync_client()
+    assert own is extract._own_client and not own._http.is_closed
+    extract.close()  # closes the one client the tool used, and the tool goes on
+    assert own._http.is_closed
+    assert tool.invoke({**call, "args": {"file": f"{URL}?again"}}).artifact == {"total": 12.5}
+    assert extract._own_client is not None and extract._own_client is not own
+    extract.close()
+
+
 # -- pickles and copies ----------------------------------------------------------------
 
 
