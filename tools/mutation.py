@@ -1,13 +1,15 @@
-"""Mutation testing of every module of the package, one module at a time.
+"""Mutation testing of every module of the package, module by module (two at once).
 
 ``make mutation`` (or ``python tools/mutation.py [module ...]``) runs mutmut once per
 module in its own sandbox (``.mutation/<module>/``): mutmut mutates only that module
 and runs only the fast tests of its layer (``LAYER_TESTS``, or the narrower selection
 in ``MODULES``; and, per mutant, only the tests among them that reach the mutated
-function). Every module with code is mutated: ``package_modules()`` lists them, so a new
-module is covered without editing this file; only files that hold nothing but imports
-and ``__all__`` are left out. ``--since REF`` scores only the modules changed since a
-git ref (committed or not), for a check before a change is submitted:
+function). ``--jobs`` modules are scored at once (2 by default: each run's coverage
+pass keeps one core busy, so two runs keep two cores busy). Every module with code is
+mutated: ``package_modules()`` lists them, so a new module is covered without editing
+this file; only files that hold nothing but imports and ``__all__`` are left out.
+``--since REF`` scores only the modules changed since a git ref (committed or not), for
+a check before a change is submitted:
 ``make mutation-changed`` (``REF=main`` by default). ``--outdated`` scores only the
 modules whose last run did not mutate their current source (never scored, or changed
 since: each sandbox keeps the copy it mutated), so a whole run can be done in parts
@@ -40,6 +42,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -230,9 +233,12 @@ def make_sandbox(module: str, tests: list[str]) -> Path:
     return sandbox
 
 
-def mutmut(sandbox: Path, *args: str, log: Path | None = None) -> str:
-    """Run the mutmut CLI of this interpreter's environment inside ``sandbox``."""
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+def mutmut(
+    sandbox: Path, *args: str, log: Path | None = None, env: dict[str, str] | None = None
+) -> str:
+    """Run the mutmut CLI of this interpreter's environment inside ``sandbox`` (``env``:
+    variables added for this run)."""
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
     env.pop("VLMRUN_API_KEY", None)  # never talk to the live service
     command = [sys.executable, "-m", "mutmut", *args]
     done = subprocess.run(command, cwd=sandbox, env=env, capture_output=True, text=True)
@@ -332,10 +338,11 @@ class Result:
 
 
 @contextlib.contextmanager
-def redis_for(module: str) -> Iterator[None]:
-    """A Redis server for the scale-out modules' tests (``VLMRUN_TEST_REDIS_URL``)."""
+def redis_for(module: str) -> Iterator[dict[str, str]]:
+    """A Redis server of its own for a scale-out module's tests: the variables that
+    point them at it (``VLMRUN_TEST_REDIS_URL``; none for other modules)."""
     if not module.startswith("langchain_vlmrun/scaleout/"):
-        yield
+        yield {}
         return
     sys.path.insert(0, str(ROOT))
     from tests.redis_server import RedisServer, redis_server_binary
@@ -345,16 +352,14 @@ def redis_for(module: str) -> Iterator[None]:
     server = RedisServer(binary)
     try:
         server.wait_ready()
-        os.environ["VLMRUN_TEST_REDIS_URL"] = server.url
-        yield
+        yield {"VLMRUN_TEST_REDIS_URL": server.url}
     finally:
-        os.environ.pop("VLMRUN_TEST_REDIS_URL", None)
         server.stop()
 
 
 def run_module(module: str, max_children: int | None, judged: list[Equivalent]) -> Result:
-    with redis_for(module):
-        return _run_module(module, max_children, judged)
+    with redis_for(module) as env:
+        return _run_module(module, max_children, judged, env)
 
 
 def sandbox_of(module: str) -> Path:
@@ -363,12 +368,14 @@ def sandbox_of(module: str) -> Path:
     )
 
 
-def _run_module(module: str, max_children: int | None, judged: list[Equivalent]) -> Result:
+def _run_module(
+    module: str, max_children: int | None, judged: list[Equivalent], env: dict[str, str]
+) -> Result:
     started = time.monotonic()
     sandbox = make_sandbox(module, tests_for(module))
     args = ["run"] + ([f"--max-children={max_children}"] if max_children else [])
     try:
-        mutmut(sandbox, *args, log=sandbox / "run.log")
+        mutmut(sandbox, *args, log=sandbox / "run.log", env=env)
     except RuntimeError:
         if NO_TESTS not in (sandbox / "run.log").read_text():
             raise
@@ -463,7 +470,19 @@ def main() -> int:
         help="only the modules never scored, or changed since their last run (a long "
         "run resumed: each run brings more rows up to date)",
     )
-    parser.add_argument("--max-children", type=int, default=None, help="parallel mutant runs")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="modules scored at once (default: 2 on two cores or more; each module's "
+        "test-coverage pass uses one core, so two modules keep two cores busy)",
+    )
+    parser.add_argument(
+        "--max-children",
+        type=int,
+        default=None,
+        help="parallel mutant runs per module (default: the cores shared out among --jobs)",
+    )
     parser.add_argument(
         "--fail-under", type=float, default=90.0, help="minimum score without equivalents"
     )
@@ -509,20 +528,28 @@ def main() -> int:
         if unfinished:
             print(f"no finished run (never scored, or stopped): {', '.join(unfinished)}")
         modules = []
-    for module in modules:
+    jobs = max(1, options.jobs)
+    children = options.max_children or max(1, (os.cpu_count() or 1) // jobs)
+
+    def score(module: str) -> Result | str:
         print(f"mutating {module} ...", flush=True)
         try:
-            result = run_module(module, options.max_children, equivalents.get(module, []))
+            return run_module(module, children, equivalents.get(module, []))
         except RuntimeError as exc:  # one module's failure does not end a long run
-            print(f"  could not be scored: {exc}", flush=True)
-            broken.append(module)
-            continue
-        results.append(result)
-        print(
-            f"  {result.score:5.1f} % ({result.without_equivalents:5.1f} % without "
-            f"equivalents)  {dict(result.counts)}  ({result.seconds:.0f} s)",
-            flush=True,
-        )
+            return str(exc)
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for module, result in zip(modules, pool.map(score, modules), strict=True):
+            if isinstance(result, str):
+                print(f"  {module} could not be scored: {result}", flush=True)
+                broken.append(module)
+                continue
+            results.append(result)
+            print(
+                f"  {module}: {result.score:5.1f} % ({result.without_equivalents:5.1f} % "
+                f"without equivalents)  {dict(result.counts)}  ({result.seconds:.0f} s)",
+                flush=True,
+            )
     report(results)
     print(f"\nsurviving mutants and their diffs: {SANDBOXES.relative_to(ROOT)}/*/survivors.txt")
     print(f"{len(results)} modules in {time.monotonic() - started:.0f} s")
