@@ -468,3 +468,8 @@ def test_a_pool_opened_after_aclose_is_closed_with_its_event_loop() -> None:
 
     first, second = asyncio.run(two_pools())
     assert first is not second and first.is_closed and second.is_closed
+
+
+def test_only_the_slashes_at_the_end_of_a_base_url_are_dropped() -> None:
+    for cls in (VLMRunClient, AsyncVLMRunClient):
+        assert cls("k", base_url="https://h.test/v1/X//").base_url == "https://h.test/v1/X"

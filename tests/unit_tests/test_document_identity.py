@@ -1003,3 +1003,31 @@ async def test_a_file_is_opened_once_and_closed(
         await run(service(status="failed"), str(path), AgentSpec("md:v1"), use_async)
     assert [p.path for p in opened] == [path, path]
     assert [p.fd for p in opened] == [None, None]  # closed, also after a failure
+
+
+# --- a source confined to its folder (a loader's folder expansion) ----------------------
+
+
+@pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
+async def test_a_file_of_a_folder_is_read_only_inside_it_and_never_through_a_hard_link(
+    tmp_path: Path, use_async: bool
+) -> None:
+    folder, outside = tmp_path / "inbox", tmp_path / "private"
+    folder.mkdir()
+    outside.mkdir()
+    (outside / "secret.pdf").write_bytes(PDF)
+    (outside / "other.pdf").write_bytes(PDF + b"% other\n")
+    (folder / "linked.pdf").symlink_to(outside / "secret.pdf")
+    os.link(outside / "other.pdf", folder / "hard.pdf")
+    (folder / "own.pdf").write_bytes(PDF + b"% own\n")
+    spec = AgentSpec(prompt="p")
+    api = service()
+    for name in ("linked.pdf", "hard.pdf"):
+        with pytest.raises(FileSourceError):
+            await run(api, str(folder / name), spec, use_async, within=folder.resolve())
+    assert api.calls("POST", "/files") == 0  # refused before any upload
+    documents, _ = await run(api, str(folder / "own.pdf"), spec, use_async, within=folder.resolve())
+    assert documents and api.calls("POST", "/files") == 1
+    # named by the user (no folder to keep to), a hard-linked file is theirs to send
+    documents, _ = await run(api, str(folder / "hard.pdf"), spec, use_async)
+    assert documents and api.calls("POST", "/files") == 2
