@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from langchain_vlmrun import RetryPolicy, VLMRunLoader
+from langchain_vlmrun.loaders._concurrency import LOOKAHEAD
 from tests.emulator import Emulator
 from tests.support import EMULATOR_POLL, make_files
 
@@ -162,7 +163,9 @@ def test_breaking_out_of_lazy_load_pays_for_nothing_new_and_returns_at_once(
     held = time.monotonic() - began
     created = emu.counters.executions_created
     assert held < 0.3  # the break did not wait for the executions still running
-    assert created <= 2 + 4  # the two taken, and at most the four running meanwhile
+    # the two taken, and at most the look-ahead window started behind them (the four
+    # running, on a quiet machine; more when results came out of order on a busy one)
+    assert created <= 2 + LOOKAHEAD * 4
     wait_for(loader_threads_done)
     # the running ones were finished into the (default, persistent) cache, none added
     assert emu.counters.executions_created == created
