@@ -173,10 +173,12 @@ def test_a_file_that_shrank_after_hashing_is_refused_not_cut_short(tmp_path: Pat
     prepared = prepare_file(path)
     try:
         os.truncate(path, 100)
-        with api.client() as client, pytest.raises(FileSourceError, match="shrank to 100 bytes"):
+        with api.client() as client, pytest.raises(FileSourceError) as shrank:
             client.upload_file(prepared)
     finally:
         prepared.close()
+    assert str(shrank.value).startswith("doc.pdf shrank to 100 bytes while it was being read")
+    assert shrank.value.source == "doc.pdf"
     assert api.calls("POST", "/files") == 0  # nothing reached the server
 
 
@@ -185,8 +187,9 @@ def test_a_closed_prepared_file_cannot_be_uploaded_as_an_empty_one(tmp_path: Pat
     path.write_bytes(b"%PDF-1.4\n" + b"a" * 100)
     prepared = prepare_file(path)
     prepared.close()
-    with pytest.raises(FileSourceError, match="already closed"):
+    with pytest.raises(FileSourceError, match="already closed") as closed:
         prepared.open()
+    assert closed.value.source == str(path)
 
 
 # --- the md5 lookup is a saving, not a gate ---------------------------------------------------

@@ -943,3 +943,56 @@ def test_the_medium_of_a_prepared_file_is_its_sniffed_type(mime_type: str, mediu
 )
 def test_the_medium_of_a_url_is_its_extension(url: str, medium: str) -> None:
     assert medium_of_source(url) == medium
+
+
+# --- confinement: the folder itself, another file system, no walking beneath ---------------
+
+
+def test_the_folder_itself_is_no_file_of_it(tmp_path: Path) -> None:
+    root = tmp_path.resolve()
+    with pytest.raises(FileSourceError) as refused:
+        prepare_file(str(root), root=root)
+    assert str(refused.value) == f"{root} is a directory, not a file."
+    assert refused.value.source == str(root)
+
+
+def test_a_file_on_another_file_system_inside_the_folder_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path.resolve()
+    path = root / "a.pdf"
+    path.write_bytes(b"%PDF-1.4\n")
+    real_fstat = os.fstat
+
+    def fstat(fd: int) -> os.stat_result:  # folders read as on another device: a mount
+        found = real_fstat(fd)
+        if not os.path.isdir(f"/proc/self/fd/{fd}"):
+            return found
+        fields = list(found)
+        fields[2] += 1  # st_dev
+        return os.stat_result(fields)
+
+    monkeypatch.setattr(os, "fstat", fstat)
+    with pytest.raises(FileSourceError) as refused:
+        prepare_file(str(path), root=root)
+    assert str(refused.value) == (
+        f"{path} is on another file system mounted inside {root}; it may not be read from there."
+    )
+    assert refused.value.source == str(path)
+
+
+def test_where_the_system_cannot_walk_beneath_a_folder_its_files_open_safely(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_sources, "WALKS_BENEATH", False)
+    root = tmp_path.resolve()
+    (root / "a.pdf").write_bytes(b"%PDF-1.4\n")
+    prepared = prepare_file(str(root / "a.pdf"), root=root)
+    try:
+        with prepared.open() as stream:
+            assert stream.read() == b"%PDF-1.4\n"
+    finally:
+        prepared.close()
+    os.mkfifo(root / "pipe.pdf")  # opened without blocking, then refused
+    with pytest.raises(FileSourceError, match="not a regular file"):
+        prepare_file(str(root / "pipe.pdf"), root=root)
