@@ -672,3 +672,34 @@ def test_the_warning_for_lost_deliveries_comes_once_per_url_and_again_after_reco
         (logging.WARNING, lost),
     ]
     assert health.silent(url) and health.silent("https://other.test/hook")
+
+
+def test_a_reading_within_rounding_of_a_grid_poll_is_that_poll() -> None:
+    schedule = PollSchedule()  # polls at 0.5, 1.25, 2.375 ... 15.390625, then every 5 s
+    far = 15.390625 + 17 * 5  # a grid poll 100 s in
+    # within a float's rounding of the poll (relative to its size): it is that poll
+    assert schedule.next_poll(far - 5e-8) == far + 5
+    assert schedule.next_poll(0.5 - 5e-10) == 1.25
+    # a little more than rounding before it: the poll is still ahead
+    assert schedule.next_poll(0.5 - 1.5e-9) == 0.5
+    assert schedule.next_poll(far - 5e-6) == far
+
+
+def test_exact_durations_equal_to_the_look_that_saw_them_are_kept() -> None:
+    memory = DurationMemory()
+    memory.observe("k", lower=0.0, upper=2.0, server=1.0)  # clearly early: stamps exact
+    for _ in range(3):  # done at 3 s by the server's clock, seen done at 3 s
+        memory.observe("k", lower=0.0, upper=3.0, server=3.0)
+    probe = memory.probe("k")
+    assert probe is not None and (probe.at, probe.then, probe.exact) == (1.0, (3.0,), True)
+
+
+def test_the_clock_offset_follows_the_recent_jobs_only() -> None:
+    memory = DurationMemory()
+    for i in range(100):  # the server's clock reads 1000 s behind ours
+        memory.started(float(i), i + 0.1, created=i - 1000.0)
+    for i in range(100, 140):  # then it is set right
+        memory.started(float(i), i + 0.1, created=float(i))
+    # placed by the last 32 jobs' offset (0), not by the old one (which would put the
+    # start at the answer, 200.1): 50 ms after the request
+    assert round(memory.started(200.0, 200.1, created=200.05), 3) == 200.05
