@@ -166,7 +166,9 @@ def test_breaking_out_of_lazy_load_submits_nothing_new(tmp_path: Path) -> None:
     def upload(request: httpx.Request) -> httpx.Response:
         number = next(numbers)
         if number > 2:
-            uploads.acquire(timeout=5)  # uploads 3 and 4 wait for the break
+            # uploads 3 and 4 wait for the break (a bound long enough for a busy
+            # machine: timed out, they would go on and submit)
+            uploads.acquire(timeout=60)
         return httpx.Response(200, json={"id": f"file-{number}", "bytes": len(PDF)})
 
     api.defaults[("POST", "/files")] = upload
