@@ -54,6 +54,9 @@ EQUIVALENTS = ROOT / "tests" / "mutation_equivalents.toml"
 
 #: Narrower selections for some modules: the fast test files that exercise them (a
 #: module's own path runs its doctests).
+#: The fast tests of every layer.
+UNIT = ["tests/unit_tests"]
+
 MODULES: dict[str, list[str]] = {
     "langchain_vlmrun/client/_retry.py": [
         "tests/unit_tests/test_retries.py",
@@ -87,10 +90,10 @@ MODULES: dict[str, list[str]] = {
         "tests/unit_tests/test_security.py",
         "langchain_vlmrun/webhooks/signature.py",
     ],
-    "langchain_vlmrun/client/cache.py": [
-        "tests/unit_tests/test_cache.py",
+    "langchain_vlmrun/client/cache.py": [  # the unit tests (signed records are pinned
+        # beside the stores that hold them), and the bad-inputs tests
+        *UNIT,
         "tests/integration_tests/test_bad_inputs.py",
-        "tests/unit_tests/test_security.py",
         "langchain_vlmrun/client/cache.py",
     ],
     "langchain_vlmrun/client/_operations.py": [
@@ -111,7 +114,6 @@ MODULES: dict[str, list[str]] = {
 
 #: Each layer's fast tests: the unit tests, plus the integration tests that only a
 #: real server, Redis or the emulator can give (the webhook app, the scale-out stores).
-UNIT = ["tests/unit_tests"]
 LAYER_TESTS: dict[str, list[str]] = {
     "core": UNIT,
     "files": UNIT,
