@@ -555,6 +555,13 @@ def key_paths(value: Any, key: str = KEY) -> list[str]:
     return found
 
 
+def held_request(error: APIError) -> httpx.Request:
+    """The request ``error`` holds, checked to carry no key (for the checks of its URL)."""
+    request = error.request
+    assert request is not None and request.headers["authorization"] == "[redacted]"
+    return request
+
+
 def raises(exc: type[httpx.HTTPError], text: str = "boom") -> Callable[[httpx.Request], Any]:
     def reply(request: httpx.Request) -> httpx.Response:
         raise exc(text, request=request)
