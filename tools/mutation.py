@@ -52,11 +52,11 @@ ROOT = Path(__file__).resolve().parent.parent
 SANDBOXES = ROOT / ".mutation"
 EQUIVALENTS = ROOT / "tests" / "mutation_equivalents.toml"
 
-#: Narrower selections for some modules: the fast test files that exercise them (a
-#: module's own path runs its doctests).
 #: The fast tests of every layer.
 UNIT = ["tests/unit_tests"]
 
+#: Narrower selections for some modules: the fast test files that exercise them (a
+#: module's own path runs its doctests).
 MODULES: dict[str, list[str]] = {
     "langchain_vlmrun/client/_retry.py": [
         "tests/unit_tests/test_retries.py",
@@ -346,7 +346,8 @@ def redis_for(module: str) -> Iterator[dict[str, str]]:
     if not module.startswith("langchain_vlmrun/scaleout/"):
         yield {}
         return
-    sys.path.insert(0, str(ROOT))
+    if str(ROOT) not in sys.path:  # (two runs at once both get here)
+        sys.path.insert(0, str(ROOT))
     from tests.redis_server import RedisServer, redis_server_binary
 
     binary = redis_server_binary()
