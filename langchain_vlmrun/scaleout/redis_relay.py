@@ -14,6 +14,7 @@ HMAC over the channel and the execution, and subscribers drop any other message.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,11 @@ __all__ = ["RedisWebhookRelay", "Subscription"]
 
 logger = logging.getLogger("langchain_vlmrun")
 
+#: How long the reader waits for a message before it checks whether it was stopped.
+_READ_WAIT = 1.0
+#: How long :meth:`Subscription.close` waits for the reader thread: two of its reads.
+_CLOSE_WAIT = 2 * _READ_WAIT
+
 
 class Subscription:
     """A hub fed from the channel by a background thread; :meth:`close` to stop."""
@@ -44,8 +50,14 @@ class Subscription:
         self._relay = relay  # its client owns the pool of the pub/sub connection
 
     def close(self) -> None:
-        self._thread.stop()
-        self._thread.join(timeout=5)
+        """Stop the reader, waiting for it at most ``_CLOSE_WAIT`` seconds (a reader stuck
+        in a read of a stalled connection is left behind, its connection closed)."""
+        deadline = time.monotonic() + _CLOSE_WAIT
+        if "timeout" in inspect.signature(self._thread.stop).parameters:
+            self._thread.stop(timeout=_CLOSE_WAIT)  # redis-py 8 waits for the reader here
+        else:
+            self._thread.stop()
+        self._thread.join(timeout=max(0.0, deadline - time.monotonic()))
         self._pubsub.close()
 
     def __enter__(self) -> Subscription:
@@ -126,5 +138,7 @@ class RedisWebhookRelay:
             logger.warning("relay: %s; reconnecting", error)
             time.sleep(1.0)
 
-        thread = pubsub.run_in_thread(sleep_time=1.0, daemon=True, exception_handler=keep_going)
+        thread = pubsub.run_in_thread(
+            sleep_time=_READ_WAIT, daemon=True, exception_handler=keep_going
+        )
         return Subscription(pubsub, thread, self)

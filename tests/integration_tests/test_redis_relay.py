@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import gc
+import logging
+import math
 import multiprocessing
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -94,3 +99,166 @@ def test_with_a_signing_key_a_forged_message_completes_nobody(
         execution = ticket.wait(timeout=30)
     assert execution is not None and execution.response == {"n": 1}
     assert caplog.text.count("not signed with signing_key") >= 3
+
+
+# ---------------------------------------------------------------------------
+# The subscription as a worker lives with it: confirmation, a dropped read, an idle
+# thread, a forgotten close. ``WatchedRedis`` is a real client whose pub/sub reads are
+# recorded (which thread, how long each may wait), and which can hold the subscription's
+# confirmation back, fail one read of the background thread, or get stuck in one.
+
+
+class _WatchedPubSub(redis.client.PubSub):
+    def __init__(self, watch: WatchedRedis, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._watch = watch
+
+    def get_message(self, ignore_subscribe_messages: bool = False, timeout: float = 0.0) -> Any:
+        watch = self._watch
+        watch.reads.append((threading.current_thread(), timeout))
+        if watch.unconfirmed > 0 and not ignore_subscribe_messages:
+            watch.unconfirmed -= 1  # the confirmation is not there yet: an empty read
+            time.sleep(min(timeout or 0.0, 0.05))
+            return None
+        if ignore_subscribe_messages:  # the background thread's reads
+            if watch.failures:
+                raise watch.failures.pop()
+            if watch.stuck.is_set():
+                watch.released.wait(timeout=30)
+        return super().get_message(ignore_subscribe_messages, timeout)
+
+
+class WatchedRedis(redis.Redis):
+    """A real client; see the comment above."""
+
+    def __init__(self, url: str, *, unconfirmed: float = 0) -> None:
+        pool = redis.ConnectionPool.from_url(url)
+        super().__init__(connection_pool=pool)
+        self.reads: list[tuple[threading.Thread, float | None]] = []
+        self.unconfirmed = unconfirmed
+        self.failures: list[BaseException] = []
+        self.stuck, self.released = threading.Event(), threading.Event()
+
+    def pubsub(self, **kwargs: Any) -> redis.client.PubSub:
+        return _WatchedPubSub(self, self.connection_pool, **kwargs)
+
+
+def relay_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("relay")]
+
+
+def test_the_default_channel_is_the_one_every_version_publishes_on(redis_url: str) -> None:
+    hub = WebhookHub()
+    with RedisWebhookRelay(redis_url).subscribe(hub):
+        ticket = hub.expect("ex-5")
+        raw = redis.Redis.from_url(redis_url)
+        sealed = AgentExecution(id="ex-5", status="completed").model_dump_json()
+        assert raw.publish("vlmrun:completions", sealed) == 1
+        assert ticket.wait(timeout=30) is not None
+
+
+def test_junk_on_the_channel_is_logged_and_skipped(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    relay = RedisWebhookRelay(redis_url, channel="junk")
+    hub = WebhookHub()
+    with caplog.at_level(logging.WARNING, logger="langchain_vlmrun"), relay.subscribe(hub):
+        ticket = hub.expect("ex-6")
+        redis.Redis.from_url(redis_url).publish("junk", b"{not json")
+        relay.publish(AgentExecution(id="ex-6", status="completed"))
+        assert ticket.wait(timeout=30) is not None
+    assert relay_warnings(caplog) == ["relay: ignored a message that is not an execution"]
+
+
+def test_a_forged_message_is_logged_in_words(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    relay = RedisWebhookRelay(redis_url, channel="sealed", signing_key="relay secret 123")
+    hub = WebhookHub()
+    with caplog.at_level(logging.WARNING, logger="langchain_vlmrun"), relay.subscribe(hub):
+        ticket = hub.expect("ex-7")
+        forged = AgentExecution(id="ex-7", status="completed").model_dump_json()
+        redis.Redis.from_url(redis_url).publish("sealed", forged)
+        relay.publish(AgentExecution(id="ex-7", status="completed"))
+        assert ticket.wait(timeout=30) is not None
+    assert relay_warnings(caplog) == ["relay: ignored a message not signed with signing_key"]
+
+
+def test_subscribe_waits_for_a_late_confirmation(redis_url: str) -> None:
+    watched = WatchedRedis(redis_url, unconfirmed=2)
+    relay = RedisWebhookRelay(watched, channel="late")
+    hub = WebhookHub()
+    with relay.subscribe(hub, ready_timeout=30):
+        assert watched.unconfirmed == 0  # it read past the empty answers
+        ticket = hub.expect("ex-8")
+        assert relay.publish(AgentExecution(id="ex-8", status="completed")) == 1
+        assert ticket.wait(timeout=30) is not None
+
+
+def test_a_redis_that_never_confirms_fails_subscribe_within_ready_timeout(
+    redis_url: str,
+) -> None:
+    watched = WatchedRedis(redis_url, unconfirmed=math.inf)
+    relay = RedisWebhookRelay(watched, channel="silent")
+    threads = set(threading.enumerate())
+    with pytest.raises(TimeoutError, match="Redis did not confirm the subscription to silent"):
+        relay.subscribe(WebhookHub(), ready_timeout=0.3)
+    waits = [timeout for _, timeout in watched.reads]
+    assert waits and all(timeout is not None and 0 <= timeout <= 0.3 for timeout in waits)
+    assert set(threading.enumerate()) <= threads  # no reader left behind
+    assert relay.publish(AgentExecution(id="ex-9", status="completed")) == 0  # unsubscribed
+
+
+def test_the_reader_is_a_daemon_that_waits_for_messages_without_spinning(
+    redis_url: str,
+) -> None:
+    watched = WatchedRedis(redis_url)
+    relay = RedisWebhookRelay(watched, channel="idle")
+    hub = WebhookHub()
+    before = set(threading.enumerate())
+    with relay.subscribe(hub):
+        (reader,) = set(threading.enumerate()) - before
+        assert reader.daemon  # a worker that never calls close() can still exit
+        ticket = hub.expect("ex-10")
+        relay.publish(AgentExecution(id="ex-10", status="completed"))
+        assert ticket.wait(timeout=30) is not None
+    waits = [timeout for thread, timeout in watched.reads if thread is reader]
+    assert waits and all(timeout is not None and timeout > 0 for timeout in waits)
+
+
+def test_a_failed_read_is_logged_and_the_subscription_keeps_delivering(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    watched = WatchedRedis(redis_url)
+    watched.failures.append(redis.ConnectionError("Connection reset by peer"))
+    relay = RedisWebhookRelay(watched, channel="flaky")
+    hub = WebhookHub()
+    with caplog.at_level(logging.WARNING, logger="langchain_vlmrun"), relay.subscribe(hub):
+        ticket = hub.expect("ex-11")
+        for _ in range(100):  # the reader pauses after the failure: publish until it hears
+            relay.publish(AgentExecution(id="ex-11", status="completed"))
+            if ticket.wait(timeout=0.5) is not None:
+                break
+        assert hub.delivered("ex-11") is not None
+    assert relay_warnings(caplog) == ["relay: Connection reset by peer; reconnecting"]
+
+
+def test_close_returns_even_when_the_reader_is_stuck_in_a_read(redis_url: str) -> None:
+    watched = WatchedRedis(redis_url)
+    watched.stuck.set()
+    subscription = RedisWebhookRelay(watched, channel="stuck").subscribe(WebhookHub())
+    try:
+        subscription.close()  # waits a bounded time for the reader, then lets it go
+    finally:
+        watched.released.set()
+
+
+def test_a_subscription_outlives_the_relay_object_that_made_it(redis_url: str) -> None:
+    hub = WebhookHub()
+    subscription = RedisWebhookRelay(redis_url, channel="kept").subscribe(hub)
+    with subscription:
+        gc.collect()  # the relay object is gone; its client's pool must stay open
+        ticket = hub.expect("ex-12")
+        publisher = RedisWebhookRelay(redis_url, channel="kept")
+        assert publisher.publish(AgentExecution(id="ex-12", status="completed")) == 1
+        assert ticket.wait(timeout=30) is not None
