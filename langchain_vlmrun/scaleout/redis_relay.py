@@ -44,10 +44,11 @@ _CLOSE_WAIT = 2 * _READ_WAIT
 class Subscription:
     """A hub fed from the channel by a background thread; :meth:`close` to stop."""
 
-    def __init__(self, pubsub: Any, thread: Any, relay: RedisWebhookRelay) -> None:
+    def __init__(self, pubsub: Any, thread: Any) -> None:
+        # (the relay, whose client owns the pool of the pub/sub connection, stays alive
+        # as long as the pub/sub: its message handler refers to it)
         self._pubsub = pubsub
         self._thread = thread
-        self._relay = relay  # its client owns the pool of the pub/sub connection
 
     def close(self) -> None:
         """Stop the reader, waiting for it at most ``_CLOSE_WAIT`` seconds (a reader stuck
@@ -141,4 +142,4 @@ class RedisWebhookRelay:
         thread = pubsub.run_in_thread(
             sleep_time=_READ_WAIT, daemon=True, exception_handler=keep_going
         )
-        return Subscription(pubsub, thread, self)
+        return Subscription(pubsub, thread)
