@@ -197,10 +197,11 @@ def test_breaking_out_of_lazy_load_submits_nothing_new(tmp_path: Path) -> None:
         if len(taken) == 2:
             break
     executed_at_break = api.calls("POST", "/agent/execute")
+    sent_at_break = [f"{r.method} {r.url.path}" for r in api.requests]
     uploads.release(4)  # the uploads running when the loop broke now end...
     for thread in threading.enumerate():
         if thread.name.startswith("vlmrun_"):
             thread.join(5)
-    assert executed_at_break == 2
+    assert executed_at_break == 2, sent_at_break  # (the order, should this ever fail)
     assert api.calls("POST", "/agent/execute") == 2  # ...and submit nothing
     assert api.calls("POST", "/files") <= 4  # the two not started never were
