@@ -206,16 +206,20 @@ class _KeepAlive:
                 if self._closed:
                     return
                 held = list(self._held)
-            for lease in held:
-                try:
-                    renewed = lease.owner._renew(lease)
-                except Exception:  # a Redis hiccup: try again next period
-                    logger.warning("could not renew dedupe lease on %s", lease.key, exc_info=True)
-                    continue
-                if not renewed:
-                    with self._changed:
-                        if lease not in self._held:
-                            continue  # released meanwhile
-                        self._held.discard(lease)
-                    lease.lost = True
-                    logger.warning("dedupe lease on %s expired before release", lease.key)
+            self._renew(held)
+
+    def _renew(self, held: list[Lease]) -> None:
+        """One round: renew each held lease; one that expired meanwhile is marked lost."""
+        for lease in held:
+            try:
+                renewed = lease.owner._renew(lease)
+            except Exception:  # a Redis hiccup: try again next period
+                logger.warning("could not renew dedupe lease on %s", lease.key, exc_info=True)
+                continue
+            if not renewed:
+                with self._changed:
+                    if lease not in self._held:
+                        continue  # released meanwhile
+                    self._held.discard(lease)
+                lease.lost = True
+                logger.warning("dedupe lease on %s expired before release", lease.key)
