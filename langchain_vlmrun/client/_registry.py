@@ -229,7 +229,7 @@ def _parse_list(
     for item in body:
         try:
             items.append(model.model_validate(item))  # type: ignore[attr-defined]
-        except ValueError as exc:
+        except ValidationError as exc:
             if not skip_unreadable:
                 raise UnreadableResponseError(
                     f"Unreadable item in {response.request.method} "
@@ -246,12 +246,11 @@ def _parse_list(
     return items, len(body)
 
 
-def _first_problem(exc: ValueError) -> str:
-    if isinstance(exc, ValidationError) and exc.errors():
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"]) or "item"
-        return f"{where}: {error['msg']}"[:200]
-    return str(exc)[:200]
+def _first_problem(exc: ValidationError) -> str:
+    """Where the first error is and what (``name: Field required``), in 200 characters."""
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"]) or "item"
+    return f"{where}: {error['msg']}"[:200]
 
 
 # --- agents -----------------------------------------------------------------------------
@@ -429,7 +428,8 @@ def artifact_folder(directory: str | os.PathLike[str], execution_id: str) -> Pat
     if not isinstance(execution_id, str) or not execution_id.strip():
         raise ValueError(f"execution_id must be a non-empty string, got {execution_id!r}.")
     component = path_segment(execution_id)
-    if execution_id.strip() in {".", ".."} or component in {".", ".."} or len(component) > 200:
+    # (path_segment escapes a component of dots: "." and ".." are refused by name)
+    if execution_id.strip() in {".", ".."} or len(component) > 200:
         raise ValueError(f"Unusable execution id for a folder name: {execution_id!r}.")
     return Path(directory) / component
 
@@ -520,7 +520,7 @@ class _Landing:
             finally:
                 os.close(parent)
             fd = os.open(self._temp, flags, 0o600, dir_fd=self._dir)
-        else:  # pragma: no cover - no openat (Windows): by name
+        else:  # no openat (Windows): by name
             folder.mkdir(exist_ok=True, mode=0o700)
             if not _is_own_folder(folder):
                 raise ValueError(f"{folder} is not a folder of its own; choose another.")
@@ -534,7 +534,7 @@ class _Landing:
         size = os.fstat(self.file.fileno()).st_size
         if self._dir is not None:
             os.replace(self._temp, name, src_dir_fd=self._dir, dst_dir_fd=self._dir)
-        else:  # pragma: no cover - no openat
+        else:  # no openat
             os.replace(self.folder / self._temp, self.folder / name)
         self._settled = True
         return size
@@ -546,7 +546,7 @@ class _Landing:
             with contextlib.suppress(OSError):
                 if self._dir is not None:
                     os.unlink(self._temp, dir_fd=self._dir)
-                else:  # pragma: no cover - no openat
+                else:  # no openat
                     (self.folder / self._temp).unlink()
         if self._dir is not None:
             os.close(self._dir)

@@ -6,8 +6,12 @@ use), what a copy keeps, and the loader Document's and ``save_artifacts``' downl
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 import pickle
 import stat
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -411,3 +415,82 @@ def test_asave_artifacts_downloads_each_in_order(tmp_path: Path) -> None:
     )
     assert [s.path.name for s in saved] == ["img_aaaaaa.png", "img_bbbbbb.jpg"]
     assert [r.url.params["object_id"] for r in api.requests] == ["img_aaaaaa", "img_bbbbbb"]
+
+
+# --- reading: only the downloaded file, never what a neighbour swapped in ----------------
+
+
+@pytest.mark.parametrize(("execution_id", "session_id"), [("ex-1", "sess-1"), (None, None)])
+def test_a_blob_belongs_to_an_execution_or_a_chat_not_both(
+    tmp_path: Path, execution_id: str | None, session_id: str | None
+) -> None:
+    with pytest.raises(ValueError) as caught:
+        ArtifactBlob.create(execution_id, "img_1a2b3c", directory=tmp_path, session_id=session_id)
+    assert str(caught.value) == "Give an execution_id or a session_id= (of a chat), not both."
+
+
+def swapped_after_download(
+    monkeypatch: pytest.MonkeyPatch, api: ScriptedAPI, plant: Callable[[Path], None]
+) -> VLMRunClient:
+    """A client whose download is followed, before the blob reads it, by a neighbour
+    replacing the file with what ``plant`` makes at its path."""
+    client = api.client()
+    download = client.download_artifact
+
+    def download_then_swap(*args: Any, **kwargs: Any) -> SavedArtifact:
+        saved = download(*args, **kwargs)
+        saved.path.unlink()
+        plant(saved.path)
+        return saved
+
+    monkeypatch.setattr(client, "download_artifact", download_then_swap)
+    return client
+
+
+def test_a_link_swapped_in_after_the_download_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"not the artifact")
+    client = swapped_after_download(monkeypatch, artifact_api(), lambda p: p.symlink_to(secret))
+    blob = ArtifactBlob.create(EXECUTION, "img_1a2b3c", directory=tmp_path, client=client)
+    with pytest.raises(OSError) as caught:
+        blob.as_bytes()
+    assert caught.value.errno == errno.ELOOP
+
+
+def test_a_folder_swapped_in_after_the_download_is_refused_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = swapped_after_download(monkeypatch, artifact_api(), Path.mkdir)
+    blob = ArtifactBlob.create(EXECUTION, "img_1a2b3c", directory=tmp_path, client=client)
+    with pytest.raises(OSError) as caught:
+        blob.as_bytes()
+    assert str(caught.value) == f"{blob.path} is not a regular file; delete it and fetch again."
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_a_fifo_swapped_in_after_the_download_is_refused_without_waiting_for_a_writer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = swapped_after_download(monkeypatch, artifact_api(), os.mkfifo)
+    blob = ArtifactBlob.create(EXECUTION, "img_1a2b3c", directory=tmp_path, client=client)
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            blob.as_bytes()
+        except BaseException as exc:  # handed to the test's thread
+            errors.append(exc)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(30)  # a deadlock guard: the read needs no writer, so it ends at once
+    waited = reader.is_alive()
+    if waited:  # release a reader stuck opening the FIFO, so the test ends
+        os.close(os.open(str(blob.path), os.O_WRONLY | os.O_NONBLOCK))
+        reader.join()
+    assert not waited, "reading the blob waited for a writer to the FIFO"
+    assert [str(e) for e in errors] == [
+        f"{blob.path} is not a regular file; delete it and fetch again."
+    ]

@@ -6,19 +6,23 @@ unknown name, and where and how an artifact is written."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
+import re
 import stat
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from langchain_vlmrun import AgentNotFoundError, AsyncVLMRunClient, VLMRunClient
+from langchain_vlmrun.client import _registry
 from langchain_vlmrun.client._registry import KnownAgents, SavedArtifact
 from langchain_vlmrun.core.errors import (
     APIStatusError,
@@ -26,7 +30,7 @@ from langchain_vlmrun.core.errors import (
     NotFoundError,
     UnreadableResponseError,
 )
-from tests.mock_api import ScriptedAPI, agent_info, json_body
+from tests.mock_api import Reply, ScriptedAPI, agent_info, json_body
 
 NOT_FOUND = httpx.Response(404, json={"detail": "Agent not found"})
 EXECUTION = "ex-1"
@@ -143,6 +147,37 @@ def test_list_agents_walks_the_pages_and_drops_repeats() -> None:
     ]
     assert client.require_agent("c:v1").name == "c:v1"  # remembered: no lookup
     assert api.calls("POST", "/agent/lookup") == 0
+
+
+def test_an_unreadable_agent_is_skipped_with_where_it_went_wrong(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    page = [agent_info("a"), "oops", {"id": "x"}, {**agent_info("b"), "status": {"k": 1}}]
+    api = ScriptedAPI().on("GET", "/agent", httpx.Response(200, json=page))
+    with caplog.at_level(logging.WARNING, logger="langchain_vlmrun"):
+        agents = api.client().list_agents()
+    assert [a.name for a in agents] == ["a:v1"]
+    assert [r.getMessage() for r in caplog.records] == [
+        "skipping an unreadable item of GET /v1/agent (item: Input should be a valid "
+        "dictionary or instance of AgentInfo)",
+        "skipping an unreadable item of GET /v1/agent (name: Field required)",
+        "skipping an unreadable item of GET /v1/agent (status: Input should be a valid string)",
+    ]
+
+
+class Nested(BaseModel):
+    inner: dict[str, int]
+
+
+def test_the_first_problem_says_where_in_a_nested_item_in_200_characters() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Nested.model_validate({"inner": {"k": "x"}})
+    assert _registry._first_problem(caught.value) == (
+        "inner.k: Input should be a valid integer, unable to parse string as an integer"
+    )
+    with pytest.raises(ValidationError) as caught:
+        Nested.model_validate({"inner": {"k" * 300: "x"}})
+    assert _registry._first_problem(caught.value) == f"inner.{'k' * 194}"
 
 
 def test_list_agents_stops_when_the_server_ignores_paging() -> None:
@@ -537,6 +572,8 @@ def body(content_type: str | None, data: bytes = b"artifact bytes") -> httpx.Res
         ("img_1a2b3c", "Image/PNG; charset=binary; q=1", "img_1a2b3c.png", "image/png"),
         ("img_1a2b3c", None, "img_1a2b3c.png", "image/png"),
         ("img_1a2b3c", " ; q=1", "img_1a2b3c.png", "image/png"),
+        ("img_1a2b3c", "image/jpeg;charset=binary", "img_1a2b3c.jpg", "image/jpeg"),
+        ("img_1a2b3c", "image/jpeg; a=1; b=2", "img_1a2b3c.jpg", "image/jpeg"),
         (
             "recon_1a2b3c",
             "application/octet-stream",
@@ -723,5 +760,200 @@ def test_a_chats_artifact_is_fetched_by_its_session(tmp_path: Path) -> None:
     assert saved.path == tmp_path / "sess-1" / "img_1a2b3c.png"
     assert params(api, "/artifacts") == [{"object_id": "img_1a2b3c", "session_id": "sess-1"}]
     for owners in [("ex-1", "sess-1"), (None, None)]:
-        with pytest.raises(ValueError, match="Give an execution_id or a session_id"):
+        with pytest.raises(ValueError) as caught:
             client.download_artifact(owners[0], "img_1a2b3c", tmp_path, session_id=owners[1])
+        assert str(caught.value) == "Give an execution_id or a session_id= (of a chat), not both."
+
+
+# --- where an artifact lands: private, never through a planted link ----------------------
+
+LINKED_FOLDER = (
+    "{} is not a folder of its own (a symbolic link?); artifacts are not written through "
+    "it. Remove it, or choose another artifacts folder."
+)
+
+
+@pytest.fixture(params=["openat", "by-name"])
+def landing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways a download lands: relative to the open folder (POSIX), and by name (a
+    platform without openat, e.g. Windows)."""
+    if request.param == "by-name":
+        monkeypatch.setattr(_registry, "_AT_FUNCTIONS", False)
+    return str(request.param)
+
+
+@pytest.fixture
+def no_umask() -> Iterator[None]:
+    old = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+@pytest.fixture
+def predictable_names(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The hidden file's random part made known, as a neighbour who guessed it: the name
+    of ``img_1a2b3c``'s hidden file then."""
+    monkeypatch.setattr(os, "urandom", lambda n: bytes(n))
+    return ".img_1a2b3c.000000000000.part"
+
+
+@pytest.mark.usefixtures("no_umask")
+def test_artifacts_land_private_whatever_the_umask(tmp_path: Path, landing: str) -> None:
+    artifacts = tmp_path / "new" / "artifacts"  # two folders to make
+    api = ScriptedAPI().on("GET", "/artifacts", body("image/png"), body("application/pdf"))
+    client = api.client()
+    png = client.download_artifact(EXECUTION, "img_1a2b3c", artifacts)
+    pdf = client.download_artifact(EXECUTION, "doc_1a2b3c", artifacts)  # folder exists
+    assert sorted(os.listdir(artifacts / EXECUTION)) == ["doc_1a2b3c.pdf", "img_1a2b3c.png"]
+    assert png.path.read_bytes() == pdf.path.read_bytes() == b"artifact bytes"
+    for folder in (artifacts, artifacts / EXECUTION):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    for saved in (png, pdf):
+        assert stat.S_IMODE(saved.path.stat().st_mode) == 0o600
+
+
+def test_the_hidden_file_is_named_after_the_id_with_12_random_hex_digits(
+    tmp_path: Path, landing: str
+) -> None:
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.extend(os.listdir(tmp_path / EXECUTION))
+        return body("image/png")
+
+    ScriptedAPI().on("GET", "/artifacts", answer).client().download_artifact(
+        EXECUTION, "img_1a2b3c", tmp_path
+    )
+    (partial,) = seen
+    assert re.fullmatch(r"\.img_1a2b3c\.[0-9a-f]{12}\.part", partial)
+
+
+def test_a_failed_download_leaves_nothing_behind_either_way(tmp_path: Path, landing: str) -> None:
+    api = ScriptedAPI().on("GET", "/artifacts", httpx.Response(404, json={"detail": "gone"}))
+    with pytest.raises(NotFoundError):
+        api.client().download_artifact(EXECUTION, "img_1a2b3c", tmp_path)
+    assert os.listdir(tmp_path / EXECUTION) == []
+
+
+def test_a_hidden_file_swept_away_meanwhile_leaves_the_real_error(
+    tmp_path: Path, landing: str
+) -> None:
+    def sweep_then_fail(request: httpx.Request) -> httpx.Response:
+        for name in os.listdir(tmp_path / EXECUTION):  # a cleaner of *.part files
+            os.unlink(tmp_path / EXECUTION / name)
+        return httpx.Response(404, json={"detail": "gone"})
+
+    api = ScriptedAPI().on("GET", "/artifacts", sweep_then_fail)
+    with pytest.raises(NotFoundError):
+        api.client().download_artifact(EXECUTION, "img_1a2b3c", tmp_path)
+    assert os.listdir(tmp_path / EXECUTION) == []
+
+
+@pytest.mark.parametrize("planted", ["link", "file"])
+def test_an_execution_folder_that_is_a_link_or_a_file_is_refused(
+    tmp_path: Path, planted: str
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    folder = tmp_path / "artifacts" / EXECUTION
+    folder.parent.mkdir()
+    if planted == "link":
+        folder.symlink_to(outside, target_is_directory=True)
+    else:
+        folder.write_bytes(b"a file of the user's")
+    api = ScriptedAPI().on("GET", "/artifacts", body("image/png"))
+    with pytest.raises(ValueError) as caught:
+        api.client().download_artifact(EXECUTION, "img_1a2b3c", tmp_path / "artifacts")
+    assert str(caught.value) == LINKED_FOLDER.format(folder)
+    assert api.requests == [] and os.listdir(outside) == []
+    assert planted == "link" or folder.read_bytes() == b"a file of the user's"
+
+
+def test_without_openat_an_execution_folder_that_is_a_link_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_registry, "_AT_FUNCTIONS", False)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / EXECUTION).symlink_to(outside, target_is_directory=True)
+    api = ScriptedAPI().on("GET", "/artifacts", body("image/png"))
+    with pytest.raises(ValueError) as caught:
+        api.client().download_artifact(EXECUTION, "img_1a2b3c", tmp_path)
+    folder = tmp_path / EXECUTION
+    assert str(caught.value) == f"{folder} is not a folder of its own; choose another."
+    assert api.requests == [] and os.listdir(outside) == []
+
+
+@pytest.mark.parametrize("planted", ["link", "file"])
+def test_nothing_under_the_hidden_name_is_written_through_or_over(
+    tmp_path: Path, landing: str, predictable_names: str, planted: str
+) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"the neighbour's")
+    hidden = tmp_path / EXECUTION / predictable_names
+    hidden.parent.mkdir()
+    if planted == "link":
+        hidden.symlink_to(outside)
+    else:
+        hidden.write_bytes(b"the neighbour's")
+    api = ScriptedAPI().on("GET", "/artifacts", body("image/png"))
+    with pytest.raises(FileExistsError):
+        api.client().download_artifact(EXECUTION, "img_1a2b3c", tmp_path)
+    assert api.requests == []
+    assert outside.read_bytes() == b"the neighbour's"
+    assert os.listdir(hidden.parent) == [predictable_names]
+    assert planted == "link" or hidden.read_bytes() == b"the neighbour's"
+
+
+def swap_for_link(folder: Path, moved: Path, outside: Path, reply: httpx.Response) -> Reply:
+    """An answer sent after a neighbour moved ``folder`` to ``moved`` and linked its
+    name to ``outside``, mid-download."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        folder.rename(moved)
+        folder.symlink_to(outside, target_is_directory=True)
+        return reply
+
+    return answer
+
+
+@pytest.mark.parametrize("status", [200, 404])
+def test_a_folder_swapped_for_a_link_mid_download_sends_nothing_outside(
+    tmp_path: Path, status: int
+) -> None:
+    folder, moved, outside = tmp_path / EXECUTION, tmp_path / "moved", tmp_path / "outside"
+    outside.mkdir()
+    reply = body("image/png") if status == 200 else httpx.Response(404, json={"detail": "x"})
+    api = ScriptedAPI().on("GET", "/artifacts", swap_for_link(folder, moved, outside, reply))
+    client = api.client()
+    if status == 200:  # the file lands (and is renamed) in the folder it was opened in
+        client.download_artifact(EXECUTION, "img_1a2b3c", tmp_path)
+        assert os.listdir(moved) == ["img_1a2b3c.png"]
+    else:  # and a failed download is cleaned up there
+        with pytest.raises(NotFoundError):
+            client.download_artifact(EXECUTION, "img_1a2b3c", tmp_path)
+        assert os.listdir(moved) == []
+    assert os.listdir(outside) == []
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors in /proc")
+def test_downloads_leave_no_descriptor_open(tmp_path: Path, landing: str) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:  # images only
+        if request.url.params["object_id"].startswith("img_"):
+            return body("image/png")
+        return httpx.Response(404, json={"detail": "gone"})
+
+    client = ScriptedAPI().on("GET", "/artifacts", answer).client()
+    client.download_artifact(EXECUTION, "img_1a2b3c", tmp_path)  # warms the client up
+    before = len(os.listdir("/proc/self/fd"))
+    for object_id in ("doc_1a2b3c", "doc_2a2b3c", "img_2a2b3c", "img_3a2b3c"):
+        with contextlib.suppress(NotFoundError):
+            client.download_artifact(EXECUTION, object_id, tmp_path)
+    assert sorted(os.listdir(tmp_path / EXECUTION)) == [
+        "img_1a2b3c.png",
+        "img_2a2b3c.png",
+        "img_3a2b3c.png",
+    ]
+    assert len(os.listdir("/proc/self/fd")) == before
