@@ -15,7 +15,7 @@ import pytest
 from langchain_core.messages import ToolMessage
 from pydantic import BaseModel, field_validator
 
-from langchain_vlmrun import AuthenticationError, VLMRunClient
+from langchain_vlmrun import AuthenticationError, ExecuteOptions, VLMRunClient
 from langchain_vlmrun.core.models import AgentInfo
 from langchain_vlmrun.tools.agent_tool import (
     VLMRunAgentTool,
@@ -653,6 +653,14 @@ def test_a_json_schema_is_sent_with_the_schema_prompt() -> None:
     message = asyncio_free_call(tool_with(api, json_schema=schema), file=URL)
     assert executed(api)["config"]["json_schema"] == schema
     assert json.loads(message.content) == {"total": 3}
+
+
+def test_execute_options_are_sent_with_each_execution() -> None:
+    api = api_returning({"text": "ok"})
+    options = ExecuteOptions(model="vlmrun-orion-1:fast", service_tier="flex")
+    asyncio_free_call(tool_with(api, prompt="read", options=options), file=URL)
+    body = executed(api)
+    assert body["model"] == "vlmrun-orion-1:fast" and body["config"]["service_tier"] == "flex"
 
 
 def test_the_clients_wait_timeout_bounds_a_built_in_default() -> None:
