@@ -242,7 +242,6 @@ class VLMRunAgentTool(ClientSettings, BaseTool):
             prompt=self.prompt,
             response_model=self.response_model,
             json_schema=self.json_schema,
-            options=self.options,
             wait_timeout=self.wait_timeout,
         ).for_medium(medium)  # no agent and no prompt: the built-in default of the medium
         prompt = spec.prompt
