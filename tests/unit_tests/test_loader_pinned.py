@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import httpx
 import pytest
+from langchain_core.stores import InMemoryByteStore
 from pydantic import BaseModel
 
 from langchain_vlmrun import (
@@ -25,9 +26,10 @@ from langchain_vlmrun import (
     VLMRunClient,
     VLMRunLoader,
 )
+from langchain_vlmrun.client.cache import ResultCache
 from langchain_vlmrun.files._sources import SUPPORTED_EXTENSIONS
 from langchain_vlmrun.loaders.loader import LoaderError
-from tests.mock_api import ScriptedAPI, json_body, one_execution
+from tests.mock_api import BASE, ScriptedAPI, json_body, one_execution
 
 URL = "https://files.example.com/report.pdf"
 
@@ -385,3 +387,107 @@ def test_an_async_load_closes_the_client_it_made_and_never_the_one_it_was_given(
         assert closed == []
     else:
         assert len(closed) == 1 and isinstance(closed[0], AsyncVLMRunClient)
+
+
+# --- splitting ------------------------------------------------------------------------
+
+
+def test_load_and_split_uses_the_recursive_splitter_by_default_and_keeps_page_ids() -> None:
+    (page,) = loader(api(), cache=False).load()
+    (chunk,) = loader(api(), cache=False).load_and_split()
+    assert chunk.page_content == page.page_content == "total: 12.5"
+    assert chunk.metadata["parent_id"] == page.id and chunk.metadata["chunk"] == 0
+    assert chunk.id and chunk.id != page.id
+
+
+def test_load_and_split_splits_with_the_splitter_given() -> None:
+    from langchain_text_splitters import CharacterTextSplitter
+
+    splitter = CharacterTextSplitter(separator=" ", chunk_size=6, chunk_overlap=0)
+    chunks = loader(api(), cache=False).load_and_split(splitter)
+    assert [c.page_content for c in chunks] == ["total:", "12.5"]
+    assert [c.metadata["chunk"] for c in chunks] == [0, 1]
+
+
+def test_load_and_split_without_text_splitters_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "langchain_text_splitters", None)
+    service = api()
+    with pytest.raises(ImportError) as refused:
+        loader(service, cache=False).load_and_split()
+    assert str(refused.value) == (
+        "load_and_split needs langchain-text-splitters: pip install "
+        "langchain-text-splitters, or pass text_splitter=..."
+    )
+
+
+# --- async specifics -------------------------------------------------------------------
+
+
+def test_an_async_load_reuses_the_cache_and_pays_nothing_the_second_time() -> None:
+    service = api()
+    cache = ResultCache(InMemoryByteStore())
+    first = asyncio.run(loader(service, cache=cache).aload())
+    again = asyncio.run(loader(service, cache=cache).aload())
+    assert [d.page_content for d in again] == [d.page_content for d in first] == ["total: 12.5"]
+    assert service.calls("POST", "/agent/execute") == 1
+
+
+def test_an_async_load_stopped_by_a_failure_submits_nothing_more(
+    tmp_path: Path,
+) -> None:
+    service = _file_api()
+    release = asyncio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path == "/v1/files":
+            await release.wait()  # held until the load has stopped
+        return service.handler(request)
+
+    async def run() -> None:
+        client = AsyncVLMRunClient(
+            "k",
+            base_url=BASE,
+            http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+            poll=PollSchedule.immediate(),
+        )
+        load = VLMRunLoader(
+            [tmp_path / "no-such-folder", _pdf(tmp_path / "b.pdf")],
+            prompt="p",
+            async_client=client,
+            max_concurrency=2,
+            cache=False,
+        )
+        with pytest.raises(LoaderError, match="no-such-folder"):
+            await load.aload()
+        release.set()
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        await asyncio.gather(*others, return_exceptions=True)
+
+    asyncio.run(run())
+    assert service.calls("POST", "/agent/execute") == 0  # nothing paid after the failure
+
+
+def test_a_file_whose_location_cannot_be_resolved_is_skipped_when_expanding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "reports"
+    _pdf(folder / "a.pdf")
+    _pdf(folder / "b.pdf")
+    resolve = Path.resolve
+
+    def looping(self: Path, strict: bool = False) -> Path:
+        if self.name == "b.pdf":  # as for a symlink loop
+            raise RuntimeError(f"Symlink loop from {str(self)!r}")
+        return resolve(self, strict)
+
+    monkeypatch.setattr(Path, "resolve", looping)
+    service = _file_api()
+    with caplog.at_level(logging.WARNING, logger="langchain_vlmrun"):
+        docs = loader(service, folder, on_error="skip", cache=False).load()
+    assert [d.metadata["source"] for d in docs] == [str(folder / "a.pdf")]
+    assert service.calls("POST", "/files") == 1
+    assert any(
+        m.startswith(f"Skipping {folder / 'b.pdf'}: it is a symbolic link") for m in caplog.messages
+    )
