@@ -5,6 +5,8 @@ Against a scripted API (tests/mock_api.py): no server, no network."""
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ from langchain_core.stores import InMemoryByteStore
 
 from langchain_vlmrun import AgentNotFoundError, ResultCache, VLMRunAgentTool, VLMRunClient
 from langchain_vlmrun.core.models import AgentInfo
+from langchain_vlmrun.tools import agent_tool
 from langchain_vlmrun.tools.toolkit import VLMRunToolkit
 from tests.mock_api import ScriptedAPI, agent_info
 
@@ -34,8 +37,8 @@ def agents_of(tools: list[Any]) -> list[tuple[str, str | None]]:
     return [(tool.name, tool.agent_name) for tool in tools]
 
 
-def digest(agent_id: str) -> str:
-    return hashlib.sha256(agent_id.encode()).hexdigest()[:6]
+def digest(agent_id: str, size: int = 6) -> str:
+    return hashlib.sha256(agent_id.encode()).hexdigest()[:size]
 
 
 # --- the latest version of each agent ----------------------------------------------------
@@ -236,6 +239,110 @@ def test_tools_are_sorted_by_name_and_the_reader_comes_last() -> None:
     ]
     assert all(isinstance(tool, VLMRunAgentTool) for tool in tools)
     assert [tool.agent.name for tool in tools[:3]] == ["alpha:v1", "beta:v1", "zeta:v1"]  # type: ignore[attr-defined]
+
+
+def test_a_suffix_another_agent_has_is_passed_over_for_a_longer_one_then_a_count() -> None:
+    wanted = "invoice_reader_for_the_accounts_payable_team"  # a 51-character tool name
+    d = digest("agent-1", 24)
+    taken = [f"{wanted}_{d[:6]}", f"{wanted}_{d[:12]}", f"{wanted[:32]}_{d}"]  # 58, 64, 64
+    api = workspace(
+        {**agent_info("invoice.reader.for.the.accounts.payable.team:v1"), "id": "agent-1"},
+        {**agent_info(f"{wanted}:v1"), "id": "agent-2"},
+        *(agent_info(f"{name}:v1") for name in taken),
+    )
+    tools = toolkit(api, include_reader=False).get_tools()
+    assert agents_of(tools) == sorted(
+        [
+            (f"vlmrun_{wanted[:43]}_{d[:6]}_2", "invoice.reader.for.the.accounts.payable.team:v1"),
+            (f"vlmrun_{wanted}_{digest('agent-2')}", f"{wanted}:v1"),
+            *((f"vlmrun_{name}", f"{name}:v1") for name in taken),
+        ]
+    )
+
+
+def test_an_agent_named_like_the_reader_is_offered_even_when_its_suffixes_are_taken() -> None:
+    d = digest("agent-read_file:v1", 24)
+    taken = [f"read_file_{d[:6]}", f"read_file_{d[:12]}", f"read_file_{d}", f"read_file_{d[:6]}_2"]
+    api = workspace(agent_info("read_file:v1"), *(agent_info(f"{name}:v1") for name in taken))
+    tools = toolkit(api).get_tools()
+    assert agents_of(tools) == [
+        *sorted(
+            [
+                (f"vlmrun_read_file_{d[:6]}_3", "read_file:v1"),
+                *((f"vlmrun_{name}", f"{name}:v1") for name in taken),
+            ]
+        ),
+        ("vlmrun_read_file", None),
+    ]
+
+
+@pytest.mark.parametrize("reverse", [False, True], ids=["listed", "reversed"])
+def test_ids_with_the_same_short_digest_still_give_distinct_names_whatever_the_order(
+    reverse: bool,
+) -> None:
+    # sha256 of both ids starts with 2a2259: the first by id takes the short suffix
+    assert digest("agent-234") == digest("agent-4227") == "2a2259"
+    listed = [
+        {**agent_info("a.b:v1"), "id": "agent-4227"},
+        {**agent_info("a_b:v1"), "id": "agent-234"},
+    ]
+    api = workspace(*(reversed(listed) if reverse else listed))
+    tools = toolkit(api, include_reader=False).get_tools()
+    assert agents_of(tools) == [
+        ("vlmrun_a_b_2a2259", "a_b:v1"),
+        (f"vlmrun_a_b_{digest('agent-4227', 12)}", "a.b:v1"),
+    ]
+    assert digest("agent-4227", 12) != digest("agent-234", 12)
+
+
+def test_an_id_with_a_lone_surrogate_still_gives_a_suffix() -> None:
+    listed = [{**agent_info("a.b:v1"), "id": "agent-\ud800"}, agent_info("a_b:v1")]
+    body = json.dumps(listed).encode()  # the surrogate escaped, as a server may send it
+    api = ScriptedAPI().on("GET", "/agent", httpx.Response(200, content=body))
+    tools = toolkit(api, include_reader=False).get_tools()
+    assert agents_of(tools) == [
+        (f"vlmrun_a_b_{digest('agent-a_b:v1')}", "a_b:v1"),
+        ("vlmrun_a_b_750d6f", "a.b:v1"),  # sha256 of its UTF-8 bytes, the surrogate's kept
+    ]
+
+
+# --- agents left out, with a warning that names them -----------------------------------------
+
+
+def test_an_agent_whose_name_is_invalid_is_left_out_with_one_warning_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bad = {**agent_info("x"), "name": "bad\nname " + "n" * 100, "id": "bad-id\n" + "i" * 100}
+    api = workspace(bad, agent_info("fine:v1"))
+    with caplog.at_level(logging.WARNING, logger="langchain_vlmrun"):
+        tools = toolkit(api, include_reader=False).get_tools()
+    assert agents_of(tools) == [("vlmrun_fine", "fine:v1")]
+    name, agent_id = "bad name " + "n" * 68 + "...", "bad-id " + "i" * 70 + "..."  # 80 each
+    assert caplog.messages == [
+        f"VLMRunToolkit: left out the agent {name!r} (id {agent_id!r}): "
+        "its name is not a valid agent name."
+    ]
+
+
+def test_an_agent_that_cannot_be_made_a_tool_is_left_out_with_the_reason_on_one_line(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    describe = agent_tool.agent_description
+
+    def failing(agent: AgentInfo, roots: Any = ()) -> str:
+        if agent.name == "broken:v1":
+            raise ValueError("line one\nline two " + "r" * 400)
+        return describe(agent, roots)
+
+    monkeypatch.setattr(agent_tool, "agent_description", failing)
+    api = workspace(agent_info("broken:v1"), agent_info("fine:v1"))
+    with caplog.at_level(logging.WARNING, logger="langchain_vlmrun"):
+        tools = toolkit(api).get_tools()
+    assert agents_of(tools) == [("vlmrun_fine", "fine:v1"), ("vlmrun_read_file", None)]
+    reason = "it cannot be made a tool (line one line two " + "r" * 253 + "..."  # 300
+    assert caplog.messages == [
+        f"VLMRunToolkit: left out the agent 'broken:v1' (id 'agent-broken:v1'): {reason}."
+    ]
 
 
 # --- what every tool shares -----------------------------------------------------------------
