@@ -8,6 +8,7 @@ description, prompt, JSON schema) becomes its own tool, so the model sees
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import logging
 import re
@@ -15,10 +16,17 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from langchain_core.tools import BaseTool, BaseToolkit
-from pydantic import ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from langchain_vlmrun.client._settings import CLIENT_FIELDS, ClientSettings
 from langchain_vlmrun.core._text import model_text
@@ -83,7 +91,8 @@ class VLMRunToolkit(ClientSettings, BaseToolkit):
             built-in reading of each medium, or ``reader_prompt`` when given).
         root_dir: folders local files may be read from (none: URLs only), for every tool.
         tool_options: more :class:`VLMRunAgentTool` arguments for every tool
-            (``wait_timeout``, ``max_content_chars``, ``artifacts_dir``...).
+            (``wait_timeout``, ``max_content_chars``, ``artifacts_dir``...), each
+            checked when the toolkit is made (a misspelt or mistyped one raises).
         api_key, base_url, client, async_client: as for the tool; all tools share the
             toolkit's clients (``toolkit.close()``, ``aclose()`` or ``with`` close the
             ones it made). Its tools pickle and deep-copy (Dask, Ray).
@@ -125,6 +134,7 @@ class VLMRunToolkit(ClientSettings, BaseToolkit):
                 f"tool_options may not set {sorted(clashing)}: the toolkit sets them "
                 "(pass root_dir and the client settings to the toolkit itself)."
             )
+        _check_tool_options(self.tool_options)
         return self
 
     def refresh(self) -> None:
@@ -224,6 +234,33 @@ class VLMRunToolkit(ClientSettings, BaseToolkit):
         if self.include_reader:
             tools.append(VLMRunAgentTool(prompt=self.reader_prompt, **options))
         return tools
+
+
+_ARBITRARY = ConfigDict(arbitrary_types_allowed=True)
+
+
+def _check_tool_options(options: dict[str, Any]) -> None:
+    """Each of ``tool_options`` a :class:`VLMRunAgentTool` argument of the right type,
+    checked when the toolkit is made: a wrong one would otherwise leave out every agent
+    (one warning each) at the first :meth:`VLMRunToolkit.get_tools`, and a misspelt
+    one would be ignored."""
+    fields = VLMRunAgentTool.model_fields
+    unknown = sorted(set(options) - set(fields))
+    if unknown:
+        close = {name: difflib.get_close_matches(name, list(fields), n=1) for name in unknown}
+        hints = "".join(f" ({name!r}: did you mean {m[0]!r}?)" for name, m in close.items() if m)
+        raise ValueError(f"tool_options has {unknown}, which VLMRunAgentTool does not take{hints}.")
+    for name, value in options.items():
+        info = fields[name]
+        # the field's type and constraints (gt=0, strict), not its model-only settings
+        checked: Any = info.annotation
+        if info.metadata:
+            checked = cast(Any, Annotated)[(checked, *info.metadata)]
+        try:
+            TypeAdapter(checked, config=_ARBITRARY).validate_python(value)
+        except ValidationError as exc:
+            problem = exc.errors()[0]["msg"]
+            raise ValueError(f"tool_options[{name!r}]: {problem} (got {value!r:.80})") from None
 
 
 def _unique(agents: Sequence[AgentInfo], wanted: Sequence[str], reserved: set[str]) -> list[str]:

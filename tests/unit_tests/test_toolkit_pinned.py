@@ -573,3 +573,36 @@ async def test_a_listing_made_by_aget_tools_serves_get_tools_without_any_request
     assert await kit.aget_tools() == []
     assert kit.get_tools() == []  # x:v1 found in the listing, not looked up
     assert api.calls("POST", "/agent/lookup") == 0
+
+
+@pytest.mark.parametrize(
+    ("options", "problem"),
+    [
+        ({"max_content_chars": "lots"}, r"tool_options\['max_content_chars'\]: Input should be"),
+        ({"max_content_chars": 0}, r"tool_options\['max_content_chars'\]: .*greater than 0"),
+        ({"wait_timeout": -1}, r"tool_options\['wait_timeout'\]: .*greater than 0"),
+        ({"allow_hard_links": "sometimes"}, r"tool_options\['allow_hard_links'\]"),
+        (
+            {"max_content_char": 100},
+            r"tool_options has \['max_content_char'\], which VLMRunAgentTool does not take "
+            r"\('max_content_char': did you mean 'max_content_chars'\?\)",
+        ),
+        ({"colour": "red"}, r"has \['colour'\], which VLMRunAgentTool does not take\.$"),
+    ],
+)
+def test_a_wrong_tool_option_fails_the_toolkit_before_any_request(
+    options: dict[str, Any], problem: str
+) -> None:
+    """Not one warning per agent at get_tools(), nor a misspelt option silently ignored."""
+    api = workspace(agent_info("invoice:v1"))
+    with pytest.raises(ValueError, match=problem):
+        toolkit(api, tool_options=options, include_reader=False)
+    assert api.requests == []
+
+
+def test_right_tool_options_reach_every_tool() -> None:
+    api = workspace(agent_info("invoice:v1"), agent_info("receipt:v1"))
+    kit = toolkit(api, tool_options={"max_content_chars": 9, "allow_hard_links": True})
+    tools = kit.get_tools()
+    assert len(tools) == 3  # the two agents, then the reader
+    assert all(t.max_content_chars == 9 and t.allow_hard_links for t in tools)
