@@ -172,19 +172,21 @@ def test_breaking_out_of_lazy_load_submits_nothing_new(tmp_path: Path) -> None:
         return httpx.Response(200, json={"id": f"file-{number}", "bytes": len(PDF)})
 
     api.defaults[("POST", "/files")] = upload
+    executions = itertools.count(1)
     api.defaults[("POST", "/agent/execute")] = lambda r: httpx.Response(
-        201, json={"id": "ex-1", "status": "enqueued", "usage": {}}
+        201, json={"id": f"ex-{next(executions)}", "status": "enqueued", "usage": {}}
     )
-    api.defaults[("GET", "/agent/executions/ex-1")] = lambda r: httpx.Response(
-        200,
-        json={
-            "id": "ex-1",
-            "status": "completed",
-            "name": "a:1",
-            "response": {"text": "t"},
-            "usage": {},
-        },
-    )
+    for n in range(1, 7):  # each execution its own id, as the server gives
+        api.defaults[("GET", f"/agent/executions/ex-{n}")] = httpx.Response(
+            200,
+            json={
+                "id": f"ex-{n}",
+                "status": "completed",
+                "name": "a:1",
+                "response": {"text": "t"},
+                "usage": {},
+            },
+        )
     paths = []
     for i in range(6):
         path = tmp_path / f"doc{i}.pdf"
