@@ -152,8 +152,8 @@ class KnownAgents:
             self._agents[info.name] = info
             if asked:
                 self._agents[asked] = info
-            for name in (info.name, info.base_name, asked):
-                self._missing.pop(name or "", None)
+            for name in filter(None, (info.name, info.base_name, asked)):
+                self._missing.pop(name, None)
 
     def missing(self, name: str) -> AgentNotFoundError | None:
         """A fresh copy of the error ``name`` got less than MISSING_FOR seconds ago."""
