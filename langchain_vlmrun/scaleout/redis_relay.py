@@ -14,8 +14,8 @@ HMAC over the channel and the execution, and subscribers drop any other message.
 
 from __future__ import annotations
 
-import inspect
 import logging
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -39,26 +39,39 @@ logger = logging.getLogger("langchain_vlmrun")
 _READ_WAIT = 1.0
 #: How long :meth:`Subscription.close` waits for the reader thread: two of its reads.
 _CLOSE_WAIT = 2 * _READ_WAIT
+#: The reader's pause after a failed read (the client reconnects on the next one).
+_RETRY_PAUSE = 1.0
 
 
 class Subscription:
-    """A hub fed from the channel by a background thread; :meth:`close` to stop."""
+    """A hub fed from the channel by a background thread; :meth:`close` to stop.
 
-    def __init__(self, pubsub: Any, thread: Any) -> None:
+    The reader is our own daemon thread rather than redis-py's ``run_in_thread``, whose
+    ``stop()`` waits for the reader without a bound in recent releases: a reader stuck
+    in a read of a stalled connection would hang :meth:`close`.
+    """
+
+    def __init__(self, pubsub: Any) -> None:
         # (the relay, whose client owns the pool of the pub/sub connection, stays alive
         # as long as the pub/sub: its message handler refers to it)
         self._pubsub = pubsub
-        self._thread = thread
+        self._stopped = threading.Event()
+        self._reader = threading.Thread(target=self._read, name="vlmrun-relay", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while not self._stopped.is_set():
+            try:  # a message calls its handler (deliver) inside get_message
+                self._pubsub.get_message(ignore_subscribe_messages=True, timeout=_READ_WAIT)
+            except Exception as error:  # a dropped connection: reconnects on the next read
+                logger.warning("relay: %s; reconnecting", error)
+                self._stopped.wait(_RETRY_PAUSE)
 
     def close(self) -> None:
         """Stop the reader, waiting for it at most ``_CLOSE_WAIT`` seconds (a reader stuck
         in a read of a stalled connection is left behind, its connection closed)."""
-        deadline = time.monotonic() + _CLOSE_WAIT
-        if "timeout" in inspect.signature(self._thread.stop).parameters:
-            self._thread.stop(timeout=_CLOSE_WAIT)  # redis-py 8 waits for the reader here
-        else:
-            self._thread.stop()
-        self._thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        self._stopped.set()
+        self._reader.join(timeout=_CLOSE_WAIT)
         self._pubsub.close()
 
     def __enter__(self) -> Subscription:
@@ -135,11 +148,4 @@ class RedisWebhookRelay:
                 pubsub.close()
                 raise TimeoutError(f"Redis did not confirm the subscription to {self.channel}")
 
-        def keep_going(error: BaseException, pubsub: Any, thread: Any) -> None:
-            logger.warning("relay: %s; reconnecting", error)
-            time.sleep(1.0)
-
-        thread = pubsub.run_in_thread(
-            sleep_time=_READ_WAIT, daemon=True, exception_handler=keep_going
-        )
-        return Subscription(pubsub, thread)
+        return Subscription(pubsub)

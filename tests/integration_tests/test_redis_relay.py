@@ -246,11 +246,16 @@ def test_a_failed_read_is_logged_and_the_subscription_keeps_delivering(
 def test_close_returns_even_when_the_reader_is_stuck_in_a_read(redis_url: str) -> None:
     watched = WatchedRedis(redis_url)
     watched.stuck.set()
+    before = set(threading.enumerate())
     subscription = RedisWebhookRelay(watched, channel="stuck").subscribe(WebhookHub())
+    (reader,) = set(threading.enumerate()) - before
     try:
         subscription.close()  # waits a bounded time for the reader, then lets it go
+        assert reader.is_alive()  # still stuck: close did not wait for it to come back
     finally:
         watched.released.set()
+    reader.join(timeout=30)
+    assert not reader.is_alive()  # once its read returns, it sees it was stopped
 
 
 def test_a_subscription_outlives_the_relay_object_that_made_it(redis_url: str) -> None:
