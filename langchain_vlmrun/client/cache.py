@@ -272,7 +272,8 @@ def default_cache() -> ResultCache:
     cache folder (``$VLMRUN_CACHE_DIR``, else ``~/.cache/langchain-vlmrun``; 0700),
     records kept 30 days, at most 20,000 of them. A re-run over unchanged files pays
     nothing and yields the same Documents."""
-    return ResultCache(FileByteStore(), max_age=DEFAULT_MAX_AGE, max_entries=DEFAULT_MAX_ENTRIES)
+    # (the store: ResultCache's default, a FileByteStore)
+    return ResultCache(max_age=DEFAULT_MAX_AGE, max_entries=DEFAULT_MAX_ENTRIES)
 
 
 def resolve_cache(option: CacheOption) -> ResultCache | None:

@@ -552,3 +552,66 @@ def test_a_record_that_cannot_be_resumed_is_named_in_a_warning(
         "client.wait('gone-1') later; otherwise it has expired or belongs to another "
         "account.); submitting once more"
     )
+
+
+# --- what a record may be, and what the cache says about one it will not use --------------
+
+
+def test_a_record_of_exactly_max_value_bytes_is_read_one_more_is_not() -> None:
+    from langchain_vlmrun.client.storage import MAX_VALUE
+
+    store = InMemoryByteStore()
+    cache = ResultCache(store)
+    cache.mark_submitted("vlmrun:k", "ex-1", file_id=None)
+    (body,) = store.mget(["vlmrun:k"])
+    assert body is not None
+    padded = body + b" " * (MAX_VALUE - len(body))  # still the same JSON
+    store.mset([("vlmrun:k", padded)])
+    assert cache.get("vlmrun:k") == CacheRecord("submitted", "ex-1", None, None, ANY)
+    store.mset([("vlmrun:k", padded + b" ")])
+    assert cache.get("vlmrun:k") is None
+
+
+def test_records_it_will_not_use_are_named_in_a_warning_word_for_word(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = InMemoryByteStore()
+    signed = ResultCache(store, signing_key="cache secret 1234")
+    plain = ResultCache(store)
+    plain.mark_submitted("vlmrun:forged", "ex-1", file_id=None)  # not sealed
+    store.mset([("vlmrun:garbage", b"{")])
+    with caplog.at_level(logging.WARNING, logger="langchain_vlmrun"):
+        assert signed.get("vlmrun:forged") is None
+        assert plain.get("vlmrun:garbage") is None
+    assert caplog.messages == [
+        "cache: ignoring record vlmrun:forged: not signed with signing_key",
+        "cache: ignoring record vlmrun:garbage: not a record this cache wrote",
+    ]
+
+
+def test_prune_keeps_the_signed_records_of_a_signed_cache(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = InMemoryByteStore()
+    cache = ResultCache(store, signing_key="cache secret 1234", max_entries=10)
+    for n in range(3):
+        cache.mark_submitted(f"vlmrun:k{n}", f"ex-{n}", file_id=None)
+    with caplog.at_level(logging.WARNING, logger="langchain_vlmrun"):
+        assert cache.prune() == 0  # each record is checked under its own key
+    assert caplog.messages == []
+    assert [cache.get(f"vlmrun:k{n}") is not None for n in range(3)] == [True] * 3
+
+
+def test_prune_passes_over_a_record_removed_by_another_process_meanwhile() -> None:
+    class Racing(InMemoryByteStore):
+        """Lists a record another process deletes before it is read."""
+
+        def yield_keys(self, *, prefix: str | None = None) -> Any:
+            yield "vlmrun:" + "0" * 64
+            yield from super().yield_keys(prefix=prefix)
+
+    store = Racing()
+    cache = ResultCache(store, max_entries=10)
+    cache.mark_submitted("vlmrun:" + "1" * 64, "ex-1", file_id=None)
+    assert cache.prune() == 1  # the vanished one (deleting it again is harmless)
+    assert cache.get("vlmrun:" + "1" * 64) is not None
