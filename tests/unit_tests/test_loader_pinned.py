@@ -533,7 +533,11 @@ def test_a_path_giving_bytes_is_refused_with_advice() -> None:
 
 @pytest.mark.parametrize(
     ("name", "reason"),
-    [("scan\x00.pdf", "embedded null byte"), ("x" * 5000 + ".pdf", "File name too long")],
+    [
+        ("scan\x00.pdf", "embedded null byte"),
+        ("x" * 5000 + ".pdf", "File name too long"),
+        ("~no-such-user-vlmrun/scan.pdf", "Could not determine home directory."),
+    ],
 )
 def test_a_path_the_system_cannot_use_is_a_failure_saying_why(name: str, reason: str) -> None:
     load = loader(api(), name, on_error="skip")
