@@ -491,3 +491,81 @@ def test_a_file_whose_location_cannot_be_resolved_is_skipped_when_expanding(
     assert any(
         m.startswith(f"Skipping {folder / 'b.pdf'}: it is a symbolic link") for m in caplog.messages
     )
+
+
+# --- refused inputs -----------------------------------------------------------------
+
+ADVICE = (
+    "Pass a path, directory, glob or http(s) URL (str or pathlib.Path), or a list of "
+    "them; for bytes in memory use VLMRunParser with Blob.from_data(...)."
+)
+
+
+class _BytesPath:
+    def __fspath__(self) -> bytes:
+        return b"scan.pdf"
+
+
+@pytest.mark.parametrize(
+    ("sources", "error", "message"),
+    [
+        (None, TypeError, f"VLMRunLoader needs files to load. {ADVICE}"),
+        (42, TypeError, f"Unsupported source 42. {ADVICE}"),
+        ([URL, 42], TypeError, f"Unsupported source of type int. {ADVICE}"),
+        ([b"scan.pdf"], TypeError, f"Unsupported source of type bytes. {ADVICE}"),
+        ([], ValueError, "VLMRunLoader needs at least one path, directory, glob or URL."),
+    ],
+)
+def test_sources_that_are_not_paths_globs_or_urls_are_refused_with_advice(
+    sources: Any, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error) as refused:
+        VLMRunLoader(sources, api_key="k")
+    assert str(refused.value) == message
+
+
+def test_a_path_giving_bytes_is_refused_with_advice() -> None:
+    with pytest.raises(TypeError) as refused:
+        VLMRunLoader(_BytesPath(), api_key="k")  # type: ignore[arg-type]
+    assert str(refused.value).startswith("Unsupported bytes path <")
+    assert str(refused.value).endswith(f". {ADVICE}")
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("scan\x00.pdf", "embedded null byte"),
+        ("x" * 5000 + ".pdf", "File name too long"),
+        ("~no-such-user-vlmrun/scan.pdf", "Could not determine home directory."),
+    ],
+)
+def test_a_path_the_system_cannot_use_is_a_failure_saying_why(name: str, reason: str) -> None:
+    load = loader(api(), name, on_error="skip")
+    assert load.load() == []
+    (failure,) = load.failures
+    assert failure.source == name
+    assert str(failure.error).startswith(f"{name!r} is not a usable path ({reason})")
+
+
+def test_a_misspelt_argument_is_refused_with_the_loader_argument_it_resembles() -> None:
+    with pytest.raises(TypeError) as refused:
+        VLMRunLoader(URL, api_key="k", agent_nme="x")
+    assert str(refused.value) == (
+        "VLMRunLoader got an unexpected keyword argument 'agent_nme' (did you mean 'agent_name'?)."
+    )
+
+
+def test_a_bad_mode_is_reported_before_a_missing_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VLMRUN_API_KEY", raising=False)
+    with pytest.raises(ValueError) as refused:
+        VLMRunLoader(URL, mode="bogus")  # type: ignore[arg-type]
+    assert str(refused.value) == "mode must be 'page' or 'single', got 'bogus'."
+
+
+def test_the_input_key_and_segment_length_reach_the_execution() -> None:
+    service = api()
+    load = loader(service, input_key="document", segment_seconds=30.0, cache=False)
+    load.load()
+    body = json_body(service.first("POST", "/agent/execute"))
+    assert body["inputs"] == {"document": {"type": "file_url", "file_url": {"url": URL}}}
+    assert load.spec.segment_seconds == 30.0
