@@ -161,13 +161,15 @@ def test_breaking_out_of_lazy_load_submits_nothing_new(tmp_path: Path) -> None:
     the loop breaks: neither is submitted, and the break returns at once."""
     uploads = threading.Semaphore(0)
     api = ScriptedAPI()
-    numbers = itertools.count(1)  # uploads run on two threads at once: next() is atomic
 
     def upload(request: httpx.Request) -> httpx.Response:
-        number = next(numbers)
-        if number > 2:
-            # uploads 3 and 4 wait for the break (a bound long enough for a busy
-            # machine: timed out, they would go on and submit)
+        # which file, by its name (not by the order of the calls: on a busy machine the
+        # first file can finish before the second one starts, and the third then
+        # uploads beside the second)
+        (number,) = (i for i in range(6) if f'filename="doc{i}.pdf"'.encode() in request.content)
+        if number >= 2:
+            # the third and fourth files wait for the break (a bound long enough for a
+            # busy machine: timed out, they would go on and submit)
             uploads.acquire(timeout=60)
         return httpx.Response(200, json={"id": f"file-{number}", "bytes": len(PDF)})
 
