@@ -349,7 +349,8 @@ def test_a_renewal_that_fails_is_logged_and_tried_again(
     leases.close()
     assert lease is not None and len(failures) >= 2 and not lease.lost  # tried again
     logged = [r for r in caplog.records if r.getMessage() == "could not renew dedupe lease on doc"]
-    assert logged and logged[0].exc_info is not None  # with the cause
+    assert logged and logged[0].exc_info  # with the cause
+    assert logged[0].exc_info[0] is redis.ConnectionError
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
@@ -378,4 +379,113 @@ def test_waiting_for_a_peer_looks_every_check_every_until_the_timeout(
     waited = time.monotonic() - started
     assert outcome.state == "timeout" and 0.3 <= waited < 1.0
     assert len(looks) >= 5  # every 0.05 s, not once a second
+    leases.close()
+
+
+# --- the keeper (one daemon thread renewing every held lease each ttl/3) ----------------
+
+
+class Renewals:
+    """Counts each lease's renewals (by key) as the keeper makes them."""
+
+    def __init__(self, leases: DedupeLeases) -> None:
+        self.counts: dict[str, int] = {}
+        self.changed = threading.Condition()
+        original = leases._renew
+
+        def counted(lease: Any) -> bool:
+            renewed = original(lease)
+            with self.changed:
+                self.counts[lease.key] = self.counts.get(lease.key, 0) + 1
+                self.changed.notify_all()
+            return renewed
+
+        leases._renew = counted  # type: ignore[method-assign]
+
+    def wait(self, lease: Any, more: int) -> None:
+        """Until ``lease`` is renewed ``more`` more times, or found lost (at most 30 s;
+        on a machine so busy that the keeper stalls for a whole ttl, it is lost)."""
+        with self.changed:
+            target = self.counts.get(lease.key, 0) + more
+            assert self.changed.wait_for(
+                lambda: self.counts.get(lease.key, 0) >= target or lease.lost, 30
+            )
+
+
+def lease_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "dedupe lease" in r.getMessage()]
+
+
+def test_the_keeper_is_one_named_daemon_thread(redis_url: str) -> None:
+    leases = DedupeLeases(redis_url, ttl=30.0)
+    before = set(threading.enumerate())
+    first, second = leases.acquire("a"), leases.acquire("b")
+    assert first is not None and second is not None
+    (keeper,) = set(threading.enumerate()) - before  # one for every lease held
+    assert keeper.name == "vlmrun-lease-keepalive" and keeper.daemon
+    first.release()
+    second.release()
+    leases.close()
+
+
+def test_a_lease_taken_over_meanwhile_is_marked_lost_once_and_left_alone(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    leases = DedupeLeases(redis_url, ttl=1.5)
+    renewals = Renewals(leases)
+    with caplog.at_level(logging.WARNING, logger="langchain_vlmrun"):
+        taken, kept = leases.acquire("taken"), leases.acquire("kept")
+        assert taken is not None and kept is not None
+        # it expired (a stalled worker) and another worker holds it now
+        redis.Redis.from_url(redis_url).set(leases.prefix + "taken", "another worker")
+        renewals.wait(taken, 3)  # found lost at its next renewal
+        assert taken.lost is True
+        tries = renewals.counts["taken"]
+        renewals.wait(kept, 2)  # rounds after the loss
+    assert renewals.counts["taken"] == tries  # not tried again once lost
+    taken_warnings = [m for m in lease_warnings(caplog) if " taken " in m]
+    assert taken_warnings == ["dedupe lease on taken expired before release"]
+    assert leases.holder("taken") == "another worker"  # theirs, untouched
+    kept.release()
+    leases.close()
+
+
+def test_a_released_lease_is_no_longer_renewed(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    leases = DedupeLeases(redis_url, ttl=1.5)
+    renewals = Renewals(leases)
+    with caplog.at_level(logging.WARNING, logger="langchain_vlmrun"):
+        done, kept = leases.acquire("done"), leases.acquire("kept")
+        assert done is not None and kept is not None
+        done.release()
+        renewals.wait(kept, 2)
+    assert "done" not in renewals.counts and not done.lost
+    assert [m for m in lease_warnings(caplog) if " done " in m] == []
+    kept.release()
+    leases.close()
+
+
+def test_a_failed_renewal_does_not_keep_the_others_from_theirs(redis_url: str) -> None:
+    leases = DedupeLeases(redis_url, ttl=0.6)  # (b lost on a stalled machine: checked below)
+    renewals = Renewals(leases)
+    counted = leases._renew
+
+    def broken_for_a(lease: Any) -> bool:
+        if lease.key == "a":
+            raise redis.ConnectionError("Redis went away")
+        return counted(lease)
+
+    leases._renew = broken_for_a  # type: ignore[method-assign]
+    a, b = leases.acquire("a"), leases.acquire("b")
+    assert a is not None and b is not None
+    renewals.wait(b, 3)  # beyond its ttl: renewed each round despite a's failures
+    assert b.lost or leases.holder("b") == b.token
+    assert renewals.counts["b"] >= 3 or b.lost
+    a.release()
+    b.release()
     leases.close()
