@@ -588,6 +588,12 @@ async def test_a_listing_made_by_aget_tools_serves_get_tools_without_any_request
             r"\('max_content_char': did you mean 'max_content_chars'\?\)",
         ),
         ({"colour": "red"}, r"has \['colour'\], which VLMRunAgentTool does not take\. \["),
+        (
+            {"max_content_char": 1, "allow_hard_link": True},
+            r"has \['allow_hard_link', 'max_content_char'\], which VLMRunAgentTool does not "
+            r"take \('allow_hard_link': did you mean 'allow_hard_links'\?\) "
+            r"\('max_content_char': did you mean 'max_content_chars'\?\)\.",
+        ),
     ],
 )
 def test_a_wrong_tool_option_fails_the_toolkit_before_any_request(
