@@ -219,6 +219,7 @@ def test_the_reader_is_a_daemon_that_waits_for_messages_without_spinning(
     with relay.subscribe(hub):
         (reader,) = set(threading.enumerate()) - before
         assert reader.daemon  # a worker that never calls close() can still exit
+        assert reader.name == "vlmrun-relay"  # (as a thread dump shows it)
         ticket = hub.expect("ex-10")
         relay.publish(AgentExecution(id="ex-10", status="completed"))
         assert ticket.wait(timeout=30) is not None
