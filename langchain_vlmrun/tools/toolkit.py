@@ -8,7 +8,6 @@ description, prompt, JSON schema) becomes its own tool, so the model sees
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import logging
 import re
@@ -28,9 +27,9 @@ from pydantic import (
     model_validator,
 )
 
-from langchain_vlmrun.client._settings import CLIENT_FIELDS, ClientSettings
+from langchain_vlmrun.client._settings import CLIENT_FIELDS, ClientSettings, setting_names
 from langchain_vlmrun.core._text import model_text
-from langchain_vlmrun.core._validation import AGENT_NAME, check_agent_name
+from langchain_vlmrun.core._validation import AGENT_NAME, check_agent_name, reject_unknown
 from langchain_vlmrun.core.models import AgentInfo
 from langchain_vlmrun.files._confinement import normalise_roots_in
 from langchain_vlmrun.tools.agent_tool import (
@@ -241,17 +240,16 @@ _ARBITRARY = ConfigDict(arbitrary_types_allowed=True)
 
 def _check_tool_options(options: dict[str, Any]) -> None:
     """Each of ``tool_options`` a :class:`VLMRunAgentTool` argument of the right type,
-    checked when the toolkit is made: a wrong one would otherwise leave out every agent
-    (one warning each) at the first :meth:`VLMRunToolkit.get_tools`, and a misspelt
-    one would be ignored."""
-    fields = VLMRunAgentTool.model_fields
-    unknown = sorted(set(options) - set(fields))
-    if unknown:
-        close = {name: difflib.get_close_matches(name, list(fields), n=1) for name in unknown}
-        hints = "".join(f" ({name!r}: did you mean {m[0]!r}?)" for name, m in close.items() if m)
-        raise ValueError(f"tool_options has {unknown}, which VLMRunAgentTool does not take{hints}.")
+    checked when the toolkit is made: a wrong or misspelt one would otherwise leave out
+    every agent (one warning each) at the first :meth:`VLMRunToolkit.get_tools`. A
+    misspelt name gets the tool's own did-you-mean error; the aliases (``api_key``,
+    ``base_url``) are settings, refused before this."""
+    known = setting_names(VLMRunAgentTool)
+    reject_unknown(
+        "VLMRunAgentTool (tool_options)", [name for name in options if name not in known], known
+    )
     for name, value in options.items():
-        info = fields[name]
+        info = VLMRunAgentTool.model_fields[name]
         # the field's type and constraints (gt=0, strict), not its model-only settings
         checked: Any = info.annotation
         if info.metadata:
