@@ -18,6 +18,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 
 from langchain_vlmrun import PollSchedule, RetryPolicy
 from langchain_vlmrun.client._operations import (
+    Admit,
     AwaitDelivery,
     Blocking,
     Call,
@@ -181,6 +182,8 @@ class Driver:
             if pushed is None:
                 self.now += effect.timeout
             return pushed
+        if isinstance(effect, Admit):
+            return effect.slots.admit()
         assert isinstance(effect, EnsureAgent), effect
         return None
 

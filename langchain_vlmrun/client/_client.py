@@ -41,6 +41,7 @@ from langchain_vlmrun.client._budget_protocol import Budget
 from langchain_vlmrun.client._leases import Leases, LocalLeases
 from langchain_vlmrun.client._metering import RequestCounter, record_request
 from langchain_vlmrun.client._operations import (
+    Admit,
     AwaitDelivery,
     Blocking,
     Call,
@@ -647,6 +648,8 @@ class VLMRunClient(_BaseClient):
             return self.hub.wait(effect.execution_id, effect.timeout)
         if isinstance(effect, EnsureAgent):
             return self.require_agent(effect.name) if self.check_agent_names else None
+        if isinstance(effect, Admit):
+            return effect.slots.admit()
         retrying = Retrying(
             sleep=self._sleep, **self.retry.tenacity_kwargs(effect.retry, effect.retry_for)
         )
@@ -1004,6 +1007,8 @@ class AsyncVLMRunClient(_BaseClient):
             return await self.hub.await_(effect.execution_id, effect.timeout)
         if isinstance(effect, EnsureAgent):
             return await self.require_agent(effect.name) if self.check_agent_names else None
+        if isinstance(effect, Admit):
+            return await effect.slots.aadmit()
         retrying = AsyncRetrying(
             sleep=self._sleep, **self.retry.tenacity_kwargs(effect.retry, effect.retry_for)
         )

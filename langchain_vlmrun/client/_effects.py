@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Literal, TypeVar
+from typing import Any, BinaryIO, Literal, Protocol, TypeVar
 
 from langchain_vlmrun.client._retry import RetryMode
 from langchain_vlmrun.files._sources import PreparedFile
 
 __all__ = [
+    "Admit",
     "AwaitDelivery",
     "Blocking",
     "Call",
@@ -22,6 +23,7 @@ __all__ = [
     "EnsureAgent",
     "Operation",
     "Sleep",
+    "Slots",
 ]
 
 T = TypeVar("T")
@@ -95,5 +97,28 @@ class EnsureAgent:
     name: str
 
 
-Effect = Call | Sleep | Blocking | AwaitDelivery | EnsureAgent
+class Slots(Protocol):
+    """A caller's execution slots (a loader's ``max_concurrency``): one is taken before
+    an execution is submitted and given back when it has ended."""
+
+    def admit(self) -> None:
+        """Take a slot, waiting (blocking) until one is free."""
+
+    async def aadmit(self) -> None:
+        """:meth:`admit` for asyncio."""
+
+    def release(self) -> None:
+        """Give a slot back (never blocks)."""
+
+
+@dataclass(frozen=True)
+class Admit:
+    """Take one of ``slots`` before submitting an execution; result: None. The sync
+    client waits in its thread, the async one awaits; either raises what ``slots``
+    raises (e.g. the caller stopped while this source waited)."""
+
+    slots: Slots
+
+
+Effect = Call | Sleep | Blocking | AwaitDelivery | EnsureAgent | Admit
 Operation = Generator[Effect, Any, T]

@@ -27,6 +27,7 @@ from tenacity import RetryCallState, Retrying
 
 # the effects are the operations' vocabulary: importable from here too
 from langchain_vlmrun.client._effects import (
+    Admit,
     AwaitDelivery,
     Blocking,
     Call,
@@ -34,6 +35,7 @@ from langchain_vlmrun.client._effects import (
     EnsureAgent,
     Operation,
     Sleep,
+    Slots,
 )
 from langchain_vlmrun.client._leases import Leases, claim, holding
 from langchain_vlmrun.client._options import DEFAULT_MODEL, ExecuteOptions
@@ -76,6 +78,7 @@ from langchain_vlmrun.files._sources import (
 )
 
 __all__ = [
+    "Admit",
     "AwaitDelivery",
     "Blocking",
     "Call",
@@ -93,9 +96,12 @@ class SubmissionStopped(Exception):
     submitted: nothing was paid for it."""
 
 
-class SubmissionGate(Protocol):
+class SubmissionGate(Slots, Protocol):
     """What a caller that may stop while work runs (a loader) puts in
-    :data:`submission_gate` for the sources it runs."""
+    :data:`submission_gate` for the sources it runs. Its slots bound the executions
+    running at once: a source takes one (:class:`Admit`) once its file is uploaded, and
+    gives it back as soon as its execution has ended, so the next sources upload while
+    the slots are busy and are submitted the moment one frees."""
 
     def check(self) -> None:
         """Raise :class:`SubmissionStopped` if the caller stopped (before an upload)."""
@@ -784,6 +790,20 @@ class ProcessedSource:
     resumed: bool = False
 
 
+class _Slot:
+    """The execution slot a source holds (see :class:`SubmissionGate`), given back
+    once: when its execution has ended, or when the source gives up."""
+
+    def __init__(self, gate: SubmissionGate | None) -> None:
+        self.gate = gate
+        self.taken = False
+
+    def release(self) -> None:
+        if self.taken and self.gate is not None:
+            self.taken = False
+            self.gate.release()
+
+
 def process(
     source: FileSource | PreparedFile,
     request: ExecuteRequest,
@@ -994,39 +1014,47 @@ def _process(
         assert url is not None
         file_value = url_input(url)
     inputs = {**(request.inputs or {}), input_key: file_value}
-    with gate.submitting() if gate is not None else nullcontext():
-        if cache is not None and key is not None:
-            # recorded *before* sending, under the client request id: a process that
-            # dies while the request is in flight resumes by looking that id up (404:
-            # re-send)
-            yield Blocking(lambda: cache.mark_submitted(key, request.id, file_id))
-        try:
-            sent = clock()
-            started = yield from execute(replace(request, inputs=inputs), retry)
-        except APIError as exc:
-            if cache is not None and key is not None and not is_ambiguous(exc):
-                yield Blocking(lambda: cache.forget(key))  # refused: nothing to resume
-            raise
-    if cache is not None and key is not None and started.id != request.id:
-        # the server chose its own id: record that one
-        yield Blocking(lambda: cache.mark_submitted(key, started.id, file_id))
-    # the job started between its request and the answer: timed from there (placed by
-    # the server's own stamp, see DurationMemory.started), what the memory learns is
-    # not blurred by a busy client's late requests and answers; an answer slower than
-    # the grid's first poll had retries, and the job is timed from the answer
-    answered = clock()
-    since = answered
-    if answered - sent < schedule.interval(0):
-        created = started.created_at.timestamp() if started.created_at else None
-        since = durations.started(sent, answered, created) if durations else sent
+    slot = _Slot(gate)
+    if gate is not None:
+        yield Admit(gate)  # waits while max_concurrency executions of the load run
+        slot.taken = True
     try:
-        execution = yield from waiting(started.id, started, since)
-        if accept is not None:
-            accept(execution)
-    except (ExecutionFailedError, ResponseValidationError):
+        with gate.submitting() if gate is not None else nullcontext():
+            if cache is not None and key is not None:
+                # recorded *before* sending, under the client request id: a process that
+                # dies while the request is in flight resumes by looking that id up (404:
+                # re-send)
+                yield Blocking(lambda: cache.mark_submitted(key, request.id, file_id))
+            try:
+                sent = clock()
+                started = yield from execute(replace(request, inputs=inputs), retry)
+            except APIError as exc:
+                if cache is not None and key is not None and not is_ambiguous(exc):
+                    yield Blocking(lambda: cache.forget(key))  # refused: nothing to resume
+                raise
+        if cache is not None and key is not None and started.id != request.id:
+            # the server chose its own id: record that one
+            yield Blocking(lambda: cache.mark_submitted(key, started.id, file_id))
+        # the job started between its request and the answer: timed from there (placed by
+        # the server's own stamp, see DurationMemory.started), what the memory learns is
+        # not blurred by a busy client's late requests and answers; an answer slower than
+        # the grid's first poll had retries, and the job is timed from the answer
+        answered = clock()
+        since = answered
+        if answered - sent < schedule.interval(0):
+            created = started.created_at.timestamp() if started.created_at else None
+            since = durations.started(sent, answered, created) if durations else sent
+        try:
+            execution = yield from waiting(started.id, started, since)
+            slot.release()  # it has ended: the next source is submitted now
+            if accept is not None:
+                accept(execution)
+        except (ExecutionFailedError, ResponseValidationError):
+            if cache is not None and key is not None:
+                yield Blocking(lambda: cache.forget(key))
+            raise
         if cache is not None and key is not None:
-            yield Blocking(lambda: cache.forget(key))
-        raise
-    if cache is not None and key is not None:
-        yield Blocking(lambda: cache.mark_completed(key, execution, file_id))
-    return done(execution, file_id)
+            yield Blocking(lambda: cache.mark_completed(key, execution, file_id))
+        return done(execution, file_id)
+    finally:
+        slot.release()

@@ -34,12 +34,12 @@ import threading
 from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Generic, Protocol, TypeVar
 
 from langchain_vlmrun.client._operations import SubmissionStopped
 
-__all__ = ["LOOKAHEAD", "Gate", "amap_ordered", "map_ordered"]
+__all__ = ["LOOKAHEAD", "Gate", "SourceGate", "amap_ordered", "map_ordered"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -62,18 +62,82 @@ _FINISHING: set[asyncio.Task[None]] = set()
 STOP_GRACE = 10.0
 
 
-class Gate:
-    """A load's :class:`~langchain_vlmrun.client._operations.SubmissionGate`: once
-    stopped, no source is uploaded or submitted; :meth:`stop` returns once the execute
-    requests already sent are answered (at most ``grace`` seconds), so that after it
-    no execution is created."""
+class _Pool:
+    """``size`` permits (None: no bound) that threads and asyncio tasks wait for in turn;
+    once stopped, every waiter, and every later taker, gets :class:`SubmissionStopped`.
+    Waiting threads and tasks of one pool are not mixed (a load is sync or async)."""
 
-    def __init__(self, grace: float = STOP_GRACE) -> None:
+    def __init__(self, size: int | None, lock: threading.Condition) -> None:
+        self._free = size
+        self._lock = lock  # the gate's: one condition wakes every waiter of the gate
+        self._turns: deque[asyncio.Future[None]] = deque()
+        self._stopped = False
+
+    def _check(self) -> None:
+        if self._stopped:
+            raise SubmissionStopped("the load was stopped: nothing was paid for this source")
+
+    def take(self) -> None:
+        with self._lock:
+            self._lock.wait_for(lambda: self._stopped or self._free is None or self._free > 0)
+            self._check()
+            if self._free is not None:
+                self._free -= 1
+
+    async def atake(self) -> None:
+        self._check()
+        if self._free is None:
+            return
+        if self._free > 0 and not self._turns:
+            self._free -= 1
+            return
+        turn = asyncio.get_running_loop().create_future()
+        self._turns.append(turn)
+        try:
+            await turn  # give() hands its permit over; stop() fails the turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self.give()  # handed over as this task was cancelled: pass it on
+            raise
+
+    def give(self) -> None:
+        with self._lock:
+            while self._turns:
+                turn = self._turns.popleft()
+                if not turn.done():
+                    turn.set_result(None)
+                    return
+            if self._free is not None:
+                self._free += 1
+                self._lock.notify_all()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            self._lock.notify_all()
+            while self._turns:
+                turn = self._turns.popleft()
+                if not turn.done():
+                    turn.set_exception(SubmissionStopped("the load was stopped"))
+
+
+class Gate:
+    """A load's gate (see :class:`~langchain_vlmrun.client._operations.SubmissionGate`,
+    which :meth:`source` gives each source): at most ``slots`` executions run at once,
+    and at most ``slots`` more sources prepare and upload meanwhile (None: no bound), so
+    that a file is ready the moment an execution ends. Once stopped, no source is
+    uploaded or submitted and those waiting give up; :meth:`stop` returns once the
+    execute requests already sent are answered (at most ``grace`` seconds), so that
+    after it no execution is created."""
+
+    def __init__(self, grace: float = STOP_GRACE, slots: int | None = None) -> None:
         self.grace = grace
         self._stopped = False
         self._sending = 0
         self._answered = threading.Condition()
         self._aanswered: asyncio.Event | None = None  # made by astop, in its loop
+        self.executions = _Pool(slots, self._answered)
+        self.uploads = _Pool(slots, self._answered)
 
     @property
     def stopped(self) -> bool:
@@ -82,6 +146,10 @@ class Gate:
     def check(self) -> None:
         if self._stopped:
             raise SubmissionStopped("the load was stopped: nothing was paid for this source")
+
+    def source(self) -> SourceGate:
+        """The gate as one source sees it (see :class:`SourceGate`)."""
+        return SourceGate(self)
 
     @contextmanager
     def submitting(self) -> Iterator[None]:
@@ -97,19 +165,67 @@ class Gate:
                 if self._sending == 0 and self._aanswered is not None:
                     self._aanswered.set()  # async: left in the loop's own thread
 
+    def _stop_waiting(self) -> None:
+        self._stopped = True
+        self.uploads.stop()
+        self.executions.stop()
+
     def stop(self) -> None:
         """Stop, and wait (up to ``grace``) for the execute requests in flight."""
         with self._answered:
-            self._stopped = True
+            self._stop_waiting()
             self._answered.wait_for(lambda: self._sending == 0, timeout=self.grace)
 
     async def astop(self) -> None:
         """:meth:`stop` for asyncio (the requests in flight are tasks of this loop)."""
-        self._stopped = True
+        self._stop_waiting()
         if self._sending:
             self._aanswered = asyncio.Event()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._aanswered.wait(), self.grace)
+
+
+class SourceGate:
+    """One source's view of its load's :class:`Gate`: :meth:`start` waits for a turn to
+    prepare and upload; taking an execution slot (:meth:`admit`) gives that turn to the
+    next source; :meth:`finish` gives back whatever the source still holds."""
+
+    def __init__(self, gate: Gate) -> None:
+        self.gate = gate
+        self._uploading = False
+
+    def start(self) -> None:
+        self.gate.uploads.take()
+        self._uploading = True
+
+    async def astart(self) -> None:
+        await self.gate.uploads.atake()
+        self._uploading = True
+
+    def _uploaded(self) -> None:
+        if self._uploading:
+            self._uploading = False
+            self.gate.uploads.give()
+
+    def finish(self) -> None:
+        self._uploaded()
+
+    def check(self) -> None:
+        self.gate.check()
+
+    def submitting(self) -> AbstractContextManager[None]:
+        return self.gate.submitting()
+
+    def admit(self) -> None:
+        self.gate.executions.take()
+        self._uploaded()
+
+    async def aadmit(self) -> None:
+        await self.gate.executions.atake()
+        self._uploaded()
+
+    def release(self) -> None:
+        self.gate.executions.give()
 
 
 class _Started(Protocol):

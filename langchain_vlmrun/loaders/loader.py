@@ -504,14 +504,16 @@ class VLMRunLoader(BaseLoader):
         """
         items, progress = self._start()
         client = self.client or self.settings.new_client()
-        gate = Gate()
+        gate = Gate(slots=self.max_concurrency)
 
         def work(item: _Item) -> _Outcome:
             if gate.stopped:
                 return self._failed(item, SubmissionStopped("the load was stopped"))
-            token = submission_gate.set(gate)
+            source = gate.source()
+            token = submission_gate.set(source)
             try:
                 self._check(item)
+                source.start()
                 return self._done(
                     item,
                     process_source(
@@ -526,6 +528,7 @@ class VLMRunLoader(BaseLoader):
             except Exception as exc:
                 return self._failed(item, exc)
             finally:
+                source.finish()
                 submission_gate.reset(token)
 
         totals = [0.0]
@@ -535,7 +538,11 @@ class VLMRunLoader(BaseLoader):
             _logs_above(progress),
         ):
             outcomes = map_ordered(
-                work, items, self.max_concurrency, on_stop=gate.stop, when_idle=idle
+                work,
+                items,
+                _sources_at_once(self.max_concurrency),
+                on_stop=gate.stop,
+                when_idle=idle,
             )
             try:
                 for outcome in outcomes:
@@ -559,14 +566,16 @@ class VLMRunLoader(BaseLoader):
         """
         items, progress = self._start()
         client = self.async_client or self.settings.new_async_client()
-        gate = Gate()
+        gate = Gate(slots=self.max_concurrency)
 
         async def work(item: _Item) -> _Outcome:
             if gate.stopped:
                 return self._failed(item, SubmissionStopped("the load was stopped"))
-            submission_gate.set(gate)  # in this task's own context
+            source = gate.source()
+            submission_gate.set(source)  # in this task's own context
             try:
                 self._check(item)
+                await source.astart()
                 return self._done(
                     item,
                     await aprocess_source(
@@ -580,13 +589,19 @@ class VLMRunLoader(BaseLoader):
                 )
             except Exception as exc:
                 return self._failed(item, exc)
+            finally:
+                source.finish()
 
         totals = [0.0]
         idle = None if self.async_client is not None else client.aclose
         async with asource_run(type(self).__name__, self.callbacks, _labels(items)) as run:
             with _logs_above(progress):
                 outcomes = amap_ordered(
-                    work, items, self.max_concurrency, on_stop=gate.astop, when_idle=idle
+                    work,
+                    items,
+                    _sources_at_once(self.max_concurrency),
+                    on_stop=gate.astop,
+                    when_idle=idle,
                 )
                 try:
                     async for outcome in outcomes:
@@ -598,6 +613,15 @@ class VLMRunLoader(BaseLoader):
                     await outcomes.aclose()  # as in lazy_load
                     if progress is not None:
                         progress.close()
+
+
+def _sources_at_once(max_concurrency: int) -> int:
+    """Sources a load runs at once: ``max_concurrency`` executions (the load's gate
+    holds the others back) and as many next sources uploading meanwhile, so that a
+    file is ready to submit the moment an execution ends (the upload is out of each
+    cycle: 1.09x -> 1.06x the physical limit for 200 x 1 s jobs at 32, see
+    ``benchmarks``)."""
+    return 2 * max_concurrency
 
 
 @contextmanager

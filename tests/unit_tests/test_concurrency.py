@@ -513,3 +513,115 @@ def test_tasks_that_fail_after_an_early_stop_are_not_reported_as_lost(
         gc.collect()
     assert idle == [True]
     assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]
+
+
+# --- execution slots and upload turns ----------------------------------------------------
+
+
+def test_a_source_waiting_for_an_execution_slot_gets_it_when_one_ends() -> None:
+    gate = Gate(slots=1)
+    first, second = gate.source(), gate.source()
+    first.start()
+    first.admit()  # the one execution running
+    second.start()  # its upload goes on meanwhile: taking the slot gave the turn back
+    admitted = threading.Event()
+
+    def waits() -> None:
+        second.admit()
+        admitted.set()
+
+    waiter = threading.Thread(target=waits)
+    waiter.start()
+    assert not admitted.wait(0.05)  # the slot is taken
+    first.release()  # the first execution ended
+    assert admitted.wait(5)
+    waiter.join(5)
+
+
+def test_a_third_source_waits_for_its_turn_to_upload() -> None:
+    gate = Gate(slots=1)
+    first, second = gate.source(), gate.source()
+    first.start()
+    started = threading.Event()
+    starter = threading.Thread(target=lambda: (second.start(), started.set()))
+    starter.start()
+    assert not started.wait(0.05)  # one source uploads at a time before its slot...
+    first.finish()  # ...until it ends (here: served from the cache, no slot taken)
+    assert started.wait(5)
+    starter.join(5)
+
+
+def test_sources_waiting_for_a_slot_or_a_turn_give_up_when_the_load_stops() -> None:
+    gate = Gate(slots=1)
+    running, uploading = gate.source(), gate.source()
+    running.start()
+    running.admit()
+    errors: list[BaseException] = []
+
+    def attempt(step: Callable[[], None]) -> None:
+        try:
+            step()
+        except SubmissionStopped as exc:
+            errors.append(exc)
+
+    waiters = [
+        threading.Thread(target=attempt, args=(lambda: (uploading.start(), uploading.admit()),)),
+        threading.Thread(target=attempt, args=(gate.source().start,)),
+    ]
+    for waiter in waiters:
+        waiter.start()
+    time.sleep(0.05)
+    gate.stop()
+    for waiter in waiters:
+        waiter.join(5)
+    assert [w.is_alive() for w in waiters] == [False, False]
+    assert len(errors) == 2  # neither uploaded nor submitted anything after the stop
+
+
+def test_async_sources_take_slots_in_turn_and_give_up_when_the_load_stops() -> None:
+    async def main() -> tuple[list[str], bool]:
+        gate = Gate(slots=1)
+        order: list[str] = []
+        first = gate.source()
+        await first.astart()
+        await first.aadmit()
+
+        async def wait_for_slot(name: str) -> None:
+            source = gate.source()  # as a load runs a source: what it holds is given back
+            try:
+                await source.astart()
+                await source.aadmit()
+                order.append(name)
+                source.release()
+            finally:
+                source.finish()
+
+        second = asyncio.create_task(wait_for_slot("second"))
+        await asyncio.sleep(0.01)
+        assert order == []  # the slot is taken
+        first.release()
+        await asyncio.wait_for(second, 5)
+        # a waiter cancelled after the slot was handed to it passes the slot on
+        holder = gate.source()
+        await holder.astart()
+        await holder.aadmit()
+        cancelled = asyncio.create_task(wait_for_slot("cancelled"))
+        await asyncio.sleep(0.01)
+        holder.release()  # handed to the waiting task...
+        cancelled.cancel()  # ...which is cancelled before it runs
+        with contextlib.suppress(asyncio.CancelledError):
+            await cancelled
+        await asyncio.wait_for(wait_for_slot("after"), 5)  # the slot was not lost
+        # stopped: a source waiting for the slot gives up
+        last = gate.source()
+        await last.astart()
+        await last.aadmit()
+        stuck = asyncio.create_task(wait_for_slot("stuck"))
+        await asyncio.sleep(0.01)
+        await gate.astop()
+        with pytest.raises(SubmissionStopped):
+            await asyncio.wait_for(stuck, 5)
+        return order, gate.stopped
+
+    order, stopped = asyncio.run(main())
+    assert order == ["second", "after"] and stopped

@@ -157,8 +157,9 @@ def test_another_host_without_v1_says_so_on_its_first_404() -> None:
 
 
 def test_breaking_out_of_lazy_load_submits_nothing_new(tmp_path: Path) -> None:
-    """Two sources taken, the third and fourth running (uploaded, not submitted) when
-    the loop breaks: neither is submitted, and the break returns at once."""
+    """Two sources taken, the next ones running (uploading, or waiting for their turn
+    to) when the loop breaks: none is submitted, those after them never start, and the
+    break returns at once."""
     uploads = threading.Semaphore(0)
     api = ScriptedAPI()
 
@@ -166,9 +167,9 @@ def test_breaking_out_of_lazy_load_submits_nothing_new(tmp_path: Path) -> None:
         # which file, by its name (not by the order of the calls: on a busy machine the
         # first file can finish before the second one starts, and the third then
         # uploads beside the second)
-        (number,) = (i for i in range(6) if f'filename="doc{i}.pdf"'.encode() in request.content)
+        (number,) = (i for i in range(12) if f'filename="doc{i}.pdf"'.encode() in request.content)
         if number >= 2:
-            # the third and fourth files wait for the break (a bound long enough for a
+            # the files after the first two wait for the break (a bound long enough for a
             # busy machine: timed out, they would go on and submit)
             uploads.acquire(timeout=60)
         return httpx.Response(200, json={"id": f"file-{number}", "bytes": len(PDF)})
@@ -178,7 +179,7 @@ def test_breaking_out_of_lazy_load_submits_nothing_new(tmp_path: Path) -> None:
     api.defaults[("POST", "/agent/execute")] = lambda r: httpx.Response(
         201, json={"id": f"ex-{next(executions)}", "status": "enqueued", "usage": {}}
     )
-    for n in range(1, 7):  # each execution its own id, as the server gives
+    for n in range(1, 13):  # each execution its own id, as the server gives
         api.defaults[("GET", f"/agent/executions/ex-{n}")] = httpx.Response(
             200,
             json={
@@ -190,7 +191,7 @@ def test_breaking_out_of_lazy_load_submits_nothing_new(tmp_path: Path) -> None:
             },
         )
     paths = []
-    for i in range(6):
+    for i in range(12):
         path = tmp_path / f"doc{i}.pdf"
         path.write_bytes(PDF + bytes([i]))
         paths.append(path)
@@ -202,10 +203,10 @@ def test_breaking_out_of_lazy_load_submits_nothing_new(tmp_path: Path) -> None:
             break
     executed_at_break = api.calls("POST", "/agent/execute")
     sent_at_break = [f"{r.method} {r.url.path}" for r in api.requests]
-    uploads.release(4)  # the uploads running when the loop broke now end...
+    uploads.release(12)  # the uploads running when the loop broke now end...
     for thread in threading.enumerate():
         if thread.name.startswith("vlmrun_"):
             thread.join(5)
     assert executed_at_break == 2, sent_at_break  # (the order, should this ever fail)
     assert api.calls("POST", "/agent/execute") == 2  # ...and submit nothing
-    assert api.calls("POST", "/files") <= 4  # the two not started never were
+    assert api.calls("POST", "/files") <= 6  # those not started never were

@@ -193,7 +193,7 @@ def test_a_delivery_to_a_url_another_job_found_silent_marks_it_healthy_again(
 def test_a_load_stopped_before_a_source_starts_sends_no_request() -> None:
     gate = Gate()
     gate.stop()
-    token = submission_gate.set(gate)
+    token = submission_gate.set(gate.source())
     try:
         service = VirtualService(duration=1.0)
         with pytest.raises(SubmissionStopped):
@@ -213,7 +213,7 @@ def test_a_load_stopped_while_its_file_uploads_submits_no_execution() -> None:
         return service.route(call)
 
     service.driver.route = route
-    token = submission_gate.set(gate)
+    token = submission_gate.set(gate.source())
     try:
         with pytest.raises(SubmissionStopped):
             service.process(DATA, ExecuteRequest(prompt="p"))
