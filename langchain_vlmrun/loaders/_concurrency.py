@@ -67,9 +67,9 @@ class _Pool:
     once stopped, every waiter, and every later taker, gets :class:`SubmissionStopped`.
     Waiting threads and tasks of one pool are not mixed (a load is sync or async)."""
 
-    def __init__(self, size: int | None, lock: threading.Condition) -> None:
+    def __init__(self, size: int | None) -> None:
         self._free = size
-        self._lock = lock  # the gate's: one condition wakes every waiter of the gate
+        self._lock = threading.Condition()  # its own: a permit given wakes one waiter
         self._turns: deque[asyncio.Future[None]] = deque()
         self._stopped = False
 
@@ -109,7 +109,7 @@ class _Pool:
                     return
             if self._free is not None:
                 self._free += 1
-                self._lock.notify_all()
+                self._lock.notify()
 
     def stop(self) -> None:
         with self._lock:
@@ -136,8 +136,8 @@ class Gate:
         self._sending = 0
         self._answered = threading.Condition()
         self._aanswered: asyncio.Event | None = None  # made by astop, in its loop
-        self.executions = _Pool(slots, self._answered)
-        self.uploads = _Pool(slots, self._answered)
+        self.executions = _Pool(slots)
+        self.uploads = _Pool(slots)
 
     @property
     def stopped(self) -> bool:

@@ -232,8 +232,8 @@ class VLMRunLoader(BaseLoader):
     """Load files, directories, globs and URLs as Documents through a VLM Run agent.
 
     Files are uploaded (an earlier upload of the same bytes is reused), URLs are passed
-    to the agent as they are. Up to ``max_concurrency`` sources are processed at once;
-    Documents come out in input order.
+    to the agent as they are. Up to ``max_concurrency`` executions run at once, while as
+    many next sources upload; Documents come out in input order.
 
     Example:
         >>> from langchain_vlmrun import VLMRunLoader
@@ -269,9 +269,11 @@ class VLMRunLoader(BaseLoader):
         response_model: pydantic model of the expected output (validated per file).
         json_schema: a JSON schema instead of ``response_model``.
         mode: ``"page"`` or ``"single"``.
-        max_concurrency: sources processed at once (threads in ``lazy_load``, tasks in
-            ``alazy_load``). Every upload, execute and poll counts against the API rate
-            limit; lower this on a pay-as-you-go plan.
+        max_concurrency: executions run at once; as many next sources upload
+            meanwhile, each submitted the moment an execution ends (threads in
+            ``lazy_load``, tasks in ``alazy_load``: twice this many). Every upload,
+            execute and poll counts against the API rate limit; lower this on a
+            pay-as-you-go plan.
         show_progress: show a tqdm bar (files done, failed, credits); needs ``tqdm``
             (``pip install langchain-vlmrun[progress]``).
         on_error: ``"raise"`` (default) raises :class:`LoaderError` naming the source at
@@ -492,7 +494,7 @@ class VLMRunLoader(BaseLoader):
     # -- sync --------------------------------------------------------------------------
 
     def lazy_load(self) -> Iterator[Document]:
-        """Yield Documents in input order, ``max_concurrency`` sources at a time (threads).
+        """Yield Documents in input order, ``max_concurrency`` executions at a time (threads).
 
         Sources are started only while you ask for the next Document. Stopping early
         (``break``, ``close()``, an exception, ``on_error="raise"``) pays for nothing
@@ -557,7 +559,7 @@ class VLMRunLoader(BaseLoader):
     # -- async -------------------------------------------------------------------------
 
     async def alazy_load(self) -> AsyncIterator[Document]:
-        """Native async: ``max_concurrency`` sources at a time (tasks), input order.
+        """Native async: ``max_concurrency`` executions at a time (tasks), input order.
 
         Stopping early is as in :meth:`lazy_load`; the executions already submitted
         finish in tasks of the running event loop (``asyncio.run`` cancels them when
