@@ -58,7 +58,7 @@ FAULT_ARGS = (
 def unbounded_lookahead() -> contextlib.AbstractContextManager[Any]:
     """Diagnostic only: the loader's ordered map without its 4 x max_concurrency
     look-ahead window (a slow source then never holds up the ones behind it)."""
-    return mock.patch.object(concurrency_module, "_check", lambda max_concurrency: 1 << 30)
+    return mock.patch.object(concurrency_module, "LOOKAHEAD", 1 << 30)
 
 
 def run(paths: list[str], driver: str, ignore_ids: bool, wide: bool = False) -> dict[str, Any]:
