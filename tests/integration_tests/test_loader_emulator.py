@@ -8,6 +8,7 @@ upload through the md5 lookup.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import threading
 import time
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from langchain_core.documents import Document
 
 from langchain_vlmrun import AsyncVLMRunClient, PollSchedule, VLMRunClient, VLMRunLoader
@@ -180,3 +182,38 @@ async def test_async_load_in_order_then_second_load_reuses_uploads(
     assert counters["uploads"] == N_FILES and counters["hash_hits"] == N_FILES
     assert counters["executions_created"] == 2 * len(sources)
     assert [d.id for d in second] == [d.id for d in first]
+
+
+@pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
+def test_the_next_files_upload_ahead_yet_executions_stay_within_max_concurrency(
+    emulator_factory: Callable[..., Emulator], tmp_path: Path, use_async: bool
+) -> None:
+    """Twice max_concurrency sources run at once (the next ones uploading), never more
+    than max_concurrency executions on the service, each file paid once."""
+    emu = emulator_factory(queue_time=0.0, processing_time=0.6, pages_per_file=PAGES)
+    paths = []
+    for i in range(12):
+        path = tmp_path / f"ahead{i:02d}.png"
+        path.write_bytes(b"\x89PNG\r\n\x1a\n" + f"file uploaded ahead {i}".encode())
+        paths.append(str(path))
+
+    async def aload() -> list[Document]:
+        async with AsyncVLMRunClient("k", base_url=emu.base_url, poll=FAST) as client:
+            loader = VLMRunLoader(
+                paths, agent_name=AGENT, async_client=client, max_concurrency=3, cache=False
+            )
+            return await loader.aload()
+
+    if use_async:
+        docs = asyncio.run(aload())
+    else:
+        with VLMRunClient("k", base_url=emu.base_url, poll=FAST) as client:
+            loader = VLMRunLoader(
+                paths, agent_name=AGENT, client=client, max_concurrency=3, cache=False
+            )
+            docs = loader.load()
+    counters = emu.counters.snapshot()
+    assert counters["max_concurrent_executions"] == 3  # reached, never passed
+    assert counters["executions_created"] == counters["uploads"] == 12
+    assert counters["paid_twice"] == 0
+    assert [d.metadata["source"] for d in docs] == [p for p in paths for _ in range(PAGES)]
