@@ -62,6 +62,10 @@ _FINISHING: set[asyncio.Task[None]] = set()
 STOP_GRACE = 10.0
 
 
+#: What a source that the load's stop caught before it uploaded or submitted reports.
+STOPPED = "the load was stopped: nothing was paid for this source"
+
+
 class _Pool:
     """``size`` permits (None: no bound) that threads and asyncio tasks wait for in turn;
     once stopped, every waiter, and every later taker, gets :class:`SubmissionStopped`.
@@ -75,7 +79,7 @@ class _Pool:
 
     def _check(self) -> None:
         if self._stopped:
-            raise SubmissionStopped("the load was stopped: nothing was paid for this source")
+            raise SubmissionStopped(STOPPED)
 
     def take(self) -> None:
         with self._lock:
@@ -118,7 +122,7 @@ class _Pool:
             while self._turns:
                 turn = self._turns.popleft()
                 if not turn.done():
-                    turn.set_exception(SubmissionStopped("the load was stopped"))
+                    turn.set_exception(SubmissionStopped(STOPPED))
 
 
 class Gate:
@@ -145,7 +149,7 @@ class Gate:
 
     def check(self) -> None:
         if self._stopped:
-            raise SubmissionStopped("the load was stopped: nothing was paid for this source")
+            raise SubmissionStopped(STOPPED)
 
     def source(self) -> SourceGate:
         """The gate as one source sees it (see :class:`SourceGate`)."""

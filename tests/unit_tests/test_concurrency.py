@@ -575,7 +575,10 @@ def test_sources_waiting_for_a_slot_or_a_turn_give_up_when_the_load_stops() -> N
     for waiter in waiters:
         waiter.join(5)
     assert [w.is_alive() for w in waiters] == [False, False]
-    assert len(errors) == 2  # neither uploaded nor submitted anything after the stop
+    # neither uploaded nor submitted anything after the stop, and each says so
+    assert [str(e) for e in errors] == [
+        "the load was stopped: nothing was paid for this source"
+    ] * 2
 
 
 def test_async_sources_take_slots_in_turn_and_give_up_when_the_load_stops() -> None:
@@ -619,9 +622,92 @@ def test_async_sources_take_slots_in_turn_and_give_up_when_the_load_stops() -> N
         stuck = asyncio.create_task(wait_for_slot("stuck"))
         await asyncio.sleep(0.01)
         await gate.astop()
-        with pytest.raises(SubmissionStopped):
+        with pytest.raises(SubmissionStopped, match=r"^the load was stopped: nothing was paid"):
             await asyncio.wait_for(stuck, 5)
         return order, gate.stopped
 
     order, stopped = asyncio.run(main())
     assert order == ["second", "after"] and stopped
+
+
+def blocks(step: Callable[[], object]) -> Callable[[], None]:
+    """Start ``step`` in a thread, check that it is still waiting a moment later, and
+    return how to wait for its end: the load's stop, within 5 s."""
+    stopped: list[SubmissionStopped] = []
+
+    def run() -> None:
+        try:
+            step()
+        except SubmissionStopped as exc:
+            stopped.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(0.05)
+    assert thread.is_alive(), "it did not wait"
+
+    def join() -> None:
+        thread.join(5)
+        assert not thread.is_alive() and len(stopped) == 1
+
+    return join
+
+
+def test_a_source_gives_back_only_the_turn_it_holds() -> None:
+    gate = Gate(slots=1)
+    gate.source().finish()  # never started: it holds no turn to give back
+    done = gate.source()
+    done.start()
+    done.admit()  # the turn goes back here...
+    done.finish()  # ...and not a second time here
+    done.release()
+    gate.source().start()  # the one turn
+    late = gate.source()
+    ended = blocks(late.start)  # no second turn was made up
+    gate.stop()
+    ended()
+    with pytest.raises(SubmissionStopped):
+        late.admit()
+
+
+def test_every_slot_given_back_can_be_taken_again() -> None:
+    gate = Gate(slots=2)
+    first, second = gate.source(), gate.source()
+    first.admit()
+    second.admit()
+    first.release()
+    second.release()
+    taken = threading.Event()
+
+    def both() -> None:
+        gate.source().admit()
+        gate.source().admit()
+        taken.set()
+
+    thread = threading.Thread(target=both)
+    thread.start()
+    assert taken.wait(5)  # two slots free again, not one
+    thread.join(5)
+    ended = blocks(gate.source().admit)  # and not three
+    gate.stop()
+    ended()
+
+
+def test_an_async_waiter_cancelled_while_waiting_takes_no_slot_away() -> None:
+    async def main() -> bool:
+        gate = Gate(slots=1)
+        holder = gate.source()
+        await holder.aadmit()
+        waiter = asyncio.create_task(gate.source().aadmit())
+        await asyncio.sleep(0.01)
+        waiter.cancel()  # still waiting: nothing was handed to it
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiter
+        late = asyncio.create_task(gate.source().aadmit())
+        await asyncio.sleep(0.01)
+        waited = not late.done()  # the holder still has the one slot
+        holder.release()
+        await asyncio.wait_for(late, 5)
+        return waited
+
+    assert asyncio.run(main())
