@@ -795,13 +795,12 @@ class _Slot:
     once: when its execution has ended, or when the source gives up."""
 
     def __init__(self, gate: SubmissionGate | None) -> None:
-        self.gate = gate
-        self.taken = False
+        self._gate = gate  # None: no slot held
 
     def release(self) -> None:
-        if self.taken and self.gate is not None:
-            self.taken = False
-            self.gate.release()
+        gate, self._gate = self._gate, None
+        if gate is not None:
+            gate.release()
 
 
 def process(
@@ -1014,10 +1013,10 @@ def _process(
         assert url is not None
         file_value = url_input(url)
     inputs = {**(request.inputs or {}), input_key: file_value}
-    slot = _Slot(gate)
+    slot = _Slot(None)
     if gate is not None:
         yield Admit(gate)  # waits while max_concurrency executions of the load run
-        slot.taken = True
+        slot = _Slot(gate)
     try:
         with gate.submitting() if gate is not None else nullcontext():
             if cache is not None and key is not None:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -35,6 +37,7 @@ from langchain_vlmrun.client._operations import (
     upload_prepared,
 )
 from langchain_vlmrun.client._polling import WAVE_SLICE, DeliveryHealth, DurationMemory, Probe
+from langchain_vlmrun.core.errors import ExecutionFailedError
 from langchain_vlmrun.core.models import AgentExecution
 from langchain_vlmrun.files._sources import prepare_file
 from langchain_vlmrun.loaders._concurrency import Gate
@@ -247,6 +250,112 @@ def test_a_fresh_run_writes_its_record_twice_submitted_then_completed() -> None:
     result = service.process(DATA, request, cache=ResultCache(store))
     assert result.execution.id == "req-1" and not result.from_cache
     assert store.written == [("submitted", "req-1"), ("completed", "req-1")]
+
+
+# --- a load's execution slot: taken once uploaded, given back once the job has ended ---
+
+
+class NotedGate:
+    """A load's gate as one source sees it, noting what the operation asks of it (and,
+    through :meth:`store`, the cache records written, in the same list)."""
+
+    def __init__(self, *, stopped_while_waiting: bool = False) -> None:
+        self.events: list[str] = []
+        self.stopped_while_waiting = stopped_while_waiting
+
+    def check(self) -> None:
+        self.events.append("check")
+
+    @contextmanager
+    def submitting(self) -> Iterator[None]:
+        self.events.append("submitting")
+        yield
+
+    def admit(self) -> None:
+        self.events.append("admit")
+        if self.stopped_while_waiting:
+            raise SubmissionStopped("the load was stopped: nothing was paid for this source")
+
+    async def aadmit(self) -> None:
+        raise AssertionError("a sync driver waits in its thread")
+
+    def release(self) -> None:
+        self.events.append("release")
+
+    def store(self) -> InMemoryByteStore:
+        events = self.events
+
+        class Noting(InMemoryByteStore):
+            def mset(self, key_value_pairs: Any) -> None:
+                pairs = list(key_value_pairs)
+                events.extend(f"record {json.loads(value)['state']}" for _, value in pairs)
+                super().mset(pairs)
+
+        return Noting()
+
+
+def _through(gate: NotedGate, service: VirtualService, cache: ResultCache) -> Any:
+    token = submission_gate.set(gate)
+    try:
+        return service.process(DATA, ExecuteRequest(prompt="p", id="req-1"), cache=cache)
+    finally:
+        submission_gate.reset(token)
+
+
+def test_the_slot_is_taken_once_uploaded_and_given_back_before_the_result_is_kept() -> None:
+    gate = NotedGate()
+    service = VirtualService(duration=3.0)
+    _through(gate, service, ResultCache(gate.store()))
+    # the next source may go as soon as this job has ended, before its result is kept
+    assert gate.events == [
+        "check",
+        "admit",
+        "submitting",
+        "record submitted",
+        "release",
+        "record completed",
+    ]
+    assert service.requests[("POST", "/files")] == 1  # uploaded before the slot
+
+
+def test_a_source_stopped_while_waiting_for_its_slot_pays_nothing_and_gives_nothing_back() -> None:
+    gate = NotedGate(stopped_while_waiting=True)
+    service = VirtualService(duration=3.0)
+    store = gate.store()
+    with pytest.raises(SubmissionStopped):
+        _through(gate, service, ResultCache(store))
+    assert gate.events == ["check", "admit"]  # no slot was taken: none is given back
+    assert dict(service.requests) == {("POST", "/files"): 1}  # nothing submitted
+    assert list(store.yield_keys()) == []  # nothing to resume
+
+
+def test_a_failed_execution_gives_its_slot_back_once() -> None:
+    gate = NotedGate()
+    service = VirtualService(duration=3.0)
+
+    def route(call: Call) -> Any:
+        reply = service.route(call)
+        if call.method == "GET" and "/agent/executions/" in call.path:
+            body = reply.json()
+            if body["status"] == "completed":
+                body.update(status="failed", response=None)
+                return httpx.Response(200, json=body)
+        return reply
+
+    service.driver.route = route
+    with pytest.raises(ExecutionFailedError):
+        _through(gate, service, ResultCache(gate.store()))
+    assert gate.events.count("release") == 1
+    assert gate.events[-1] == "release"  # after the record was forgotten
+
+
+def test_a_result_from_the_cache_takes_no_slot() -> None:
+    gate = NotedGate()
+    service = VirtualService(duration=3.0)
+    cache = ResultCache(gate.store())
+    _through(NotedGate(), service, cache)  # the first run keeps the result
+    _through(gate, service, cache)
+    assert "admit" not in gate.events and "release" not in gate.events
 
 
 # --- wait: where each poll goes on the virtual clock -----------------------------------
