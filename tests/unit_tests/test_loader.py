@@ -282,6 +282,30 @@ def test_the_next_source_uploads_while_an_execution_runs(tmp_path: Path, use_asy
     assert [d.page_content for d in docs] == [f"content of doc{i}.pdf" for i in range(3)]
 
 
+def test_a_load_runs_twice_max_concurrency_sources_on_as_many_threads(tmp_path: Path) -> None:
+    """max_concurrency executions, and as many next sources uploading or ready: twice
+    as many threads, not more (the manual's promise)."""
+    api = FakeVLMRun(total=10, held=frozenset(f"doc{i}.pdf" for i in range(10)))
+    docs: list[Document] = []
+    consumer = threading.Thread(
+        target=lambda: docs.extend(
+            loader_for(api, make_files(tmp_path, 10), max_concurrency=2).lazy_load()
+        )
+    )
+    consumer.start()
+    try:
+        deadline = time.monotonic() + GATE_TIMEOUT
+        while len(api.executed) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.1)  # the sources behind them start meanwhile
+        workers = [t for t in threading.enumerate() if t.name.startswith("vlmrun_")]
+        assert len(api.executed) == 2 and len(workers) == 4
+    finally:
+        api.release.set()
+        consumer.join(GATE_TIMEOUT)
+    assert len(docs) == 10
+
+
 def test_map_ordered_keeps_a_bounded_window() -> None:
     pulled: list[int] = []
     both_running = threading.Barrier(2)
