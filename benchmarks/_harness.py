@@ -6,8 +6,10 @@ import datetime as dt
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
+import tempfile
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
@@ -53,8 +55,19 @@ def report(name: str, title: str, text: str) -> None:
     )
 
 
+#: Each running emulator's result-cache folder (removed when it stops).
+_CACHE_DIRS: dict[int, str] = {}
+
+
 def start_emulator(*args: str) -> tuple[subprocess.Popen[str], str]:
-    """The emulator in its own process (so it does not share our GIL); its base URL."""
+    """The emulator in its own process (so it does not share our GIL); its base URL.
+
+    A new emulator is a new service, and the loaders' default result cache starts empty
+    with it, in a folder of its own (``VLMRUN_CACHE_DIR``, inherited by the processes
+    started after it): no run finds another's records (a port used again would), and
+    nothing is left in the user's cache folder."""
+    folder = tempfile.mkdtemp(prefix="vlmrun-bench-cache-")
+    os.environ["VLMRUN_CACHE_DIR"] = folder
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.emulator", "--port", "0", "--max-lifetime", "900", *args],
         cwd=ROOT,
@@ -62,6 +75,7 @@ def start_emulator(*args: str) -> tuple[subprocess.Popen[str], str]:
         text=True,
     )
     assert proc.stdout is not None
+    _CACHE_DIRS[proc.pid] = folder
     return proc, proc.stdout.readline().split(" at ")[1].split()[0]
 
 
@@ -74,6 +88,9 @@ def stop_emulator(proc: subprocess.Popen[str]) -> None:
     reads would block a large snapshot (and so the exit)."""
     proc.terminate()
     proc.communicate(timeout=30)
+    folder = _CACHE_DIRS.pop(proc.pid, None)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def counters(base_url: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ and page/single rendering happens locally, so switching modes costs nothing.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import re
@@ -88,7 +89,9 @@ class ResultCache:
         max_age: seconds a record stays valid (None: forever); older ones are misses
             and are removed by :meth:`prune`.
         max_entries: keep at most this many records (oldest pruned first; checked every
-            ``prune_every`` writes).
+            ``prune_every`` writes, counted over every view :meth:`scoped` gives of this
+            cache). A check reads every record of the namespace, so make ``prune_every``
+            a tenth of ``max_entries`` or so for a large bound: ten reads a write.
         signing_key: sign records, and trust only records signed with it.
     """
 
@@ -112,7 +115,9 @@ class ResultCache:
         self.service = service
         self.signing_key = signing_key_of(signing_key)
         self.clock = clock
-        self._writes = 0
+        # one count for this cache and every scoped view of it: a client scopes the cache
+        # for each source, and a count per view would never reach ``prune_every``
+        self._writes = itertools.count(1)
         self._own_key = re.compile(re.escape(namespace) + ":[^:]+")
 
     def __repr__(self) -> str:
@@ -169,8 +174,8 @@ class ResultCache:
         if self.signing_key is not None:
             body = seal(self.signing_key, key, body)
         self.store.mset([(key, body)])
-        self._writes += 1
-        if self.max_entries is not None and self._writes % self.prune_every == 0:
+        written = next(self._writes)
+        if self.max_entries is not None and written % self.prune_every == 0:
             self.prune()
 
     def mark_submitted(self, key: str, execution_id: str, file_id: str | None) -> None:
@@ -263,17 +268,23 @@ CacheOption: TypeAlias = ResultCache | Literal[False] | None
 
 #: The default cache's bounds: records older than this are misses and pruned...
 DEFAULT_MAX_AGE = 30 * 24 * 3600.0
-#: ...and at most this many are kept (oldest pruned first).
+#: ...and at most this many are kept (oldest pruned first), checked every tenth of that
+#: many writes (a check reads every record: ten reads a write).
 DEFAULT_MAX_ENTRIES = 20_000
+DEFAULT_PRUNE_EVERY = DEFAULT_MAX_ENTRIES // 10
 
 
 def default_cache() -> ResultCache:
     """The cache loaders and parsers use unless told otherwise: persistent, in the user
     cache folder (``$VLMRUN_CACHE_DIR``, else ``~/.cache/langchain-vlmrun``; 0700),
-    records kept 30 days, at most 20,000 of them. A re-run over unchanged files pays
-    nothing and yields the same Documents."""
+    records kept 30 days, at most 20,000 of them (checked every 2,000 writes). A re-run
+    over unchanged files pays nothing and yields the same Documents."""
     # (the store: ResultCache's default, a FileByteStore)
-    return ResultCache(max_age=DEFAULT_MAX_AGE, max_entries=DEFAULT_MAX_ENTRIES)
+    return ResultCache(
+        max_age=DEFAULT_MAX_AGE,
+        max_entries=DEFAULT_MAX_ENTRIES,
+        prune_every=DEFAULT_PRUNE_EVERY,
+    )
 
 
 def resolve_cache(option: CacheOption) -> ResultCache | None:

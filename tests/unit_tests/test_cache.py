@@ -383,6 +383,20 @@ def test_writes_prune_every_prune_every_writes_only_with_max_entries() -> None:
     assert len(list(unbounded.store.yield_keys())) == 3
 
 
+def test_a_bounded_cache_stays_bounded_over_many_documents() -> None:
+    # the client scopes the cache to its service for each document: the writes through
+    # all those views count (one count per view never reached prune_every, so the
+    # default cache of a load was never pruned)
+    store = InMemoryByteStore()
+    cache = ResultCache(store, max_entries=3, prune_every=4)
+    api = api_for_one_document()
+    client = api.client(request_id_factory=lambda: "req-1")
+    for n in range(12):
+        client.process(DATA + str(n).encode(), prompt="read", filename="doc.pdf", cache=cache)
+    assert paid(api) == (12, 12)
+    assert len(list(store.yield_keys())) == 3  # two writes a document: pruned at the 24th
+
+
 def test_writes_prune_every_hundred_writes_by_default() -> None:
     clock = Clock()
     store = InMemoryByteStore()
@@ -404,6 +418,7 @@ def test_resolve_cache_refuses_a_bare_store(
     assert isinstance(own, ResultCache) and isinstance(own.store, FileByteStore)
     assert own.store.root == tmp_path / "results"
     assert (own.max_age, own.max_entries) == (30 * 24 * 3600.0, 20_000)
+    assert own.prune_every == 2_000  # a check reads every record: ten reads a write
     cache = ResultCache(InMemoryByteStore())
     assert resolve_cache(cache) is cache
     with pytest.raises(TypeError) as info:
