@@ -49,7 +49,7 @@ from langchain_vlmrun.files._sources import (
     check_supported,
     is_url,
 )
-from langchain_vlmrun.loaders._concurrency import Gate, amap_ordered, map_ordered
+from langchain_vlmrun.loaders._concurrency import STOPPED, Gate, amap_ordered, map_ordered
 
 __all__ = ["Failure", "LoaderError", "SourceUsage", "VLMRunLoader"]
 
@@ -510,7 +510,7 @@ class VLMRunLoader(BaseLoader):
 
         def work(item: _Item) -> _Outcome:
             if gate.stopped:
-                return self._failed(item, SubmissionStopped("the load was stopped"))
+                return self._failed(item, SubmissionStopped(STOPPED))
             source = gate.source()
             token = submission_gate.set(source)
             try:
@@ -572,7 +572,7 @@ class VLMRunLoader(BaseLoader):
 
         async def work(item: _Item) -> _Outcome:
             if gate.stopped:
-                return self._failed(item, SubmissionStopped("the load was stopped"))
+                return self._failed(item, SubmissionStopped(STOPPED))
             source = gate.source()
             submission_gate.set(source)  # in this task's own context
             try:
