@@ -19,10 +19,10 @@ and page/single rendering happens locally, so switching modes costs nothing.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -117,7 +117,7 @@ class ResultCache:
         self.clock = clock
         # one count for this cache and every scoped view of it: a client scopes the cache
         # for each source, and a count per view would never reach ``prune_every``
-        self._writes = itertools.count(1)
+        self._writes = _WriteCount()
         self._own_key = re.compile(re.escape(namespace) + ":[^:]+")
 
     def __repr__(self) -> str:
@@ -174,7 +174,7 @@ class ResultCache:
         if self.signing_key is not None:
             body = seal(self.signing_key, key, body)
         self.store.mset([(key, body)])
-        written = next(self._writes)
+        written = self._writes.next()
         if self.max_entries is not None and written % self.prune_every == 0:
             self.prune()
 
@@ -221,6 +221,23 @@ class ResultCache:
             doomed.extend(key for _, key in dated[: len(dated) - self.max_entries])
         self.store.mdelete(doomed)
         return len(doomed)
+
+
+class _WriteCount:
+    """The writes through a cache and its scoped views (thread-safe; a pickle, for a
+    loader shipped to a worker, carries the count, as itertools.count no longer may)."""
+
+    def __init__(self, count: int = 0) -> None:
+        self._lock = threading.Lock()
+        self._count = count
+
+    def next(self) -> int:
+        with self._lock:
+            self._count += 1
+            return self._count
+
+    def __reduce__(self) -> tuple[type[_WriteCount], tuple[int]]:
+        return _WriteCount, (self._count,)
 
 
 def replace_cache(cache: ResultCache, **changes: Any) -> ResultCache:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import pickle
 from pathlib import Path
 from typing import Any
 from unittest.mock import ANY
@@ -395,6 +396,16 @@ def test_a_bounded_cache_stays_bounded_over_many_documents() -> None:
         client.process(DATA + str(n).encode(), prompt="read", filename="doc.pdf", cache=cache)
     assert paid(api) == (12, 12)
     assert len(list(store.yield_keys())) == 3  # two writes a document: pruned at the 24th
+
+
+def test_a_pickled_cache_keeps_counting_towards_its_next_prune() -> None:
+    # a loader shipped to a Dask or Ray worker carries its cache (and its count) along
+    cache = ResultCache(InMemoryByteStore(), max_entries=1, prune_every=3)
+    cache.mark_submitted("vlmrun:a", "ex-1", file_id=None)
+    cache.mark_submitted("vlmrun:b", "ex-1", file_id=None)
+    shipped = pickle.loads(pickle.dumps(cache.scoped("https://api.example/v1")))
+    shipped.mark_submitted("vlmrun:c", "ex-1", file_id=None)  # the third write: pruned
+    assert len(list(shipped.store.yield_keys())) == 1
 
 
 def test_writes_prune_every_hundred_writes_by_default() -> None:
