@@ -77,19 +77,23 @@ class _Pool:
         self._turns: deque[asyncio.Future[None]] = deque()
         self._stopped = False
 
-    def _check(self) -> None:
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    def check(self) -> None:
         if self._stopped:
             raise SubmissionStopped(STOPPED)
 
     def take(self) -> None:
         with self._lock:
             self._lock.wait_for(lambda: self._stopped or self._free is None or self._free > 0)
-            self._check()
+            self.check()
             if self._free is not None:
                 self._free -= 1
 
     async def atake(self) -> None:
-        self._check()
+        self.check()
         if self._free is None:
             return
         if self._free > 0 and not self._turns:
@@ -136,20 +140,19 @@ class Gate:
 
     def __init__(self, grace: float = STOP_GRACE, slots: int | None = None) -> None:
         self.grace = grace
-        self._stopped = False
         self._sending = 0
         self._answered = threading.Condition()
         self._aanswered: asyncio.Event | None = None  # made by astop, in its loop
         self.executions = _Pool(slots)
         self.uploads = _Pool(slots)
 
+    # stopped with its pools (both at once, see _stop_waiting): their state is the gate's
     @property
     def stopped(self) -> bool:
-        return self._stopped
+        return self.executions.stopped
 
     def check(self) -> None:
-        if self._stopped:
-            raise SubmissionStopped(STOPPED)
+        self.executions.check()
 
     def source(self) -> SourceGate:
         """The gate as one source sees it (see :class:`SourceGate`)."""
@@ -170,9 +173,8 @@ class Gate:
                     self._aanswered.set()  # async: left in the loop's own thread
 
     def _stop_waiting(self) -> None:
-        self._stopped = True
-        self.uploads.stop()
         self.executions.stop()
+        self.uploads.stop()
 
     def stop(self) -> None:
         """Stop, and wait (up to ``grace``) for the execute requests in flight."""
