@@ -577,84 +577,137 @@ def wait(
     # the grid polls a probe stands in for, less itself: what its follow-ups may spend
     spare = 0
     looks: list[float] = []  # the polls up to and including the probe
-    first_wave = probe is not None and probe.first_wave and wave is not None
+    if probe is None or not probe.first_wave:
+        wave = None  # only a first-wave job shares the looks of its kind
+    first_wave = wave is not None
     first = schedule.next_poll(0.0)  # the grid's first two polls, which a wave shares
     second = schedule.next_poll(first)
     if probe is not None and not first_wave:
         spare = sum(1 for _ in _grid_until(schedule, probe.at)) - 1
         looks = _looks_up_to(probe, schedule.interval(0))
-    while True:
-        if execution is None:
-            asked = clock() - started
-            execution = yield from poll(execution_id, timeout - asked, status, started, clock)
-            polls += 1
-        else:
-            asked = clock() - started
-        if execution.status == "completed":
-            if on_complete is not None:
-                used = probe if probe is not None and polls > 0 else None
-                hit = used is not None and target <= max(used.at, schedule.interval(0))
-                on_complete(Completion(execution, lower, asked, used, delivered, hit))
-            return execution
-        if execution.is_failed:
-            raise ExecutionFailedError(execution)
-        status = execution.status
-        if execution is not current and execution is not running:
-            lower, running = asked, execution  # a new look saw it running
-            if first_wave and wave is not None and polls == 1 and probe and 0 < probe.slot < 1:
-                wave.ran(lower)  # its own look in the first wave: the end lies above
-        waited = clock() - started
-        if waited >= timeout:
-            raise ExecutionTimeoutError(
-                execution_id=execution_id, status=execution.status, waited=waited
-            )
-        # past the last poll's target too: a clock that reads a hair early polls once
-        at = schedule.next_poll(max(waited, target))
-        due_looks = [look for look in looks if look > max(waited, target)]
-        following = False
-        if first_wave and probe is not None and wave is not None:
-            if polls == 0:  # this job's look between the grid's first two polls
-                at = first + probe.slot * (second - first)
-            others = wave.state()
-            seen = others.done_at
-            if seen is not None and others.exact:
-                seen += answer  # a server duration: from the job's start
-            if polls >= 2 and target < second:
-                # two looks before the grid's second poll stand for the grid's two
-                at = max(at, schedule.next_poll(second))
-            elif seen is not None and target < seen <= second:
-                # another job of this kind was seen done at an age we have not looked at
-                at = max(waited, seen, first)
-            following = waited < second and polls < 2 and others.shared
-        elif due_looks:  # (looks are a probe's, sorted: one is due only below the last)
-            at = due_looks[0]  # the probe, or a look below it
-        elif probe is not None and (probe.exploring or follow_ups < spare):
-            # the probe missed: look where such jobs were done (an exploring probe goes
-            # there straight, skipping the grid in between), then keep to the grid; a
-            # plain probe looks again only with polls it saved (the grid's polls it
-            # skipped, less its own), so that it never polls more than the grid would
-            due = [look for look in probe.then if look > max(waited, target)]
-            if due:
-                at = due[0] if probe.exploring else min(at, due[0])
-                follow_ups += at == due[0]
-        pause = min(max(0.0, at - waited), timeout - waited)
-        if following and pause > WAVE_SLICE:
-            # no request: look again in a moment whether another job was seen done
+    heading_for: float | None = None  # the poll a first-wave job's short pauses lead to
+    if wave is not None:
+        wave.join(execution_id, started)
+    try:
+        while True:
+            found = wave.take(execution_id) if wave is not None else None
+            if found is not None:  # another job's look found this one ended
+                execution, found_at = found
+                asked = found_at - started
+                polls += 1
+            elif execution is None:
+                asked = clock() - started
+                # a look between the grid's first two polls (not the grid's own) goes to
+                # the oldest job of the wave, until one is seen done
+                looking = wave is not None and polls == 0 and probe and 0 < probe.slot < 1
+                other = wave.next_look(clock()) if wave is not None and looking else None
+                if wave is not None and other is not None and other[0] != execution_id:
+                    yield from _look_at(wave, *other, clock)
+                    assert current is not None  # (a first wave is of fresh submissions)
+                    execution = running if running is not None else current
+                    target = 0.0  # nothing of this job was seen: no age of it was looked at
+                else:
+                    left = timeout - asked
+                    execution = yield from poll(execution_id, left, status, started, clock)
+                polls += 1
+            else:
+                asked = clock() - started
+            if execution.status == "completed":
+                if on_complete is not None:
+                    used = probe if probe is not None and polls > 0 else None
+                    if used is not None and not used.exploring and spare <= 0:
+                        used = replace(used, then=())  # it had no poll to spare for them
+                    hit = used is not None and target <= max(used.at, schedule.interval(0))
+                    on_complete(Completion(execution, lower, asked, used, delivered, hit))
+                return execution
+            if execution.is_failed:
+                raise ExecutionFailedError(execution)
+            status = execution.status
+            if execution is not current and execution is not running:
+                lower, running = asked, execution  # a new look saw it running
+                if wave is not None and polls == 1 and probe and 0 < probe.slot < 1:
+                    wave.ran(lower)  # its own look in the first wave: the end lies above
+            waited = clock() - started
+            if waited >= timeout:
+                raise ExecutionTimeoutError(
+                    execution_id=execution_id, status=execution.status, waited=waited
+                )
+            # past the last poll's target too: a clock that reads a hair early polls once
+            at = schedule.next_poll(max(waited, target))
+            if heading_for is not None and at > heading_for:
+                # short pauses ran up to (or past) the grid's poll they led to: send it
+                at = max(waited, heading_for)
+            due_looks = [look for look in looks if look > max(waited, target)]
+            following = False
+            if wave is not None and probe is not None:
+                if polls == 0:  # this job's look between the grid's first two polls
+                    at = first + probe.slot * (second - first)
+                others = wave.state()
+                seen = others.done_at
+                if seen is not None and others.exact:
+                    seen += answer  # a server duration: from the job's start
+                if polls >= 2 and target < second:
+                    # two looks before the grid's second poll stand for the grid's two
+                    at = max(at, schedule.next_poll(second))
+                elif seen is not None and target < seen <= second:
+                    # another job of this kind was seen done at an age we have not looked at
+                    at = max(waited, seen, first)
+                following = waited < second and polls < 2 and others.shared
+            elif due_looks:  # (looks are a probe's, sorted: one is due only below the last)
+                at = due_looks[0]  # the probe, or a look below it
+            elif probe is not None and (probe.exploring or follow_ups < spare):
+                # the probe missed: look where such jobs were done (an exploring probe goes
+                # there straight, skipping the grid in between), then keep to the grid; a
+                # plain probe looks again only with polls it saved (the grid's polls it
+                # skipped, less its own), so that it never polls more than the grid would
+                due = [look for look in probe.then if look > max(waited, target)]
+                if due:
+                    at = due[0] if probe.exploring else min(at, due[0])
+                    follow_ups += at == due[0]
+            heading_for = None
+            pause = min(max(0.0, at - waited), timeout - waited)
+            if following and pause > WAVE_SLICE:
+                heading_for = at
+                # no request: look again in a moment whether another job was seen done
+                if deliveries:
+                    pushed = yield AwaitDelivery(execution_id, WAVE_SLICE)
+                    if pushed is not None:
+                        execution, delivered = pushed, True
+                else:
+                    yield Sleep(WAVE_SLICE)
+                continue
+            target = at
+            execution = None
             if deliveries:
-                pushed = yield AwaitDelivery(execution_id, WAVE_SLICE)
+                pushed = yield AwaitDelivery(execution_id, pause)
                 if pushed is not None:
                     execution, delivered = pushed, True
             else:
-                yield Sleep(WAVE_SLICE)
-            continue
-        target = at
-        execution = None
-        if deliveries:
-            pushed = yield AwaitDelivery(execution_id, pause)
-            if pushed is not None:
-                execution, delivered = pushed, True
-        else:
-            yield Sleep(pause, poll=True)
+                yield Sleep(pause, poll=True)
+
+    finally:
+        if wave is not None:
+            wave.leave(execution_id)
+
+
+def _look_at(
+    wave: Wave, execution_id: str, since: float, clock: Callable[[], float]
+) -> Operation[None]:
+    """One look of the first wave at another of its jobs, the one submitted first (the
+    most likely done): whoever's turn it is to look, the oldest job is the one asked
+    about, so the first end of the wave is seen when it comes, not when the job whose
+    look happens to follow it ends. An end found is handed to that job's wait; a job
+    still running tells the wave the end lies above its age. A failed look is not
+    retried (that job's own wait asks again)."""
+    age = clock() - since
+    try:
+        execution = yield from get_execution(execution_id, retry_for=0.0)
+    except APIError:
+        return
+    if execution.status == "completed" or execution.is_failed:
+        wave.post(execution_id, execution, since + age)
+    else:
+        wave.ran(age)
 
 
 def _looks_up_to(probe: Probe, earliest: float) -> list[float]:

@@ -22,10 +22,14 @@ import logging
 import math
 import threading
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from langchain_vlmrun.core._redaction import safe_url
+
+if TYPE_CHECKING:
+    from langchain_vlmrun.core.models import AgentExecution
 
 __all__ = ["DeliveryHealth", "DurationMemory", "PollSchedule", "Probe", "Wave", "WaveState"]
 
@@ -210,6 +214,12 @@ class _Kind:
     """First-wave jobs in flight."""
     wave_ran: float = 0.0
     """The latest look of the first wave that saw a job running (until it sets the floor)."""
+    members: dict[str, float] = field(default_factory=dict)
+    """First-wave executions being waited for, and when each was submitted (our clock)."""
+    found: dict[str, tuple[AgentExecution, float]] = field(default_factory=dict)
+    """Executions of the first wave another's look found ended, and when it looked."""
+    looked: dict[str, float] = field(default_factory=dict)
+    """The age at which a look of the first wave last asked about each of its jobs."""
 
 
 @dataclass(frozen=True)
@@ -220,10 +230,60 @@ class Wave:
     key: str
 
     def ran(self, age: float) -> None:
-        """A look of this job between the grid's first two polls saw it running."""
+        """A look between the grid's first two polls saw a job of the wave running at
+        ``age``: the end lies above."""
         with self.memory._lock:
             kind = self.memory._kinds.setdefault(self.key, _Kind())
             kind.wave_ran = max(kind.wave_ran, age)
+
+    def join(self, execution_id: str, since: float) -> None:
+        """A first-wave wait begins (``since``: its submission, on the client's clock)."""
+        with self.memory._lock:
+            self.memory._kinds.setdefault(self.key, _Kind()).members[execution_id] = since
+
+    def leave(self, execution_id: str) -> None:
+        """A first-wave wait ended (whatever the outcome)."""
+        with self.memory._lock:
+            kind = self.memory._kinds.get(self.key)
+            if kind is not None:
+                kind.members.pop(execution_id, None)
+                kind.found.pop(execution_id, None)
+                kind.looked.pop(execution_id, None)
+
+    def next_look(self, now: float) -> tuple[str, float] | None:
+        """The execution a look of the wave asks about at ``now`` (our clock), and when
+        it was submitted: the one submitted first (the most likely done), whichever job's
+        look it is, unless a look saw it running less than TOLERANCE of its age ago (so
+        that a slow one does not take every look: they go on to the next). None: one
+        was seen done (each job now asks about itself), or no job is due a look."""
+        with self.memory._lock:
+            kind = self.memory._kinds.get(self.key)
+            if kind is None or kind.samples or any(_completed(kind)):
+                return None
+            due = [
+                (since, execution_id)
+                for execution_id, since in kind.members.items()
+                if now - since >= kind.looked.get(execution_id, 0.0) * (1 + TOLERANCE)
+            ]
+            if not due:
+                return None
+            since, execution_id = min(due)
+            kind.looked[execution_id] = now - since
+            return execution_id, since
+
+    def post(self, execution_id: str, execution: AgentExecution, at: float) -> None:
+        """A look found ``execution_id`` ended (at ``at``, our clock): its own wait takes
+        the answer (:meth:`take`) instead of asking again."""
+        with self.memory._lock:
+            kind = self.memory._kinds.get(self.key)
+            if kind is not None and execution_id in kind.members:
+                kind.found[execution_id] = (execution, at)
+
+    def take(self, execution_id: str) -> tuple[AgentExecution, float] | None:
+        """What another's look found of ``execution_id`` (None: nothing yet)."""
+        with self.memory._lock:
+            kind = self.memory._kinds.get(self.key)
+            return None if kind is None else kind.found.pop(execution_id, None)
 
     def state(self) -> WaveState:
         """What the other jobs of this kind show now (one read: a wave job asks this at
@@ -233,7 +293,18 @@ class Wave:
             if kind is None:
                 return WaveState(None, exact=False, shared=False)
             done_at = min((u for _, u in kind.samples), default=None)
+            if done_at is None and kind.found:  # done when a look found it: at most this
+                ages = [at - kind.members[key] for key, at in _completed(kind)]
+                done_at = min(ages, default=None)
+                return WaveState(done_at, exact=False, shared=kind.in_wave > 1)
             return WaveState(done_at, exact=kind.exact, shared=kind.in_wave > 1)
+
+
+def _completed(kind: _Kind) -> Iterator[tuple[str, float]]:
+    """The first-wave jobs a look found completed (not failed), and when (our clock)."""
+    for key, (execution, at) in kind.found.items():
+        if execution.status == "completed":
+            yield key, at
 
 
 class WaveState(NamedTuple):
@@ -298,9 +369,11 @@ class DurationMemory:
 
         The server's ``created`` stamp (seconds, its own clock) places it once mapped
         onto ours: the offset between the clocks is at least ``sent - created`` for every
-        job, so a high quantile of the recent ones (not the highest: one bad stamp must
-        not move it) is taken; the result is kept between ``sent`` and ``answered``, so
-        a wrong or missing stamp costs at most the round trip. A busy client's late
+        job, so the second highest of the recent ones is taken (the fastest request but
+        one: one bad stamp must not move it; a lower quantile would place every job as
+        early as the tenth fastest request was slow, blurring the ends learned from lazy
+        stamps by that much); the result is kept between ``sent`` and ``answered``, so a
+        wrong or missing stamp costs at most the round trip. A busy client's late
         requests and late answers then do not blur the ends it learns.
 
         Example:
@@ -316,7 +389,7 @@ class DurationMemory:
             return sent
         with self._lock:
             self._offsets.append(sent - created)
-            offset = _quantile(list(self._offsets), 0.9)
+            offset = sorted(self._offsets)[-2:][0]
         return min(max(created + offset, sent), answered)
 
     def expected(self, key: str) -> float | None:
@@ -379,7 +452,9 @@ class DurationMemory:
         width = ceiling - floor
         # jobs that vary by more than the tolerance cannot be bracketed finer than that
         spread = (_quantile(uppers, 0.75) - _quantile(uppers, 0.25)) / ceiling
-        if width > max(TOLERANCE, min(spread, MAX_SPREAD)) * ceiling:
+        # (closed at the tolerance itself: a relaxed probe that misses leaves exactly
+        # that, which rounding must not reopen)
+        if width > max(TOLERANCE, min(spread, MAX_SPREAD)) * ceiling * (1 + 1e-9):
             relaxed = floor < kind.floor or kind.span > 0
             wide = width > 8 * TOLERANCE * ceiling and not relaxed
             for slot in EXPLORE_AT if wide else EXPLORE_AT[:1]:
@@ -468,13 +543,21 @@ class DurationMemory:
                 # a job like the others still ran at the probe, and was done at the
                 # usual end: the end lies between
                 kind.floor, kind.floor_age, kind.span = probe.at, 0, 0.0
-        # a near miss: found done by the look 15 % after the usual end, so like the others
-        # but a little slower (a job found later by the grid is of a slower sort and says
-        # nothing of these)
-        near_miss = not hit and kind.ceiling * (1 + TOLERANCE) < upper <= max(
-            probe.then, default=0.0
-        ) * (1 + TOLERANCE)
-        far_miss = not hit and upper > max(probe.then, default=0.0) * (1 + TOLERANCE)
+        if not probe.exploring and probe.at < kind.ceiling * (1 - TOLERANCE / 2):
+            return  # handed out before the usual end rose: its miss is known already
+        # a near miss: found done by the follow-up 15 % after the usual end, so like the
+        # others but a little slower (a job found later by the grid is of a slower sort
+        # and says nothing of these); a probe that had no poll to spare for a follow-up
+        # (``then`` empty) was followed by the grid's next poll: found by that, it is
+        # near too, but how near is not known
+        follow_up = max(probe.then, default=0.0) * (1 + TOLERANCE)
+        if probe.then:
+            near_miss = not hit and kind.ceiling * (1 + TOLERANCE) < upper <= follow_up
+            far_miss = not hit and upper > follow_up
+        else:
+            first_after = lower <= probe.at * (1 + TOLERANCE)  # no look between
+            near_miss = not hit and kind.ceiling * (1 + TOLERANCE) < upper and first_after
+            far_miss = not hit and not first_after
         kind.slow_streak = kind.slow_streak + 1 if far_miss else 0
         if kind.slow_streak >= SLOWER:
             # nearly every job now runs past the usual end: they all got slower
@@ -487,7 +570,9 @@ class DurationMemory:
         elif not probe.exploring or not hit:
             kind.outcomes.append(near_miss)
             if near_miss and kind.outcomes.count(True) >= MISSES_TO_RISE:
-                kind.ceiling = max(kind.ceiling, upper)
+                # to where the follow-up found it; found by the grid, by one step
+                step = upper if probe.then else kind.ceiling * (1 + TOLERANCE)
+                kind.ceiling = max(kind.ceiling, step)
                 kind.outcomes.clear()
 
 

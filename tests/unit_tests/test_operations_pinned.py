@@ -35,13 +35,14 @@ from langchain_vlmrun.client._operations import (
     get_file,
     submission_gate,
     upload_prepared,
+    wait,
 )
 from langchain_vlmrun.client._polling import WAVE_SLICE, DeliveryHealth, DurationMemory, Probe
-from langchain_vlmrun.core.errors import ExecutionFailedError
+from langchain_vlmrun.core.errors import ExecutionFailedError, status_error_from_response
 from langchain_vlmrun.core.models import AgentExecution
 from langchain_vlmrun.files._sources import prepare_file
 from langchain_vlmrun.loaders._concurrency import Gate
-from tests.support import Driver, VirtualService, Workload, waiting
+from tests.support import WAIT_GRID, Driver, VirtualService, Workload, waiting
 
 DATA = b"%PDF-1.4 operations test" * 100
 MD5 = hashlib.md5(DATA).hexdigest()
@@ -532,6 +533,121 @@ def test_a_delivery_during_a_wave_jobs_short_looks_ends_its_wait_with_no_poll() 
     assert (done.id, done.status) == ("ex-1", "completed")
     assert driver.calls() == [] and timeouts == [WAVE_SLICE] * 10
     assert [(c.delivered, round(c.upper, 2)) for c in seen] == [(True, 0.18)]
+
+
+def _wave_of_three(memory: DurationMemory) -> Probe:
+    """A first wave of kind ``k``: two jobs submitted before ours, whose probe is a look
+    half way between the grid's first two polls (at 2 s of its age on the wait grid)."""
+    memory.probe("k", earliest=1.0)  # the wave's first job: it looks at the first poll
+    memory.probe("k", earliest=1.0)  # a follower (it looks at the second)
+    probe = memory.probe("k", earliest=1.0)
+    assert probe is not None and (probe.first_wave, probe.slot) == (True, 0.5)
+    return probe
+
+
+def _executions(statuses: dict[str, Any], asked: list[str], driver: Driver) -> Any:
+    """A route answering ``GET /agent/executions/{id}`` with ``statuses[id]``: a status,
+    an exception to raise, or a function of the driver's clock giving the status; the ids
+    asked about are noted in ``asked``."""
+
+    def route(call: Call) -> Any:
+        ident = call.path.rpartition("/")[2]
+        asked.append(ident)
+        status = statuses[ident]
+        if isinstance(status, Exception):
+            return status
+        if callable(status):
+            status = status(driver.now)
+        return httpx.Response(200, json={"id": ident, "status": status, "usage": {}})
+
+    return route
+
+
+@pytest.mark.parametrize("status", ["completed", "failed"])
+def test_a_first_wave_look_asks_about_the_oldest_job_and_hands_its_end_over(
+    status: str,
+) -> None:
+    memory = DurationMemory()
+    probe = _wave_of_three(memory)
+    driver, asked = Driver(), []
+    start = driver.now
+    wave = memory.wave("k")
+    wave.join("ex-0", since=start - 0.5)  # submitted half a second before ours
+    driver.route = _executions(
+        {"ex-0": status, "ex-1": lambda now: "completed" if now - start >= 2.5 else "running"},
+        asked,
+        driver,
+    )
+    done = driver.run(waiting(driver, probe, wave=wave))
+    # its look (at 2 s) went to the oldest job, found ended at 2.5 s of that job's age;
+    # ours then polled itself at that age, not at the grid's second poll (3 s), which a
+    # failed job says nothing about
+    assert asked == ["ex-0", "ex-1"] and done.status == "completed"
+    assert driver.now - start == pytest.approx(2.5 if status == "completed" else 3.0)
+    # the oldest job's own wait takes the answer with no request of its own (and a
+    # failed execution is reported at once)
+    own = wait(
+        "ex-0",
+        timeout=100.0,
+        schedule=WAIT_GRID,
+        clock=driver.clock,
+        current=AgentExecution(id="ex-0", status="running"),
+        probe=memory.probe("k", earliest=1.0),
+        wave=wave,
+        since=start - 0.5,
+    )
+    own_calls = len(driver.calls())
+    if status == "failed":
+        with pytest.raises(ExecutionFailedError):
+            driver.run(own)
+    else:
+        assert driver.run(own).status == "completed"
+    assert len(driver.calls()) == own_calls and asked == ["ex-0", "ex-1"]
+
+
+def test_a_first_wave_look_that_fails_is_not_retried_and_costs_the_job_nothing() -> None:
+    memory = DurationMemory()
+    probe = _wave_of_three(memory)
+    driver, asked = Driver(), []
+    start = driver.now
+    wave = memory.wave("k")
+    wave.join("ex-0", since=start - 0.5)
+    unavailable = httpx.Response(503, request=httpx.Request("GET", "https://x.test"))
+    driver.route = _executions(
+        {
+            "ex-0": status_error_from_response(unavailable),
+            "ex-1": lambda now: "completed" if now - start >= 2.5 else "running",
+        },
+        asked,
+        driver,
+    )
+    done = driver.run(waiting(driver, probe, wave=wave))
+    assert done.status == "completed"
+    # one look at the oldest, sent without retries; ours is then found by the grid's
+    # second poll (3 s), as without the look
+    assert asked == ["ex-0", "ex-1"] and driver.now - start == pytest.approx(3.0)
+    assert [c.retry_for for c in driver.calls()] == [0.0, pytest.approx(97.0)]
+
+
+def test_a_first_wave_look_passes_over_a_job_it_just_saw_running() -> None:
+    memory = DurationMemory()
+    wave = memory.wave("k")
+    start = 1000.0
+    wave.join("old", since=start - 1.0)
+    wave.join("young", since=start - 0.5)
+    assert wave.next_look(start) == ("old", start - 1.0)  # the oldest first
+    # seen running at 1 s of its age: asked about again only once it has aged 3 % more
+    assert wave.next_look(start + 0.01) == ("young", start - 0.5)
+    assert wave.next_look(start + 0.02) is None  # both just seen running
+    assert wave.next_look(start + 0.031) == ("old", start - 1.0)
+    # once one is seen ended, every job asks about itself
+    wave.post("young", AgentExecution(id="young", status="completed"), at=start + 0.04)
+    assert wave.next_look(start + 0.5) is None
+    assert wave.state().done_at == pytest.approx(0.54)  # its age when the look found it
+    assert wave.take("young") is not None and wave.take("young") is None
+    wave.leave("old")
+    wave.post("old", AgentExecution(id="old", status="completed"), at=start)  # gone: kept no more
+    assert wave.take("old") is None
 
 
 def test_an_execute_answered_a_whole_first_interval_late_is_timed_from_its_answer() -> None:

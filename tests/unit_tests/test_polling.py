@@ -9,6 +9,7 @@ import math
 import random
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,7 +22,7 @@ from langchain_vlmrun.client._polling import (
     DurationMemory,
     Probe,
 )
-from tests.support import Workload
+from tests.support import Driver, Workload, waiting
 
 # --- the grid -----------------------------------------------------------------------
 
@@ -352,6 +353,17 @@ def test_a_wrong_created_stamp_costs_at_most_the_round_trip() -> None:
     assert memory.started(60.0, 59.0, created=60.0) == 60.0  # a clock read backwards
 
 
+def test_a_job_is_placed_by_the_fastest_requests_but_one() -> None:
+    memory = DurationMemory()
+    for i in range(30):  # requests 30 ms on the way (the clocks agree)
+        memory.started(float(i), i + 0.1, created=i + 0.03)
+    memory.started(40.0, 40.1, created=40.005)  # two fast ones: 5 and 4 ms
+    memory.started(41.0, 41.1, created=41.004)
+    # the offset is the second highest (one fast or wrong stamp alone does not move it):
+    # a job whose request took 30 ms is placed 25 ms after it, 5 ms before its start
+    assert memory.started(50.0, 50.1, created=50.03) == pytest.approx(50.025)
+
+
 def test_an_execute_answered_after_retries_is_timed_from_its_answer() -> None:
     # an answer slower than the grid's first poll (0.5 s; here 0.6 s: the execute was
     # retried) says nothing of when the job started; timed from the request, these 1 s
@@ -565,6 +577,38 @@ def test_probes_at_the_usual_end_count_hits_near_and_far_misses() -> None:
     assert list(kind.outcomes)[-1] is False and kind.slow_streak == 0
 
 
+def test_a_probe_with_no_follow_up_that_misses_moves_the_end_up_by_a_step() -> None:
+    # a probe with no poll to spare for a follow-up (a 1 s job on a 0.5 s / 1.25 s grid)
+    # is followed by the grid's next poll: a job found there ended somewhere between, so
+    # three such misses of the last eight move the usual end up by 3 %, not to the grid
+    memory, kind = _bracketed(ceiling=1.0, floor=0.99)
+    bare = Probe(1.0)
+    for count in range(3):
+        memory.observe("k", lower=1.0, upper=1.25, server=None, probe=bare)
+        assert kind.ceiling == (pytest.approx(1.03) if count == 2 else 1.0)
+    assert kind.slow_streak == 0  # near, not far
+    # probes handed out before the rise miss too: that is known already, and their
+    # misses do not move it again
+    for _ in range(6):
+        memory.observe("k", lower=1.0, upper=1.25, server=None, probe=bare)
+    assert kind.ceiling == pytest.approx(1.03) and list(kind.outcomes) == []
+    # a job seen running after the probe (by the grid) is of a slower sort: far
+    at_end = Probe(1.03)
+    memory.observe("k", lower=1.25, upper=2.0, server=None, probe=at_end)
+    assert kind.slow_streak == 1 and list(kind.outcomes) == [False]
+
+
+def test_a_probes_follow_ups_are_reported_only_if_it_could_send_them() -> None:
+    # on the wait grid (1, 3, 7, 15 s) a probe at 2 s stands for one grid poll, its own:
+    # none to spare, so its follow-up is never sent and the memory is told so
+    seen: list[Any] = []
+    for probe, then in ((Probe(2.0, then=(2.3,)), ()), (Probe(7.0, then=(8.0,)), (8.0,))):
+        done = httpx.Response(200, json={"id": "ex-1", "status": "completed", "usage": {}})
+        driver = Driver(done)
+        driver.run(waiting(driver, probe, on_complete=seen.append))
+        assert seen[-1].probe.then == then and seen[-1].probe.at == probe.at
+
+
 def test_twelve_far_misses_in_a_row_move_the_end_to_the_lower_quartile_of_those_jobs() -> None:
     memory, kind = _bracketed()
     at_end = Probe(10.0, (11.5,))
@@ -572,6 +616,22 @@ def test_twelve_far_misses_in_a_row_move_the_end_to_the_lower_quartile_of_those_
         memory.observe("k", lower=15.0, upper=upper, server=None, probe=at_end)
     # the last 12 samples (not the first two of 10 s): their lower quartile is 20 s
     assert _state(kind) == (20.0, 0.0, 0, 0.0, 0) and list(kind.outcomes) == []
+
+
+@pytest.mark.parametrize("ceiling", [1.0, 1.004, 1.013, 2.7, 10.0])
+def test_a_relaxed_probe_that_misses_closes_the_bracket_at_once(ceiling: float) -> None:
+    # it looks 3 % below the usual end: a miss leaves a bracket of exactly 3 %, closed;
+    # (rounding once reopened it for most ends: a second probe below the end, which
+    # cost a poll when it missed and, when a job that started late made it hit, set the
+    # usual end below most jobs)
+    memory, kind = _bracketed(ceiling=ceiling, floor=ceiling * 0.99)
+    kind.floor_age = kind.relax
+    relaxed = memory.probe("k")
+    assert relaxed is not None and relaxed.relaxed
+    memory.observe("k", lower=relaxed.at, upper=ceiling, server=None, probe=relaxed)
+    memory.release("k", relaxed)
+    after = memory.probe("k")
+    assert after is not None and not after.exploring and after.at == ceiling
 
 
 def test_each_relaxed_probe_that_confirms_the_end_doubles_the_wait_for_the_next() -> None:
