@@ -60,7 +60,10 @@ class FakeVLMRun:
       (so a loader that runs fewer at a time is caught, not waited out);
     - an execution completes on its second poll, except a ``slow`` one, which completes
       once every other execution has, and a ``held`` one, which completes once
-      ``release`` is set; one in ``fail`` ends ``failed``.
+      ``release`` is set; one in ``fail`` ends ``failed``;
+    - with ``first``, every other file's upload waits until that file's execution was
+      created (a slow network for the others: whatever order the loader's threads run
+      in, it holds one of the first execution slots; sync loads only, the wait blocks).
     """
 
     def __init__(
@@ -71,8 +74,11 @@ class FakeVLMRun:
         slow: frozenset[str] = frozenset(),
         held: frozenset[str] = frozenset(),
         fail: frozenset[str] = frozenset(),
+        first: str | None = None,
     ) -> None:
         self.total = total
+        self.first = first
+        self.first_created = threading.Event()
         self.parallel = parallel
         self.slow = slow
         self.held = held
@@ -109,6 +115,8 @@ class FakeVLMRun:
                 self.max_in_flight = max(self.max_in_flight, self.in_flight)
                 self.executed.append(name)
                 self.polls[name] = 0
+            if name == self.first:
+                self.first_created.set()
             return httpx.Response(201, json={"id": f"ex-{name}", "status": "enqueued"})
         if request.method == "GET" and path.startswith("/agent/executions/"):
             name = self.polled(request)
@@ -143,6 +151,14 @@ class FakeVLMRun:
             return self.max_in_flight >= self.parallel, others
 
     def handler(self, request: httpx.Request) -> httpx.Response:
+        if (
+            self.first is not None
+            and request.method == "POST"
+            and request.url.path.endswith("/files")
+        ):
+            match = re.search(rb'filename="([^"]+)"', request.read())
+            if match is not None and match.group(1).decode() != self.first:
+                self.first_created.wait(GATE_TIMEOUT)
         name = self.polled(request)
         if name is not None:
             self.all_in_flight.wait(GATE_TIMEOUT)
@@ -346,7 +362,9 @@ def test_map_ordered_keeps_a_bounded_window() -> None:
 
 def test_stopping_early_finishes_running_work_and_drops_the_rest(tmp_path: Path) -> None:
     held = frozenset(f"doc{i}.pdf" for i in range(1, 6))
-    api = FakeVLMRun(total=6, held=held)
+    # (doc0 is surely among the first two submitted: under load, the threads of doc1 and
+    # doc2 could otherwise take both slots and doc0 wait for a held one)
+    api = FakeVLMRun(total=6, held=held, first="doc0.pdf")
     iterator = loader_for(api, make_files(tmp_path, 6), max_concurrency=2).lazy_load()
     first = next(iterator)
     assert first.page_content == "content of doc0.pdf"
