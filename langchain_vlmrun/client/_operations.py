@@ -508,6 +508,12 @@ class Completion:
     probe: Probe | None = None
     delivered: bool = False
     hit: bool = False
+    answer: float | None = None
+    """Seconds from the wait's start (the job's placed start) to the execute's answer."""
+    stamped_by_another: bool = False
+    """Another job's look asked about it after this job's last look and before the one
+    that saw it done: a ``completed_at`` written when a poll first saw it done may be
+    that look's, earlier than ``upper``, so it proves nothing about the stamps."""
 
 
 def poll(
@@ -618,7 +624,13 @@ def wait(
                     if used is not None and not used.exploring and spare <= 0:
                         used = replace(used, then=())  # it had no poll to spare for them
                     hit = used is not None and target <= max(used.at, schedule.interval(0))
-                    on_complete(Completion(execution, lower, asked, used, delivered, hit))
+                    looked = wave.asked_at(execution_id) if wave is not None else None
+                    # (the job's own look is not another's: it sets ``lower``)
+                    raced = found is None and looked is not None and lower < looked < asked
+                    report = Completion(
+                        execution, lower, asked, used, delivered, hit, answer, raced
+                    )
+                    on_complete(report)
                 return execution
             if execution.is_failed:
                 raise ExecutionFailedError(execution)
@@ -700,6 +712,7 @@ def _look_at(
     still running tells the wave the end lies above its age. A failed look is not
     retried (that job's own wait asks again)."""
     age = clock() - since
+    wave.asking(execution_id, age)
     try:
         execution = yield from get_execution(execution_id, retry_for=0.0)
     except APIError:
@@ -982,9 +995,10 @@ def _process(
                     kind,
                     lower=done.lower,
                     upper=done.upper,
-                    server=server_duration(done.execution),
+                    server=None if done.stamped_by_another else server_duration(done.execution),
                     probe=done.probe,
                     hit=done.hit,
+                    answered=done.answer,
                 )
 
         try:

@@ -127,8 +127,13 @@ class Probe:
     as soon as another was seen done at its age (asking :meth:`DurationMemory.wave`)."""
 
 
-#: A server duration this much shorter than our observation proves its timestamps exact.
+#: A server duration this much shorter than our observation proves its timestamps exact,
 EXACT_MARGIN = 0.05
+#: once it is also shorter by more than this (seconds) plus the time from the job's placed
+#: start to the execute's answer: the start is placed no later than the answer, and no
+#: earlier than that much before the true start, so a lazy stamp (written when a poll
+#: got there) can read shorter than what we saw by up to that much, however long the job.
+EXACT_SLACK = 0.005
 #: Learned probes are within this share of the true end once the bracket has closed.
 TOLERANCE = 0.03
 #: After a probe at the usual end misses, look again this share of it later.
@@ -220,6 +225,8 @@ class _Kind:
     """Executions of the first wave another's look found ended, and when it looked."""
     looked: dict[str, float] = field(default_factory=dict)
     """The age at which a look of the first wave last asked about each of its jobs."""
+    asked: dict[str, float] = field(default_factory=dict)
+    """The age at which another job's look last asked about each job of the first wave."""
 
 
 @dataclass(frozen=True)
@@ -249,6 +256,21 @@ class Wave:
                 kind.members.pop(execution_id, None)
                 kind.found.pop(execution_id, None)
                 kind.looked.pop(execution_id, None)
+                kind.asked.pop(execution_id, None)
+
+    def asking(self, execution_id: str, age: float) -> None:
+        """Another job's look is about to ask about ``execution_id`` at ``age``."""
+        with self.memory._lock:
+            kind = self.memory._kinds.get(self.key)
+            if kind is not None and execution_id in kind.members:
+                kind.asked[execution_id] = age
+
+    def asked_at(self, execution_id: str) -> float | None:
+        """The age at which another job's look last asked about ``execution_id`` (None:
+        none did). A lazy ``completed_at`` may be that look's, not the job's own poll's."""
+        with self.memory._lock:
+            kind = self.memory._kinds.get(self.key)
+            return None if kind is None else kind.asked.get(execution_id)
 
     def next_look(self, now: float) -> tuple[str, float] | None:
         """The execution a look of the wave asks about at ``now`` (our clock), and when
@@ -479,6 +501,7 @@ class DurationMemory:
         server: float | None,
         probe: Probe | None = None,
         hit: bool = False,
+        answered: float | None = None,
     ) -> None:
         """Learn from one completion of a fresh submission.
 
@@ -489,6 +512,9 @@ class DurationMemory:
             server: the server's own duration (``completed_at - created_at``), if any.
             probe: the probe the wait used (from :meth:`probe`), if any.
             hit: the probe's poll (or one before it) found the job done.
+            answered: seconds from submission (the job's placed start) to the execute's
+                answer: a server duration proves the stamps exact only if it is also
+                shorter than ``upper`` by more than this (see EXACT_SLACK).
         """
         with self._lock:
             kind = self._kinds.setdefault(key, _Kind())
@@ -498,7 +524,10 @@ class DurationMemory:
                 probe = None  # nothing was learned when it began
             if not upper > 0:
                 return
-            if server is not None and lower <= server < upper * (1 - EXACT_MARGIN):
+            proof = upper * (1 - EXACT_MARGIN)
+            if answered is not None:
+                proof = min(proof, upper - answered - EXACT_SLACK)
+            if server is not None and lower <= server < proof:
                 kind.exact = True  # finished clearly before we looked: exact stamps
             if kind.exact:
                 if server is not None and 0 < server <= upper:

@@ -400,7 +400,7 @@ def test_a_wait_reports_a_follow_up_that_found_the_job_done_as_a_miss() -> None:
     assert driver.sleeps() == [(1.0, True), (0.5, True)]
     # seen running by the probe at 1 s, done at the follow-up (1.5 s): not a hit; known
     # by a poll, not by a delivery
-    assert seen == [Completion(done, 1.0, 1.5, probe, delivered=False, hit=False)]
+    assert seen == [Completion(done, 1.0, 1.5, probe, delivered=False, hit=False, answer=0.0)]
     assert seen[0].delivered is False
 
 
@@ -627,6 +627,34 @@ def test_a_first_wave_look_that_fails_is_not_retried_and_costs_the_job_nothing()
     # second poll (3 s), as without the look
     assert asked == ["ex-0", "ex-1"] and driver.now - start == pytest.approx(3.0)
     assert [c.retry_for for c in driver.calls()] == [0.0, pytest.approx(97.0)]
+
+
+@pytest.mark.parametrize("asked_by_another", [False, True])
+def test_an_end_another_look_may_have_stamped_is_reported_as_such(
+    asked_by_another: bool,
+) -> None:
+    # another job's look asked about ours at 1.5 s, and its answer never came back here
+    # (its thread was slow, or it saw the job running): a completed_at written when a
+    # poll first saw the job done may be that look's, earlier than our own poll at 2 s,
+    # so it must not be taken for the server's own end
+    memory = DurationMemory()
+    probe = _wave_of_three(memory)
+    driver, asked = Driver(), []
+    start = driver.now
+    wave = memory.wave("k")
+    driver.route = _executions(
+        {"ex-1": lambda now: "completed" if now - start >= 1.2 else "running"}, asked, driver
+    )
+
+    def another_look_asks_at_1_5_s(effect: Sleep) -> None:
+        if asked_by_another and driver.now - start >= 1.5 and wave.asked_at("ex-1") is None:
+            wave.asking("ex-1", driver.now - start)
+
+    driver.on_sleep = another_look_asks_at_1_5_s
+    seen: list[Completion] = []
+    driver.run(waiting(driver, probe, wave=wave, on_complete=seen.append))
+    assert asked == ["ex-1"] and seen[0].upper == pytest.approx(2.0)
+    assert seen[0].stamped_by_another is asked_by_another
 
 
 def test_a_first_wave_look_passes_over_a_job_it_just_saw_running() -> None:
