@@ -585,10 +585,11 @@ def wait(
     looks: list[float] = []  # the polls up to and including the probe
     if probe is None or not probe.first_wave:
         wave = None  # only a first-wave job shares the looks of its kind
-    first_wave = wave is not None
+    # its look between the grid's first two polls (not one of the grid's own polls)
+    looker = wave is not None and probe is not None and 0 < probe.slot < 1
     first = schedule.next_poll(0.0)  # the grid's first two polls, which a wave shares
     second = schedule.next_poll(first)
-    if probe is not None and not first_wave:
+    if probe is not None and wave is None:
         spare = sum(1 for _ in _grid_until(schedule, probe.at)) - 1
         looks = _looks_up_to(probe, schedule.interval(0))
     heading_for: float | None = None  # the poll a first-wave job's short pauses lead to
@@ -603,10 +604,10 @@ def wait(
                 polls += 1
             elif execution is None:
                 asked = clock() - started
-                # a look between the grid's first two polls (not the grid's own) goes to
-                # the oldest job of the wave, until one is seen done
-                looking = wave is not None and polls == 0 and probe and 0 < probe.slot < 1
-                other = wave.next_look(clock()) if wave is not None and looking else None
+                # that look goes to the oldest job of the wave, until one is seen done
+                other = None
+                if wave is not None and looker and polls == 0:
+                    other = wave.next_look(clock(), execution_id)
                 if wave is not None and other is not None and other[0] != execution_id:
                     yield from _look_at(wave, *other, clock)
                     assert current is not None  # (a first wave is of fresh submissions)
@@ -637,7 +638,7 @@ def wait(
             status = execution.status
             if execution is not current and execution is not running:
                 lower, running = asked, execution  # a new look saw it running
-                if wave is not None and polls == 1 and probe and 0 < probe.slot < 1:
+                if wave is not None and looker and polls == 1:
                     wave.ran(lower)  # its own look in the first wave: the end lies above
             waited = clock() - started
             if waited >= timeout:
@@ -676,26 +677,21 @@ def wait(
                 if due:
                     at = due[0] if probe.exploring else min(at, due[0])
                     follow_ups += at == due[0]
-            heading_for = None
             pause = min(max(0.0, at - waited), timeout - waited)
-            if following and pause > WAVE_SLICE:
-                heading_for = at
-                # no request: look again in a moment whether another job was seen done
-                if deliveries:
-                    pushed = yield AwaitDelivery(execution_id, WAVE_SLICE)
-                    if pushed is not None:
-                        execution, delivered = pushed, True
-                else:
-                    yield Sleep(WAVE_SLICE)
-                continue
-            target = at
-            execution = None
+            # a short pause sends no request: it looks again in a moment whether another
+            # job was seen done, heading for ``at``
+            short = following and pause > WAVE_SLICE
+            heading_for = at if short else None
+            if short:
+                pause = WAVE_SLICE
+            else:
+                target, execution = at, None
             if deliveries:
                 pushed = yield AwaitDelivery(execution_id, pause)
                 if pushed is not None:
                     execution, delivered = pushed, True
             else:
-                yield Sleep(pause, poll=True)
+                yield Sleep(pause, poll=not short)
 
     finally:
         if wave is not None:
@@ -712,7 +708,6 @@ def _look_at(
     still running tells the wave the end lies above its age. A failed look is not
     retried (that job's own wait asks again)."""
     age = clock() - since
-    wave.asking(execution_id, age)
     try:
         execution = yield from get_execution(execution_id, retry_for=0.0)
     except APIError:

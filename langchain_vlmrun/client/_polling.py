@@ -258,13 +258,6 @@ class Wave:
                 kind.looked.pop(execution_id, None)
                 kind.asked.pop(execution_id, None)
 
-    def asking(self, execution_id: str, age: float) -> None:
-        """Another job's look is about to ask about ``execution_id`` at ``age``."""
-        with self.memory._lock:
-            kind = self.memory._kinds.get(self.key)
-            if kind is not None and execution_id in kind.members:
-                kind.asked[execution_id] = age
-
     def asked_at(self, execution_id: str) -> float | None:
         """The age at which another job's look last asked about ``execution_id`` (None:
         none did). A lazy ``completed_at`` may be that look's, not the job's own poll's."""
@@ -272,12 +265,13 @@ class Wave:
             kind = self.memory._kinds.get(self.key)
             return None if kind is None else kind.asked.get(execution_id)
 
-    def next_look(self, now: float) -> tuple[str, float] | None:
+    def next_look(self, now: float, asker: str) -> tuple[str, float] | None:
         """The execution a look of the wave asks about at ``now`` (our clock), and when
         it was submitted: the one submitted first (the most likely done), whichever job's
-        look it is, unless a look saw it running less than TOLERANCE of its age ago (so
-        that a slow one does not take every look: they go on to the next). None: one
-        was seen done (each job now asks about itself), or no job is due a look."""
+        look it is (``asker``'s), unless a look saw it running less than TOLERANCE of its
+        age ago (so that a slow one does not take every look: they go on to the next).
+        None: one was seen done (each job now asks about itself), or no job is due a
+        look. A look at another job is noted for :meth:`asked_at`."""
         with self.memory._lock:
             kind = self.memory._kinds.get(self.key)
             if kind is None or kind.samples or any(_completed(kind)):
@@ -291,6 +285,8 @@ class Wave:
                 return None
             since, execution_id = min(due)
             kind.looked[execution_id] = now - since
+            if execution_id != asker:
+                kind.asked[execution_id] = now - since
             return execution_id, since
 
     def post(self, execution_id: str, execution: AgentExecution, at: float) -> None:

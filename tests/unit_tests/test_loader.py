@@ -104,9 +104,8 @@ class FakeVLMRun:
         if request.method == "GET" and path.startswith("/files/hash/"):
             return httpx.Response(200, json={"id": None})
         if request.method == "POST" and path == "/files":
-            match = re.search(rb'filename="([^"]+)"', request.content)
-            assert match is not None
-            name = match.group(1).decode()
+            name = self.uploaded(request)
+            assert name is not None
             return httpx.Response(201, json={"id": f"file-{name}", "filename": name})
         if request.method == "POST" and path == "/agent/execute":
             name = json.loads(request.content)["inputs"]["file"]["file_id"].removeprefix("file-")
@@ -138,6 +137,14 @@ class FakeVLMRun:
         return httpx.Response(404, json={"detail": f"no route {request.method} {path}"})
 
     @staticmethod
+    def uploaded(request: httpx.Request) -> str | None:
+        """The file this request uploads (None for other requests)."""
+        if request.method != "POST" or not request.url.path.endswith("/files"):
+            return None
+        match = re.search(rb'filename="([^"]+)"', request.read())
+        return None if match is None else match.group(1).decode()
+
+    @staticmethod
     def polled(request: httpx.Request) -> str | None:
         """The file whose execution this request polls (None for other requests)."""
         if request.method != "GET" or "/agent/executions/" not in request.url.path:
@@ -151,14 +158,8 @@ class FakeVLMRun:
             return self.max_in_flight >= self.parallel, others
 
     def handler(self, request: httpx.Request) -> httpx.Response:
-        if (
-            self.first is not None
-            and request.method == "POST"
-            and request.url.path.endswith("/files")
-        ):
-            match = re.search(rb'filename="([^"]+)"', request.read())
-            if match is not None and match.group(1).decode() != self.first:
-                self.first_created.wait(GATE_TIMEOUT)
+        if self.first is not None and self.uploaded(request) not in (None, self.first):
+            self.first_created.wait(GATE_TIMEOUT)
         name = self.polled(request)
         if name is not None:
             self.all_in_flight.wait(GATE_TIMEOUT)

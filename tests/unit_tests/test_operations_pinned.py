@@ -37,7 +37,13 @@ from langchain_vlmrun.client._operations import (
     upload_prepared,
     wait,
 )
-from langchain_vlmrun.client._polling import WAVE_SLICE, DeliveryHealth, DurationMemory, Probe
+from langchain_vlmrun.client._polling import (
+    WAVE_SLICE,
+    DeliveryHealth,
+    DurationMemory,
+    Probe,
+    Wave,
+)
 from langchain_vlmrun.core.errors import ExecutionFailedError, status_error_from_response
 from langchain_vlmrun.core.models import AgentExecution
 from langchain_vlmrun.files._sources import prepare_file
@@ -563,21 +569,32 @@ def _executions(statuses: dict[str, Any], asked: list[str], driver: Driver) -> A
     return route
 
 
-@pytest.mark.parametrize("status", ["completed", "failed"])
-def test_a_first_wave_look_asks_about_the_oldest_job_and_hands_its_end_over(
-    status: str,
-) -> None:
+def _behind_an_older_job(
+    oldest: str | Exception,
+) -> tuple[DurationMemory, Probe, Driver, list[str], Wave]:
+    """Our job (``ex-1``, done at 2.5 s) in a first wave behind ``ex-0``, submitted half a
+    second before it, whose polls are answered ``oldest``; returns the memory, our
+    probe, the driver, the ids asked about and the wave."""
     memory = DurationMemory()
     probe = _wave_of_three(memory)
     driver, asked = Driver(), []
     start = driver.now
     wave = memory.wave("k")
-    wave.join("ex-0", since=start - 0.5)  # submitted half a second before ours
+    wave.join("ex-0", since=start - 0.5)
     driver.route = _executions(
-        {"ex-0": status, "ex-1": lambda now: "completed" if now - start >= 2.5 else "running"},
+        {"ex-0": oldest, "ex-1": lambda now: "completed" if now - start >= 2.5 else "running"},
         asked,
         driver,
     )
+    return memory, probe, driver, asked, wave
+
+
+@pytest.mark.parametrize("status", ["completed", "failed"])
+def test_a_first_wave_look_asks_about_the_oldest_job_and_hands_its_end_over(
+    status: str,
+) -> None:
+    memory, probe, driver, asked, wave = _behind_an_older_job(status)
+    start = driver.now
     done = driver.run(waiting(driver, probe, wave=wave))
     # its look (at 2 s) went to the oldest job, found ended at 2.5 s of that job's age;
     # ours then polled itself at that age, not at the grid's second poll (3 s), which a
@@ -606,21 +623,9 @@ def test_a_first_wave_look_asks_about_the_oldest_job_and_hands_its_end_over(
 
 
 def test_a_first_wave_look_that_fails_is_not_retried_and_costs_the_job_nothing() -> None:
-    memory = DurationMemory()
-    probe = _wave_of_three(memory)
-    driver, asked = Driver(), []
-    start = driver.now
-    wave = memory.wave("k")
-    wave.join("ex-0", since=start - 0.5)
     unavailable = httpx.Response(503, request=httpx.Request("GET", "https://x.test"))
-    driver.route = _executions(
-        {
-            "ex-0": status_error_from_response(unavailable),
-            "ex-1": lambda now: "completed" if now - start >= 2.5 else "running",
-        },
-        asked,
-        driver,
-    )
+    _, probe, driver, asked, wave = _behind_an_older_job(status_error_from_response(unavailable))
+    start = driver.now
     done = driver.run(waiting(driver, probe, wave=wave))
     assert done.status == "completed"
     # one look at the oldest, sent without retries; ours is then found by the grid's
@@ -648,7 +653,7 @@ def test_an_end_another_look_may_have_stamped_is_reported_as_such(
 
     def another_look_asks_at_1_5_s(effect: Sleep) -> None:
         if asked_by_another and driver.now - start >= 1.5 and wave.asked_at("ex-1") is None:
-            wave.asking("ex-1", driver.now - start)
+            assert wave.next_look(driver.now, "ex-2") == ("ex-1", start)
 
     driver.on_sleep = another_look_asks_at_1_5_s
     seen: list[Completion] = []
@@ -663,14 +668,14 @@ def test_a_first_wave_look_passes_over_a_job_it_just_saw_running() -> None:
     start = 1000.0
     wave.join("old", since=start - 1.0)
     wave.join("young", since=start - 0.5)
-    assert wave.next_look(start) == ("old", start - 1.0)  # the oldest first
+    assert wave.next_look(start, "ours") == ("old", start - 1.0)  # the oldest first
     # seen running at 1 s of its age: asked about again only once it has aged 3 % more
-    assert wave.next_look(start + 0.01) == ("young", start - 0.5)
-    assert wave.next_look(start + 0.02) is None  # both just seen running
-    assert wave.next_look(start + 0.031) == ("old", start - 1.0)
+    assert wave.next_look(start + 0.01, "ours") == ("young", start - 0.5)
+    assert wave.next_look(start + 0.02, "ours") is None  # both just seen running
+    assert wave.next_look(start + 0.031, "ours") == ("old", start - 1.0)
     # once one is seen ended, every job asks about itself
     wave.post("young", AgentExecution(id="young", status="completed"), at=start + 0.04)
-    assert wave.next_look(start + 0.5) is None
+    assert wave.next_look(start + 0.5, "ours") is None
     assert wave.state().done_at == pytest.approx(0.54)  # its age when the look found it
     assert wave.take("young") is not None and wave.take("young") is None
     wave.leave("old")
